@@ -1,0 +1,50 @@
+// Command-line flags: each command declares its flags; parsing rejects
+// unknown flags, missing values and stray arguments, and the typed getters
+// reject malformed or out-of-range values, all as usage errors (exit code 2)
+// that name the flag.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wkv {
+
+struct FlagSpec {
+    std::string long_name;   // "--model"
+    std::string short_name;  // "-m", or ""
+    std::string value_name;  // "PATH"; "" for a switch that takes no value
+    std::string help;
+};
+
+struct CommandSpec {
+    std::string name;     // "generate"
+    std::string summary;  // one line
+    std::vector<FlagSpec> flags;
+};
+
+std::string usage_text(const CommandSpec& command);
+
+class Args {
+public:
+    // argv excludes the program and command names.
+    Args(const CommandSpec& command, const std::vector<std::string>& argv);
+
+    bool has(const std::string& long_name) const { return values_.count(long_name) > 0; }
+    std::string text(const std::string& long_name, const std::string& fallback = "") const;
+    std::string required_text(const std::string& long_name) const;
+    int64_t integer(const std::string& long_name, int64_t fallback, int64_t min, int64_t max) const;
+    uint64_t unsigned_integer(const std::string& long_name, uint64_t fallback) const;
+    double number(const std::string& long_name, double fallback, double min, double max) const;
+
+private:
+    [[noreturn]] void usage_error(const std::string& problem) const;
+    const FlagSpec& spec(const std::string& long_name) const;
+
+    const CommandSpec& command_;
+    std::map<std::string, std::string> values_;  // long name -> value ("" for switches)
+};
+
+}  // namespace wkv

@@ -1,0 +1,96 @@
+// wkv generate: text from a prompt, streamed to stdout as it is produced.
+// stdout carries only the generated text (not the prompt); everything else
+// goes to stderr, whose last line is the stats line.
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "commands.hpp"
+#include "error.hpp"
+#include "reference.hpp"
+#include "sampler.hpp"
+
+namespace wkv {
+
+const CommandSpec kGenerateCommand{
+    "generate",
+    "Generates text from a prompt and streams it to stdout. The last line on stderr is\n"
+    "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
+    {
+        {"--model", "-m", "PATH", "model file: GGUF, or llama2.c .bin (v0 fp32 or v2 q8)"},
+        {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"},
+        {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
+        {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
+        {"--ctx-size", "-c", "N", "KV cache entries per layer and head (default: the model's context)"},
+        {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
+        {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
+        {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
+        {"--cpu", "", "", "run on the CPU reference"},
+        {"--help", "-h", "", "show this help"},
+    },
+};
+
+Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
+    Tokenizer tokenizer = [&] {
+        if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
+        if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
+        if (!model.embedded_tokenizer_kind.empty()) {
+            fail(model.path, "embeds a '" + model.embedded_tokenizer_kind +
+                                 "' tokenizer, which wkv does not support; pass -t TOKENIZER");
+        }
+        fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
+    }();
+    if (static_cast<uint32_t>(tokenizer.vocab_size()) != model.config.vocab_size) {
+        fail(tokenizer.source(), "has " + std::to_string(tokenizer.vocab_size()) + " tokens but " + model.path +
+                                     " has a vocabulary of " + std::to_string(model.config.vocab_size));
+    }
+    return tokenizer;
+}
+
+int run_generate(const Args& args) {
+    const Model model = load_model(args.required_text("--model"));
+    const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
+    const ModelConfig& c = model.config;
+
+    const std::vector<int32_t> prompt = tokenizer.encode(args.text("--prompt"), /*add_bos=*/true);
+    const int64_t n_predict = args.integer("--n-predict", 256, 0, 1 << 24);
+    const int64_t capacity = args.integer("--ctx-size", c.context, 1, c.context);
+    if (static_cast<int64_t>(prompt.size()) + n_predict > capacity) {
+        throw Error("generate: the prompt's " + std::to_string(prompt.size()) + " tokens plus -n " +
+                    std::to_string(n_predict) + " exceed the KV cache of " + std::to_string(capacity) +
+                    " entries (-c, at most the model's context " + std::to_string(c.context) + ")");
+    }
+
+    SamplerSettings settings;
+    settings.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
+    settings.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
+    settings.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
+    if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
+    Sampler sampler(settings);
+
+    Reference engine(model, static_cast<uint32_t>(capacity));
+
+    // Prompt: every token but the last only fills the cache.
+    uint32_t pos = 0;
+    for (size_t i = 0; i + 1 < prompt.size(); i++) engine.forward(prompt[i], pos++);
+
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    int32_t token = prompt.back();
+    int64_t generated = 0;
+    while (generated < n_predict) {
+        const int32_t next = sampler.sample(engine.forward(token, pos++));
+        if (next == tokenizer.eos_id() || next == tokenizer.bos_id()) break;
+        const std::string piece = tokenizer.decode_piece(token, next);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        token = next;
+        generated++;
+    }
+    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n", static_cast<long long>(generated),
+                 seconds > 0 ? generated / seconds : 0.0, static_cast<unsigned long long>(engine.cache().bytes()));
+    return 0;
+}
+
+}  // namespace wkv

@@ -1,0 +1,68 @@
+// wkv: Llama-2 inference with a fixed-size KV cache.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "error.hpp"
+
+namespace {
+
+struct Command {
+    const wkv::CommandSpec* spec;
+    int (*run)(const wkv::Args&);
+};
+
+const Command kCommands[] = {
+    {&wkv::kGenerateCommand, wkv::run_generate},
+};
+
+std::string main_usage() {
+    std::string out =
+        "usage: wkv COMMAND [flags]\n\n"
+        "Llama-2 inference whose KV cache stays a fixed size however long the text grows.\n\n"
+        "commands:\n";
+    for (const Command& c : kCommands) {
+        std::string name = "  " + c.spec->name;
+        name.resize(14, ' ');
+        out += name + c.spec->summary.substr(0, c.spec->summary.find('\n')) + "\n";
+    }
+    out += "\n'wkv COMMAND --help' lists a command's flags.\n";
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> words(argv + 1, argv + argc);
+    if (words.empty()) {
+        std::fputs(main_usage().c_str(), stderr);
+        return static_cast<int>(wkv::ExitCode::bad_input);
+    }
+    if (words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+        std::fputs(main_usage().c_str(), stdout);
+        return 0;
+    }
+    try {
+        for (const Command& c : kCommands) {
+            if (words[0] != c.spec->name) continue;
+            const std::vector<std::string> rest(words.begin() + 1, words.end());
+            const wkv::Args args(*c.spec, rest);
+            if (args.has("--help")) {
+                std::fputs(wkv::usage_text(*c.spec).c_str(), stdout);
+                return 0;
+            }
+            return c.run(args);
+        }
+        std::fprintf(stderr, "wkv: unknown command '%s' (see 'wkv --help')\n", words[0].c_str());
+        return static_cast<int>(wkv::ExitCode::bad_input);
+    } catch (const wkv::Error& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "wkv: %s\n", e.what());
+        return static_cast<int>(e.code());
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "wkv: out of memory\n");
+        return static_cast<int>(wkv::ExitCode::bad_input);
+    }
+}

@@ -1,0 +1,51 @@
+#include "kv_cache.hpp"
+
+#include <string>
+
+#include "error.hpp"
+
+namespace wkv {
+
+KvCache::KvCache(const ModelConfig& config, uint32_t capacity)
+    : n_kv_heads_(config.n_kv_heads), head_dim_(config.head_dim()), capacity_(capacity) {
+    if (capacity == 0) throw Error("KV cache capacity must be at least 1");
+    const uint64_t slots = static_cast<uint64_t>(config.n_layers) * n_kv_heads_ * capacity;
+    keys_.assign(slots * head_dim_, 0.0f);
+    values_.assign(slots * head_dim_, 0.0f);
+    acc_.assign(slots, 0.0f);
+    cnt_.assign(slots, 0);
+    tables_.resize(static_cast<size_t>(config.n_layers) * n_kv_heads_);
+    for (HeadTables& t : tables_) {
+        t.order.reserve(capacity);
+        t.free.reserve(capacity);
+        for (uint32_t s = capacity; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
+    }
+}
+
+uint32_t KvCache::append(uint32_t layer, uint32_t kv_head) {
+    HeadTables& t = head(layer, kv_head);
+    if (t.free.empty()) {
+        throw Error("KV cache is full (" + std::to_string(capacity_) + " entries per layer and head)");
+    }
+    const uint32_t s = t.free.back();
+    t.free.pop_back();
+    t.order.push_back(s);
+    acc(layer, kv_head, s) = 0.0f;
+    cnt(layer, kv_head, s) = 0;
+    return s;
+}
+
+void KvCache::remove(uint32_t layer, uint32_t kv_head, uint32_t index) {
+    HeadTables& t = head(layer, kv_head);
+    const uint32_t s = t.order.at(index);
+    t.order.erase(t.order.begin() + index);
+    t.free.push_back(s);
+}
+
+uint64_t KvCache::bytes() const {
+    uint64_t total = (keys_.size() + values_.size() + acc_.size()) * sizeof(float) + cnt_.size() * sizeof(uint32_t);
+    for (const HeadTables& t : tables_) total += (t.order.capacity() + t.free.capacity()) * sizeof(uint32_t);
+    return total;
+}
+
+}  // namespace wkv

@@ -1,0 +1,68 @@
+// The KV cache as a pool of fixed slots (architecture.md, "The KV cache ring").
+//
+// Per layer and KV head there are `capacity` physical slots holding a key, a
+// value, `acc` (attention received, summed over steps) and `cnt` (steps since
+// the entry arrived, counting its own). The logical order of the entries is a
+// small table of slot indices; appending takes a slot from the free list and
+// removing one returns it, so key/value data never moves. Everything is
+// allocated in the constructor: the cache never grows.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "config.hpp"
+
+namespace wkv {
+
+class KvCache {
+public:
+    KvCache(const ModelConfig& config, uint32_t capacity);
+
+    uint32_t capacity() const { return capacity_; }
+    uint32_t head_dim() const { return head_dim_; }
+    uint32_t length(uint32_t layer, uint32_t kv_head) const { return static_cast<uint32_t>(head(layer, kv_head).order.size()); }
+
+    // Physical slot of the entry at logical index `index` (0 = oldest).
+    uint32_t slot(uint32_t layer, uint32_t kv_head, uint32_t index) const { return head(layer, kv_head).order[index]; }
+
+    // Takes a free slot, places it last in the logical order and clears its
+    // acc/cnt; returns the slot. Throws wkv::Error when no slot is free.
+    uint32_t append(uint32_t layer, uint32_t kv_head);
+    // Removes the entry at logical index `index` and frees its slot.
+    void remove(uint32_t layer, uint32_t kv_head, uint32_t index);
+
+    float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) { return &keys_[offset(layer, kv_head, slot) * head_dim_]; }
+    float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) { return &values_[offset(layer, kv_head, slot) * head_dim_]; }
+    const float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return &keys_[offset(layer, kv_head, slot) * head_dim_]; }
+    const float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return &values_[offset(layer, kv_head, slot) * head_dim_]; }
+    float& acc(uint32_t layer, uint32_t kv_head, uint32_t slot) { return acc_[offset(layer, kv_head, slot)]; }
+    uint32_t& cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) { return cnt_[offset(layer, kv_head, slot)]; }
+    float acc(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return acc_[offset(layer, kv_head, slot)]; }
+    uint32_t cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return cnt_[offset(layer, kv_head, slot)]; }
+
+    // Bytes allocated for keys, values, bookkeeping and the order/free tables.
+    uint64_t bytes() const;
+
+private:
+    struct HeadTables {
+        std::vector<uint32_t> order;  // logical index -> slot
+        std::vector<uint32_t> free;   // stack of free slots
+    };
+    uint64_t offset(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
+        return (static_cast<uint64_t>(layer) * n_kv_heads_ + kv_head) * capacity_ + slot;
+    }
+    HeadTables& head(uint32_t layer, uint32_t kv_head) { return tables_[layer * n_kv_heads_ + kv_head]; }
+    const HeadTables& head(uint32_t layer, uint32_t kv_head) const { return tables_[layer * n_kv_heads_ + kv_head]; }
+
+    uint32_t n_kv_heads_;
+    uint32_t head_dim_;
+    uint32_t capacity_;
+    std::vector<float> keys_;    // [layer][kv_head][slot][head_dim]
+    std::vector<float> values_;  // [layer][kv_head][slot][head_dim]
+    std::vector<float> acc_;     // [layer][kv_head][slot]
+    std::vector<uint32_t> cnt_;  // [layer][kv_head][slot]
+    std::vector<HeadTables> tables_;  // [layer][kv_head]
+};
+
+}  // namespace wkv

@@ -1,0 +1,80 @@
+#include "model.hpp"
+
+#include "error.hpp"
+#include "gguf.hpp"
+
+namespace wkv {
+
+const char* model_format_name(ModelFormat f) {
+    switch (f) {
+        case ModelFormat::llama2c_v0: return "llama2.c v0";
+        case ModelFormat::llama2c_v2: return "llama2.c v2";
+        case ModelFormat::gguf: return "GGUF";
+    }
+    return "?";
+}
+
+uint64_t Model::weight_bytes() const {
+    auto bytes = [](const TensorView& t) { return tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size); };
+    uint64_t total = bytes(token_embedding) + bytes(final_norm);
+    if (classifier.data != token_embedding.data) total += bytes(classifier);
+    for (const LayerWeights& l : layers) {
+        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) {
+            total += bytes(*t);
+        }
+    }
+    return total;
+}
+
+namespace {
+
+void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t cols) {
+    if (t.rows != rows || t.cols != cols) {
+        fail(m.path, "tensor '" + t.name + "' has shape [" + std::to_string(t.rows) + "][" + std::to_string(t.cols) +
+                         "], expected [" + std::to_string(rows) + "][" + std::to_string(cols) + "]");
+    }
+}
+
+void expect_norm(const Model& m, const TensorView& t) {
+    expect_shape(m, t, 1, m.config.dim);
+    if (t.type != TensorType::f32 && t.type != TensorType::f16) {
+        fail(m.path, "norm tensor '" + t.name + "' has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
+    }
+}
+
+}  // namespace
+
+void check_model_shapes(const Model& m) {
+    const ModelConfig& c = m.config;
+    expect_shape(m, m.token_embedding, c.vocab_size, c.dim);
+    expect_shape(m, m.classifier, c.vocab_size, c.dim);
+    expect_norm(m, m.final_norm);
+    if (m.layers.size() != c.n_layers) fail(m.path, "layer count does not match the header");
+    for (const LayerWeights& l : m.layers) {
+        expect_norm(m, l.attn_norm);
+        expect_norm(m, l.ffn_norm);
+        expect_shape(m, l.wq, c.n_heads * c.head_dim(), c.dim);
+        expect_shape(m, l.wk, c.kv_dim(), c.dim);
+        expect_shape(m, l.wv, c.kv_dim(), c.dim);
+        expect_shape(m, l.wo, c.dim, c.n_heads * c.head_dim());
+        expect_shape(m, l.w1, c.hidden_dim, c.dim);
+        expect_shape(m, l.w2, c.dim, c.hidden_dim);
+        expect_shape(m, l.w3, c.hidden_dim, c.dim);
+    }
+}
+
+Model load_model(const std::string& path) {
+    Model m;
+    m.path = path;
+    m.file = MappedFile(path);
+    if (is_gguf(m.file)) {
+        m.format = ModelFormat::gguf;
+        load_gguf_llama(m);
+    } else {
+        load_llama2c(m);
+    }
+    check_model_shapes(m);
+    return m;
+}
+
+}  // namespace wkv

@@ -1,0 +1,59 @@
+// A loaded model: its hyper-parameters and views of every weight, backed by a
+// read-only mapping of the file. load_model() recognises the format by its
+// first bytes: GGUF ("GGUF"), llama2.c version 2 ("ak42"), else llama2.c v0.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "mapped_file.hpp"
+#include "tensor.hpp"
+#include "vocabulary.hpp"
+
+namespace wkv {
+
+enum class ModelFormat { llama2c_v0, llama2c_v2, gguf };
+
+const char* model_format_name(ModelFormat f);
+
+struct LayerWeights {
+    TensorView attn_norm;  // [1][dim]
+    TensorView wq;         // [n_heads * head_dim][dim]
+    TensorView wk;         // [n_kv_heads * head_dim][dim]
+    TensorView wv;         // [n_kv_heads * head_dim][dim]
+    TensorView wo;         // [dim][n_heads * head_dim]
+    TensorView ffn_norm;   // [1][dim]
+    TensorView w1;         // [hidden_dim][dim]  gate
+    TensorView w2;         // [dim][hidden_dim]  down
+    TensorView w3;         // [hidden_dim][dim]  up
+};
+
+struct Model {
+    std::string path;
+    ModelFormat format = ModelFormat::llama2c_v0;
+    ModelConfig config;
+    MappedFile file;  // owns the bytes every TensorView points into
+
+    TensorView token_embedding;  // [vocab_size][dim]
+    std::vector<LayerWeights> layers;
+    TensorView final_norm;       // [1][dim]
+    TensorView classifier;       // [vocab_size][dim]; the embedding itself when shared
+
+    // GGUF files may embed their tokenizer (tokenizer.ggml.*).
+    std::optional<Vocabulary> vocabulary;
+    std::string embedded_tokenizer_kind;  // tokenizer.ggml.model, "" when absent
+
+    uint64_t weight_bytes() const;  // bytes of all weights as stored
+};
+
+// Throws wkv::Error("PATH: <what is wrong>") for anything it cannot use.
+Model load_model(const std::string& path);
+
+// Internal to the loaders: shape and type checks shared by both formats.
+void load_llama2c(Model& m);
+void load_gguf_llama(Model& m);
+void check_model_shapes(const Model& m);
+
+}  // namespace wkv

@@ -1,0 +1,161 @@
+#include "reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.hpp"
+
+namespace wkv {
+
+void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch) {
+    row_scratch.resize(w.cols);
+    for (uint64_t r = 0; r < w.rows; r++) {
+        dequantize_row(w, r, row_scratch.data());
+        double sum = 0.0;
+        for (uint64_t c = 0; c < w.cols; c++) sum += static_cast<double>(row_scratch[c]) * x[c];
+        out[r] = static_cast<float>(sum);
+    }
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float eps) {
+    double sum_sq = 0.0;
+    for (uint32_t i = 0; i < n; i++) sum_sq += static_cast<double>(x[i]) * x[i];
+    const double scale = 1.0 / std::sqrt(sum_sq / n + eps);
+    for (uint32_t i = 0; i < n; i++) out[i] = static_cast<float>(weight[i] * (x[i] * scale));
+}
+
+void rope(float* head, uint32_t head_dim, uint32_t pos, float theta) {
+    for (uint32_t i = 0; i < head_dim; i += 2) {
+        const double freq = std::pow(static_cast<double>(theta), -static_cast<double>(i) / head_dim);
+        const double angle = pos * freq;
+        const double c = std::cos(angle), s = std::sin(angle);
+        const double a = head[i], b = head[i + 1];
+        head[i] = static_cast<float>(a * c - b * s);
+        head[i + 1] = static_cast<float>(a * s + b * c);
+    }
+}
+
+void softmax(float* x, uint32_t n) {
+    const float max = *std::max_element(x, x + n);
+    double sum = 0.0;
+    for (uint32_t i = 0; i < n; i++) sum += std::exp(static_cast<double>(x[i]) - max);
+    for (uint32_t i = 0; i < n; i++) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - max) / sum);
+}
+
+Reference::Reference(const Model& model, uint32_t cache_capacity, PositionMode positions)
+    : model_(model), c_(model.config), positions_(positions), cache_(model.config, cache_capacity) {
+    const uint32_t q_dim = c_.n_heads * c_.head_dim();
+    x_.resize(c_.dim);
+    xb_.resize(c_.dim);
+    q_.resize(q_dim);
+    k_.resize(c_.kv_dim());
+    v_.resize(c_.kv_dim());
+    att_out_.resize(q_dim);
+    hb_.resize(c_.hidden_dim);
+    hb2_.resize(c_.hidden_dim);
+    tmp_.resize(c_.dim);
+    logits_.resize(c_.vocab_size);
+    norm_weight_.resize(c_.dim);
+    att_.assign(c_.n_layers, std::vector<std::vector<float>>(c_.n_heads));
+}
+
+const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
+    if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) {
+        throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
+    }
+    const uint32_t hd = c_.head_dim();
+    const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
+
+    // Embedding.
+    dequantize_row(model_.token_embedding, static_cast<uint64_t>(token), x_.data());
+
+    for (uint32_t l = 0; l < c_.n_layers; l++) {
+        const LayerWeights& w = model_.layers[l];
+
+        // Attention block: norm, projections.
+        dequantize_row(w.attn_norm, 0, norm_weight_.data());
+        rmsnorm(xb_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+        matvec(q_.data(), w.wq, xb_.data(), row_);
+        matvec(k_.data(), w.wk, xb_.data(), row_);
+        matvec(v_.data(), w.wv, xb_.data(), row_);
+
+        // Append the new key and value: the cache now holds L = length + 1 entries.
+        for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
+            float* k_new = &k_[kvh * hd];
+            if (positions_ == PositionMode::original) rope(k_new, hd, pos, c_.rope_theta);
+            const uint32_t s = cache_.append(l, kvh);
+            std::copy(k_new, k_new + hd, cache_.key(l, kvh, s));
+            std::copy(&v_[kvh * hd], &v_[kvh * hd] + hd, cache_.value(l, kvh, s));
+        }
+
+        // Attention over the entries in logical order, per KV head and its group of query heads.
+        for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
+            const uint32_t L = cache_.length(l, kvh);
+            // Cache-index positions: entry i sits at position i, the query at L-1.
+            const uint32_t q_pos = positions_ == PositionMode::cache_index ? L - 1 : pos;
+            if (positions_ == PositionMode::cache_index) {
+                rotated_keys_.resize(static_cast<size_t>(L) * hd);
+                for (uint32_t i = 0; i < L; i++) {
+                    const float* key = cache_.key(l, kvh, cache_.slot(l, kvh, i));
+                    std::copy(key, key + hd, &rotated_keys_[i * hd]);
+                    rope(&rotated_keys_[i * hd], hd, i, c_.rope_theta);
+                }
+            }
+            for (uint32_t g = 0; g < c_.group_size(); g++) {
+                const uint32_t h = kvh * c_.group_size() + g;
+                float* q = &q_[h * hd];
+                rope(q, hd, q_pos, c_.rope_theta);
+                std::vector<float>& att = att_[l][h];
+                att.resize(L);
+                for (uint32_t i = 0; i < L; i++) {
+                    const float* key = positions_ == PositionMode::cache_index
+                                           ? &rotated_keys_[i * hd]
+                                           : cache_.key(l, kvh, cache_.slot(l, kvh, i));
+                    double score = 0.0;
+                    for (uint32_t d = 0; d < hd; d++) score += static_cast<double>(q[d]) * key[d];
+                    att[i] = static_cast<float>(score * inv_sqrt_hd);
+                }
+                softmax(att.data(), L);
+                float* out = &att_out_[h * hd];
+                for (uint32_t d = 0; d < hd; d++) {
+                    double sum = 0.0;
+                    for (uint32_t i = 0; i < L; i++) sum += static_cast<double>(att[i]) * cache_.value(l, kvh, cache_.slot(l, kvh, i))[d];
+                    out[d] = static_cast<float>(sum);
+                }
+            }
+            // Score bookkeeping (spec §2.3 steps 2-3): each entry's acc gains the
+            // probability mass the group's query heads gave it; cnt counts steps.
+            for (uint32_t i = 0; i < L; i++) {
+                const uint32_t s = cache_.slot(l, kvh, i);
+                double mass = 0.0;
+                for (uint32_t g = 0; g < c_.group_size(); g++) mass += att_[l][kvh * c_.group_size() + g][i];
+                cache_.acc(l, kvh, s) += static_cast<float>(mass);
+                cache_.cnt(l, kvh, s) += 1;
+            }
+        }
+
+        // Output projection and residual.
+        matvec(tmp_.data(), w.wo, att_out_.data(), row_);
+        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
+
+        // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb).
+        dequantize_row(w.ffn_norm, 0, norm_weight_.data());
+        rmsnorm(xb_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+        matvec(hb_.data(), w.w1, xb_.data(), row_);
+        matvec(hb2_.data(), w.w3, xb_.data(), row_);
+        for (uint32_t i = 0; i < c_.hidden_dim; i++) {
+            const double gate = hb_[i];
+            hb_[i] = static_cast<float>(gate / (1.0 + std::exp(-gate)) * hb2_[i]);
+        }
+        matvec(tmp_.data(), w.w2, hb_.data(), row_);
+        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
+    }
+
+    // Final norm and classifier.
+    dequantize_row(model_.final_norm, 0, norm_weight_.data());
+    rmsnorm(x_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+    matvec(logits_.data(), model_.classifier, x_.data(), row_);
+    return logits_;
+}
+
+}  // namespace wkv

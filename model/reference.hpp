@@ -1,0 +1,68 @@
+// The CPU reference of the Llama-2 forward pass: one token at a time, plain
+// C++, the oracle every shader is tested against. Weights are dequantised one
+// row at a time as they are used; activations are float32; every dot product,
+// norm and softmax accumulates in double, so the reference's own rounding is
+// far below the tolerances the GPU is held to.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kv_cache.hpp"
+#include "model.hpp"
+
+namespace wkv {
+
+// Where RoPE places cached keys (weightedkv-spec.md §2.7).
+enum class PositionMode {
+    cache_index,  // keys stored before RoPE, rotated at their logical index each step;
+                  // the query sits at index L-1 (StreamingLLM's pos-shift; the default)
+    original,     // keys stored rotated at their absolute position
+};
+
+class Reference {
+public:
+    Reference(const Model& model, uint32_t cache_capacity, PositionMode positions = PositionMode::cache_index);
+
+    // Runs `token` at absolute position `pos` through every layer, appending
+    // its key and value to the cache; returns the logits over the vocabulary.
+    const std::vector<float>& forward(int32_t token, uint32_t pos);
+
+    KvCache& cache() { return cache_; }
+    const KvCache& cache() const { return cache_; }
+    // Attention probabilities of the last step: [layer][query head][logical index].
+    const std::vector<float>& attention(uint32_t layer, uint32_t head) const { return att_[layer][head]; }
+
+private:
+    const Model& model_;
+    const ModelConfig& c_;
+    PositionMode positions_;
+    KvCache cache_;
+
+    // Activations of the current token.
+    std::vector<float> x_;       // residual stream [dim]
+    std::vector<float> xb_;      // normed input of a block [dim]
+    std::vector<float> q_;       // queries [n_heads * head_dim]
+    std::vector<float> k_;       // new keys [kv_dim]
+    std::vector<float> v_;       // new values [kv_dim]
+    std::vector<float> att_out_; // attention output [n_heads * head_dim]
+    std::vector<float> hb_;      // SwiGLU gate [hidden_dim]
+    std::vector<float> hb2_;     // SwiGLU up [hidden_dim]
+    std::vector<float> tmp_;     // projection output [dim]
+    std::vector<float> logits_;  // [vocab_size]
+    std::vector<float> row_;     // one dequantised weight row
+    std::vector<float> norm_weight_;  // one dequantised norm
+    std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
+    std::vector<float> rotated_keys_;  // [index][head_dim], cache-index mode
+};
+
+// out = W x for W [rows][cols]: W's rows dequantised one at a time, dot products in double.
+void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);
+// out = x / rms(x) * weight
+void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float eps);
+// Rotates adjacent pairs (2i, 2i+1) of one head by pos * theta^(-2i/head_dim).
+void rope(float* head, uint32_t head_dim, uint32_t pos, float theta);
+// In-place softmax over x[0..n).
+void softmax(float* x, uint32_t n);
+
+}  // namespace wkv

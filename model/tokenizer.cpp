@@ -1,0 +1,233 @@
+#include "tokenizer.hpp"
+
+#include <sentencepiece_processor.h>
+
+#include <cmath>
+#include <cstdio>
+#include <queue>
+
+#include "error.hpp"
+#include "mapped_file.hpp"
+
+namespace wkv {
+
+namespace {
+
+constexpr int32_t kMaxPieceBytes = 1 << 16;
+constexpr int32_t kMaxVocab = 1 << 20;
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "<0x41>" -> 0x41; -1 for any other piece.
+int byte_of_piece(const std::string& piece) {
+    if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
+    auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    const int hi = hex(piece[3]), lo = hex(piece[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+
+// llama2.c tokenizer.bin: int32 max_token_length, then per token a float32
+// score, an int32 length and the bytes. The file does not store the count;
+// the tokens run to the end of the file.
+Vocabulary read_llama2c_vocabulary(const std::string& path) {
+    MappedFile file(path);
+    ByteReader r(file.data(), file.size(), path);
+    const int32_t max_length = r.read<int32_t>("max_token_length");
+    if (max_length <= 0 || max_length > kMaxPieceBytes) {
+        fail(path, "max_token_length " + std::to_string(max_length) + " is out of range; not a llama2.c tokenizer.bin");
+    }
+    Vocabulary v;
+    while (r.remaining() > 0) {
+        if (v.size() >= kMaxVocab) fail(path, "more than " + std::to_string(kMaxVocab) + " tokens");
+        const float score = r.read<float>("token score");
+        const int32_t length = r.read<int32_t>("token length");
+        if (length < 0 || length > max_length) {
+            fail(path, "token " + std::to_string(v.size()) + " has length " + std::to_string(length) +
+                           ", outside 0.." + std::to_string(max_length));
+        }
+        const uint8_t* bytes = r.take(static_cast<uint64_t>(length), "token bytes");
+        if (!std::isfinite(score)) fail(path, "token " + std::to_string(v.size()) + " has a non-finite score");
+        v.pieces.emplace_back(reinterpret_cast<const char*>(bytes), static_cast<size_t>(length));
+        v.scores.push_back(score);
+    }
+    if (v.size() < 3) fail(path, "has " + std::to_string(v.size()) + " tokens; at least <unk>, <s>, </s> expected");
+    // llama2.c's convention: 0 <unk>, 1 <s>, 2 </s>, byte pieces spelled <0xNN>.
+    v.types.assign(v.pieces.size(), PieceType::normal);
+    v.types[0] = PieceType::unknown;
+    v.types[1] = v.types[2] = PieceType::control;
+    for (size_t i = 3; i < v.pieces.size(); i++) {
+        if (byte_of_piece(v.pieces[i]) >= 0) v.types[i] = PieceType::byte;
+    }
+    return v;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& path) {
+    Tokenizer t;
+    t.source_ = path;
+    if (!ends_with(path, ".model")) {
+        t.vocab_ = read_llama2c_vocabulary(path);
+        t.index_pieces();
+        return t;
+    }
+    MappedFile probe(path);  // the same clear errors as every other file (missing, directory, empty)
+    t.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
+    const auto status = t.sp_->Load(path);
+    if (!status.ok()) fail(path, "not a sentencepiece model (" + std::string(status.message()) + ")");
+    const int n = t.sp_->GetPieceSize();
+    if (n < 3 || n > kMaxVocab) fail(path, "has " + std::to_string(n) + " pieces");
+    Vocabulary& v = t.vocab_;
+    for (int i = 0; i < n; i++) {
+        v.pieces.push_back(with_plain_spaces(t.sp_->IdToPiece(i)));
+        v.scores.push_back(t.sp_->GetScore(i));
+        v.types.push_back(t.sp_->IsUnknown(i)   ? PieceType::unknown
+                          : t.sp_->IsControl(i) ? PieceType::control
+                          : t.sp_->IsByte(i)    ? PieceType::byte
+                          : t.sp_->IsUnused(i)  ? PieceType::unused
+                                                : PieceType::normal);
+    }
+    v.bos_id = t.sp_->bos_id();
+    v.eos_id = t.sp_->eos_id();
+    v.unk_id = t.sp_->unk_id();
+    if (v.bos_id < 0 || v.bos_id >= n) fail(path, "has no BOS piece");
+    t.index_pieces();
+    return t;
+}
+
+Tokenizer Tokenizer::from_vocabulary(Vocabulary vocabulary) {
+    Tokenizer t;
+    t.source_ = "embedded vocabulary";
+    t.vocab_ = std::move(vocabulary);
+    t.index_pieces();
+    return t;
+}
+
+void Tokenizer::index_pieces() {
+    byte_ids_.fill(vocab_.unk_id);
+    for (int32_t id = 0; id < vocab_.size(); id++) {
+        const PieceType type = vocab_.types[id];
+        if (type == PieceType::byte) {
+            const int b = byte_of_piece(vocab_.pieces[id]);
+            if (b >= 0) byte_ids_[b] = id;
+        } else if (type == PieceType::normal || type == PieceType::user_defined) {
+            piece_ids_.emplace(vocab_.pieces[id], id);  // first id wins for duplicate pieces
+        }
+    }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+    std::vector<int32_t> ids;
+    if (add_bos) ids.push_back(vocab_.bos_id);
+    if (text.empty()) return ids;
+    std::vector<int32_t> pieces;
+    if (sp_) {
+        const auto status = sp_->Encode(text, &pieces);
+        if (!status.ok()) fail(source_, "cannot encode text: " + std::string(status.message()));
+    } else {
+        pieces = encode_bpe(text);
+    }
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text) const {
+    struct Symbol {
+        int32_t id;
+        int32_t prev, next;  // neighbours in the list, -1 at the ends
+    };
+    std::vector<Symbol> symbols;
+
+    // 1. Characters (a byte and its UTF-8 continuation bytes, at most 4) after
+    //    the dummy-prefix space; unknown characters fall back to byte pieces.
+    const std::string prefixed = " " + std::string(text);
+    for (size_t i = 0; i < prefixed.size();) {
+        size_t len = 1;
+        while (i + len < prefixed.size() && len < 4 && (static_cast<uint8_t>(prefixed[i + len]) & 0xC0) == 0x80) len++;
+        auto it = piece_ids_.find(prefixed.substr(i, len));
+        if (it != piece_ids_.end()) {
+            symbols.push_back({it->second, 0, 0});
+        } else {
+            for (size_t b = 0; b < len; b++) symbols.push_back({byte_ids_[static_cast<uint8_t>(prefixed[i + b])], 0, 0});
+        }
+        i += len;
+    }
+    const int32_t n = static_cast<int32_t>(symbols.size());
+    for (int32_t i = 0; i < n; i++) {
+        symbols[i].prev = i - 1;
+        symbols[i].next = i + 1 < n ? i + 1 : -1;
+    }
+
+    // 2. Merges, best score first and leftmost among equal scores. A queued
+    //    pair is stale once either side has changed; it is skipped when popped.
+    struct Candidate {
+        float score;
+        int32_t left, right, left_id, right_id, merged_id;
+        bool operator<(const Candidate& o) const {  // the priority queue pops the "largest"
+            return score != o.score ? score < o.score : left > o.left;
+        }
+    };
+    std::priority_queue<Candidate> queue;
+    auto consider = [&](int32_t left) {
+        if (left < 0) return;
+        const int32_t right = symbols[left].next;
+        if (right < 0) return;
+        const int32_t a = symbols[left].id, b = symbols[right].id;
+        auto it = piece_ids_.find(vocab_.pieces[a] + vocab_.pieces[b]);
+        if (it != piece_ids_.end()) queue.push({vocab_.scores[it->second], left, right, a, b, it->second});
+    };
+    for (int32_t i = 0; i < n; i++) consider(i);
+    while (!queue.empty()) {
+        const Candidate c = queue.top();
+        queue.pop();
+        Symbol& left = symbols[c.left];
+        if (left.id != c.left_id || left.next != c.right || symbols[c.right].id != c.right_id) continue;
+        left.id = c.merged_id;
+        left.next = symbols[c.right].next;
+        if (left.next >= 0) symbols[left.next].prev = c.left;
+        symbols[c.right].id = -1;  // gone
+        consider(left.prev);
+        consider(c.left);
+    }
+
+    std::vector<int32_t> ids;
+    for (int32_t i = n > 0 ? 0 : -1; i >= 0; i = symbols[i].next) ids.push_back(symbols[i].id);
+    return ids;
+}
+
+std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
+    if (id < 0 || id >= vocab_.size()) return {};
+    switch (vocab_.types[id]) {
+        case PieceType::control:
+        case PieceType::unused:
+            return {};
+        case PieceType::byte: {
+            const int b = byte_of_piece(vocab_.pieces[id]);
+            return b < 0 ? std::string() : std::string(1, static_cast<char>(b));
+        }
+        default:
+            break;
+    }
+    const std::string& piece = vocab_.pieces[id];
+    if (prev == vocab_.bos_id && !piece.empty() && piece[0] == ' ') return piece.substr(1);
+    return piece;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+    std::string text;
+    int32_t prev = vocab_.bos_id;
+    for (int32_t id : ids) {
+        text += decode_piece(prev, id);
+        prev = id;
+    }
+    return text;
+}
+
+}  // namespace wkv

@@ -1,0 +1,64 @@
+// Text <-> token ids. Three sources, one behaviour:
+//   - a sentencepiece .model file, encoded by libsentencepiece itself;
+//   - a llama2.c tokenizer.bin (pieces + merge scores), and
+//   - a vocabulary embedded in a GGUF file (tokenizer.ggml.*),
+// the last two encoded by score-ordered BPE the way llama2.c and
+// sentencepiece's BPE do it: split into UTF-8 characters (bytes as <0xNN>
+// pieces when a character is not in the vocabulary), then repeatedly merge the
+// adjacent pair whose merged piece has the highest score, leftmost first.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "vocabulary.hpp"
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace wkv {
+
+class Tokenizer {
+public:
+    // A path ending in ".model" is read as sentencepiece, anything else as llama2.c tokenizer.bin.
+    static Tokenizer load(const std::string& path);
+    static Tokenizer from_vocabulary(Vocabulary vocabulary);
+
+    Tokenizer(Tokenizer&&) noexcept;
+    Tokenizer& operator=(Tokenizer&&) noexcept;
+    ~Tokenizer();
+
+    // BOS (when asked) then the pieces of `text`; a leading space is added to
+    // non-empty text, as sentencepiece's dummy prefix does.
+    std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+
+    // The bytes token `id` contributes to the text when it follows `prev`:
+    // control tokens give nothing, byte tokens their byte, and the first piece
+    // after BOS loses its leading space (the dummy prefix).
+    std::string decode_piece(int32_t prev, int32_t id) const;
+    std::string decode(const std::vector<int32_t>& ids) const;  // as if after BOS
+
+    const Vocabulary& vocabulary() const { return vocab_; }
+    int32_t vocab_size() const { return vocab_.size(); }
+    int32_t bos_id() const { return vocab_.bos_id; }
+    int32_t eos_id() const { return vocab_.eos_id; }
+    const std::string& source() const { return source_; }
+
+private:
+    Tokenizer() = default;
+    void index_pieces();
+    std::vector<int32_t> encode_bpe(std::string_view text) const;
+
+    Vocabulary vocab_;
+    std::string source_;
+    std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;  // only for .model files
+    std::unordered_map<std::string, int32_t> piece_ids_;         // pieces BPE may produce
+    std::array<int32_t, 256> byte_ids_{};                        // <0xNN> pieces, or unk
+};
+
+}  // namespace wkv

@@ -1,0 +1,40 @@
+// A tokenizer's vocabulary in one shape, whichever file it came from
+// (sentencepiece .model, llama2.c tokenizer.bin, or GGUF tokenizer.ggml.*).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wkv {
+
+// Same numbering as sentencepiece's ModelProto.SentencePiece.Type and GGUF's token_type.
+enum class PieceType : int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+struct Vocabulary {
+    std::vector<std::string> pieces;  // text of each token; spaces as ' ' (never U+2581)
+    std::vector<float> scores;        // BPE merge priority: higher merges first
+    std::vector<PieceType> types;
+    int32_t bos_id = 1;
+    int32_t eos_id = 2;
+    int32_t unk_id = 0;
+
+    int32_t size() const { return static_cast<int32_t>(pieces.size()); }
+};
+
+// sentencepiece writes a space as U+2581 ("\u2581"); Vocabulary keeps plain spaces.
+inline std::string with_plain_spaces(std::string_view piece) {
+    std::string out;
+    for (size_t i = 0; i < piece.size();) {
+        if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {
+            out += ' ';
+            i += 3;
+        } else {
+            out += piece[i++];
+        }
+    }
+    return out;
+}
+
+}  // namespace wkv

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what wkv needs from Debian 12 packages (only what is missing), then
+# configures and builds into build/. Pass extra CMake arguments after the
+# script name, e.g. ./setup.sh -DWKV_SANITIZE=ON
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
+          vulkan-validationlayers libsentencepiece-dev doctest-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup.sh: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build_dir="${WKV_BUILD_DIR:-build}"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+cmake --build "$build_dir" -j"$(nproc)"
+echo "setup.sh: built $build_dir/cli/wkv; run the tests with: ctest --test-dir $build_dir --output-on-failure"

@@ -1,0 +1,135 @@
+#include "gguf_writer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor.hpp"
+
+namespace wkv::test {
+
+std::vector<uint8_t> GgufWriter::bytes() const {
+    std::vector<uint8_t> out;
+    append(out, uint32_t{0x46554747});
+    append(out, version);
+    append(out, uint64_t{tensors_.size()});
+    append(out, n_kv_);
+    out.insert(out.end(), kv_.begin(), kv_.end());
+    uint64_t offset = 0;
+    std::vector<uint64_t> offsets;
+    for (const Tensor& t : tensors_) {
+        offsets.push_back(offset);
+        append_string(out, t.name);
+        append(out, uint32_t(t.dims.size()));
+        for (uint64_t d : t.dims) append(out, d);
+        append(out, t.type);
+        append(out, t.forced_offset != UINT64_MAX ? t.forced_offset : offset);
+        offset += (t.data.size() + alignment - 1) / alignment * alignment;
+    }
+    out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
+    const size_t data_start = out.size();
+    for (size_t i = 0; i < tensors_.size(); i++) {
+        out.resize(data_start + offsets[i], 0);
+        out.insert(out.end(), tensors_[i].data.begin(), tensors_[i].data.end());
+    }
+    out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
+    return out;
+}
+
+std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type) {
+    std::vector<uint8_t> out;
+    auto put_u16 = [&](uint16_t v) { out.push_back(v & 0xff); out.push_back(v >> 8); };
+    switch (ggml_type) {
+        case kGgmlF32:
+            out.resize(values.size() * 4);
+            std::memcpy(out.data(), values.data(), out.size());
+            break;
+        case kGgmlF16:
+            for (float v : values) put_u16(f32_to_f16(v));
+            break;
+        case kGgmlQ8_0:
+            for (size_t b = 0; b < values.size(); b += 32) {
+                float amax = 0;
+                for (size_t j = 0; j < 32; j++) amax = std::max(amax, std::fabs(values[b + j]));
+                const uint16_t d16 = f32_to_f16(amax / 127.0f);
+                const float d = f16_to_f32(d16);
+                put_u16(d16);
+                for (size_t j = 0; j < 32; j++) {
+                    const float q = d > 0 ? std::round(values[b + j] / d) : 0.0f;
+                    out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f))));
+                }
+            }
+            break;
+        case kGgmlQ4_0:
+            for (size_t b = 0; b < values.size(); b += 32) {
+                // Scale so that the value of largest magnitude maps to -8.
+                float max = 0;
+                for (size_t j = 0; j < 32; j++) {
+                    if (std::fabs(values[b + j]) > std::fabs(max)) max = values[b + j];
+                }
+                const uint16_t d16 = f32_to_f16(max / -8.0f);
+                const float d = f16_to_f32(d16);
+                put_u16(d16);
+                auto q = [&](size_t j) {
+                    const float x = d != 0 ? values[b + j] / d : 0.0f;
+                    return static_cast<uint8_t>(std::clamp(std::round(x) + 8.0f, 0.0f, 15.0f));
+                };
+                for (size_t j = 0; j < 16; j++) out.push_back(static_cast<uint8_t>(q(j) | (q(j + 16) << 4)));
+            }
+            break;
+    }
+    return out;
+}
+
+std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& o) {
+    const ModelConfig& c = o.config;
+    uint64_t state = o.seed * 0x9E3779B97F4A7C15ull + 1;
+    auto uniform = [&] {  // [-1, 1)
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return static_cast<float>((state * 0x2545F4914F6CDD1Dull) >> 40) / 8388608.0f - 1.0f;
+    };
+    auto matrix = [&](uint64_t rows, uint64_t cols) {
+        std::vector<float> w(rows * cols);
+        const float scale = std::sqrt(3.0f / static_cast<float>(cols));  // unit variance outputs
+        for (float& x : w) x = uniform() * scale;
+        return w;
+    };
+    auto norm = [&] {
+        std::vector<float> w(c.dim);
+        for (float& x : w) x = 1.0f + 0.1f * uniform();
+        return w;
+    };
+
+    GgufWriter g;
+    g.str("general.architecture", "llama");
+    g.u32("llama.embedding_length", c.dim);
+    g.u32("llama.feed_forward_length", c.hidden_dim);
+    g.u32("llama.block_count", c.n_layers);
+    g.u32("llama.attention.head_count", c.n_heads);
+    g.u32("llama.attention.head_count_kv", c.n_kv_heads);
+    g.u32("llama.context_length", c.context);
+    g.f32("llama.rope.freq_base", c.rope_theta);
+    g.f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+    const uint32_t q_dim = c.n_heads * c.head_dim();
+    g.tensor("token_embd.weight", {c.dim, c.vocab_size}, o.weight_type, encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        g.tensor(p + "attn_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
+        g.tensor(p + "attn_q.weight", {c.dim, q_dim}, o.weight_type, encode_ggml(matrix(q_dim, c.dim), o.weight_type));
+        g.tensor(p + "attn_k.weight", {c.dim, c.kv_dim()}, o.weight_type, encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
+        g.tensor(p + "attn_v.weight", {c.dim, c.kv_dim()}, o.weight_type, encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
+        g.tensor(p + "attn_output.weight", {q_dim, c.dim}, o.weight_type, encode_ggml(matrix(c.dim, q_dim), o.weight_type));
+        g.tensor(p + "ffn_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
+        g.tensor(p + "ffn_gate.weight", {c.dim, c.hidden_dim}, o.weight_type, encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
+        g.tensor(p + "ffn_up.weight", {c.dim, c.hidden_dim}, o.weight_type, encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
+        g.tensor(p + "ffn_down.weight", {c.hidden_dim, c.dim}, o.weight_type, encode_ggml(matrix(c.dim, c.hidden_dim), o.weight_type));
+    }
+    g.tensor("output_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
+    if (!o.tied_classifier) {
+        g.tensor("output.weight", {c.dim, c.vocab_size}, o.weight_type, encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
+    }
+    return g.bytes();
+}
+
+}  // namespace wkv::test

@@ -1,0 +1,103 @@
+// Writes GGUF files for tests: hand-made hostile files for the loader tests,
+// and seeded random Llama models (any shape, f32/f16/q8_0/q4_0 weights) for
+// tests that need no real weights.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace wkv::test {
+
+class GgufWriter {
+public:
+    uint32_t version = 3;
+    uint32_t alignment = 32;
+
+    void u32(const std::string& key, uint32_t v) { kv_header(key, 4); put(v); }
+    void f32(const std::string& key, float v) { kv_header(key, 6); put(v); }
+    void str(const std::string& key, const std::string& v) { kv_header(key, 8); put_string(v); }
+    void str_array(const std::string& key, const std::vector<std::string>& v) {
+        kv_header(key, 9);
+        put(uint32_t{8});
+        put(uint64_t{v.size()});
+        for (const auto& s : v) put_string(s);
+    }
+    void f32_array(const std::string& key, const std::vector<float>& v) {
+        kv_header(key, 9);
+        put(uint32_t{6});
+        put(uint64_t{v.size()});
+        for (float x : v) put(x);
+    }
+    void i32_array(const std::string& key, const std::vector<int32_t>& v) {
+        kv_header(key, 9);
+        put(uint32_t{5});
+        put(uint64_t{v.size()});
+        for (int32_t x : v) put(x);
+    }
+    // Raw bytes appended to the metadata section, counted as `pairs` pairs (for hostile files).
+    void raw_metadata(const std::vector<uint8_t>& bytes, uint64_t pairs) {
+        kv_.insert(kv_.end(), bytes.begin(), bytes.end());
+        n_kv_ += pairs;
+    }
+
+    // dims fastest-varying first; data already in the ggml layout of `ggml_type`.
+    void tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t ggml_type, std::vector<uint8_t> data) {
+        tensors_.push_back({name, std::move(dims), ggml_type, std::move(data), UINT64_MAX});
+    }
+    // Forces the offset written for the last tensor (for hostile files).
+    void override_last_offset(uint64_t offset) { tensors_.back().forced_offset = offset; }
+
+    std::vector<uint8_t> bytes() const;
+
+private:
+    struct Tensor {
+        std::string name;
+        std::vector<uint64_t> dims;
+        uint32_t type;
+        std::vector<uint8_t> data;
+        uint64_t forced_offset;
+    };
+    template <typename T>
+    void put(T v) { append(kv_, v); }
+    template <typename T>
+    static void append(std::vector<uint8_t>& out, T v) {
+        const auto* p = reinterpret_cast<const uint8_t*>(&v);
+        out.insert(out.end(), p, p + sizeof(T));
+    }
+    static void append_string(std::vector<uint8_t>& out, const std::string& s) {
+        append(out, uint64_t{s.size()});
+        out.insert(out.end(), s.begin(), s.end());
+    }
+    void put_string(const std::string& s) { append_string(kv_, s); }
+    void kv_header(const std::string& key, uint32_t type) {
+        put_string(key);
+        put(type);
+        n_kv_++;
+    }
+
+    std::vector<uint8_t> kv_;
+    uint64_t n_kv_ = 0;
+    std::vector<Tensor> tensors_;
+};
+
+// ggml type ids
+constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8;
+
+// Encodes float values (a multiple of 32 for the block types) in a ggml layout.
+std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type);
+
+struct RandomModelOptions {
+    ModelConfig config;
+    uint32_t weight_type = kGgmlF32;  // type of the 2-D weights; norms are f32
+    uint64_t seed = 1;
+    bool tied_classifier = false;
+};
+
+// A Llama GGUF with seeded random weights scaled so activations stay O(1).
+std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& options);
+
+}  // namespace wkv::test

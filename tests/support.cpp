@@ -1,0 +1,98 @@
+#include "support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+namespace wkv::test {
+
+namespace fs = std::filesystem;
+
+std::string shared_file(const std::string& relative) {
+    const char* env = std::getenv("WKV_SHARED");
+    const fs::path root = env && *env ? fs::path(env) : fs::path(WKV_SHARED_DIR);
+    const fs::path p = root / relative;
+    if (!fs::exists(p)) FAIL("missing shared test data: " << p.string() << " (set WKV_SHARED or put ../shared beside the checkout)");
+    return p.string();
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+    const std::string s = read_file(path);
+    return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE_MESSAGE(out.good(), "cannot write " << path);
+}
+
+Json shared_json(const std::string& relative) { return parse_json(read_file(shared_file(relative))); }
+
+fs::path temp_dir() {
+    static const fs::path dir = [] {
+        fs::path d = fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid()));
+        fs::create_directories(d);
+        std::atexit([] { std::error_code ec; fs::remove_all(fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid())), ec); });
+        return d;
+    }();
+    return dir;
+}
+
+RunResult run_wkv(const std::vector<std::string>& args) {
+    static int counter = 0;
+    const fs::path out_path = temp_dir() / ("run" + std::to_string(counter) + ".out");
+    const fs::path err_path = temp_dir() / ("run" + std::to_string(counter++) + ".err");
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::vector<char*> argv;
+        std::string binary = WKV_BINARY;
+        argv.push_back(binary.data());
+        std::vector<std::string> copy = args;
+        for (std::string& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (!std::freopen(out_path.c_str(), "w", stdout) || !std::freopen(err_path.c_str(), "w", stderr)) _exit(127);
+        ::execv(binary.c_str(), argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(out_path.string());
+    r.err = read_file(err_path.string());
+    return r;
+}
+
+std::vector<std::string> corpus_samples(size_t bytes_per_document) {
+    std::vector<std::string> samples;
+    for (const char* domain : {"pg19", "proofpile", "arxiv", "web"}) {
+        std::vector<fs::path> files;
+        for (const auto& e : fs::directory_iterator(shared_file(std::string("corpora/") + domain))) files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        for (const fs::path& f : files) {
+            std::string text = read_file(f.string());
+            size_t cut = std::min(bytes_per_document, text.size());
+            while (cut < text.size() && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) cut++;  // whole characters
+            samples.push_back(text.substr(0, cut));
+        }
+    }
+    return samples;
+}
+
+}  // namespace wkv::test

@@ -1,0 +1,37 @@
+// Helpers shared by the test suites: where ../shared is, temporary files,
+// running the wkv binary, and reading files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "json.hpp"
+
+namespace wkv::test {
+
+// Path of a file under ../shared (or $WKV_SHARED). Fails the test loudly,
+// never skips, when the file is missing: CI must have the real data.
+std::string shared_file(const std::string& relative);
+Json shared_json(const std::string& relative);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> read_bytes(const std::string& path);
+
+// A fresh folder for this test process, removed at exit.
+std::filesystem::path temp_dir();
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;  // stdout
+    std::string err;  // stderr
+};
+// Runs the wkv binary under test with these arguments (no shell parsing of them).
+RunResult run_wkv(const std::vector<std::string>& args);
+
+// First lines of each corpus document, for tokenizer round trips.
+std::vector<std::string> corpus_samples(size_t bytes_per_document);
+
+}  // namespace wkv::test

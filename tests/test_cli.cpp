@@ -1,0 +1,117 @@
+// The wkv program as a user meets it: exit codes, help, stdout carrying only
+// the generated text, one-line errors for bad input.
+#include <doctest/doctest.h>
+
+#include <regex>
+
+#include "support.hpp"
+
+using namespace wkv::test;
+
+namespace {
+
+std::string last_line(const std::string& text) {
+    std::string t = text;
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    const size_t nl = t.rfind('\n');
+    return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+// stderr of a failed run: exactly one line "wkv: ...", nothing on stdout.
+void check_one_line_error(const RunResult& r, int code, const std::string& contains) {
+    CHECK(r.exit_code == code);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.rfind("wkv: ", 0) == 0, r.err);
+    CHECK_MESSAGE(r.err.find('\n') == r.err.size() - 1, "not one line: " << r.err);
+    CHECK_MESSAGE(r.err.find(contains) != std::string::npos, "expected '" << contains << "' in: " << r.err);
+}
+
+}  // namespace
+
+TEST_SUITE("cli") {
+
+TEST_CASE("help and usage errors") {
+    const RunResult help = run_wkv({"--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("generate") != std::string::npos);
+
+    const RunResult generate_help = run_wkv({"generate", "--help"});
+    CHECK(generate_help.exit_code == 0);
+    for (const char* flag : {"-m, --model", "-t, --tokenizer", "-p, --prompt", "-n, --n-predict", "-c, --ctx-size", "--temp",
+                             "--top-p", "--seed", "--cpu"}) {
+        CHECK_MESSAGE(generate_help.out.find(flag) != std::string::npos, flag);
+    }
+
+    CHECK(run_wkv({}).exit_code == 2);
+    check_one_line_error(run_wkv({"frobnicate"}), 2, "unknown command 'frobnicate'");
+    check_one_line_error(run_wkv({"generate", "--bogus"}), 2, "unknown flag '--bogus'");
+    check_one_line_error(run_wkv({"generate", "-m"}), 2, "needs a value");
+    check_one_line_error(run_wkv({"generate", "stray"}), 2, "unexpected argument 'stray'");
+    check_one_line_error(run_wkv({"generate"}), 2, "--model is required");
+    const std::string model = shared_file("models/stories260K.bin");
+    const std::string tok = shared_file("models/tok512.bin");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "ten"}), 2, "--n-predict expects an integer, got 'ten'");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "-1"}), 2, "--n-predict = -1 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--temp", "-1"}), 2, "--temp = -1 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--temp", "nan"}), 2, "--temp expects a number");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--top-p", "0"}), 2, "--top-p = 0 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--seed", "x1"}), 2, "--seed expects a non-negative integer");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "5", "-n", "6"}), 2, "given twice");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-c", "513"}), 2, "--ctx-size = 513 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600"}), 2, "exceed the KV cache of 512 entries");
+}
+
+TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference text on stdout") {
+    const Json ref = shared_json("models/stories260K.reference.json");
+    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                 "-p", "", "--temp", "0", "-n", "256", "--cpu"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == ref["greedy_text_256_steps"].string);
+    const std::regex stats(R"(stats: tokens=256 tok_per_s=[0-9.]+ kv_cache_bytes=([0-9]+))");
+    std::smatch m;
+    const std::string line = last_line(r.err);
+    REQUIRE_MESSAGE(std::regex_match(line, m, stats), line);
+    // 5 layers x 4 KV heads x 512 slots x (2 x 8 floats + acc + cnt + order + free).
+    CHECK(m[1].str() == std::to_string(5 * 4 * 512 * (2 * 8 * 4 + 4 + 4 + 4 + 4)));
+}
+
+TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a seed; cache bytes do not depend on -n") {
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    const RunResult greedy = run_wkv({"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5"});
+    CHECK(greedy.exit_code == 0);
+    CHECK(greedy.out == ", there was a little");
+    const RunResult a = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "40"});
+    const RunResult b = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "40"});
+    const RunResult c = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "8", "-n", "40"});
+    CHECK(a.exit_code == 0);
+    CHECK(a.out == b.out);
+    CHECK(a.out != c.out);
+    const RunResult longer = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "200"});
+    auto bytes = [](const RunResult& r) { return last_line(r.err).substr(last_line(r.err).find("kv_cache_bytes=")); };
+    CHECK(bytes(a) == bytes(longer));
+}
+
+TEST_CASE("generate: GGUF with its embedded vocabulary, and a GGUF with a tokenizer file") {
+    const RunResult embedded = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "--temp", "0", "-n", "8"});
+    const RunResult with_file = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "-t",
+                                         shared_file("models/wkv-eval-8m.tokenizer.model"), "--temp", "0", "-n", "8"});
+    CHECK(embedded.exit_code == 0);
+    CHECK(embedded.out == with_file.out);
+    CHECK(embedded.out == "\\op \\op \\op \\op");  // the reference's greedy text starts so (a weak model)
+}
+
+TEST_CASE("generate: bad files give one line naming the file and exit code 2") {
+    const std::string tok = shared_file("models/tok512.bin");
+    check_one_line_error(run_wkv({"generate", "-m", "/nonexistent.bin", "-t", tok}), 2, "/nonexistent.bin: cannot open");
+    const std::string truncated = (temp_dir() / "cli_truncated.bin").string();
+    std::vector<uint8_t> bytes = read_bytes(shared_file("models/stories260K.bin"));
+    bytes.resize(5000);
+    write_file(truncated, bytes);
+    check_one_line_error(run_wkv({"generate", "-m", truncated, "-t", tok}), 2, truncated + ": truncated");
+    check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t",
+                                  shared_file("models/llama2-tokenizer.model")}),
+                         2, "has 32000 tokens but");
+    check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin")}), 2, "has no embedded vocabulary; pass -t");
+}
+
+}

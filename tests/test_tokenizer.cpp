@@ -1,0 +1,152 @@
+// Tokenizers: exact ids for strings checked by hand, three independent
+// encoders of the Llama 2 vocabulary agreeing on real text, round trips on the
+// shared corpora, byte fallback, and hostile tokenizer files.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "error.hpp"
+#include "model.hpp"
+#include "support.hpp"
+#include "tokenizer.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+std::vector<int32_t> ids(std::initializer_list<int32_t> list) { return list; }
+
+std::string tokenizer_error(const std::vector<uint8_t>& bytes, const std::string& name) {
+    const std::string path = (temp_dir() / name).string();
+    write_file(path, bytes);
+    try {
+        Tokenizer::load(path);
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        CHECK_MESSAGE(msg.rfind(path + ": ", 0) == 0, "error does not name the file: " << msg);
+        return msg;
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_SUITE("tokenizer") {
+
+TEST_CASE("llama2 sentencepiece model: ids checked by hand") {
+    const Tokenizer t = Tokenizer::load(shared_file("models/llama2-tokenizer.model"));
+    CHECK(t.vocab_size() == 32000);
+    CHECK(t.bos_id() == 1);
+    CHECK(t.eos_id() == 2);
+    CHECK(t.encode("Hello world", true) == ids({1, 15043, 3186}));       // "▁Hello" "▁world"
+    CHECK(t.encode("Hello, world!", false) == ids({15043, 29892, 3186, 29991}));
+    CHECK(t.encode("", true) == ids({1}));
+    CHECK(t.encode("", false).empty());
+    CHECK(t.decode({1, 15043, 3186, 2}) == "Hello world");
+}
+
+TEST_CASE("tok512.bin (llama2.c): encodes the reference story as the model generated it") {
+    const Tokenizer t = Tokenizer::load(shared_file("models/tok512.bin"));
+    CHECK(t.vocab_size() == 512);
+    const Json ref = shared_json("models/stories260K.reference.json");
+    std::vector<int32_t> greedy;
+    for (double id : ref["greedy_ids_256"].numbers()) greedy.push_back(static_cast<int32_t>(id));
+    // The first sentence of the greedy text, and the tokens that produced it.
+    const std::string sentence = "Once upon a time, there was a little girl named Lily.";
+    size_t n = 0;
+    while (n < greedy.size() && t.decode(std::vector<int32_t>(greedy.begin(), greedy.begin() + static_cast<long>(n))) != sentence) n++;
+    REQUIRE(n < greedy.size());
+    std::vector<int32_t> expected = {1};
+    expected.insert(expected.end(), greedy.begin(), greedy.begin() + static_cast<long>(n));
+    CHECK(t.encode(sentence, true) == expected);
+    CHECK(t.decode(greedy) == ref["greedy_text_256_steps"].string);
+}
+
+TEST_CASE("byte fallback: a character outside the vocabulary becomes its UTF-8 bytes and decodes back") {
+    const Tokenizer t = Tokenizer::load(shared_file("models/tok512.bin"));
+    const std::vector<int32_t> cjk = t.encode("\xE4\xB8\x96", true);  // U+4E16, not among the 512 pieces
+    REQUIRE(cjk.size() == 5);
+    CHECK(t.vocabulary().pieces[cjk[1]] == " ");  // the dummy prefix
+    CHECK(std::vector<int32_t>(cjk.begin() + 2, cjk.end()) == ids({3 + 0xE4, 3 + 0xB8, 3 + 0x96}));
+    CHECK(t.decode(cjk) == "\xE4\xB8\x96");
+    CHECK(t.encode("\xE2\x82\xAC", false) == ids({410, 503}));  // "€" is a piece of its own
+    // Invalid UTF-8 survives as bytes too.
+    const std::string invalid = "a\xFF\xC3 b\x80";
+    CHECK(t.decode(t.encode(invalid, true)) == invalid);
+    CHECK(t.decode_piece(1, 2).empty());  // EOS prints nothing
+    CHECK(t.decode_piece(1, 1).empty());  // nor BOS
+}
+
+TEST_CASE("three encoders of the Llama 2 vocabulary agree on the corpora: sentencepiece, llama2.c tokenizer.bin, GGUF vocab") {
+    const Tokenizer sp = Tokenizer::load(shared_file("models/llama2-tokenizer.model"));
+    const Tokenizer bin = Tokenizer::load(shared_file("models/llama2-tokenizer.bin"));
+    const Model gguf = load_model(shared_file("models/llama-2-tiny-random.gguf"));
+    const Tokenizer embedded = Tokenizer::from_vocabulary(*gguf.vocabulary);
+    for (const std::string& text : corpus_samples(3000)) {
+        const std::vector<int32_t> expected = sp.encode(text, true);
+        CHECK(bin.encode(text, true) == expected);
+        CHECK(embedded.encode(text, true) == expected);
+        CHECK(sp.decode(expected) == text);
+        CHECK(embedded.decode(expected) == text);
+    }
+}
+
+TEST_CASE("eval model: its sentencepiece model and the vocabulary in its GGUF agree and round-trip") {
+    const Tokenizer sp = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
+    const Model gguf = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    const Tokenizer embedded = Tokenizer::from_vocabulary(*gguf.vocabulary);
+    CHECK(sp.vocab_size() == 4096);
+    for (const std::string& text : corpus_samples(3000)) {
+        const std::vector<int32_t> expected = sp.encode(text, true);
+        CHECK(embedded.encode(text, true) == expected);
+        CHECK(sp.decode(expected) == text);
+    }
+}
+
+TEST_CASE("tok512 round-trips the corpora (mostly byte fallback outside TinyStories' alphabet)") {
+    const Tokenizer t = Tokenizer::load(shared_file("models/tok512.bin"));
+    for (const std::string& text : corpus_samples(2000)) CHECK(t.decode(t.encode(text, true)) == text);
+}
+
+TEST_CASE("a whole book encodes quickly enough to stream (O(n log n) merges)") {
+    const Tokenizer t = Tokenizer::load(shared_file("models/llama2-tokenizer.bin"));
+    const std::string book = read_file(shared_file("corpora/pg19/news_from_nowhere_morris_1890.txt"));
+    const std::vector<int32_t> encoded = t.encode(book, true);
+    CHECK(encoded.size() > book.size() / 6);
+    CHECK(t.decode(encoded) == book);
+}
+
+TEST_CASE("hostile tokenizer files") {
+    const std::vector<uint8_t> good = read_bytes(shared_file("models/tok512.bin"));
+    // The format does not store its token count: a cut inside a token is an
+    // error; a cut between tokens leaves a shorter vocabulary, which the
+    // model's vocabulary size then rejects (see the cli suite).
+    for (size_t cut = 1; cut < good.size(); cut += 97) {
+        const std::string path = (temp_dir() / "cut.bin").string();
+        write_file(path, std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(cut)));
+        try {
+            const int32_t size = Tokenizer::load(path).vocab_size();
+            CHECK(size < 512);
+        } catch (const Error& e) {
+            CHECK(std::string(e.what()).rfind(path + ": ", 0) == 0);
+        }
+    }
+    CHECK(tokenizer_error(std::vector<uint8_t>(good.begin(), good.begin() + 6), "cut6.bin").find("truncated") != std::string::npos);
+    std::vector<uint8_t> bad = good;
+    const int32_t negative = -5;
+    std::memcpy(&bad[8], &negative, 4);  // first token's length
+    CHECK(tokenizer_error(bad, "negative.bin").find("has length -5") != std::string::npos);
+    bad = good;
+    const int32_t zero = 0;
+    std::memcpy(&bad[0], &zero, 4);
+    CHECK(tokenizer_error(bad, "zero.bin").find("max_token_length 0") != std::string::npos);
+    CHECK(tokenizer_error({}, "empty.bin").find("empty") != std::string::npos);
+    CHECK(tokenizer_error({'n', 'o', 't', ' ', 'a', ' ', 'm', 'o', 'd', 'e', 'l'}, "garbage.model").find("not a sentencepiece model") !=
+          std::string::npos);
+    const std::vector<uint8_t> model = read_bytes(shared_file("models/wkv-eval-8m.tokenizer.model"));
+    CHECK(!tokenizer_error(std::vector<uint8_t>(model.begin(), model.begin() + 1000), "cut.model").empty());
+    CHECK_THROWS_WITH_AS(Tokenizer::load("/nonexistent/t.model"), "/nonexistent/t.model: cannot open: No such file or directory", Error);
+}
+
+}
