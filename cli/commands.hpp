@@ -2,10 +2,13 @@
 // wkv::Error for anything the user must fix.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "args.hpp"
+#include "context.hpp"
+#include "engine.hpp"
 #include "model.hpp"
 #include "tokenizer.hpp"
 
@@ -13,6 +16,20 @@ namespace wkv {
 
 extern const CommandSpec kGenerateCommand;
 int run_generate(const Args& args);
+extern const CommandSpec kDevicesCommand;
+int run_devices(const Args& args);
+
+// The flags every command that runs a model shares.
+extern const FlagSpec kDeviceFlag;  // --device N
+extern const FlagSpec kCpuFlag;     // --cpu
+
+// A forward-pass engine and the Vulkan context it runs on (none for --cpu).
+// The engine is declared last so that it is destroyed before its context.
+struct EngineHandle {
+    std::unique_ptr<Context> context;
+    std::unique_ptr<Engine> engine;
+};
+EngineHandle make_engine(const Args& args, const Model& model, uint32_t cache_capacity);
 
 // The tokenizer given by -t, else the one embedded in a GGUF model; checked
 // against the model's vocabulary size.

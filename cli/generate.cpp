@@ -7,7 +7,6 @@
 
 #include "commands.hpp"
 #include "error.hpp"
-#include "reference.hpp"
 #include "sampler.hpp"
 
 namespace wkv {
@@ -25,7 +24,8 @@ const CommandSpec kGenerateCommand{
         {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
         {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
         {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
-        {"--cpu", "", "", "run on the CPU reference"},
+        kDeviceFlag,
+        kCpuFlag,
         {"--help", "-h", "", "show this help"},
     },
 };
@@ -68,7 +68,8 @@ int run_generate(const Args& args) {
     if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
     Sampler sampler(settings);
 
-    Reference engine(model, static_cast<uint32_t>(capacity));
+    EngineHandle handle = make_engine(args, model, static_cast<uint32_t>(capacity));
+    Engine& engine = *handle.engine;
 
     // Prompt: every token but the last only fills the cache.
     uint32_t pos = 0;
@@ -89,7 +90,7 @@ int run_generate(const Args& args) {
     }
     const double seconds = std::chrono::duration<double>(clock::now() - start).count();
     std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n", static_cast<long long>(generated),
-                 seconds > 0 ? generated / seconds : 0.0, static_cast<unsigned long long>(engine.cache().bytes()));
+                 seconds > 0 ? generated / seconds : 0.0, static_cast<unsigned long long>(engine.kv_cache_bytes()));
     return 0;
 }
 

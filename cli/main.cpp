@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {&wkv::kGenerateCommand, wkv::run_generate},
+    {&wkv::kDevicesCommand, wkv::run_devices},
 };
 
 std::string main_usage() {

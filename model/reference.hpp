@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine.hpp"
 #include "kv_cache.hpp"
 #include "model.hpp"
 
@@ -20,13 +21,15 @@ enum class PositionMode {
     original,     // keys stored rotated at their absolute position
 };
 
-class Reference {
+class Reference final : public Engine {
 public:
     Reference(const Model& model, uint32_t cache_capacity, PositionMode positions = PositionMode::cache_index);
 
     // Runs `token` at absolute position `pos` through every layer, appending
     // its key and value to the cache; returns the logits over the vocabulary.
-    const std::vector<float>& forward(int32_t token, uint32_t pos);
+    const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
+    std::string device_name() const override { return "CPU reference"; }
 
     KvCache& cache() { return cache_; }
     const KvCache& cache() const { return cache_; }

@@ -1,0 +1,21 @@
+// What the CLI drives: one token in, logits out. The CPU reference
+// (model/reference.hpp) and the Vulkan engine (runtime/engine.hpp) both are one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wkv {
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+    // Runs `token` at absolute position `pos`, appending it to the KV cache; returns the logits.
+    virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
+    // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.
+    virtual uint64_t kv_cache_bytes() const = 0;
+    virtual std::string device_name() const = 0;
+};
+
+}  // namespace wkv

@@ -1,0 +1,314 @@
+#include "context.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "vk_check.hpp"
+
+namespace wkv {
+
+const char* vk_result_name(VkResult r) {
+    switch (r) {
+        case VK_SUCCESS: return "VK_SUCCESS";
+        case VK_TIMEOUT: return "VK_TIMEOUT (the device did not finish in time)";
+        case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+        case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY (out of device memory)";
+        case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+        case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST (the device was lost)";
+        case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+        case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+        case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+        case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+        case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER (no Vulkan driver)";
+        case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+        case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
+        case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
+        default: return "an unexpected VkResult";
+    }
+}
+
+namespace {
+
+constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+constexpr uint64_t kSubmitTimeoutNs = 300ull * 1000 * 1000 * 1000;  // generous for CPU drivers on big models
+
+bool validation_from_environment() {
+    const char* v = std::getenv("WKV_VALIDATION");
+    if (!v || !*v || std::strcmp(v, "0") == 0) return false;
+    if (std::strcmp(v, "1") == 0) return true;
+    throw Error(std::string("WKV_VALIDATION: expected 0 or 1, got '") + v + "'");
+}
+
+VkInstance create_instance(bool validation) {
+    uint32_t api = VK_API_VERSION_1_0;
+    if (auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"))) {
+        enumerate(&api);
+    }
+    if (api < VK_API_VERSION_1_1) throw Error("Vulkan 1.1 or newer is needed; this loader offers only 1.0", ExitCode::device);
+    std::vector<const char*> layers, extensions;
+    if (validation) {
+        uint32_t n = 0;
+        vkEnumerateInstanceLayerProperties(&n, nullptr);
+        std::vector<VkLayerProperties> available(n);
+        vkEnumerateInstanceLayerProperties(&n, available.data());
+        bool found = false;
+        for (const auto& l : available) found = found || std::strcmp(l.layerName, kValidationLayer) == 0;
+        if (!found) {
+            throw Error(std::string(kValidationLayer) + " is not installed (apt-get install vulkan-validationlayers)", ExitCode::device);
+        }
+        layers.push_back(kValidationLayer);
+        extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    }
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "wkv";
+    app.apiVersion = api >= VK_API_VERSION_1_2 ? VK_API_VERSION_1_2 : VK_API_VERSION_1_1;
+    VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    info.pApplicationInfo = &app;
+    info.enabledLayerCount = static_cast<uint32_t>(layers.size());
+    info.ppEnabledLayerNames = layers.data();
+    info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    info.ppEnabledExtensionNames = extensions.data();
+    VkInstance instance = VK_NULL_HANDLE;
+    const VkResult r = vkCreateInstance(&info, nullptr, &instance);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
+        throw Error("no Vulkan driver found (install one, e.g. apt-get install mesa-vulkan-drivers)", ExitCode::device);
+    }
+    vk_check(r, "vkCreateInstance");
+    return instance;
+}
+
+std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
+    uint32_t n = 0;
+    vk_check(vkEnumeratePhysicalDevices(instance, &n, nullptr), "vkEnumeratePhysicalDevices");
+    std::vector<VkPhysicalDevice> devices(n);
+    vk_check(vkEnumeratePhysicalDevices(instance, &n, devices.data()), "vkEnumeratePhysicalDevices");
+    if (devices.empty()) throw Error("no Vulkan device found (install a driver, e.g. apt-get install mesa-vulkan-drivers)", ExitCode::device);
+    return devices;
+}
+
+DeviceInfo describe_device(VkPhysicalDevice d, uint32_t index) {
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(d, &props);
+    DeviceInfo info;
+    info.index = index;
+    info.name = props.deviceName;
+    switch (props.deviceType) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info.type = "discrete GPU"; break;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info.type = "integrated GPU"; break;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info.type = "virtual GPU"; break;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: info.type = "CPU"; break;
+        default: info.type = "other"; break;
+    }
+    info.api_version = std::to_string(VK_API_VERSION_MAJOR(props.apiVersion)) + "." +
+                       std::to_string(VK_API_VERSION_MINOR(props.apiVersion)) + "." +
+                       std::to_string(VK_API_VERSION_PATCH(props.apiVersion));
+    info.max_storage_buffer_range = props.limits.maxStorageBufferRange;
+
+    VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    props2.pNext = &subgroup;
+    const bool v12 = props.apiVersion >= VK_API_VERSION_1_2;
+    if (v12) subgroup.pNext = &driver;
+    vkGetPhysicalDeviceProperties2(d, &props2);
+    info.subgroup_size = subgroup.subgroupSize;
+    info.driver = v12 ? std::string(driver.driverName) + " " + driver.driverInfo : "unknown (Vulkan 1.1 device)";
+
+    VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    if (v12) features.pNext = &f16i8;
+    vkGetPhysicalDeviceFeatures2(d, &features);
+    info.fp16 = f16i8.shaderFloat16;
+    info.int8 = f16i8.shaderInt8;
+
+    VkPhysicalDeviceMemoryProperties memory;
+    vkGetPhysicalDeviceMemoryProperties(d, &memory);
+    for (uint32_t h = 0; h < memory.memoryHeapCount; h++) {
+        char size[32];
+        std::snprintf(size, sizeof size, "%.1f GiB", memory.memoryHeaps[h].size / 1073741824.0);
+        const bool local = memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT;
+        info.heaps.push_back(std::string(size) + (local ? " device-local" : " host"));
+    }
+    return info;
+}
+
+int preference(VkPhysicalDevice d) {
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(d, &props);
+    switch (props.deviceType) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+        default: return 4;
+    }
+}
+
+}  // namespace
+
+std::vector<DeviceInfo> list_devices() {
+    VkInstance instance = create_instance(false);
+    std::vector<DeviceInfo> out;
+    try {
+        const auto devices = physical_devices(instance);
+        for (uint32_t i = 0; i < devices.size(); i++) out.push_back(describe_device(devices[i], i));
+    } catch (...) {
+        vkDestroyInstance(instance, nullptr);
+        throw;
+    }
+    vkDestroyInstance(instance, nullptr);
+    return out;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL Context::on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
+                                                             VkDebugUtilsMessageTypeFlagsEXT,
+                                                             const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
+    auto* ctx = static_cast<Context*>(self);
+    std::lock_guard<std::mutex> lock(ctx->messages_mutex_);
+    ctx->messages_.push_back(data && data->pMessage ? data->pMessage : "(empty validation message)");
+    return VK_FALSE;
+}
+
+Context::Context(const ContextOptions& options) {
+    const bool validation = options.validation || validation_from_environment();
+    instance_ = create_instance(validation);
+    try {
+        if (validation) {
+            VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+            info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+            info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+            info.pfnUserCallback = on_validation_message;
+            info.pUserData = this;
+            auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+                vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+            if (!create) throw Error("Vulkan: vkCreateDebugUtilsMessengerEXT is missing", ExitCode::device);
+            vk_check(create(instance_, &info, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+        }
+
+        const auto devices = physical_devices(instance_);
+        uint32_t chosen = 0;
+        if (options.device_index) {
+            if (*options.device_index >= devices.size()) {
+                throw Error("no Vulkan device " + std::to_string(*options.device_index) + " (found " +
+                                std::to_string(devices.size()) + "; see 'wkv devices')",
+                            ExitCode::device);
+            }
+            chosen = *options.device_index;
+        } else {
+            for (uint32_t i = 1; i < devices.size(); i++) {
+                if (preference(devices[i]) < preference(devices[chosen])) chosen = i;
+            }
+        }
+        physical_ = devices[chosen];
+        info_ = describe_device(physical_, chosen);
+        VkPhysicalDeviceProperties props;
+        vkGetPhysicalDeviceProperties(physical_, &props);
+        if (props.apiVersion < VK_API_VERSION_1_1) {
+            throw Error("device '" + info_.name + "' supports only Vulkan " + info_.api_version + "; 1.1 is needed", ExitCode::device);
+        }
+        limits_ = props.limits;
+        vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+
+        uint32_t n_families = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, nullptr);
+        std::vector<VkQueueFamilyProperties> families(n_families);
+        vkGetPhysicalDeviceQueueFamilyProperties(physical_, &n_families, families.data());
+        bool found = false;
+        for (uint32_t i = 0; i < n_families && !found; i++) {
+            if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+                queue_family_ = i;
+                found = true;
+            }
+        }
+        if (!found) throw Error("device '" + info_.name + "' has no compute queue", ExitCode::device);
+
+        const float priority = 1.0f;
+        VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+        queue.queueFamilyIndex = queue_family_;
+        queue.queueCount = 1;
+        queue.pQueuePriorities = &priority;
+        VkDeviceCreateInfo device{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        device.queueCreateInfoCount = 1;
+        device.pQueueCreateInfos = &queue;
+        vk_check(vkCreateDevice(physical_, &device, nullptr, &device_), "vkCreateDevice");
+        vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+
+        VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+        pool.queueFamilyIndex = queue_family_;
+        vk_check(vkCreateCommandPool(device_, &pool, nullptr, &pool_), "vkCreateCommandPool");
+        VkFenceCreateInfo fence{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        vk_check(vkCreateFence(device_, &fence, nullptr, &fence_), "vkCreateFence");
+    } catch (...) {
+        release();
+        throw;
+    }
+}
+
+Context::~Context() { release(); }
+
+void Context::release() {
+    if (device_) {
+        vkDeviceWaitIdle(device_);
+        if (fence_) vkDestroyFence(device_, fence_, nullptr);
+        if (pool_) vkDestroyCommandPool(device_, pool_, nullptr);
+        vkDestroyDevice(device_, nullptr);
+        device_ = VK_NULL_HANDLE;
+    }
+    if (messenger_) {
+        auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+            vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+        if (destroy) destroy(instance_, messenger_, nullptr);
+        messenger_ = VK_NULL_HANDLE;
+    }
+    if (instance_) {
+        vkDestroyInstance(instance_, nullptr);
+        instance_ = VK_NULL_HANDLE;
+    }
+}
+
+uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {
+    for (VkMemoryPropertyFlags want : {required | preferred, required}) {
+        for (uint32_t i = 0; i < memory_.memoryTypeCount; i++) {
+            if ((type_bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & want) == want) return i;
+        }
+    }
+    throw Error("device '" + info_.name + "' has no suitable memory type", ExitCode::device);
+}
+
+void Context::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &cmd;
+    vk_check(vkResetFences(device_, 1, &fence), "vkResetFences");
+    vk_check(vkQueueSubmit(queue_, 1, &submit, fence), "vkQueueSubmit");
+    vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, kSubmitTimeoutNs), "waiting for the device");
+}
+
+void Context::run_once(const std::function<void(VkCommandBuffer)>& record) {
+    VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    alloc.commandPool = pool_;
+    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    alloc.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    vk_check(vkAllocateCommandBuffers(device_, &alloc, &cmd), "vkAllocateCommandBuffers");
+    try {
+        VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+        vk_check(vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer");
+        record(cmd);
+        vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        submit_and_wait(cmd, fence_);
+    } catch (...) {
+        vkFreeCommandBuffers(device_, pool_, 1, &cmd);
+        throw;
+    }
+    vkFreeCommandBuffers(device_, pool_, 1, &cmd);
+}
+
+std::vector<std::string> Context::validation_messages() const {
+    std::lock_guard<std::mutex> lock(messages_mutex_);
+    return messages_;
+}
+
+}  // namespace wkv

@@ -1,0 +1,63 @@
+// The Llama-2 forward pass on a Vulkan device: weights uploaded once, one
+// command buffer per token recording every layer with the barriers between
+// dispatches, and only the logits coming back.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "context.hpp"
+#include "engine.hpp"
+#include "gpu_tensor.hpp"
+#include "kernels.hpp"
+#include "kv_cache_ring.hpp"
+#include "model.hpp"
+#include "recorder.hpp"
+#include "reference.hpp"
+
+namespace wkv {
+
+struct GpuEngineOptions {
+    PositionMode positions = PositionMode::cache_index;
+    uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
+};
+
+class GpuEngine final : public Engine {
+public:
+    GpuEngine(Context& ctx, const Model& model, uint32_t cache_capacity, GpuEngineOptions options = {});
+
+    const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
+    std::string device_name() const override { return ctx_.info().name; }
+
+    const KvCacheRing& cache() const { return cache_; }
+    uint32_t entries() const { return entries_; }
+    uint64_t weight_bytes() const;  // as stored on the device
+
+private:
+    struct Layer {
+        GpuTensor attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
+    };
+
+    Context& ctx_;
+    ModelConfig c_;
+    GpuEngineOptions options_;
+    Kernels kernels_;
+    Recorder recorder_;
+
+    GpuTensor token_embedding_;
+    std::vector<Layer> layers_;
+    GpuTensor final_norm_;
+    std::unique_ptr<GpuTensor> separate_classifier_;  // null when the embedding is shared
+
+    // Activations of the current token.
+    Buffer x_, xb_, q_, k_, v_, att_out_, hb_, hb2_, logits_, logits_host_;
+    Buffer rope_;  // [position][head_dim / 2] (cos, sin)
+    uint32_t rope_positions_;
+
+    KvCacheRing cache_;
+    uint32_t entries_ = 0;  // entries in every layer's cache (each layer appends one per token)
+    std::vector<float> logits_cpu_;
+};
+
+}  // namespace wkv

@@ -1,0 +1,44 @@
+// A weight matrix on the device, in the word layouts shaders/weights.glsl
+// reads. A matrix larger than the device's maxStorageBufferRange (128 MiB on
+// lavapipe) is split into chunks of whole rows, each its own buffer, so
+// 7B-class embeddings work everywhere; kernels dispatch once per chunk.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "buffer.hpp"
+#include "tensor.hpp"
+
+namespace wkv {
+
+struct GpuTensorChunk {
+    Buffer buffer;
+    uint32_t first_row;
+    uint32_t rows;
+};
+
+struct GpuTensor {
+    std::string name;
+    TensorType type = TensorType::f32;  // f32, f16, q8_0 or q4_0
+    uint32_t rows = 0;
+    uint32_t cols = 0;
+    std::vector<GpuTensorChunk> chunks;
+
+    uint64_t bytes() const;
+};
+
+// The device type a file type is stored as: llama2.c's q8 groups may straddle
+// rows, so they are dequantised to f32 on upload (exactly: scale x int8 in
+// float, the same product the CPU reference computes).
+TensorType device_type(TensorType file_type);
+uint64_t device_bytes(TensorType device_type, uint64_t rows, uint64_t cols);
+
+// Rows [first_row, first_row + n_rows) of `t` in the device layout.
+std::vector<uint32_t> device_words(const TensorView& t, uint64_t first_row, uint64_t n_rows);
+
+// max_chunk_bytes: 0 = the device's maxStorageBufferRange (tests force smaller).
+GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_bytes = 0);
+
+}  // namespace wkv

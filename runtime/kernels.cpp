@@ -1,0 +1,101 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "push_constants.hpp"
+
+namespace wkv {
+
+namespace {
+
+constexpr uint32_t kMaxGroupsX = 65535;  // the smallest maxComputeWorkGroupCount[0] Vulkan allows
+
+int type_index(TensorType t) {
+    switch (t) {
+        case TensorType::f32: return 0;
+        case TensorType::f16: return 1;
+        case TensorType::q8_0: return 2;
+        case TensorType::q4_0: return 3;
+        default: throw std::logic_error("no device kernels for this tensor type");
+    }
+}
+
+}  // namespace
+
+Kernels::Kernels(Context& ctx) {
+    const char* types[] = {"f32", "f16", "q8_0", "q4_0"};
+    for (int i = 0; i < 4; i++) {
+        matvec_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
+                                                std::vector<uint32_t>{kWorkgroup});
+        embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + types[i], 2, sizeof(push::Embedding),
+                                                   std::vector<uint32_t>{kWorkgroup});
+    }
+    rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
+    swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{kWorkgroup});
+    kv_append_ = std::make_unique<Pipeline>(ctx, "kv_append", 10, sizeof(push::KvAppend), std::vector<uint32_t>{kWorkgroup});
+    attention_ = std::make_unique<Pipeline>(ctx, "attention", 7, sizeof(push::Attention),
+                                            std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
+    nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{kWorkgroup});
+}
+
+const Pipeline& Kernels::matvec_pipeline(TensorType t) const { return *matvec_[type_index(t)]; }
+const Pipeline& Kernels::embedding_pipeline(TensorType t) const { return *embedding_[type_index(t)]; }
+
+void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const {
+    for (const GpuTensorChunk& c : table.chunks) {
+        if (token < c.first_row || token >= c.first_row + c.rows) continue;
+        r.dispatch(embedding_pipeline(table.type), {c.buffer, out}, push::Embedding{token - c.first_row, table.cols}, 1);
+    }
+}
+
+void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
+    for (const GpuTensorChunk& c : w.chunks) {
+        const uint32_t groups_x = std::min(c.rows, kMaxGroupsX);
+        const uint32_t groups_y = (c.rows + groups_x - 1) / groups_x;
+        r.dispatch(matvec_pipeline(w.type), {c.buffer, x, out},
+                   push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x}, groups_x, groups_y);
+    }
+}
+
+void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps) const {
+    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps}, 1);
+}
+
+void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const {
+    r.dispatch(*swiglu_, {gate, up}, push::Swiglu{n}, (n + kWorkgroup - 1) / kWorkgroup);
+}
+
+void Kernels::kv_append(Recorder& r, const KvLayer& l, BufferRange k_new, BufferRange v_new, BufferRange rope,
+                        uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, bool rotate_key) const {
+    r.dispatch(*kv_append_, {k_new, v_new, l.keys, l.values, l.order, l.free, l.counts, l.acc, l.cnt, rope},
+               push::KvAppend{capacity, head_dim, pos, rotate_key ? 1u : 0u}, n_kv_heads);
+}
+
+void Kernels::attention(Recorder& r, BufferRange q, const KvLayer& l, BufferRange rope, BufferRange out, uint32_t n_heads,
+                        uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
+                        bool rotate_keys) const {
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+    r.dispatch(*attention_, {q, l.keys, l.values, l.order, rope, l.probs, out},
+               push::Attention{group_size, capacity, head_dim, n_entries, q_pos, rotate_keys ? 1u : 0u, scale}, n_heads);
+}
+
+void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {
+    r.dispatch(*nll_, {logits, result}, push::Nll{n, target, index}, 1);
+}
+
+std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, float theta) {
+    std::vector<float> table(static_cast<size_t>(positions) * head_dim);
+    for (uint32_t pos = 0; pos < positions; pos++) {
+        for (uint32_t i = 0; i < head_dim / 2; i++) {
+            // The same angle as rope() in model/reference.cpp.
+            const double freq = std::pow(static_cast<double>(theta), -static_cast<double>(2 * i) / head_dim);
+            const double angle = pos * freq;
+            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(std::cos(angle));
+            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(std::sin(angle));
+        }
+    }
+    return table;
+}
+
+}  // namespace wkv

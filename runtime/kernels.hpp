@@ -1,0 +1,49 @@
+// Every compute pipeline, created once, and how to dispatch each: the only
+// place that knows a shader's bindings, push constants and workgroup counts.
+#pragma once
+
+#include <memory>
+
+#include "buffer.hpp"
+#include "gpu_tensor.hpp"
+#include "kv_cache_ring.hpp"
+#include "pipeline.hpp"
+#include "recorder.hpp"
+
+namespace wkv {
+
+class Kernels {
+public:
+    static constexpr uint32_t kWorkgroup = 64;     // threads per workgroup (a power of two)
+    static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
+
+    explicit Kernels(Context& ctx);
+
+    // out = row `token` of the table.
+    void embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const;
+    // out (+)= W x, one dispatch per chunk of W.
+    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const;
+    void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps) const;
+    void swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const;
+    // Appends k_new/v_new ([n_kv_heads][head_dim]) to the layer's cache.
+    void kv_append(Recorder& r, const KvLayer& layer, BufferRange k_new, BufferRange v_new, BufferRange rope,
+                   uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, bool rotate_key) const;
+    // Attention of n_heads query heads over the layer's `n_entries` entries.
+    void attention(Recorder& r, BufferRange q, const KvLayer& layer, BufferRange rope, BufferRange out, uint32_t n_heads,
+                   uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
+                   bool rotate_keys) const;
+    // result[index] = NLL of `target` under the logits.
+    void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
+
+private:
+    const Pipeline& matvec_pipeline(TensorType t) const;
+    const Pipeline& embedding_pipeline(TensorType t) const;
+
+    std::unique_ptr<Pipeline> matvec_[4], embedding_[4];  // f32, f16, q8_0, q4_0
+    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_;
+};
+
+// RoPE cos/sin per position and pair, computed in double: [positions][head_dim / 2] of (cos, sin).
+std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, float theta);
+
+}  // namespace wkv

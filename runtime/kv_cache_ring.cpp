@@ -1,0 +1,80 @@
+#include "kv_cache_ring.hpp"
+
+#include <algorithm>
+
+namespace wkv {
+
+namespace {
+
+// Every section starts at a multiple of this, above any device's minStorageBufferOffsetAlignment.
+constexpr uint64_t kSectionAlignment = 256;
+
+uint64_t align(uint64_t n) { return (n + kSectionAlignment - 1) / kSectionAlignment * kSectionAlignment; }
+
+template <typename T>
+std::vector<T> read(const BufferRange& r) {
+    std::vector<T> out(r.size / sizeof(T));
+    r.buffer->download(out.data(), r.size, r.offset);
+    return out;
+}
+
+}  // namespace
+
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity) : config_(config), capacity_(capacity) {
+    const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
+    const uint64_t section_bytes[] = {
+        slots * config.head_dim() * 4,  // keys
+        slots * config.head_dim() * 4,  // values
+        slots * 4,                      // acc
+        slots * 4,                      // cnt
+        slots * 4,                      // order
+        slots * 4,                      // free
+        heads * 2 * 4,                  // counts
+        uint64_t{config.n_heads} * capacity * 4,  // probs
+    };
+    uint64_t total = 0;
+    std::vector<uint64_t> offsets;
+    for (uint64_t b : section_bytes) {
+        offsets.push_back(total);
+        total += align(b);
+    }
+    // All buffers first: the ranges below point at them, so the vector must not move them again.
+    buffers_.reserve(config.n_layers);
+    for (uint32_t l = 0; l < config.n_layers; l++) buffers_.emplace_back(ctx, total, Memory::device_local);
+    for (const Buffer& b : buffers_) {
+        auto section = [&](int i) { return BufferRange(b, offsets[i], section_bytes[i]); };
+        layers_.push_back({section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7)});
+    }
+    clear();
+}
+
+uint64_t KvCacheRing::bytes() const {
+    uint64_t total = 0;
+    for (const Buffer& b : buffers_) total += b.size();
+    return total;
+}
+
+void KvCacheRing::clear() {
+    // As KvCache: no entries, every slot free, slot 0 on top of the stack.
+    std::vector<uint32_t> free(static_cast<size_t>(config_.n_kv_heads) * capacity_);
+    std::vector<uint32_t> counts(static_cast<size_t>(config_.n_kv_heads) * 2);
+    for (uint32_t h = 0; h < config_.n_kv_heads; h++) {
+        for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
+        counts[2 * h] = 0;
+        counts[2 * h + 1] = capacity_;
+    }
+    std::vector<uint8_t> zeros(buffers_.empty() ? 0 : buffers_[0].size(), 0);
+    for (uint32_t l = 0; l < layers_.size(); l++) {
+        buffers_[l].upload(zeros.data(), zeros.size());
+        buffers_[l].upload(free.data(), free.size() * 4, layers_[l].free.offset);
+        buffers_[l].upload(counts.data(), counts.size() * 4, layers_[l].counts.offset);
+    }
+}
+
+KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
+    const KvLayer& k = layers_[l];
+    return {read<float>(k.keys), read<float>(k.values), read<float>(k.acc), read<float>(k.probs),
+            read<uint32_t>(k.cnt), read<uint32_t>(k.order), read<uint32_t>(k.free), read<uint32_t>(k.counts)};
+}
+
+}  // namespace wkv

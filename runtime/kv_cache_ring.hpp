@@ -1,0 +1,50 @@
+// The KV cache on the device: one buffer per layer, allocated once, whose
+// sections hold per KV head the keys and values of `capacity` physical slots,
+// acc/cnt bookkeeping, the logical order table, the free-slot stack and the
+// entry/free counts, plus the last step's attention probabilities per query
+// head. The layout mirrors KvCache (model/kv_cache.hpp) slot for slot.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "buffer.hpp"
+#include "config.hpp"
+
+namespace wkv {
+
+struct KvLayer {
+    BufferRange keys;    // f32 [kv_head][slot][head_dim]
+    BufferRange values;  // f32 [kv_head][slot][head_dim]
+    BufferRange acc;     // f32 [kv_head][slot]
+    BufferRange cnt;     // u32 [kv_head][slot]
+    BufferRange order;   // u32 [kv_head][capacity]: logical index -> slot
+    BufferRange free;    // u32 [kv_head][capacity]: stack of free slots
+    BufferRange counts;  // u32 [kv_head][2]: entries, free slots
+    BufferRange probs;   // f32 [query head][capacity]: last step's attention
+};
+
+// One layer's cache read back to the host (for tests and `wkv conformance`).
+struct KvLayerSnapshot {
+    std::vector<float> keys, values, acc, probs;
+    std::vector<uint32_t> cnt, order, free, counts;
+};
+
+class KvCacheRing {
+public:
+    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity);
+
+    uint32_t capacity() const { return capacity_; }
+    const KvLayer& layer(uint32_t l) const { return layers_[l]; }
+    uint64_t bytes() const;  // every byte allocated, padding included
+    void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
+    KvLayerSnapshot read_layer(uint32_t l) const;
+
+private:
+    ModelConfig config_;
+    uint32_t capacity_;
+    std::vector<Buffer> buffers_;  // one per layer
+    std::vector<KvLayer> layers_;
+};
+
+}  // namespace wkv

@@ -1,0 +1,33 @@
+// Push-constant blocks, field for field as the shaders in shaders/ declare
+// them (std430: 4-byte scalars in order). Change both sides together.
+#pragma once
+
+#include <cstdint>
+
+namespace wkv::push {
+
+struct Matvec {  // matvec.comp
+    uint32_t rows, cols, out_offset, accumulate, groups_x;
+};
+struct Embedding {  // embedding.comp
+    uint32_t row, cols;
+};
+struct Rmsnorm {  // rmsnorm.comp
+    uint32_t n;
+    float eps;
+};
+struct Swiglu {  // swiglu.comp
+    uint32_t n;
+};
+struct KvAppend {  // kv_append.comp
+    uint32_t capacity, head_dim, pos, rotate_key;
+};
+struct Attention {  // attention.comp
+    uint32_t group_size, capacity, head_dim, n_entries, q_pos, rotate_keys;
+    float scale;
+};
+struct Nll {  // nll.comp
+    uint32_t n, target_id, result_index;
+};
+
+}  // namespace wkv::push

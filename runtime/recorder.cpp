@@ -1,0 +1,136 @@
+#include "recorder.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "vk_check.hpp"
+
+namespace wkv {
+
+namespace {
+constexpr uint32_t kSetsPerPool = 256;
+constexpr uint32_t kBuffersPerPool = kSetsPerPool * 12;
+}  // namespace
+
+Recorder::Recorder(Context& ctx) : ctx_(ctx) {
+    VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pool.queueFamilyIndex = ctx.queue_family();
+    vk_check(vkCreateCommandPool(ctx.device(), &pool, nullptr, &pool_), "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    alloc.commandPool = pool_;
+    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    alloc.commandBufferCount = 1;
+    vk_check(vkAllocateCommandBuffers(ctx.device(), &alloc, &cmd_), "vkAllocateCommandBuffers");
+    VkFenceCreateInfo fence{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    vk_check(vkCreateFence(ctx.device(), &fence, nullptr, &fence_), "vkCreateFence");
+    add_pool();
+}
+
+Recorder::~Recorder() {
+    VkDevice dev = ctx_.device();
+    vkDeviceWaitIdle(dev);
+    for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+    if (fence_) vkDestroyFence(dev, fence_, nullptr);
+    if (pool_) vkDestroyCommandPool(dev, pool_, nullptr);
+}
+
+void Recorder::add_pool() {
+    const VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBuffersPerPool};
+    VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    info.maxSets = kSetsPerPool;
+    info.poolSizeCount = 1;
+    info.pPoolSizes = &size;
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    vk_check(vkCreateDescriptorPool(ctx_.device(), &info, nullptr, &pool), "vkCreateDescriptorPool");
+    descriptor_pools_.push_back(pool);
+}
+
+void Recorder::begin() {
+    vk_check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vk_check(vkBeginCommandBuffer(cmd_, &begin), "vkBeginCommandBuffer");
+}
+
+VkDescriptorSet Recorder::descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers) {
+    std::vector<uint64_t> key = {reinterpret_cast<uint64_t>(p.set_layout())};
+    for (const BufferRange& b : buffers) {
+        key.push_back(reinterpret_cast<uint64_t>(b.buffer->handle()));
+        key.push_back(b.offset);
+        key.push_back(b.size);
+    }
+    if (auto it = sets_.find(key); it != sets_.end()) return it->second;
+
+    VkDescriptorSetLayout layout = p.set_layout();
+    VkDescriptorSetAllocateInfo alloc{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    alloc.descriptorPool = descriptor_pools_.back();
+    alloc.descriptorSetCount = 1;
+    alloc.pSetLayouts = &layout;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    VkResult r = vkAllocateDescriptorSets(ctx_.device(), &alloc, &set);
+    if (r == VK_ERROR_OUT_OF_POOL_MEMORY || r == VK_ERROR_FRAGMENTED_POOL) {
+        add_pool();
+        alloc.descriptorPool = descriptor_pools_.back();
+        r = vkAllocateDescriptorSets(ctx_.device(), &alloc, &set);
+    }
+    vk_check(r, "vkAllocateDescriptorSets");
+
+    std::vector<VkDescriptorBufferInfo> infos;
+    for (const BufferRange& b : buffers) infos.push_back({b.buffer->handle(), b.offset, b.size});
+    std::vector<VkWriteDescriptorSet> writes(infos.size());
+    for (uint32_t i = 0; i < infos.size(); i++) {
+        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        writes[i].dstSet = set;
+        writes[i].dstBinding = i;
+        writes[i].descriptorCount = 1;
+        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        writes[i].pBufferInfo = &infos[i];
+    }
+    vkUpdateDescriptorSets(ctx_.device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    sets_[key] = set;
+    return set;
+}
+
+void Recorder::dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push,
+                            uint32_t push_bytes, uint32_t groups_x, uint32_t groups_y) {
+    if (buffers.size() != p.n_buffers() || push_bytes != p.push_bytes()) {
+        throw std::logic_error("dispatch of " + p.name() + " with " + std::to_string(buffers.size()) + " buffers and " +
+                               std::to_string(push_bytes) + " push bytes does not match its layout");
+    }
+    const VkDescriptorSet set = descriptor_set(p, buffers);
+    vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.handle());
+    vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
+    vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    vkCmdDispatch(cmd_, groups_x, groups_y, 1);
+}
+
+void Recorder::barrier() {
+    VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &b, 0,
+                         nullptr, 0, nullptr);
+}
+
+void Recorder::copy(const Buffer& src, const Buffer& dst, uint64_t bytes) {
+    VkMemoryBarrier to_transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    to_transfer.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    to_transfer.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_transfer, 0,
+                         nullptr, 0, nullptr);
+    const VkBufferCopy region{0, 0, bytes};
+    vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0,
+                         nullptr);
+}
+
+void Recorder::submit_and_wait() {
+    vk_check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+    ctx_.submit_and_wait(cmd_, fence_);
+}
+
+}  // namespace wkv

@@ -1,0 +1,53 @@
+// Records one command buffer of compute dispatches with explicit barriers,
+// then submits it and waits. Every dispatch is "pipeline, buffers, push
+// constants, workgroups". Descriptor sets are made on first use of a
+// (pipeline layout, buffer ranges) combination and reused afterwards, so a
+// forward pass recorded every token allocates nothing after the first.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <initializer_list>
+#include <map>
+#include <vector>
+
+#include "buffer.hpp"
+#include "context.hpp"
+#include "pipeline.hpp"
+
+namespace wkv {
+
+class Recorder {
+public:
+    explicit Recorder(Context& ctx);
+    ~Recorder();
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
+
+    void begin();
+    template <typename Push>
+    void dispatch(const Pipeline& p, std::initializer_list<BufferRange> buffers, const Push& push, uint32_t groups_x,
+                  uint32_t groups_y = 1) {
+        dispatch_raw(p, buffers, &push, sizeof(Push), groups_x, groups_y);
+    }
+    // Makes every earlier shader write visible to every later shader.
+    void barrier();
+    // Copies src to dst after the shaders before it, visible to the host after submit.
+    void copy(const Buffer& src, const Buffer& dst, uint64_t bytes);
+    void submit_and_wait();
+
+private:
+    void dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push, uint32_t push_bytes,
+                      uint32_t groups_x, uint32_t groups_y);
+    VkDescriptorSet descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers);
+    void add_pool();
+
+    Context& ctx_;
+    VkCommandPool pool_ = VK_NULL_HANDLE;
+    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+    VkFence fence_ = VK_NULL_HANDLE;
+    std::vector<VkDescriptorPool> descriptor_pools_;
+    std::map<std::vector<uint64_t>, VkDescriptorSet> sets_;
+};
+
+}  // namespace wkv

@@ -1,0 +1,30 @@
+#version 450
+// out = x / sqrt(mean(x^2) + eps) * weight, in one workgroup.
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;  // power of two
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer W { float weight[]; };
+layout(std430, binding = 2) writeonly buffer Out { float out_[]; };
+
+layout(push_constant) uniform Push {
+    uint n;
+    float eps;
+} p;
+
+shared float partial[WG];
+
+void main() {
+    const uint t = gl_LocalInvocationID.x;
+    float sum = 0.0;
+    for (uint i = t; i < p.n; i += WG) sum += x[i] * x[i];
+    partial[t] = sum;
+    barrier();
+    for (uint stride = WG / 2; stride > 0; stride /= 2) {
+        if (t < stride) partial[t] += partial[t + stride];
+        barrier();
+    }
+    const float scale = inversesqrt(partial[0] / float(p.n) + p.eps);
+    for (uint i = t; i < p.n; i += WG) out_[i] = weight[i] * (x[i] * scale);
+}
