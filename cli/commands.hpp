@@ -18,10 +18,15 @@ extern const CommandSpec kGenerateCommand;
 int run_generate(const Args& args);
 extern const CommandSpec kDevicesCommand;
 int run_devices(const Args& args);
+extern const CommandSpec kConformanceCommand;
+int run_conformance_command(const Args& args);
 
-// The flags every command that runs a model shares.
-extern const FlagSpec kDeviceFlag;  // --device N
-extern const FlagSpec kCpuFlag;     // --cpu
+// The flags every command that runs a model shares. Functions, not globals:
+// command tables in other files copy them during static initialisation.
+inline FlagSpec device_flag() {
+    return {"--device", "", "N", "Vulkan device index from 'wkv devices' (default: the first discrete GPU, else any)"};
+}
+inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference instead of Vulkan"}; }
 
 // A forward-pass engine and the Vulkan context it runs on (none for --cpu).
 // The engine is declared last so that it is destroyed before its context.

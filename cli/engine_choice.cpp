@@ -8,9 +8,6 @@
 
 namespace wkv {
 
-const FlagSpec kDeviceFlag{"--device", "", "N", "Vulkan device index from 'wkv devices' (default: the first discrete GPU, else any)"};
-const FlagSpec kCpuFlag{"--cpu", "", "", "run on the CPU reference instead of Vulkan"};
-
 EngineHandle make_engine(const Args& args, const Model& model, uint32_t cache_capacity) {
     EngineHandle h;
     if (args.has("--cpu")) {

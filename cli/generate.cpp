@@ -24,8 +24,8 @@ const CommandSpec kGenerateCommand{
         {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
         {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
         {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
-        kDeviceFlag,
-        kCpuFlag,
+        device_flag(),
+        cpu_flag(),
         {"--help", "-h", "", "show this help"},
     },
 };
@@ -65,11 +65,11 @@ int run_generate(const Args& args) {
     settings.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
     settings.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
     settings.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
-    if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
     Sampler sampler(settings);
 
     EngineHandle handle = make_engine(args, model, static_cast<uint32_t>(capacity));
     Engine& engine = *handle.engine;
+    if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
 
     // Prompt: every token but the last only fills the cache.
     uint32_t pos = 0;

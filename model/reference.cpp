@@ -42,6 +42,40 @@ void softmax(float* x, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - max) / sum);
 }
 
+void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float* k, const float* v, uint32_t pos,
+                  PositionMode positions, float theta) {
+    const uint32_t hd = cache.head_dim();
+    const uint32_t s = cache.append(layer, kv_head);
+    float* key = cache.key(layer, kv_head, s);
+    std::copy(k, k + hd, key);
+    if (positions == PositionMode::original) rope(key, hd, pos, theta);
+    std::copy(v, v + hd, cache.value(layer, kv_head, s));
+}
+
+void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
+            float theta, std::vector<float>& probs, float* out) {
+    const uint32_t hd = cache.head_dim();
+    const uint32_t L = cache.length(layer, kv_head);
+    const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
+    std::vector<float> q_rot(q, q + hd), key(hd);
+    rope(q_rot.data(), hd, q_pos, theta);
+    probs.resize(L);
+    for (uint32_t i = 0; i < L; i++) {
+        const float* stored = cache.key(layer, kv_head, cache.slot(layer, kv_head, i));
+        std::copy(stored, stored + hd, key.begin());
+        if (positions == PositionMode::cache_index) rope(key.data(), hd, i, theta);  // entry i sits at position i
+        double score = 0.0;
+        for (uint32_t d = 0; d < hd; d++) score += static_cast<double>(q_rot[d]) * key[d];
+        probs[i] = static_cast<float>(score * inv_sqrt_hd);
+    }
+    softmax(probs.data(), L);
+    for (uint32_t d = 0; d < hd; d++) {
+        double sum = 0.0;
+        for (uint32_t i = 0; i < L; i++) sum += static_cast<double>(probs[i]) * cache.value(layer, kv_head, cache.slot(layer, kv_head, i))[d];
+        out[d] = static_cast<float>(sum);
+    }
+}
+
 Reference::Reference(const Model& model, uint32_t cache_capacity, PositionMode positions)
     : model_(model), c_(model.config), positions_(positions), cache_(model.config, cache_capacity) {
     const uint32_t q_dim = c_.n_heads * c_.head_dim();
@@ -64,7 +98,6 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
         throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
     }
     const uint32_t hd = c_.head_dim();
-    const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
 
     // Embedding.
     dequantize_row(model_.token_embedding, static_cast<uint64_t>(token), x_.data());
@@ -81,50 +114,20 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
 
         // Append the new key and value: the cache now holds L = length + 1 entries.
         for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
-            float* k_new = &k_[kvh * hd];
-            if (positions_ == PositionMode::original) rope(k_new, hd, pos, c_.rope_theta);
-            const uint32_t s = cache_.append(l, kvh);
-            std::copy(k_new, k_new + hd, cache_.key(l, kvh, s));
-            std::copy(&v_[kvh * hd], &v_[kvh * hd] + hd, cache_.value(l, kvh, s));
+            append_entry(cache_, l, kvh, &k_[kvh * hd], &v_[kvh * hd], pos, positions_, c_.rope_theta);
         }
 
-        // Attention over the entries in logical order, per KV head and its group of query heads.
+        // Attention over the entries in logical order, per query head.
+        const uint32_t L = cache_.length(l, 0);
+        const uint32_t q_pos = positions_ == PositionMode::cache_index ? L - 1 : pos;
+        for (uint32_t h = 0; h < c_.n_heads; h++) {
+            attend(cache_, l, h / c_.group_size(), &q_[h * hd], q_pos, positions_, c_.rope_theta, att_[l][h],
+                   &att_out_[h * hd]);
+        }
+
+        // Score bookkeeping (spec §2.3 steps 2-3): each entry's acc gains the
+        // probability mass the group's query heads gave it; cnt counts steps.
         for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
-            const uint32_t L = cache_.length(l, kvh);
-            // Cache-index positions: entry i sits at position i, the query at L-1.
-            const uint32_t q_pos = positions_ == PositionMode::cache_index ? L - 1 : pos;
-            if (positions_ == PositionMode::cache_index) {
-                rotated_keys_.resize(static_cast<size_t>(L) * hd);
-                for (uint32_t i = 0; i < L; i++) {
-                    const float* key = cache_.key(l, kvh, cache_.slot(l, kvh, i));
-                    std::copy(key, key + hd, &rotated_keys_[i * hd]);
-                    rope(&rotated_keys_[i * hd], hd, i, c_.rope_theta);
-                }
-            }
-            for (uint32_t g = 0; g < c_.group_size(); g++) {
-                const uint32_t h = kvh * c_.group_size() + g;
-                float* q = &q_[h * hd];
-                rope(q, hd, q_pos, c_.rope_theta);
-                std::vector<float>& att = att_[l][h];
-                att.resize(L);
-                for (uint32_t i = 0; i < L; i++) {
-                    const float* key = positions_ == PositionMode::cache_index
-                                           ? &rotated_keys_[i * hd]
-                                           : cache_.key(l, kvh, cache_.slot(l, kvh, i));
-                    double score = 0.0;
-                    for (uint32_t d = 0; d < hd; d++) score += static_cast<double>(q[d]) * key[d];
-                    att[i] = static_cast<float>(score * inv_sqrt_hd);
-                }
-                softmax(att.data(), L);
-                float* out = &att_out_[h * hd];
-                for (uint32_t d = 0; d < hd; d++) {
-                    double sum = 0.0;
-                    for (uint32_t i = 0; i < L; i++) sum += static_cast<double>(att[i]) * cache_.value(l, kvh, cache_.slot(l, kvh, i))[d];
-                    out[d] = static_cast<float>(sum);
-                }
-            }
-            // Score bookkeeping (spec §2.3 steps 2-3): each entry's acc gains the
-            // probability mass the group's query heads gave it; cnt counts steps.
             for (uint32_t i = 0; i < L; i++) {
                 const uint32_t s = cache_.slot(l, kvh, i);
                 double mass = 0.0;

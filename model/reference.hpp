@@ -56,8 +56,17 @@ private:
     std::vector<float> row_;     // one dequantised weight row
     std::vector<float> norm_weight_;  // one dequantised norm
     std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
-    std::vector<float> rotated_keys_;  // [index][head_dim], cache-index mode
 };
+
+// Appends one KV head's new key and value to the cache; in original-positions
+// mode the key is stored rotated at `pos`, otherwise as it is.
+void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float* k, const float* v, uint32_t pos,
+                  PositionMode positions, float theta);
+// One query head attending over the entries of (layer, kv_head) in logical
+// order: q is rotated at q_pos, and in cache-index mode entry i's key at
+// position i. Writes the softmax probabilities (one per entry) and the output.
+void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
+            float theta, std::vector<float>& probs, float* out);
 
 // out = W x for W [rows][cols]: W's rows dequantised one at a time, dot products in double.
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);

@@ -39,6 +39,17 @@ bool validation_from_environment() {
     throw Error(std::string("WKV_VALIDATION: expected 0 or 1, got '") + v + "'");
 }
 
+bool has_validation_layer() {
+    uint32_t n = 0;
+    vkEnumerateInstanceLayerProperties(&n, nullptr);
+    std::vector<VkLayerProperties> available(n);
+    vkEnumerateInstanceLayerProperties(&n, available.data());
+    for (const auto& l : available) {
+        if (std::strcmp(l.layerName, kValidationLayer) == 0) return true;
+    }
+    return false;
+}
+
 VkInstance create_instance(bool validation) {
     uint32_t api = VK_API_VERSION_1_0;
     if (auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"))) {
@@ -47,13 +58,7 @@ VkInstance create_instance(bool validation) {
     if (api < VK_API_VERSION_1_1) throw Error("Vulkan 1.1 or newer is needed; this loader offers only 1.0", ExitCode::device);
     std::vector<const char*> layers, extensions;
     if (validation) {
-        uint32_t n = 0;
-        vkEnumerateInstanceLayerProperties(&n, nullptr);
-        std::vector<VkLayerProperties> available(n);
-        vkEnumerateInstanceLayerProperties(&n, available.data());
-        bool found = false;
-        for (const auto& l : available) found = found || std::strcmp(l.layerName, kValidationLayer) == 0;
-        if (!found) {
+        if (!has_validation_layer()) {
             throw Error(std::string(kValidationLayer) + " is not installed (apt-get install vulkan-validationlayers)", ExitCode::device);
         }
         layers.push_back(kValidationLayer);
@@ -145,6 +150,8 @@ int preference(VkPhysicalDevice d) {
 }
 
 }  // namespace
+
+bool validation_layer_available() { return has_validation_layer(); }
 
 std::vector<DeviceInfo> list_devices() {
     VkInstance instance = create_instance(false);

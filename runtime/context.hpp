@@ -31,6 +31,9 @@ struct ContextOptions {
     bool validation = false;               // also on when WKV_VALIDATION=1
 };
 
+// Whether the Khronos validation layer is installed.
+bool validation_layer_available();
+
 // Every Vulkan device, for `wkv devices`. Throws (exit code 3) when there is no Vulkan at all.
 std::vector<DeviceInfo> list_devices();
 

@@ -75,6 +75,31 @@ TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference te
     CHECK(m[1].str() == std::to_string(5 * 4 * 512 * (2 * 8 * 4 + 4 + 4 + 4 + 4)));
 }
 
+TEST_CASE("generate on Vulkan (the default) prints the same reference text; devices and conformance run") {
+    const Json ref = shared_json("models/stories260K.reference.json");
+    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                 "--temp", "0", "-n", "256"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == ref["greedy_text_256_steps"].string);
+
+    const RunResult devices = run_wkv({"devices"});
+    CHECK(devices.exit_code == 0);
+    CHECK(devices.out.rfind("0: ", 0) == 0);
+    CHECK(devices.out.find("subgroup size") != std::string::npos);
+
+    const RunResult conformance = run_wkv({"conformance"});
+    CHECK(conformance.exit_code == 0);
+    CHECK(conformance.out.find("PASS: 0 failed, 0 validation messages") != std::string::npos);
+}
+
+TEST_CASE("device errors are one line with exit code 3") {
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "9"}), 3, "no Vulkan device 9");
+    check_one_line_error(run_wkv({"conformance", "--device", "9"}), 3, "no Vulkan device 9");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "x"}), 2, "--device expects an integer");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "0", "--cpu"}), 2, "exclude each other");
+}
+
 TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a seed; cache bytes do not depend on -n") {
     const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
     const RunResult greedy = run_wkv({"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5"});

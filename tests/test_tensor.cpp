@@ -71,15 +71,15 @@ TEST_CASE("llama2.c q8 groups straddle rows: scales index the flattened tensor")
 TEST_CASE("the test quantisers round-trip within their format's resolution") {
     std::vector<float> v(64);
     for (int i = 0; i < 64; i++) v[i] = std::sin(0.37f * i) * 3.0f;
-    for (uint32_t type : {test::kGgmlQ8_0, test::kGgmlQ4_0}) {
-        const std::vector<uint8_t> bytes = test::encode_ggml(v, type);
-        TensorView t{"t", type == test::kGgmlQ8_0 ? TensorType::q8_0 : TensorType::q4_0, 2, 32, bytes.data(), nullptr, 0};
+    for (uint32_t type : {kGgmlQ8_0, kGgmlQ4_0}) {
+        const std::vector<uint8_t> bytes = encode_ggml(v, type);
+        TensorView t{"t", type == kGgmlQ8_0 ? TensorType::q8_0 : TensorType::q4_0, 2, 32, bytes.data(), nullptr, 0};
         std::vector<float> out(64);
         dequantize_row(t, 0, out.data());
         dequantize_row(t, 1, out.data() + 32);
         // q8_0 rounds to half a step (amax/127/2). q4_0 maps the extreme value
         // to -8, so values of the other sign can clamp at +7: up to a full step (amax/8).
-        const float bound = type == test::kGgmlQ8_0 ? 3.0f / 127.0f / 2.0f : 3.0f / 8.0f;
+        const float bound = type == kGgmlQ8_0 ? 3.0f / 127.0f / 2.0f : 3.0f / 8.0f;
         for (int i = 0; i < 64; i++) CHECK(std::fabs(out[i] - v[i]) <= bound * 1.01f);
     }
 }

@@ -1,6 +1,6 @@
-// Writes GGUF files for tests: hand-made hostile files for the loader tests,
-// and seeded random Llama models (any shape, f32/f16/q8_0/q4_0 weights) for
-// tests that need no real weights.
+// Writes GGUF files: seeded random Llama models of any shape and weight type
+// (for shader conformance and tests that need no real weights), and, through
+// raw_metadata/override_last_offset, the hostile files the loader tests need.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "config.hpp"
+#include "tensor.hpp"
 
-namespace wkv::test {
+namespace wkv {
 
 class GgufWriter {
 public:
@@ -86,6 +87,7 @@ private:
 
 // ggml type ids
 constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8;
+uint32_t ggml_type_of(TensorType t);  // f32, f16, q8_0, q4_0
 
 // Encodes float values (a multiple of 32 for the block types) in a ggml layout.
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type);
@@ -100,4 +102,4 @@ struct RandomModelOptions {
 // A Llama GGUF with seeded random weights scaled so activations stay O(1).
 std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& options);
 
-}  // namespace wkv::test
+}  // namespace wkv

@@ -5,7 +5,7 @@
 
 #include "tensor.hpp"
 
-namespace wkv::test {
+namespace wkv {
 
 std::vector<uint8_t> GgufWriter::bytes() const {
     std::vector<uint8_t> out;
@@ -33,6 +33,15 @@ std::vector<uint8_t> GgufWriter::bytes() const {
     }
     out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
     return out;
+}
+
+uint32_t ggml_type_of(TensorType t) {
+    switch (t) {
+        case TensorType::f16: return kGgmlF16;
+        case TensorType::q8_0: return kGgmlQ8_0;
+        case TensorType::q4_0: return kGgmlQ4_0;
+        default: return kGgmlF32;
+    }
 }
 
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type) {
@@ -132,4 +141,4 @@ std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& o) {
     return g.bytes();
 }
 
-}  // namespace wkv::test
+}  // namespace wkv

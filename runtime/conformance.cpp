@@ -1,0 +1,328 @@
+#include "conformance.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine.hpp"
+#include "error.hpp"
+#include "gguf_writer.hpp"
+#include "kernels.hpp"
+#include "reference.hpp"
+
+namespace wkv {
+
+namespace {
+
+// Tolerances. fp32 work on both sides (the CPU accumulates in double), so the
+// GPU's error is its own float rounding: a few ulp per accumulated term.
+constexpr double kDotTolerance = 1e-5;     // |gpu - cpu| / sum|w x|: relative to the dot product's scale
+constexpr double kElementTolerance = 1e-5; // |gpu - cpu| / (|cpu| + 1e-6): rmsnorm, swiglu
+constexpr double kProbTolerance = 1e-5;    // absolute, on attention probabilities (each in [0, 1])
+constexpr double kNllTolerance = 1e-4;     // absolute nats over vocabularies up to 32000
+constexpr double kLogitTolerance = 1e-4;   // |gpu - cpu| / max(1, max |cpu logit|) over a whole model
+
+class Random {
+public:
+    explicit Random(uint64_t seed) : s_(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
+    float uniform() {  // [-1, 1)
+        s_ ^= s_ >> 12;
+        s_ ^= s_ << 25;
+        s_ ^= s_ >> 27;
+        return static_cast<float>((s_ * 0x2545F4914F6CDD1Dull) >> 40) / 8388608.0f - 1.0f;
+    }
+    std::vector<float> vector(size_t n, float scale = 1.0f) {
+        std::vector<float> v(n);
+        for (float& x : v) x = uniform() * scale;
+        return v;
+    }
+
+private:
+    uint64_t s_;
+};
+
+Buffer device_vector(Context& ctx, const std::vector<float>& v) {
+    Buffer b(ctx, v.size() * 4, Memory::device_local);
+    b.upload(v.data(), v.size() * 4);
+    return b;
+}
+
+std::vector<float> read_floats(const Buffer& b, size_t n) {
+    std::vector<float> v(n);
+    b.download(v.data(), n * 4);
+    return v;
+}
+
+// A model from GGUF bytes, through a temporary file (models are memory-mapped files).
+Model model_from_bytes(const std::vector<uint8_t>& bytes) {
+    const std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("wkv-conformance-" + std::to_string(::getpid()) + ".gguf");
+    {
+        std::ofstream out(path, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        if (!out) throw Error(path.string() + ": cannot write a temporary model");
+    }
+    Model m = load_model(path.string());
+    std::filesystem::remove(path);  // the mapping stays valid
+    return m;
+}
+
+std::string shape(const char* a, uint64_t x, const char* b = nullptr, uint64_t y = 0) {
+    std::string s = std::string(a) + "=" + std::to_string(x);
+    if (b) s += std::string(" ") + b + "=" + std::to_string(y);
+    return s;
+}
+
+const TensorType kTypes[] = {TensorType::f32, TensorType::f16, TensorType::q8_0, TensorType::q4_0};
+
+void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32}, {7, 96}, {67, 288}, {300, 1024}, {33, 100}, {5, 3}};
+    Random rng(11);
+    for (TensorType type : kTypes) {
+        for (const auto& [rows, cols] : shapes) {
+            const bool blocked = type == TensorType::q8_0 || type == TensorType::q4_0;
+            if (blocked && cols % 32) continue;  // those formats need whole blocks per row
+            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+            const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
+            const std::vector<float> x = rng.vector(cols);
+            const std::vector<float> start = rng.vector(rows);
+
+            for (bool accumulate : {false, true}) {
+                std::vector<float> expected(rows), row_scratch, row(cols);
+                matvec(expected.data(), w, x.data(), row_scratch);
+                std::vector<double> scale(rows, 0.0);
+                for (uint32_t r = 0; r < rows; r++) {
+                    dequantize_row(w, r, row.data());
+                    for (uint32_t c = 0; c < cols; c++) scale[r] += std::fabs(static_cast<double>(row[c]) * x[c]);
+                    if (accumulate) expected[r] += start[r];
+                }
+                // Force several chunks for the larger shapes, as a small maxStorageBufferRange would.
+                const GpuTensor gw = upload_tensor(ctx, w, rows > 50 ? device_bytes(type, 37, cols) : 0);
+                const Buffer gx = device_vector(ctx, x);
+                const Buffer gy = device_vector(ctx, start);
+                rec.begin();
+                k.matvec(rec, gw, gx, gy, accumulate);
+                rec.submit_and_wait();
+                const std::vector<float> got = read_floats(gy, rows);
+                double worst = 0;
+                for (uint32_t r = 0; r < rows; r++) worst = std::max(worst, std::fabs(got[r] - expected[r]) / (scale[r] + 1e-6));
+                out.push_back({std::string("matvec_") + tensor_type_name(type),
+                               shape("rows", rows, "cols", cols) + (accumulate ? " +=" : "") +
+                                   (gw.chunks.size() > 1 ? " chunks=" + std::to_string(gw.chunks.size()) : ""),
+                               worst, kDotTolerance, "|err| / sum|w x|"});
+            }
+        }
+    }
+}
+
+void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    Random rng(12);
+    for (TensorType type : kTypes) {
+        const uint32_t rows = 50, cols = 96;
+        const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+        const TensorView table{"table", type, rows, cols, encoded.data(), nullptr, 0};
+        const GpuTensor g = upload_tensor(ctx, table, device_bytes(type, 16, cols));  // 4 chunks
+        Buffer row_out(ctx, cols * 4, Memory::device_local);
+        double worst = 0;
+        for (uint32_t token : {0u, 17u, 49u}) {
+            rec.begin();
+            k.embedding(rec, g, token, row_out);
+            rec.submit_and_wait();
+            std::vector<float> expected(cols);
+            dequantize_row(table, token, expected.data());
+            const std::vector<float> got = read_floats(row_out, cols);
+            for (uint32_t c = 0; c < cols; c++) worst = std::max(worst, static_cast<double>(std::fabs(got[c] - expected[c])));
+        }
+        // The same products (scale x quantised value) in float on both sides: exact.
+        out.push_back({std::string("embedding_") + tensor_type_name(type), "rows=50 cols=96 chunks=4", worst, 0.0, "|err|"});
+    }
+}
+
+void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    Random rng(13);
+    for (uint32_t n : {1u, 7u, 64u, 288u, 4096u}) {
+        const std::vector<float> x = rng.vector(n, 3.0f), w = rng.vector(n);
+        std::vector<float> expected(n);
+        rmsnorm(expected.data(), x.data(), w.data(), n, 1e-5f);
+        const Buffer gx = device_vector(ctx, x), gw = device_vector(ctx, w);
+        Buffer gy(ctx, n * 4, Memory::device_local);
+        rec.begin();
+        k.rmsnorm(rec, gx, gw, gy, n, 1e-5f);
+        rec.submit_and_wait();
+        const std::vector<float> got = read_floats(gy, n);
+        double worst = 0;
+        for (uint32_t i = 0; i < n; i++) worst = std::max(worst, std::fabs(got[i] - expected[i]) / (std::fabs(expected[i]) + 1e-6));
+        out.push_back({"rmsnorm", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
+    }
+    for (uint32_t n : {1u, 100u, 11008u}) {
+        const std::vector<float> gate = rng.vector(n, 6.0f), up = rng.vector(n, 2.0f);
+        Buffer gg = device_vector(ctx, gate);
+        const Buffer gu = device_vector(ctx, up);
+        rec.begin();
+        k.swiglu(rec, gg, gu, n);
+        rec.submit_and_wait();
+        const std::vector<float> got = read_floats(gg, n);
+        double worst = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const double g = gate[i], expected = g / (1.0 + std::exp(-g)) * up[i];
+            worst = std::max(worst, std::fabs(got[i] - expected) / (std::fabs(expected) + 1e-6));
+        }
+        out.push_back({"swiglu", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
+    }
+}
+
+void check_nll(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    Random rng(14);
+    for (uint32_t n : {1u, 512u, 32000u}) {
+        const std::vector<float> logits = rng.vector(n, 12.0f);
+        const Buffer gl = device_vector(ctx, logits);
+        Buffer result(ctx, 16, Memory::device_local);
+        double worst = 0;
+        for (uint32_t target : {0u, n / 2, n - 1}) {
+            rec.begin();
+            k.nll(rec, gl, result, n, target, 2);
+            rec.submit_and_wait();
+            const float max = *std::max_element(logits.begin(), logits.end());
+            double sum = 0;
+            for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
+            const double expected = std::log(sum) + max - logits[target];
+            worst = std::max(worst, std::fabs(read_floats(result, 3)[2] - expected));
+        }
+        out.push_back({"nll", shape("vocab", n), worst, kNllTolerance, "|err| nats"});
+    }
+}
+
+// kv_append then attention, step by step, against append_entry + attend on a CPU KvCache.
+void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    struct Case {
+        uint32_t n_heads, n_kv_heads, head_dim, steps;
+    };
+    const Case cases[] = {{1, 1, 8, 5}, {8, 4, 8, 70}, {6, 6, 48, 40}, {4, 1, 128, 130}, {2, 2, 256, 20}};
+    Random rng(15);
+    for (const Case& cs : cases) {
+        for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
+            ModelConfig c;
+            c.n_layers = 1;
+            c.n_heads = cs.n_heads;
+            c.n_kv_heads = cs.n_kv_heads;
+            c.dim = cs.n_heads * cs.head_dim;
+            const uint32_t capacity = cs.steps + 3;
+            KvCache cpu(c, capacity);
+            KvCacheRing gpu(ctx, c, capacity);
+            const std::vector<float> table = rope_table(capacity, cs.head_dim, 10000.0f);
+            const Buffer rope = device_vector(ctx, table);
+            Buffer q(ctx, c.dim * 4, Memory::device_local), kn(ctx, c.kv_dim() * 4, Memory::device_local),
+                vn(ctx, c.kv_dim() * 4, Memory::device_local), att_out(ctx, c.dim * 4, Memory::device_local);
+            double worst_out = 0, worst_prob = 0;
+            const bool by_index = mode == PositionMode::cache_index;
+            for (uint32_t step = 0; step < cs.steps; step++) {
+                const std::vector<float> qv = rng.vector(c.dim, 2.0f), kv = rng.vector(c.kv_dim(), 2.0f), vv = rng.vector(c.kv_dim());
+                q.upload(qv.data(), qv.size() * 4);
+                kn.upload(kv.data(), kv.size() * 4);
+                vn.upload(vv.data(), vv.size() * 4);
+                const uint32_t pos = step;
+                rec.begin();
+                k.kv_append(rec, gpu.layer(0), kn, vn, rope, c.n_kv_heads, capacity, cs.head_dim, pos, !by_index);
+                rec.barrier();
+                k.attention(rec, q, gpu.layer(0), rope, att_out, c.n_heads, c.group_size(), capacity, cs.head_dim, step + 1,
+                            by_index ? step : pos, by_index);
+                rec.submit_and_wait();
+
+                for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+                    append_entry(cpu, 0, h, &kv[h * cs.head_dim], &vv[h * cs.head_dim], pos, mode, 10000.0f);
+                }
+                const std::vector<float> got = read_floats(att_out, c.dim);
+                const KvLayerSnapshot snap = gpu.read_layer(0);
+                for (uint32_t h = 0; h < c.n_heads; h++) {
+                    std::vector<float> probs, expected(cs.head_dim);
+                    attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, 10000.0f, probs,
+                           expected.data());
+                    for (uint32_t d = 0; d < cs.head_dim; d++) {
+                        worst_out = std::max(worst_out, static_cast<double>(std::fabs(got[h * cs.head_dim + d] - expected[d])));
+                    }
+                    for (uint32_t i = 0; i <= step; i++) {
+                        worst_prob = std::max(worst_prob, static_cast<double>(std::fabs(snap.probs[h * capacity + i] - probs[i])));
+                    }
+                }
+                // The order tables must agree exactly: the same slot for the same entry.
+                for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+                    for (uint32_t i = 0; i <= step; i++) {
+                        if (snap.order[h * capacity + i] != cpu.slot(0, h, i)) worst_out = INFINITY;
+                    }
+                }
+            }
+            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) +
+                                     " " + shape("entries", cs.steps) + (by_index ? " cache-index" : " original");
+            // Values are in [-1, 1], so the output error is relative to the values' scale.
+            out.push_back({"kv_append+attention", name, worst_out, kElementTolerance, "|err| of output (|v| <= 1)"});
+            out.push_back({"attention probs", name, worst_prob, kProbTolerance, "|err|"});
+        }
+    }
+}
+
+// Whole random models (MHA and GQA, odd sizes, every weight type): GPU logits vs CPU logits.
+void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
+    struct Case {
+        const char* name;
+        uint32_t dim, hidden, layers, heads, kv_heads, vocab;
+        TensorType type;
+    };
+    const Case cases[] = {
+        {"MHA f32", 64, 96, 2, 4, 4, 67, TensorType::f32},    {"GQA f32", 96, 160, 2, 6, 2, 101, TensorType::f32},
+        {"GQA f16 odd", 40, 70, 2, 5, 1, 33, TensorType::f16}, {"MHA q8_0", 128, 192, 2, 4, 4, 64, TensorType::q8_0},
+        {"GQA q4_0", 128, 256, 3, 8, 2, 96, TensorType::q4_0},
+    };
+    for (const Case& cs : cases) {
+        RandomModelOptions o;
+        o.config.dim = cs.dim;
+        o.config.hidden_dim = cs.hidden;
+        o.config.n_layers = cs.layers;
+        o.config.n_heads = cs.heads;
+        o.config.n_kv_heads = cs.kv_heads;
+        o.config.vocab_size = cs.vocab;
+        o.config.context = 64;
+        o.weight_type = ggml_type_of(cs.type);
+        o.seed = cs.dim + cs.layers;
+        const Model model = model_from_bytes(random_llama_gguf(o));
+        for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
+            Reference cpu(model, 24, mode);
+            GpuEngine gpu(ctx, model, 24, {mode, 0});
+            double worst = 0;
+            for (uint32_t pos = 0; pos < 24; pos++) {
+                const int32_t token = static_cast<int32_t>((pos * 7 + 3) % cs.vocab);
+                const std::vector<float>& a = cpu.forward(token, pos);
+                const std::vector<float>& b = gpu.forward(token, pos);
+                double max_logit = 1.0, err = 0;
+                for (size_t i = 0; i < a.size(); i++) {
+                    max_logit = std::max(max_logit, static_cast<double>(std::fabs(a[i])));
+                    err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+                }
+                worst = std::max(worst, err / max_logit);
+            }
+            out.push_back({"model", std::string(cs.name) + (mode == PositionMode::cache_index ? " cache-index" : " original") +
+                                        " 24 steps",
+                           worst, kLogitTolerance, "|err| / max|logit|"});
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<ConformanceResult> run_conformance(Context& ctx) {
+    const Kernels kernels(ctx);
+    Recorder rec(ctx);
+    std::vector<ConformanceResult> out;
+    check_matvec(ctx, kernels, rec, out);
+    check_embedding(ctx, kernels, rec, out);
+    check_elementwise(ctx, kernels, rec, out);
+    check_nll(ctx, kernels, rec, out);
+    check_attention(ctx, kernels, rec, out);
+    check_models(ctx, out);
+    return out;
+}
+
+}  // namespace wkv

@@ -1,0 +1,168 @@
+// The Vulkan backend on whatever device the machine has (lavapipe in CI), with
+// the Khronos validation layer on: any validation message fails the test.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.hpp"
+#include "runtime/conformance.hpp"
+#include "runtime/engine.hpp"
+#include "sampler.hpp"
+#include "support.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+Context& validated_context() {
+    static Context ctx([] {
+        ContextOptions o;
+        o.validation = true;
+        return o;
+    }());
+    return ctx;
+}
+
+void check_no_validation_messages() {
+    const std::vector<std::string> messages = validated_context().validation_messages();
+    for (const std::string& m : messages) MESSAGE("validation: " << m);
+    CHECK(messages.empty());
+}
+
+std::vector<int32_t> to_ids(const Json& array) {
+    std::vector<int32_t> out;
+    for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));
+    return out;
+}
+
+// Feeds the same tokens to both engines; returns the worst |gpu - cpu| / max(1, max|cpu logit|).
+double worst_logit_error(Engine& cpu, Engine& gpu, const std::vector<int32_t>& tokens) {
+    double worst = 0;
+    for (uint32_t pos = 0; pos < tokens.size(); pos++) {
+        const std::vector<float> a = cpu.forward(tokens[pos], pos);
+        const std::vector<float>& b = gpu.forward(tokens[pos], pos);
+        double scale = 1.0, err = 0;
+        for (size_t i = 0; i < a.size(); i++) {
+            scale = std::max(scale, static_cast<double>(std::fabs(a[i])));
+            err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+        }
+        worst = std::max(worst, err / scale);
+    }
+    return worst;
+}
+
+std::vector<int32_t> story_tokens(size_t n) {
+    std::vector<int32_t> ids = {1};
+    for (int32_t id : to_ids(shared_json("models/stories260K.reference.json")["greedy_ids_256"])) ids.push_back(id);
+    ids.resize(n);
+    return ids;
+}
+
+}  // namespace
+
+TEST_SUITE("gpu") {
+
+TEST_CASE("conformance: every shader against the CPU reference (tolerances beside each check)") {
+    for (const ConformanceResult& r : run_conformance(validated_context())) {
+        CHECK_MESSAGE(r.pass(), r.shader << " " << r.case_name << ": worst " << r.worst << " > " << r.tolerance << " (" << r.measure << ")");
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("stories260K fp32 on the GPU: logits within 1e-4 of the stored ones, 256 greedy tokens exact") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    const Json ref = shared_json("models/stories260K.reference.json");
+    const std::vector<int32_t> expected = to_ids(ref["greedy_ids_256"]);
+    GpuEngine gpu(validated_context(), model, 256);
+    int32_t token = 1;
+    std::vector<int32_t> got;
+    for (uint32_t pos = 0; pos < 256; pos++) {
+        const std::vector<float>& logits = gpu.forward(token, pos);
+        if (pos < 4) {
+            const std::vector<double> stored = ref["logits"][std::to_string(pos)].numbers();
+            double err = 0;
+            for (size_t i = 0; i < stored.size(); i++) err = std::max(err, std::fabs(logits[i] - stored[i]));
+            CHECK(err < 1e-4);
+        }
+        token = argmax(logits);
+        got.push_back(token);
+    }
+    CHECK(got == expected);
+    check_no_validation_messages();
+}
+
+TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 and q8, eval model f16/q8_0/q4_0, GGUF fixture)") {
+    const std::pair<const char*, size_t> files[] = {
+        {"models/stories260K.bin", 64},        {"models/stories260K_q80.bin", 64},   {"models/wkv-eval-8m.f16.gguf", 24},
+        {"models/wkv-eval-8m.q8_0.gguf", 24}, {"models/wkv-eval-8m.q4_0.gguf", 24}, {"models/llama-2-tiny-random.gguf", 24}};
+    for (const auto& [file, steps] : files) {
+        const Model model = load_model(shared_file(file));
+        std::vector<int32_t> tokens = story_tokens(steps);
+        for (int32_t& t : tokens) t %= static_cast<int32_t>(model.config.vocab_size);
+        for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
+            Reference cpu(model, static_cast<uint32_t>(steps), mode);
+            GpuEngine gpu(validated_context(), model, static_cast<uint32_t>(steps), {mode, 0});
+            const double worst = worst_logit_error(cpu, gpu, tokens);
+            CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index") << " worst " << worst);
+        }
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
+    const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    GpuEngine whole(validated_context(), model, 8);
+    GpuEngine split(validated_context(), model, 8, {PositionMode::cache_index, 100 * 1024});
+    for (uint32_t pos = 0; pos < 8; pos++) {
+        const int32_t token = static_cast<int32_t>(pos * 431 % 4096);
+        const std::vector<float> a = whole.forward(token, pos);
+        CHECK(split.forward(token, pos) == a);
+    }
+    CHECK(split.weight_bytes() == whole.weight_bytes());
+    check_no_validation_messages();
+}
+
+TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and its size never changes") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    Reference cpu(model, 48);
+    GpuEngine gpu(validated_context(), model, 48);
+    const uint64_t bytes = gpu.kv_cache_bytes();
+    const std::vector<int32_t> tokens = story_tokens(40);
+    for (uint32_t pos = 0; pos < tokens.size(); pos++) {
+        cpu.forward(tokens[pos], pos);
+        gpu.forward(tokens[pos], pos);
+    }
+    CHECK(gpu.kv_cache_bytes() == bytes);
+    const uint32_t hd = model.config.head_dim();
+    for (uint32_t l = 0; l < model.config.n_layers; l++) {
+        const KvLayerSnapshot snap = gpu.cache().read_layer(l);
+        double worst = 0;
+        for (uint32_t h = 0; h < model.config.n_kv_heads; h++) {
+            CHECK(snap.counts[2 * h] == 40);      // entries
+            CHECK(snap.counts[2 * h + 1] == 8);   // free slots
+            for (uint32_t i = 0; i < 40; i++) {
+                const uint32_t slot = cpu.cache().slot(l, h, i);
+                REQUIRE(snap.order[h * 48 + i] == slot);
+                for (uint32_t d = 0; d < hd; d++) {
+                    worst = std::max(worst, static_cast<double>(std::fabs(snap.keys[(h * 48 + slot) * hd + d] - cpu.cache().key(l, h, slot)[d])));
+                    worst = std::max(worst, static_cast<double>(std::fabs(snap.values[(h * 48 + slot) * hd + d] - cpu.cache().value(l, h, slot)[d])));
+                }
+            }
+        }
+        CHECK(worst < 1e-4);
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("a full cache is an error, not a crash") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    GpuEngine gpu(validated_context(), model, 3);
+    for (uint32_t pos = 0; pos < 3; pos++) gpu.forward(1, pos);
+    CHECK_THROWS_WITH_AS(gpu.forward(1, 3), "KV cache is full (3 entries per layer and head)", Error);
+    CHECK_THROWS_AS(gpu.forward(512, 0), Error);
+    check_no_validation_messages();
+}
+
+}
