@@ -18,6 +18,8 @@ extern const CommandSpec kGenerateCommand;
 int run_generate(const Args& args);
 extern const CommandSpec kDevicesCommand;
 int run_devices(const Args& args);
+extern const CommandSpec kBenchCommand;
+int run_bench(const Args& args);
 extern const CommandSpec kConformanceCommand;
 int run_conformance_command(const Args& args);
 

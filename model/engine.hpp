@@ -15,6 +15,8 @@ public:
     virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
     // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
+    // Bytes of weights one forward pass reads, as this engine stores them.
+    virtual uint64_t weight_bytes() const = 0;
     virtual std::string device_name() const = 0;
 };
 

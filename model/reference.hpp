@@ -29,6 +29,7 @@ public:
     // its key and value to the cache; returns the logits over the vocabulary.
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
+    uint64_t weight_bytes() const override { return model_.weight_bytes(); }
     std::string device_name() const override { return "CPU reference"; }
 
     KvCache& cache() { return cache_; }

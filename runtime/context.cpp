@@ -117,6 +117,8 @@ DeviceInfo describe_device(VkPhysicalDevice d, uint32_t index) {
     if (v12) subgroup.pNext = &driver;
     vkGetPhysicalDeviceProperties2(d, &props2);
     info.subgroup_size = subgroup.subgroupSize;
+    info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                               (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info.driver = v12 ? std::string(driver.driverName) + " " + driver.driverInfo : "unknown (Vulkan 1.1 device)";
 
     VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
@@ -212,6 +214,10 @@ Context::Context(const ContextOptions& options) {
         vkGetPhysicalDeviceProperties(physical_, &props);
         if (props.apiVersion < VK_API_VERSION_1_1) {
             throw Error("device '" + info_.name + "' supports only Vulkan " + info_.api_version + "; 1.1 is needed", ExitCode::device);
+        }
+        if (!info_.subgroup_arithmetic) {
+            throw Error("device '" + info_.name + "' has no subgroup arithmetic in compute shaders, which wkv's matvec needs",
+                        ExitCode::device);
         }
         limits_ = props.limits;
         vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);

@@ -21,6 +21,7 @@ struct DeviceInfo {
     std::string api_version;
     std::vector<std::string> heaps;  // "16.0 GiB device-local"
     uint32_t subgroup_size = 0;
+    bool subgroup_arithmetic = false;  // subgroupAdd etc. in compute shaders (matvec needs it)
     bool fp16 = false;       // shaderFloat16
     bool int8 = false;       // shaderInt8
     uint64_t max_storage_buffer_range = 0;

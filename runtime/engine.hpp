@@ -32,7 +32,7 @@ public:
 
     const KvCacheRing& cache() const { return cache_; }
     uint32_t entries() const { return entries_; }
-    uint64_t weight_bytes() const;  // as stored on the device
+    uint64_t weight_bytes() const override;  // as stored on the device
 
 private:
     struct Layer {

@@ -23,7 +23,7 @@ int type_index(TensorType t) {
 
 }  // namespace
 
-Kernels::Kernels(Context& ctx) {
+Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
     const char* types[] = {"f32", "f16", "q8_0", "q4_0"};
     for (int i = 0; i < 4; i++) {
         matvec_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
@@ -51,10 +51,12 @@ void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, Buf
 
 void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
     for (const GpuTensorChunk& c : w.chunks) {
-        const uint32_t groups_x = std::min(c.rows, kMaxGroupsX);
-        const uint32_t groups_y = (c.rows + groups_x - 1) / groups_x;
+        const uint32_t groups = (c.rows + matvec_rows_per_group_ - 1) / matvec_rows_per_group_;
+        const uint32_t groups_x = std::min(groups, kMaxGroupsX);
+        const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
         r.dispatch(matvec_pipeline(w.type), {c.buffer, x, out},
-                   push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x}, groups_x, groups_y);
+                   push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_}, groups_x,
+                   groups_y);
     }
 }
 

@@ -41,6 +41,7 @@ private:
 
     std::unique_ptr<Pipeline> matvec_[4], embedding_[4];  // f32, f16, q8_0, q4_0
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_;
+    uint32_t matvec_rows_per_group_;  // one row per subgroup
 };
 
 // RoPE cos/sin per position and pair, computed in double: [positions][head_dim / 2] of (cos, sin).

@@ -7,7 +7,7 @@
 namespace wkv::push {
 
 struct Matvec {  // matvec.comp
-    uint32_t rows, cols, out_offset, accumulate, groups_x;
+    uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group;
 };
 struct Embedding {  // embedding.comp
     uint32_t row, cols;

@@ -1,0 +1,145 @@
+// wkv bench: prompt and decode speed of one engine, and the memory bandwidth
+// it achieves. Decoding reads every weight once per token plus the live KV
+// entries, so bytes/token over seconds/token is the number to hold against
+// the device's bandwidth. With --vs-cpu the CPU reference runs in the same
+// invocation as the baseline, and the ratio is printed.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "commands.hpp"
+#include "error.hpp"
+#include "reference.hpp"
+#include "sampler.hpp"
+
+namespace wkv {
+
+const CommandSpec kBenchCommand{
+    "bench",
+    "Measures prompt (prefill) and decode tokens/s and the achieved bandwidth (weights + live KV bytes\n"
+    "read per token / time); each figure is the median of --reps runs.",
+    {
+        {"--model", "-m", "PATH", "model file"},
+        {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time (default 64)"},
+        {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
+        {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
+        {"--json", "", "PATH", "also write the results as JSON"},
+        {"--vs-cpu", "", "", "also run the CPU reference as a baseline and print the ratio"},
+        device_flag(),
+        cpu_flag(),
+        {"--help", "-h", "", "show this help"},
+    },
+};
+
+namespace {
+
+struct BenchResult {
+    std::string device;
+    double prefill_tok_s = 0, decode_tok_s = 0, decode_gb_s = 0;
+    uint64_t weight_bytes = 0, kv_cache_bytes = 0;
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+BenchResult bench_engine(const Args& args, const Model& model, bool cpu, uint32_t n_prompt, uint32_t n_predict, uint32_t reps) {
+    const ModelConfig& c = model.config;
+    std::vector<double> prefill, decode, bandwidth;
+    BenchResult r;
+    for (uint32_t rep = 0; rep < reps; rep++) {
+        EngineHandle h = cpu ? EngineHandle{nullptr, std::make_unique<Reference>(model, n_prompt + n_predict)}
+                             : make_engine(args, model, n_prompt + n_predict);
+        Engine& e = *h.engine;
+        r.device = e.device_name();
+        r.weight_bytes = e.weight_bytes();
+        r.kv_cache_bytes = e.kv_cache_bytes();
+        using clock = std::chrono::steady_clock;
+        uint32_t pos = 0;
+        int32_t token = 1;
+        auto t0 = clock::now();
+        for (; pos < n_prompt; pos++) token = argmax(e.forward(pos == 0 ? 1 : static_cast<int32_t>((pos * 7919u) % c.vocab_size), pos));
+        auto t1 = clock::now();
+        // Bytes read per decode step: all weights, plus the keys and values of every live entry.
+        const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * 4;
+        double bytes = 0;
+        for (uint32_t i = 0; i < n_predict; i++, pos++) {
+            token = argmax(e.forward(token, pos));
+            bytes += static_cast<double>(r.weight_bytes) + kv_entry_bytes * (pos + 1);
+        }
+        auto t2 = clock::now();
+        const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+        const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+        prefill.push_back(n_prompt / prefill_s);
+        decode.push_back(n_predict / decode_s);
+        bandwidth.push_back(bytes / decode_s / 1e9);
+    }
+    r.prefill_tok_s = median(prefill);
+    r.decode_tok_s = median(decode);
+    r.decode_gb_s = median(bandwidth);
+    return r;
+}
+
+void print(const BenchResult& r) {
+    std::printf("%-36s prefill %9.1f tok/s   decode %9.1f tok/s   %8.3f GB/s   weights %.1f MiB   KV cache %.2f MiB\n",
+                r.device.c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, r.weight_bytes / 1048576.0,
+                r.kv_cache_bytes / 1048576.0);
+}
+
+std::string json_record(const BenchResult& r) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "{\"device\": \"%s\", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"decode_gb_s\": %.4f, "
+                  "\"weight_bytes\": %llu, \"kv_cache_bytes\": %llu}",
+                  r.device.c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, static_cast<unsigned long long>(r.weight_bytes),
+                  static_cast<unsigned long long>(r.kv_cache_bytes));
+    return buf;
+}
+
+// Writes next to the target and renames, so a reader never sees half a file.
+void write_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << text;
+        if (!out) fail(path, "cannot write");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) fail(path, "cannot write: " + ec.message());
+}
+
+}  // namespace
+
+int run_bench(const Args& args) {
+    const Model model = load_model(args.required_text("--model"));
+    const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, model.config.context));
+    const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, model.config.context));
+    const auto reps = static_cast<uint32_t>(args.integer("--reps", 3, 1, 1000));
+    if (n_prompt + n_predict > model.config.context) {
+        throw Error("bench: -p " + std::to_string(n_prompt) + " plus -n " + std::to_string(n_predict) + " exceed the model's context of " +
+                    std::to_string(model.config.context));
+    }
+    std::printf("model %s: %s, %s weights\n", model.path.c_str(), describe(model.config).c_str(),
+                tensor_type_name(model.layers[0].wq.type));
+    const BenchResult main = bench_engine(args, model, args.has("--cpu"), n_prompt, n_predict, reps);
+    print(main);
+    std::string json = "{\"model\": \"" + model.path + "\", \"n_prompt\": " + std::to_string(n_prompt) +
+                       ", \"n_predict\": " + std::to_string(n_predict) + ", \"reps\": " + std::to_string(reps) +
+                       ", \"result\": " + json_record(main);
+    if (args.has("--vs-cpu") && !args.has("--cpu")) {
+        const BenchResult cpu = bench_engine(args, model, true, n_prompt, n_predict, reps);
+        print(cpu);
+        std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
+                    main.decode_tok_s / cpu.decode_tok_s);
+        json += ", \"cpu_reference\": " + json_record(cpu);
+    }
+    json += "}\n";
+    if (args.has("--json")) write_atomically(args.required_text("--json"), json);
+    return 0;
+}
+
+}  // namespace wkv
