@@ -27,6 +27,11 @@ struct CommandSpec {
 
 std::string usage_text(const CommandSpec& command);
 
+inline std::vector<FlagSpec> join_flags(std::vector<FlagSpec> a, const std::vector<FlagSpec>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
 class Args {
 public:
     // argv excludes the program and command names.

@@ -20,7 +20,7 @@ const CommandSpec kBenchCommand{
     "bench",
     "Measures prompt (prefill) and decode tokens/s and the achieved bandwidth (weights + live KV bytes\n"
     "read per token / time); each figure is the median of --reps runs.",
-    {
+    join_flags({
         {"--model", "-m", "PATH", "model file"},
         {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time (default 64)"},
         {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
@@ -30,7 +30,7 @@ const CommandSpec kBenchCommand{
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
-    },
+    }, cache_flags()),
 };
 
 namespace {
@@ -46,13 +46,13 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-BenchResult bench_engine(const Args& args, const Model& model, bool cpu, uint32_t n_prompt, uint32_t n_predict, uint32_t reps) {
+BenchResult bench_engine(const Args& args, const Model& model, const CacheSettings& cache, bool cpu, uint32_t n_prompt,
+                         uint32_t n_predict, uint32_t reps) {
     const ModelConfig& c = model.config;
     std::vector<double> prefill, decode, bandwidth;
     BenchResult r;
     for (uint32_t rep = 0; rep < reps; rep++) {
-        EngineHandle h = cpu ? EngineHandle{nullptr, std::make_unique<Reference>(model, n_prompt + n_predict)}
-                             : make_engine(args, model, n_prompt + n_predict);
+        EngineHandle h = cpu ? EngineHandle{nullptr, std::make_unique<Reference>(model, cache)} : make_engine(args, model, cache);
         Engine& e = *h.engine;
         r.device = e.device_name();
         r.weight_bytes = e.weight_bytes();
@@ -63,12 +63,13 @@ BenchResult bench_engine(const Args& args, const Model& model, bool cpu, uint32_
         auto t0 = clock::now();
         for (; pos < n_prompt; pos++) token = argmax(e.forward(pos == 0 ? 1 : static_cast<int32_t>((pos * 7919u) % c.vocab_size), pos));
         auto t1 = clock::now();
-        // Bytes read per decode step: all weights, plus the keys and values of every live entry.
+        // Bytes read per decode step: all weights, plus the keys and values of every live entry
+        // (at most budget + 1 of them with a compressing policy).
         const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * 4;
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = argmax(e.forward(token, pos));
-            bytes += static_cast<double>(r.weight_bytes) + kv_entry_bytes * (pos + 1);
+            bytes += static_cast<double>(r.weight_bytes) + kv_entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
         const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
@@ -116,22 +117,23 @@ void write_atomically(const std::string& path, const std::string& text) {
 
 int run_bench(const Args& args) {
     const Model model = load_model(args.required_text("--model"));
-    const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, model.config.context));
-    const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, model.config.context));
+    const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, 1 << 20));
+    const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, 1 << 20));
     const auto reps = static_cast<uint32_t>(args.integer("--reps", 3, 1, 1000));
-    if (n_prompt + n_predict > model.config.context) {
-        throw Error("bench: -p " + std::to_string(n_prompt) + " plus -n " + std::to_string(n_predict) + " exceed the model's context of " +
-                    std::to_string(model.config.context));
+    const CacheSettings cache = cache_settings(args, model.config);
+    if (!cache.policy.compresses() && n_prompt + n_predict > cache.policy.budget) {
+        throw Error("bench: -p " + std::to_string(n_prompt) + " plus -n " + std::to_string(n_predict) + " exceed the full cache of " +
+                    std::to_string(cache.policy.budget) + " entries");
     }
-    std::printf("model %s: %s, %s weights\n", model.path.c_str(), describe(model.config).c_str(),
-                tensor_type_name(model.layers[0].wq.type));
-    const BenchResult main = bench_engine(args, model, args.has("--cpu"), n_prompt, n_predict, reps);
+    std::printf("model %s: %s, %s weights; cache %s\n", model.path.c_str(), describe(model.config).c_str(),
+                tensor_type_name(model.layers[0].wq.type), describe(cache.policy).c_str());
+    const BenchResult main = bench_engine(args, model, cache, args.has("--cpu"), n_prompt, n_predict, reps);
     print(main);
     std::string json = "{\"model\": \"" + model.path + "\", \"n_prompt\": " + std::to_string(n_prompt) +
                        ", \"n_predict\": " + std::to_string(n_predict) + ", \"reps\": " + std::to_string(reps) +
                        ", \"result\": " + json_record(main);
     if (args.has("--vs-cpu") && !args.has("--cpu")) {
-        const BenchResult cpu = bench_engine(args, model, true, n_prompt, n_predict, reps);
+        const BenchResult cpu = bench_engine(args, model, cache, true, n_prompt, n_predict, reps);
         print(cpu);
         std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
                     main.decode_tok_s / cpu.decode_tok_s);

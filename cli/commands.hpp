@@ -10,6 +10,7 @@
 #include "context.hpp"
 #include "engine.hpp"
 #include "model.hpp"
+#include "policy.hpp"
 #include "tokenizer.hpp"
 
 namespace wkv {
@@ -30,13 +31,17 @@ inline FlagSpec device_flag() {
 }
 inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference instead of Vulkan"}; }
 
+// The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --cam-n, --cam-seed).
+std::vector<FlagSpec> cache_flags();
+CacheSettings cache_settings(const Args& args, const ModelConfig& config);
+
 // A forward-pass engine and the Vulkan context it runs on (none for --cpu).
 // The engine is declared last so that it is destroyed before its context.
 struct EngineHandle {
     std::unique_ptr<Context> context;
     std::unique_ptr<Engine> engine;
 };
-EngineHandle make_engine(const Args& args, const Model& model, uint32_t cache_capacity);
+EngineHandle make_engine(const Args& args, const Model& model, const CacheSettings& cache);
 
 // The tokenizer given by -t, else the one embedded in a GGUF model; checked
 // against the model's vocabulary size.

@@ -15,19 +15,18 @@ const CommandSpec kGenerateCommand{
     "generate",
     "Generates text from a prompt and streams it to stdout. The last line on stderr is\n"
     "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
-    {
+    join_flags({
         {"--model", "-m", "PATH", "model file: GGUF, or llama2.c .bin (v0 fp32 or v2 q8)"},
         {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"},
         {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
         {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
-        {"--ctx-size", "-c", "N", "KV cache entries per layer and head (default: the model's context)"},
         {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
         {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
         {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
-    },
+    }, cache_flags()),
 };
 
 Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
@@ -54,11 +53,17 @@ int run_generate(const Args& args) {
 
     const std::vector<int32_t> prompt = tokenizer.encode(args.text("--prompt"), /*add_bos=*/true);
     const int64_t n_predict = args.integer("--n-predict", 256, 0, 1 << 24);
-    const int64_t capacity = args.integer("--ctx-size", c.context, 1, c.context);
-    if (static_cast<int64_t>(prompt.size()) + n_predict > capacity) {
-        throw Error("generate: the prompt's " + std::to_string(prompt.size()) + " tokens plus -n " +
-                    std::to_string(n_predict) + " exceed the KV cache of " + std::to_string(capacity) +
-                    " entries (-c, at most the model's context " + std::to_string(c.context) + ")");
+    const CacheSettings cache = cache_settings(args, c);
+    const int64_t total = static_cast<int64_t>(prompt.size()) + n_predict;
+    if (!cache.policy.compresses() && total > cache.policy.budget) {
+        throw Error("generate: the prompt's " + std::to_string(prompt.size()) + " tokens plus -n " + std::to_string(n_predict) +
+                    " exceed the full KV cache of " + std::to_string(cache.policy.budget) +
+                    " entries (--budget, at most the model's context " + std::to_string(c.context) +
+                    "; a compressing --policy has no such limit)");
+    }
+    if (cache.positions == PositionMode::original && total > c.context) {
+        throw Error("generate: original positions past the model's context of " + std::to_string(c.context) +
+                    " are not supported; --positions cache keeps them inside it");
     }
 
     SamplerSettings settings;
@@ -67,7 +72,7 @@ int run_generate(const Args& args) {
     settings.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
     Sampler sampler(settings);
 
-    EngineHandle handle = make_engine(args, model, static_cast<uint32_t>(capacity));
+    EngineHandle handle = make_engine(args, model, cache);
     Engine& engine = *handle.engine;
     if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
 

@@ -13,6 +13,8 @@ public:
     virtual ~Engine() = default;
     // Runs `token` at absolute position `pos`, appending it to the KV cache; returns the logits.
     virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
+    // Empties the KV cache (a new sequence); the memory stays allocated.
+    virtual void reset() = 0;
     // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
     // Bytes of weights one forward pass reads, as this engine stores them.

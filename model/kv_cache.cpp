@@ -18,7 +18,15 @@ KvCache::KvCache(const ModelConfig& config, uint32_t capacity)
     for (HeadTables& t : tables_) {
         t.order.reserve(capacity);
         t.free.reserve(capacity);
-        for (uint32_t s = capacity; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
+    }
+    clear();
+}
+
+void KvCache::clear() {
+    for (HeadTables& t : tables_) {
+        t.order.clear();
+        t.free.clear();
+        for (uint32_t s = capacity_; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
     }
 }
 

@@ -21,10 +21,14 @@ public:
 
     uint32_t capacity() const { return capacity_; }
     uint32_t head_dim() const { return head_dim_; }
+    uint32_t n_kv_heads() const { return n_kv_heads_; }
     uint32_t length(uint32_t layer, uint32_t kv_head) const { return static_cast<uint32_t>(head(layer, kv_head).order.size()); }
 
     // Physical slot of the entry at logical index `index` (0 = oldest).
     uint32_t slot(uint32_t layer, uint32_t kv_head, uint32_t index) const { return head(layer, kv_head).order[index]; }
+
+    const std::vector<uint32_t>& order(uint32_t layer, uint32_t kv_head) const { return head(layer, kv_head).order; }
+    const std::vector<uint32_t>& free_slots(uint32_t layer, uint32_t kv_head) const { return head(layer, kv_head).free; }
 
     // Takes a free slot, places it last in the logical order and clears its
     // acc/cnt; returns the slot. Throws wkv::Error when no slot is free.
@@ -40,6 +44,9 @@ public:
     uint32_t& cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) { return cnt_[offset(layer, kv_head, slot)]; }
     float acc(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return acc_[offset(layer, kv_head, slot)]; }
     uint32_t cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return cnt_[offset(layer, kv_head, slot)]; }
+
+    // Removes every entry (every slot free again, as after construction).
+    void clear();
 
     // Bytes allocated for keys, values, bookkeeping and the order/free tables.
     uint64_t bytes() const;

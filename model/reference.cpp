@@ -76,8 +76,12 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     }
 }
 
-Reference::Reference(const Model& model, uint32_t cache_capacity, PositionMode positions)
-    : model_(model), c_(model.config), positions_(positions), cache_(model.config, cache_capacity) {
+Reference::Reference(const Model& model, const CacheSettings& settings)
+    : model_(model),
+      c_(model.config),
+      policy_(settings.policy),
+      positions_(settings.positions),
+      cache_(model.config, settings.policy.slots()) {
     const uint32_t q_dim = c_.n_heads * c_.head_dim();
     x_.resize(c_.dim);
     xb_.resize(c_.dim);
@@ -91,6 +95,11 @@ Reference::Reference(const Model& model, uint32_t cache_capacity, PositionMode p
     logits_.resize(c_.vocab_size);
     norm_weight_.resize(c_.dim);
     att_.assign(c_.n_layers, std::vector<std::vector<float>>(c_.n_heads));
+}
+
+void Reference::reset() {
+    cache_.clear();
+    steps_ = 0;
 }
 
 const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
@@ -137,6 +146,17 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
             }
         }
 
+        // Compression (spec §2.3 step 4): once the layer holds budget + 1 entries, drop one.
+        if (policy_.compresses() && L > policy_.budget) {
+            head_mean_.assign(L, 0.0f);
+            for (uint32_t i = 0; i < L; i++) {
+                double sum = 0.0;
+                for (uint32_t h = 0; h < c_.n_heads; h++) sum += att_[l][h][i];
+                head_mean_[i] = static_cast<float>(sum / c_.n_heads);
+            }
+            compress_layer(cache_, l, policy_, head_mean_, steps_);
+        }
+
         // Output projection and residual.
         matvec(tmp_.data(), w.wo, att_out_.data(), row_);
         for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
@@ -153,6 +173,8 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
         matvec(tmp_.data(), w.w2, hb_.data(), row_);
         for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
     }
+
+    steps_++;
 
     // Final norm and classifier.
     dequantize_row(model_.final_norm, 0, norm_weight_.data());

@@ -11,23 +11,22 @@
 #include "engine.hpp"
 #include "kv_cache.hpp"
 #include "model.hpp"
+#include "policy.hpp"
 
 namespace wkv {
 
-// Where RoPE places cached keys (weightedkv-spec.md §2.7).
-enum class PositionMode {
-    cache_index,  // keys stored before RoPE, rotated at their logical index each step;
-                  // the query sits at index L-1 (StreamingLLM's pos-shift; the default)
-    original,     // keys stored rotated at their absolute position
-};
-
 class Reference final : public Engine {
 public:
-    Reference(const Model& model, uint32_t cache_capacity, PositionMode positions = PositionMode::cache_index);
+    Reference(const Model& model, const CacheSettings& settings);
+    // A full cache of `entries`.
+    Reference(const Model& model, uint32_t entries, PositionMode positions = PositionMode::cache_index)
+        : Reference(model, full_cache(entries, positions)) {}
 
-    // Runs `token` at absolute position `pos` through every layer, appending
-    // its key and value to the cache; returns the logits over the vocabulary.
+    // Runs `token` at absolute position `pos` through every layer: appends its
+    // key and value, attends, updates the scores and, once a layer holds
+    // budget + 1 entries, lets the policy drop one (spec §2.3). Returns the logits.
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    void reset() override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
     uint64_t weight_bytes() const override { return model_.weight_bytes(); }
     std::string device_name() const override { return "CPU reference"; }
@@ -40,8 +39,10 @@ public:
 private:
     const Model& model_;
     const ModelConfig& c_;
+    CachePolicy policy_;
     PositionMode positions_;
     KvCache cache_;
+    uint32_t steps_ = 0;  // tokens fed since the cache was empty
 
     // Activations of the current token.
     std::vector<float> x_;       // residual stream [dim]
@@ -56,6 +57,7 @@ private:
     std::vector<float> logits_;  // [vocab_size]
     std::vector<float> row_;     // one dequantised weight row
     std::vector<float> norm_weight_;  // one dequantised norm
+    std::vector<float> head_mean_;    // last step's attention averaged over query heads (TOVA)
     std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
 };
 

@@ -290,7 +290,7 @@ void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
         const Model model = model_from_bytes(random_llama_gguf(o));
         for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
             Reference cpu(model, 24, mode);
-            GpuEngine gpu(ctx, model, 24, {mode, 0});
+            GpuEngine gpu(ctx, model, 24, mode);
             double worst = 0;
             for (uint32_t pos = 0; pos < 24; pos++) {
                 const int32_t token = static_cast<int32_t>((pos * 7 + 3) % cs.vocab);

@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include <algorithm>
+
 #include "error.hpp"
 
 namespace wkv {
@@ -18,10 +20,10 @@ BufferRange whole(const GpuTensor& t) { return t.chunks.front().buffer; }
 
 }  // namespace
 
-GpuEngine::GpuEngine(Context& ctx, const Model& model, uint32_t cache_capacity, GpuEngineOptions options)
+GpuEngine::GpuEngine(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions options)
     : ctx_(ctx),
       c_(model.config),
-      options_(options),
+      settings_(settings),
       kernels_(ctx),
       recorder_(ctx),
       token_embedding_(upload_tensor(ctx, model.token_embedding, options.max_chunk_bytes)),
@@ -36,9 +38,10 @@ GpuEngine::GpuEngine(Context& ctx, const Model& model, uint32_t cache_capacity, 
       hb2_(ctx, c_.hidden_dim * 4, Memory::device_local),
       logits_(ctx, c_.vocab_size * 4, Memory::device_local),
       logits_host_(ctx, c_.vocab_size * 4, Memory::host_visible),
-      rope_(ctx, uint64_t{cache_capacity} * c_.head_dim() * 4, Memory::device_local),
-      rope_positions_(cache_capacity),
-      cache_(ctx, c_, cache_capacity) {
+      rope_(ctx, uint64_t{std::max(settings.policy.slots(), c_.context)} * c_.head_dim() * 4, Memory::device_local),
+      // Cache-index positions stay below the slot count; original positions run to the model's context.
+      rope_positions_(std::max(settings.policy.slots(), c_.context)),
+      cache_(ctx, c_, settings.policy.slots()) {
     if (c_.head_dim() > Kernels::kMaxHeadDim) {
         throw Error("head size " + std::to_string(c_.head_dim()) + " is above the " + std::to_string(Kernels::kMaxHeadDim) +
                         " the attention shader supports",
@@ -53,9 +56,15 @@ GpuEngine::GpuEngine(Context& ctx, const Model& model, uint32_t cache_capacity, 
     if (model.classifier.data != model.token_embedding.data) {
         separate_classifier_ = std::make_unique<GpuTensor>(upload_tensor(ctx, model.classifier, options.max_chunk_bytes));
     }
-    const std::vector<float> table = rope_table(cache_capacity, c_.head_dim(), c_.rope_theta);
+    const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope_theta);
     rope_.upload(table.data(), table.size() * 4);
     logits_cpu_.resize(c_.vocab_size);
+}
+
+void GpuEngine::reset() {
+    cache_.clear();
+    entries_ = 0;
+    steps_ = 0;
 }
 
 uint64_t GpuEngine::weight_bytes() const {
@@ -74,11 +83,13 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
     if (entries_ >= cache_.capacity()) {
         throw Error("KV cache is full (" + std::to_string(cache_.capacity()) + " entries per layer and head)");
     }
-    const bool by_index = options_.positions == PositionMode::cache_index;
+    const bool by_index = settings_.positions == PositionMode::cache_index;
     if (!by_index && pos >= rope_positions_) {
-        throw Error("position " + std::to_string(pos) + " is past the RoPE table of " + std::to_string(rope_positions_));
+        throw Error("position " + std::to_string(pos) + " is past the model's context of " + std::to_string(rope_positions_) +
+                    " (original positions; --positions cache keeps them inside it)");
     }
     const uint32_t n_entries = entries_ + 1;
+    const bool compress = settings_.policy.compresses() && n_entries > settings_.policy.budget;
     const uint32_t q_pos = by_index ? n_entries - 1 : pos;
     const uint32_t hd = c_.head_dim();
     Recorder& r = recorder_;
@@ -101,6 +112,12 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
         kernels_.attention(r, q_, cache, rope_, att_out_, c_.n_heads, c_.group_size(), cache_.capacity(), hd, n_entries, q_pos,
                            by_index);
         r.barrier();
+        kernels_.score_accumulate(r, cache, c_.n_kv_heads, c_.group_size(), cache_.capacity(), n_entries);
+        r.barrier();
+        if (compress) {
+            kernels_.compress(r, cache, settings_.policy, l, c_.n_kv_heads, cache_.capacity(), hd, steps_);
+            r.barrier();
+        }
         kernels_.matvec(r, w.wo, att_out_, x_, true);  // residual
         r.barrier();
 
@@ -120,7 +137,8 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
     r.copy(logits_, logits_host_, uint64_t{c_.vocab_size} * 4);
     r.submit_and_wait();
 
-    entries_ = n_entries;
+    entries_ = compress ? n_entries - 1 : n_entries;
+    steps_++;
     logits_host_.download(logits_cpu_.data(), uint64_t{c_.vocab_size} * 4);
     return logits_cpu_;
 }

@@ -18,15 +18,19 @@
 namespace wkv {
 
 struct GpuEngineOptions {
-    PositionMode positions = PositionMode::cache_index;
     uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
 };
 
 class GpuEngine final : public Engine {
 public:
-    GpuEngine(Context& ctx, const Model& model, uint32_t cache_capacity, GpuEngineOptions options = {});
+    GpuEngine(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions options = {});
+    // A full cache of `entries`.
+    GpuEngine(Context& ctx, const Model& model, uint32_t entries, PositionMode positions = PositionMode::cache_index,
+              GpuEngineOptions options = {})
+        : GpuEngine(ctx, model, full_cache(entries, positions), options) {}
 
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    void reset() override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
     std::string device_name() const override { return ctx_.info().name; }
 
@@ -41,7 +45,7 @@ private:
 
     Context& ctx_;
     ModelConfig c_;
-    GpuEngineOptions options_;
+    CacheSettings settings_;
     Kernels kernels_;
     Recorder recorder_;
 
@@ -56,7 +60,8 @@ private:
     uint32_t rope_positions_;
 
     KvCacheRing cache_;
-    uint32_t entries_ = 0;  // entries in every layer's cache (each layer appends one per token)
+    uint32_t entries_ = 0;  // entries in every layer and head (each appends one per token, drops at most one)
+    uint32_t steps_ = 0;    // tokens fed since the cache was empty
     std::vector<float> logits_cpu_;
 };
 

@@ -37,6 +37,17 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
     attention_ = std::make_unique<Pipeline>(ctx, "attention", 7, sizeof(push::Attention),
                                             std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{kWorkgroup});
+    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", 5, sizeof(push::ScoreAccumulate),
+                                                   std::vector<uint32_t>{kWorkgroup});
+    auto policy = [&](const char* name) {
+        return std::make_unique<Pipeline>(ctx, name, 7, sizeof(push::Policy), std::vector<uint32_t>{kWorkgroup});
+    };
+    policy_streaming_ = policy("policy_streaming");
+    policy_h2o_ = policy("policy_h2o");
+    policy_tova_ = policy("policy_tova");
+    policy_cam_ = policy("policy_cam");
+    policy_evict_ = policy("policy_evict");
+    policy_weightedkv_ = policy("policy_weightedkv");
 }
 
 const Pipeline& Kernels::matvec_pipeline(TensorType t) const { return *matvec_[type_index(t)]; }
@@ -80,6 +91,31 @@ void Kernels::attention(Recorder& r, BufferRange q, const KvLayer& l, BufferRang
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
     r.dispatch(*attention_, {q, l.keys, l.values, l.order, rope, l.probs, out},
                push::Attention{group_size, capacity, head_dim, n_entries, q_pos, rotate_keys ? 1u : 0u, scale}, n_heads);
+}
+
+void Kernels::score_accumulate(Recorder& r, const KvLayer& l, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
+                               uint32_t n_entries) const {
+    r.dispatch(*score_accumulate_, {l.probs, l.order, l.acc, l.cnt, l.last},
+               push::ScoreAccumulate{capacity, n_entries, n_kv_heads, group_size}, n_kv_heads + 1);
+}
+
+void Kernels::compress(Recorder& r, const KvLayer& l, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
+                       uint32_t capacity, uint32_t head_dim, uint32_t step) const {
+    const Pipeline* pipeline = nullptr;
+    uint32_t groups = n_kv_heads;  // one workgroup per KV head ...
+    switch (policy.kind) {
+        case PolicyKind::streaming: pipeline = policy_streaming_.get(); break;
+        case PolicyKind::h2o: pipeline = policy_h2o_.get(); break;
+        case PolicyKind::tova: pipeline = policy_tova_.get(); groups = 1; break;  // ... but one choice per layer for TOVA
+        case PolicyKind::cam: pipeline = policy_cam_.get(); break;
+        case PolicyKind::evict: pipeline = policy_evict_.get(); break;
+        case PolicyKind::weightedkv: pipeline = policy_weightedkv_.get(); break;
+        case PolicyKind::full: return;
+    }
+    r.dispatch(*pipeline, {l.values, l.acc, l.cnt, l.order, l.free, l.counts, l.last},
+               push::Policy{capacity, head_dim, policy.budget + 1, policy.sinks, policy.recent, policy.cam_n, policy.seed, step,
+                            layer_index, n_kv_heads},
+               groups);
 }
 
 void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {

@@ -8,6 +8,7 @@
 #include "gpu_tensor.hpp"
 #include "kv_cache_ring.hpp"
 #include "pipeline.hpp"
+#include "policy.hpp"
 #include "recorder.hpp"
 
 namespace wkv {
@@ -32,6 +33,12 @@ public:
     void attention(Recorder& r, BufferRange q, const KvLayer& layer, BufferRange rope, BufferRange out, uint32_t n_heads,
                    uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
                    bool rotate_keys) const;
+    // acc/cnt of every entry of the layer and TOVA's head-mean score, from the attention probabilities.
+    void score_accumulate(Recorder& r, const KvLayer& layer, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
+                          uint32_t n_entries) const;
+    // One compression of a layer holding policy.budget + 1 entries.
+    void compress(Recorder& r, const KvLayer& layer, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
+                  uint32_t capacity, uint32_t head_dim, uint32_t step) const;
     // result[index] = NLL of `target` under the logits.
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
@@ -40,7 +47,8 @@ private:
     const Pipeline& embedding_pipeline(TensorType t) const;
 
     std::unique_ptr<Pipeline> matvec_[4], embedding_[4];  // f32, f16, q8_0, q4_0
-    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_;
+    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_, score_accumulate_;
+    std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_, policy_cam_, policy_evict_, policy_weightedkv_;
     uint32_t matvec_rows_per_group_;  // one row per subgroup
 };
 

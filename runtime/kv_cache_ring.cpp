@@ -1,6 +1,7 @@
 #include "kv_cache_ring.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace wkv {
 
@@ -12,9 +13,9 @@ constexpr uint64_t kSectionAlignment = 256;
 uint64_t align(uint64_t n) { return (n + kSectionAlignment - 1) / kSectionAlignment * kSectionAlignment; }
 
 template <typename T>
-std::vector<T> read(const BufferRange& r) {
+std::vector<T> slice(const std::vector<uint8_t>& bytes, const BufferRange& r) {
     std::vector<T> out(r.size / sizeof(T));
-    r.buffer->download(out.data(), r.size, r.offset);
+    std::memcpy(out.data(), bytes.data() + r.offset, r.size);
     return out;
 }
 
@@ -31,6 +32,7 @@ KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capac
         slots * 4,                      // free
         heads * 2 * 4,                  // counts
         uint64_t{config.n_heads} * capacity * 4,  // probs
+        uint64_t{capacity} * 4,                   // last
     };
     uint64_t total = 0;
     std::vector<uint64_t> offsets;
@@ -43,7 +45,7 @@ KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capac
     for (uint32_t l = 0; l < config.n_layers; l++) buffers_.emplace_back(ctx, total, Memory::device_local);
     for (const Buffer& b : buffers_) {
         auto section = [&](int i) { return BufferRange(b, offsets[i], section_bytes[i]); };
-        layers_.push_back({section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7)});
+        layers_.push_back({section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7), section(8)});
     }
     clear();
 }
@@ -72,9 +74,26 @@ void KvCacheRing::clear() {
 }
 
 KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
+    std::vector<uint8_t> bytes(buffers_[l].size());
+    buffers_[l].download(bytes.data(), bytes.size());
     const KvLayer& k = layers_[l];
-    return {read<float>(k.keys), read<float>(k.values), read<float>(k.acc), read<float>(k.probs),
-            read<uint32_t>(k.cnt), read<uint32_t>(k.order), read<uint32_t>(k.free), read<uint32_t>(k.counts)};
+    return {slice<float>(bytes, k.keys),    slice<float>(bytes, k.values), slice<float>(bytes, k.acc),
+            slice<float>(bytes, k.probs),   slice<float>(bytes, k.last),   slice<uint32_t>(bytes, k.cnt),
+            slice<uint32_t>(bytes, k.order), slice<uint32_t>(bytes, k.free), slice<uint32_t>(bytes, k.counts)};
+}
+
+void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
+    const KvLayer& k = layers_[l];
+    auto put = [&](const auto& v, const BufferRange& r) { buffers_[l].upload(v.data(), r.size, r.offset); };
+    put(s.keys, k.keys);
+    put(s.values, k.values);
+    put(s.acc, k.acc);
+    put(s.probs, k.probs);
+    put(s.last, k.last);
+    put(s.cnt, k.cnt);
+    put(s.order, k.order);
+    put(s.free, k.free);
+    put(s.counts, k.counts);
 }
 
 }  // namespace wkv

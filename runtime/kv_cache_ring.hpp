@@ -22,11 +22,12 @@ struct KvLayer {
     BufferRange free;    // u32 [kv_head][capacity]: stack of free slots
     BufferRange counts;  // u32 [kv_head][2]: entries, free slots
     BufferRange probs;   // f32 [query head][capacity]: last step's attention
+    BufferRange last;    // f32 [capacity]: last step's attention averaged over query heads (TOVA)
 };
 
 // One layer's cache read back to the host (for tests and `wkv conformance`).
 struct KvLayerSnapshot {
-    std::vector<float> keys, values, acc, probs;
+    std::vector<float> keys, values, acc, probs, last;
     std::vector<uint32_t> cnt, order, free, counts;
 };
 
@@ -39,6 +40,9 @@ public:
     uint64_t bytes() const;  // every byte allocated, padding included
     void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
+    // Sets a layer's whole state (tests put hand-built states on the device this way);
+    // every vector must have its section's size.
+    void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
     ModelConfig config_;

@@ -26,6 +26,12 @@ struct Attention {  // attention.comp
     uint32_t group_size, capacity, head_dim, n_entries, q_pos, rotate_keys;
     float scale;
 };
+struct ScoreAccumulate {  // score_accumulate.comp
+    uint32_t capacity, n_entries, n_kv_heads, group_size;
+};
+struct Policy {  // policy_common.glsl, every policy_*.comp
+    uint32_t capacity, head_dim, n_entries, sinks, recent, cam_n, seed, step, layer, n_kv_heads;
+};
 struct Nll {  // nll.comp
     uint32_t n, target_id, result_index;
 };

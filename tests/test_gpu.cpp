@@ -103,7 +103,7 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
         for (int32_t& t : tokens) t %= static_cast<int32_t>(model.config.vocab_size);
         for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
             Reference cpu(model, static_cast<uint32_t>(steps), mode);
-            GpuEngine gpu(validated_context(), model, static_cast<uint32_t>(steps), {mode, 0});
+            GpuEngine gpu(validated_context(), model, static_cast<uint32_t>(steps), mode);
             const double worst = worst_logit_error(cpu, gpu, tokens);
             CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index") << " worst " << worst);
         }
@@ -114,7 +114,7 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
 TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
     GpuEngine whole(validated_context(), model, 8);
-    GpuEngine split(validated_context(), model, 8, {PositionMode::cache_index, 100 * 1024});
+    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024});
     for (uint32_t pos = 0; pos < 8; pos++) {
         const int32_t token = static_cast<int32_t>(pos * 431 % 4096);
         const std::vector<float> a = whole.forward(token, pos);

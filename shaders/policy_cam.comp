@@ -1,0 +1,48 @@
+#version 450
+// CaM (spec §6.4), StreamingLLM's layout, one workgroup per KV head: the
+// oldest non-sink entry j leaves, and with probability
+//   min(1, acc_j / mean acc of the next n entries),   n = min(cam_n, entries after j)
+// V[j] / n is first added to each of those n values. The draw comes from the
+// same counter-based hash as model/policy.cpp, so CPU and GPU agree.
+#define SCORE(i) 0.0
+#include "policy_common.glsl"
+
+uint hash32(uint x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+float cam_uniform(uint seed, uint layer, uint head, uint step) {
+    const uint h = hash32(hash32(hash32(hash32(step) ^ head) ^ layer) ^ seed);
+    return float(h >> 8) * (1.0 / 16777216.0);
+}
+
+void main() {
+    const uint head = gl_WorkGroupID.x;
+    const uint base = head * p.capacity;
+    const uint j = p.sinks;
+    const uint n = min(p.cam_n, p.n_entries - 1 - j);
+    if (n > 0) {
+        float sum = 0.0;  // in index order, as the CPU sums
+        for (uint k = 1; k <= n; k++) sum += acc[base + slot_of(head, j + k)];
+        const float mean = sum / float(n);
+        const float acc_j = acc[base + slot_of(head, j)];
+        const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
+        if (cam_uniform(p.seed, p.layer, head, p.step) < probability) {
+            const uint from = (base + slot_of(head, j)) * p.head_dim;
+            for (uint k = 1; k <= n; k++) {
+                const uint into = (base + slot_of(head, j + k)) * p.head_dim;
+                for (uint d = gl_LocalInvocationID.x; d < p.head_dim; d += WG) {
+                    precise float added = values[into + d] + values[from + d] / float(n);
+                    values[into + d] = added;
+                }
+            }
+        }
+    }
+    barrier();  // every invocation has read the order table before it changes
+    if (gl_LocalInvocationID.x == 0) remove_entry(head, j);
+}

@@ -1,0 +1,29 @@
+#version 450
+// WeightedKV (spec §2.3), one workgroup per KV head: j = the lowest average
+// attention acc/cnt among [sinks, L - max(recent, 1)) (the newest entry has no
+// right neighbour); with MERGE its value joins its right neighbour's,
+//   V[j+1] = (a_j V[j] + a_{j+1} V[j+1]) / (a_j + a_{j+1}),  equal weights if both are 0,
+// and entry j leaves; the receiver keeps its key, acc and cnt. Built with
+// MERGE=0 this is the paper's ablation "evict" (spec §2.9): the same choice, no merge.
+uint g_head;
+#define AVERAGE(head, s) (acc[(head) * p.capacity + (s)] / float(cnt[(head) * p.capacity + (s)]))
+#define SCORE(i) AVERAGE(g_head, slot_of(g_head, i))
+#include "policy_common.glsl"
+
+void main() {
+    g_head = gl_WorkGroupID.x;
+    const uint j = argmin_range(p.sinks, p.n_entries - max(p.recent, 1u));
+#if MERGE
+    const uint from = slot_of(g_head, j), into = slot_of(g_head, j + 1);
+    const float w1 = AVERAGE(g_head, from), w2 = AVERAGE(g_head, into);
+    const float sum = w1 + w2;
+    const uint a = (g_head * p.capacity + from) * p.head_dim, b = (g_head * p.capacity + into) * p.head_dim;
+    for (uint d = gl_LocalInvocationID.x; d < p.head_dim; d += WG) {
+        // precise: the same roundings as model/policy.cpp, no fused multiply-add.
+        precise float merged = sum > 0.0 ? (w1 * values[a + d] + w2 * values[b + d]) / sum : (values[a + d] + values[b + d]) * 0.5;
+        values[b + d] = merged;
+    }
+    barrier();  // every invocation has read the order table before it changes
+#endif
+    if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j);
+}

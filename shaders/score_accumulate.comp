@@ -1,0 +1,42 @@
+#version 450
+// Score bookkeeping after one layer's attention (spec §2.3 steps 2-3), one
+// workgroup per KV head: each of its L entries gains the probability mass the
+// head's group of query heads gave it (acc) and one more step (cnt). One extra
+// workgroup writes TOVA's score: the probabilities averaged over every query
+// head of the layer, by logical index.
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+
+layout(std430, binding = 0) readonly buffer Probs { float probs[]; };  // [query head][capacity]
+layout(std430, binding = 1) readonly buffer Order { uint order_[]; };  // [kv_head][capacity]
+layout(std430, binding = 2) buffer Acc { float acc[]; };               // [kv_head][slot]
+layout(std430, binding = 3) buffer Cnt { uint cnt[]; };                // [kv_head][slot]
+layout(std430, binding = 4) writeonly buffer Last { float last[]; };   // [logical index]
+
+layout(push_constant) uniform Push {
+    uint capacity;
+    uint n_entries;
+    uint n_kv_heads;
+    uint group_size;
+} p;
+
+void main() {
+    const uint h = gl_WorkGroupID.x;
+    if (h == p.n_kv_heads) {
+        const uint n_heads = p.n_kv_heads * p.group_size;
+        for (uint i = gl_LocalInvocationID.x; i < p.n_entries; i += WG) {
+            float sum = 0.0;
+            for (uint q = 0; q < n_heads; q++) sum += probs[q * p.capacity + i];
+            last[i] = sum / float(n_heads);
+        }
+        return;
+    }
+    for (uint i = gl_LocalInvocationID.x; i < p.n_entries; i += WG) {
+        float mass = 0.0;
+        for (uint g = 0; g < p.group_size; g++) mass += probs[(h * p.group_size + g) * p.capacity + i];
+        const uint s = h * p.capacity + order_[h * p.capacity + i];
+        acc[s] += mass;
+        cnt[s] += 1;
+    }
+}
