@@ -12,6 +12,7 @@
 #include "error.hpp"
 #include "gguf_writer.hpp"
 #include "kernels.hpp"
+#include "policy.hpp"
 #include "reference.hpp"
 
 namespace wkv {
@@ -264,6 +265,79 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
     }
 }
 
+// Every policy shader against compress_layer (model/policy.cpp) on random cache
+// states: shuffled slots, random scores with forced ties and zeros, GQA-sized
+// heads, several sink/recent layouts. Indices must agree exactly; merged values
+// within float rounding.
+void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    const PolicyKind kinds[] = {PolicyKind::streaming, PolicyKind::h2o,   PolicyKind::tova,
+                                PolicyKind::cam,       PolicyKind::evict, PolicyKind::weightedkv};
+    struct Layout {
+        uint32_t budget, kv_heads, head_dim;
+        std::optional<uint32_t> sinks, recent;
+    };
+    const Layout layouts[] = {{4, 1, 8, 0, 0}, {8, 2, 16, {}, {}}, {33, 3, 64, 2, 5}, {64, 4, 128, {}, {}}};
+    Random rng(16);
+    for (PolicyKind kind : kinds) {
+        double worst = 0;
+        std::string cases;
+        for (const Layout& lay : layouts) {
+            PolicyRequest req;
+            req.kind = kind;
+            req.budget = lay.budget;
+            req.sinks = lay.sinks;
+            req.recent = (kind == PolicyKind::streaming || kind == PolicyKind::cam) ? std::nullopt : lay.recent;
+            req.cam_n = 5;
+            req.seed = 7;
+            CachePolicy policy;
+            try {
+                policy = resolve_policy(req, 4096);
+            } catch (const Error&) {
+                continue;  // a layout that does not fit this policy (e.g. too small for the default sinks)
+            }
+            ModelConfig c;
+            c.n_layers = 1;
+            c.n_kv_heads = lay.kv_heads;
+            c.n_heads = lay.kv_heads * 2;
+            c.dim = c.n_heads * lay.head_dim;
+            for (uint32_t trial = 0; trial < 6; trial++) {
+                // A cache of budget + 1 entries whose slots are not in order: fill, drop a few, refill.
+                KvCache cpu(c, policy.slots());
+                const uint32_t L = policy.budget + 1;
+                for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+                    for (uint32_t i = 0; i < L; i++) cpu.append(0, h);
+                    for (uint32_t r = 0; r < std::min(3u, L - 1); r++) cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
+                    while (cpu.length(0, h) < L) cpu.append(0, h);
+                    for (uint32_t slot = 0; slot < cpu.capacity(); slot++) {
+                        for (uint32_t d = 0; d < lay.head_dim; d++) cpu.value(0, h, slot)[d] = rng.uniform();
+                        // Scores on a coarse grid so ties happen; trial 0 makes everything zero.
+                        const float a = trial == 0 ? 0.0f : std::floor((rng.uniform() + 1.0f) * 4.0f) / 4.0f;
+                        cpu.acc(0, h, slot) = a;
+                        cpu.cnt(0, h, slot) = 1 + static_cast<uint32_t>((rng.uniform() + 1.0f) * 3.0f);
+                    }
+                }
+                std::vector<float> last(L);
+                for (float& x : last) x = trial == 1 ? 0.5f : std::floor((rng.uniform() + 1.0f) * 3.0f) / 8.0f;
+
+                KvCacheRing gpu(ctx, c, policy.slots());
+                gpu.write_layer(0, snapshot_of(cpu, 0, c.n_heads, last));
+                rec.begin();
+                k.compress(rec, gpu.layer(0), policy, 0, c.n_kv_heads, policy.slots(), lay.head_dim, trial);
+                rec.submit_and_wait();
+                compress_layer(cpu, 0, policy, last, trial);
+                const KvLayerSnapshot want = snapshot_of(cpu, 0, c.n_heads, last), got = gpu.read_layer(0);
+                if (!same_tables(got, want, policy.slots())) worst = INFINITY;
+                for (size_t i = 0; i < want.values.size(); i++) {
+                    worst = std::max(worst, static_cast<double>(std::fabs(got.values[i] - want.values[i])));
+                }
+            }
+            cases += (cases.empty() ? "m=" : ",") + std::to_string(lay.budget);
+        }
+        out.push_back({std::string("policy_") + policy_name(kind), cases + " x6 random states (ties, zeros, GQA)", worst, 1e-6,
+                       "|err| of values; indices exact"});
+    }
+}
+
 // Whole random models (MHA and GQA, odd sizes, every weight type): GPU logits vs CPU logits.
 void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
     struct Case {
@@ -321,6 +395,7 @@ std::vector<ConformanceResult> run_conformance(Context& ctx) {
     check_elementwise(ctx, kernels, rec, out);
     check_nll(ctx, kernels, rec, out);
     check_attention(ctx, kernels, rec, out);
+    check_policies(ctx, kernels, rec, out);
     check_models(ctx, out);
     return out;
 }

@@ -50,6 +50,48 @@ KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capac
     clear();
 }
 
+KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads, const std::vector<float>& last) {
+    const uint32_t heads = cache.n_kv_heads(), cap = cache.capacity(), hd = cache.head_dim();
+    KvLayerSnapshot s;
+    s.keys.assign(size_t{heads} * cap * hd, 0.0f);
+    s.values.assign(size_t{heads} * cap * hd, 0.0f);
+    s.acc.assign(size_t{heads} * cap, 0.0f);
+    s.cnt.assign(size_t{heads} * cap, 0);
+    s.order.assign(size_t{heads} * cap, 0);
+    s.free.assign(size_t{heads} * cap, 0);
+    s.counts.assign(size_t{heads} * 2, 0);
+    s.probs.assign(size_t{n_query_heads} * cap, 0.0f);
+    s.last.assign(cap, 0.0f);
+    std::copy(last.begin(), last.begin() + std::min<size_t>(last.size(), cap), s.last.begin());
+    for (uint32_t h = 0; h < heads; h++) {
+        for (uint32_t slot = 0; slot < cap; slot++) {
+            std::copy(cache.key(layer, h, slot), cache.key(layer, h, slot) + hd, &s.keys[(size_t{h} * cap + slot) * hd]);
+            std::copy(cache.value(layer, h, slot), cache.value(layer, h, slot) + hd, &s.values[(size_t{h} * cap + slot) * hd]);
+            s.acc[h * cap + slot] = cache.acc(layer, h, slot);
+            s.cnt[h * cap + slot] = cache.cnt(layer, h, slot);
+        }
+        const auto& order = cache.order(layer, h);
+        const auto& free = cache.free_slots(layer, h);
+        std::copy(order.begin(), order.end(), &s.order[h * cap]);
+        std::copy(free.begin(), free.end(), &s.free[h * cap]);
+        s.counts[2 * h] = static_cast<uint32_t>(order.size());
+        s.counts[2 * h + 1] = static_cast<uint32_t>(free.size());
+    }
+    return s;
+}
+
+bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity) {
+    if (a.counts != b.counts) return false;
+    for (size_t h = 0; h < a.counts.size() / 2; h++) {
+        const auto live = [&](const std::vector<uint32_t>& v, uint32_t n) {
+            return std::vector<uint32_t>(v.begin() + h * capacity, v.begin() + h * capacity + n);
+        };
+        if (live(a.order, a.counts[2 * h]) != live(b.order, b.counts[2 * h])) return false;
+        if (live(a.free, a.counts[2 * h + 1]) != live(b.free, b.counts[2 * h + 1])) return false;
+    }
+    return true;
+}
+
 uint64_t KvCacheRing::bytes() const {
     uint64_t total = 0;
     for (const Buffer& b : buffers_) total += b.size();

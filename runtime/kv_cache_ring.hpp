@@ -10,6 +10,7 @@
 
 #include "buffer.hpp"
 #include "config.hpp"
+#include "kv_cache.hpp"
 
 namespace wkv {
 
@@ -30,6 +31,14 @@ struct KvLayerSnapshot {
     std::vector<float> keys, values, acc, probs, last;
     std::vector<uint32_t> cnt, order, free, counts;
 };
+
+// One layer of a CPU cache in the ring's layout (probs zero, `last` as given,
+// padded to the capacity), so both sides can start from the same state.
+KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads, const std::vector<float>& last = {});
+
+// Whether two snapshots hold the same entries in the same slots: equal counts,
+// and equal order tables and free stacks up to those counts (past them is unused space).
+bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity);
 
 class KvCacheRing {
 public:

@@ -57,8 +57,8 @@ TEST_CASE("help and usage errors") {
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--top-p", "0"}), 2, "--top-p = 0 is out of range");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--seed", "x1"}), 2, "--seed expects a non-negative integer");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "5", "-n", "6"}), 2, "given twice");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-c", "513"}), 2, "--ctx-size = 513 is out of range");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600"}), 2, "exceed the KV cache of 512 entries");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-c", "513"}), 2, "--budget 513 is larger than the model's context of 512");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600"}), 2, "exceed the full KV cache of 512 entries");
 }
 
 TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference text on stdout") {
@@ -90,6 +90,29 @@ TEST_CASE("generate on Vulkan (the default) prints the same reference text; devi
     const RunResult conformance = run_wkv({"conformance"});
     CHECK(conformance.exit_code == 0);
     CHECK(conformance.out.find("PASS: 0 failed, 0 validation messages") != std::string::npos);
+}
+
+TEST_CASE("cache flags: bad values are one-line usage errors") {
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    const std::vector<std::string> base = {"generate", "-m", model, "-t", tok, "-n", "4"};
+    auto with = [&](std::initializer_list<std::string> extra) {
+        std::vector<std::string> a = base;
+        a.insert(a.end(), extra);
+        return run_wkv(a);
+    };
+    check_one_line_error(with({"--policy", "lru"}), 2, "--policy 'lru' is not one of");
+    check_one_line_error(with({"--policy", "weightedkv"}), 2, "--policy weightedkv needs --budget");
+    check_one_line_error(with({"--policy", "weightedkv", "--budget", "4"}), 2, "--sinks 4 must be smaller than --budget 4");
+    check_one_line_error(with({"--policy", "streaming", "--budget", "16", "--recent", "4"}), 2, "--recent does not apply");
+    check_one_line_error(with({"--policy", "h2o", "--budget", "16", "--cam-n", "4"}), 2, "apply to --policy cam only");
+    check_one_line_error(with({"--policy", "full", "--budget", "8", "--sinks", "2"}), 2, "do not apply to --policy full");
+    check_one_line_error(with({"--positions", "absolute"}), 2, "--positions 'absolute' is not");
+    check_one_line_error(with({"--budget", "8", "-c", "8"}), 2, "give one");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600", "--policy", "weightedkv", "--budget", "16",
+                                  "--positions", "original"}),
+                         2, "original positions past the model's context");
+    const RunResult ok = with({"--policy", "cam", "--budget", "16", "--cam-n", "4", "--cam-seed", "3", "--temp", "0"});
+    CHECK(ok.exit_code == 0);
 }
 
 TEST_CASE("device errors are one line with exit code 3") {

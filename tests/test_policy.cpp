@@ -1,0 +1,282 @@
+// The cache policies: the paper's toy example (spec §2.4) on the CPU and the
+// GPU, every policy GPU vs CPU in lockstep over 600 steps on real and random
+// models (state compared after every step), and the rules around them.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.hpp"
+#include "gguf_writer.hpp"
+#include "policy.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/kernels.hpp"
+#include "sampler.hpp"
+#include "support.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+Context& policy_context() {
+    static Context ctx([] {
+        ContextOptions o;
+        o.validation = true;
+        return o;
+    }());
+    return ctx;
+}
+
+void check_no_validation_messages() {
+    const std::vector<std::string> messages = policy_context().validation_messages();
+    for (const std::string& m : messages) MESSAGE("validation: " << m);
+    CHECK(messages.empty());
+}
+
+CachePolicy policy(PolicyKind kind, uint32_t budget, std::optional<uint32_t> sinks = {}, std::optional<uint32_t> recent = {}) {
+    PolicyRequest r;
+    r.kind = kind;
+    r.budget = budget;
+    r.sinks = sinks;
+    r.recent = recent;
+    return resolve_policy(r, 4096);
+}
+
+const PolicyKind kCompressing[] = {PolicyKind::streaming, PolicyKind::h2o,   PolicyKind::tova,
+                                   PolicyKind::cam,       PolicyKind::evict, PolicyKind::weightedkv};
+
+std::string error_of(const PolicyRequest& r, uint32_t context = 512) {
+    try {
+        resolve_policy(r, context);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Compares every layer of the GPU cache with the CPU's; returns false at the first index mismatch.
+bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c, uint32_t slots, double& worst_acc,
+                double& worst_value) {
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        const KvLayerSnapshot want = snapshot_of(cpu.cache(), l, c.n_heads), got = gpu.cache().read_layer(l);
+        if (!same_tables(got, want, slots)) return false;
+        for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+            for (uint32_t i = 0; i < want.counts[2 * h]; i++) {
+                const uint32_t s = h * slots + want.order[h * slots + i];
+                if (got.cnt[s] != want.cnt[s]) return false;
+                worst_acc = std::max(worst_acc, std::fabs(got.acc[s] - want.acc[s]) / (1.0 + std::fabs(want.acc[s])));
+                for (uint32_t d = 0; d < c.head_dim(); d++) {
+                    const size_t e = size_t{s} * c.head_dim() + d;
+                    worst_value = std::max(worst_value, std::fabs(got.values[e] - want.values[e]) / (1.0 + std::fabs(want.values[e])));
+                }
+            }
+        }
+    }
+    return true;
+}
+
+// Greedy generation by both engines side by side; after every step the tokens
+// must be equal, the order/free tables and cnt identical, acc and values within 1e-4.
+void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps, const std::string& label) {
+    Reference cpu(model, settings);
+    GpuEngine gpu(policy_context(), model, settings);
+    const uint64_t bytes = gpu.kv_cache_bytes();
+    int32_t a = 1, b = 1;
+    double worst_acc = 0, worst_value = 0;
+    for (uint32_t pos = 0; pos < steps; pos++) {
+        a = argmax(cpu.forward(a, pos));
+        b = argmax(gpu.forward(b, pos));
+        REQUIRE_MESSAGE(a == b, label << ": tokens differ at step " << pos);
+        REQUIRE_MESSAGE(same_state(cpu, gpu, model.config, settings.policy.slots(), worst_acc, worst_value),
+                        label << ": cache indices differ after step " << pos);
+    }
+    CHECK_MESSAGE(worst_acc < 1e-4, label << " acc " << worst_acc);
+    CHECK_MESSAGE(worst_value < 1e-4, label << " values " << worst_value);
+    CHECK(gpu.kv_cache_bytes() == bytes);
+    const uint32_t expected_entries = settings.policy.compresses() ? std::min(steps, settings.policy.budget) : steps;
+    CHECK(gpu.entries() == expected_entries);
+}
+
+Model random_gqa_model(uint32_t context) {
+    RandomModelOptions o;
+    o.config.dim = 32;
+    o.config.hidden_dim = 48;
+    o.config.n_layers = 2;
+    o.config.n_heads = 4;
+    o.config.n_kv_heads = 2;
+    o.config.vocab_size = 48;
+    o.config.context = context;
+    o.seed = 99;
+    const std::string path = (temp_dir() / "random_policy.gguf").string();
+    write_file(path, random_llama_gguf(o));
+    return load_model(path);
+}
+
+}  // namespace
+
+TEST_SUITE("policy") {
+
+TEST_CASE("defaults and errors of the policy settings (spec §5)") {
+    CHECK(describe(policy(PolicyKind::weightedkv, 256)) == "weightedkv budget=256 sinks=4 recent=124");  // the paper's 256
+    CHECK(describe(policy(PolicyKind::weightedkv, 1024)) == "weightedkv budget=1024 sinks=4 recent=508");
+    CHECK(describe(policy(PolicyKind::h2o, 64)) == "h2o budget=64 sinks=4 recent=28");
+    CHECK(describe(policy(PolicyKind::streaming, 64)) == "streaming budget=64 sinks=4 recent=60");
+    CHECK(describe(policy(PolicyKind::tova, 64)) == "tova budget=64 sinks=0 recent=0");
+    CHECK(describe(policy(PolicyKind::cam, 64)) == "cam budget=64 sinks=4 recent=60 n=16 seed=0");
+    CHECK(policy(PolicyKind::weightedkv, 8).recent == 0);  // m/2 - S = 0: only the newest entry is protected
+    CHECK(policy(PolicyKind::weightedkv, 8).slots() == 9);
+
+    PolicyRequest r;
+    r.kind = PolicyKind::weightedkv;
+    CHECK(error_of(r).find("needs --budget") != std::string::npos);
+    r.budget = 4;
+    CHECK(error_of(r) == "--sinks 4 must be smaller than --budget 4");
+    r.sinks = 9;
+    CHECK(error_of(r) == "--sinks 9 must be smaller than --budget 4");
+    r.sinks = 2;
+    r.recent = 2;  // candidates [2, 5 - 2) = {2}, its receiver 3: just enough
+    CHECK(error_of(r).empty());
+    r.recent = 3;
+    CHECK(error_of(r).find("leave no entry for --policy weightedkv to drop") != std::string::npos);
+    r.kind = PolicyKind::streaming;
+    CHECK(error_of(r).find("--recent does not apply to --policy streaming") != std::string::npos);
+    PolicyRequest full;
+    full.budget = 513;
+    CHECK(error_of(full, 512).find("--budget 513 is larger than the model's context of 512") != std::string::npos);
+    full.budget = 512;
+    CHECK(error_of(full, 512).empty());
+    CHECK(parse_policy_name("weightedkv") == PolicyKind::weightedkv);
+    CHECK(!parse_policy_name("WeightedKV").has_value());
+}
+
+TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final cache {v3, v6, v7, v8}, on CPU and GPU") {
+    // m = 4, no sinks, no recent window; one head with one-hot values v_i = e_i.
+    ModelConfig c;
+    c.n_layers = 1;
+    c.n_heads = 1;
+    c.n_kv_heads = 1;
+    c.dim = 8;
+    const CachePolicy p = policy(PolicyKind::weightedkv, 4, 0, 0);
+    KvCache cache(c, p.slots());
+    auto append = [&](uint32_t token) {
+        const uint32_t s = cache.append(0, 0);
+        std::fill(cache.value(0, 0, s), cache.value(0, 0, s) + 8, 0.0f);
+        cache.value(0, 0, s)[token - 1] = 1.0f;
+    };
+    for (uint32_t t = 1; t <= 4; t++) append(t);
+    // The average scores the figure shows before each step's compression, oldest first.
+    const std::vector<std::vector<float>> scores = {
+        {.3f, .1f, .5f, .3f, .5f}, {.3f, .4f, .2f, .3f, .9f}, {.3f, .4f, .2f, .5f, .7f}, {.2f, .4f, .3f, .4f, .6f}};
+    const uint32_t merged_away[] = {2, 4, 5, 1};  // v2 into v3, v4 into v5, v5 into v6, v1 into v3
+    KvCacheRing gpu(policy_context(), c, p.slots());
+    const Kernels kernels(policy_context());
+    Recorder rec(policy_context());
+    std::vector<uint32_t> tokens = {1, 2, 3, 4};
+    for (uint32_t step = 0; step < 4; step++) {
+        append(5 + step);
+        tokens.push_back(5 + step);
+        for (uint32_t i = 0; i < 5; i++) {
+            cache.acc(0, 0, cache.slot(0, 0, i)) = scores[step][i];
+            cache.cnt(0, 0, cache.slot(0, 0, i)) = 1;  // so the average is the figure's number
+        }
+        // The GPU starts from the same state and must end in the same one.
+        gpu.write_layer(0, snapshot_of(cache, 0, 1));
+        rec.begin();
+        kernels.compress(rec, gpu.layer(0), p, 0, 1, p.slots(), 8, step);
+        rec.submit_and_wait();
+        const uint32_t j = select_lowest_average(cache, 0, 0, p);
+        CHECK(tokens[j] == merged_away[step]);
+        compress_layer(cache, 0, p, {}, step);
+        tokens.erase(tokens.begin() + j);
+        const KvLayerSnapshot want = snapshot_of(cache, 0, 1), got = gpu.read_layer(0);
+        CHECK(same_tables(got, want, p.slots()));
+        for (size_t i = 0; i < want.values.size(); i++) CHECK(got.values[i] == doctest::Approx(want.values[i]).epsilon(1e-6));
+        if (step == 0) {  // v3 = (0.1 v2 + 0.5 v3) / 0.6: weights 1/6 and 5/6
+            const float* v3 = cache.value(0, 0, cache.slot(0, 0, 1));
+            CHECK(v3[1] == doctest::Approx(1.0 / 6).epsilon(1e-6));
+            CHECK(v3[2] == doctest::Approx(5.0 / 6).epsilon(1e-6));
+        }
+    }
+    CHECK(tokens == std::vector<uint32_t>{3, 6, 7, 8});
+    // v3 holds v1..v3: (0.2 v1 + 0.4 (v2/6 + 5 v3/6)) / 0.6; v6 holds v4..v6: (0.2 (0.4 v4 + 0.6 v5) + 0.5 v6) / 0.7.
+    const std::vector<std::vector<double>> expected = {
+        {1.0 / 3, 1.0 / 9, 5.0 / 9, 0, 0, 0, 0, 0}, {0, 0, 0, 4.0 / 35, 6.0 / 35, 25.0 / 35, 0, 0}, {0, 0, 0, 0, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 0, 0, 1}};
+    for (uint32_t i = 0; i < 4; i++) {
+        const float* v = cache.value(0, 0, cache.slot(0, 0, i));
+        for (uint32_t d = 0; d < 8; d++) CHECK(v[d] == doctest::Approx(expected[i][d]).epsilon(1e-6));
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key, acc and cnt") {
+    ModelConfig c;
+    c.n_layers = 1;
+    c.n_heads = 2;
+    c.n_kv_heads = 1;
+    c.dim = 4;
+    const CachePolicy p = policy(PolicyKind::weightedkv, 2, 0, 0);
+    KvCache cache(c, p.slots());
+    for (uint32_t i = 0; i < 3; i++) {
+        const uint32_t s = cache.append(0, 0);
+        cache.value(0, 0, s)[0] = static_cast<float>(i + 1);
+        cache.key(0, 0, s)[0] = 10.0f * (i + 1);
+        cache.cnt(0, 0, s) = 3;
+    }
+    cache.acc(0, 0, cache.slot(0, 0, 2)) = 7.0f;  // only the newest has attention; entries 0 and 1 tie at 0
+    compress_layer(cache, 0, p, {}, 0);
+    REQUIRE(cache.length(0, 0) == 2);
+    const uint32_t receiver = cache.slot(0, 0, 0);
+    CHECK(cache.value(0, 0, receiver)[0] == 1.5f);  // (1 + 2) / 2
+    CHECK(cache.key(0, 0, receiver)[0] == 20.0f);
+    CHECK(cache.acc(0, 0, receiver) == 0.0f);
+    CHECK(cache.cnt(0, 0, receiver) == 3);
+}
+
+TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260K, budgets 8, 32 and 64, 600 steps") {
+    const Model random = random_gqa_model(1024);
+    const Model stories = load_model(shared_file("models/stories260K.bin"));
+    for (PolicyKind kind : kCompressing) {
+        for (uint32_t budget : {8u, 32u, 64u}) {
+            const CacheSettings settings{policy(kind, budget), PositionMode::cache_index};
+            lockstep(random, settings, 600, std::string("random ") + describe(settings.policy));
+            lockstep(stories, settings, 600, std::string("stories260K ") + describe(settings.policy));
+        }
+    }
+    lockstep(random, {policy(PolicyKind::weightedkv, 32), PositionMode::original}, 600, "random weightedkv original positions");
+    check_no_validation_messages();
+}
+
+TEST_CASE("a budget the sequence never reaches changes nothing: identical to the full cache") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    for (PolicyKind kind : kCompressing) {
+        Reference full(model, 300), compressed(model, CacheSettings{policy(kind, 300), PositionMode::cache_index});
+        GpuEngine gpu_full(policy_context(), model, 300), gpu_compressed(policy_context(), model, {policy(kind, 300), PositionMode::cache_index});
+        int32_t token = 1;
+        for (uint32_t pos = 0; pos < 300; pos++) {
+            const std::vector<float> expected = full.forward(token, pos);
+            CHECK(compressed.forward(token, pos) == expected);
+            const std::vector<float> gpu_expected = gpu_full.forward(token, pos);
+            CHECK(gpu_compressed.forward(token, pos) == gpu_expected);
+            token = argmax(expected);
+        }
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("the cache is bounded: bytes after 2000 tokens equal those after 100, past the model's 512-token context") {
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    auto bytes_after = [&](const char* n, bool cpu) {
+        std::vector<std::string> args = {"generate", "-m", model, "-t", tok, "--temp", "0", "-n", n, "--policy", "weightedkv", "--budget", "64"};
+        if (cpu) args.push_back("--cpu");
+        const RunResult r = run_wkv(args);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        const std::string stats = r.err.substr(r.err.rfind("stats: "));
+        CHECK(stats.find("tokens=" + std::string(n) + " ") != std::string::npos);
+        return stats.substr(stats.find("kv_cache_bytes="));
+    };
+    CHECK(bytes_after("2000", false) == bytes_after("100", false));
+    CHECK(bytes_after("2000", true) == bytes_after("100", true));
+}
+
+}
