@@ -36,15 +36,16 @@ Args::Args(const CommandSpec& command, const std::vector<std::string>& argv) : c
         if (!found) {
             usage_error(word.rfind('-', 0) == 0 ? "unknown flag '" + word + "'" : "unexpected argument '" + word + "'");
         }
-        if (values_.count(found->long_name)) usage_error("flag " + found->long_name + " given twice");
+        if (values_.count(found->long_name) && !found->repeatable) usage_error("flag " + found->long_name + " given twice");
+        std::vector<std::string>& values = values_[found->long_name];
         if (found->value_name.empty()) {
             if (inline_value) usage_error("flag " + found->long_name + " takes no value");
-            values_[found->long_name] = "";
+            values.push_back("");
         } else if (inline_value) {
-            values_[found->long_name] = *inline_value;
+            values.push_back(*inline_value);
         } else {
             if (i + 1 >= argv.size()) usage_error("flag " + word + " needs a value (" + found->value_name + ")");
-            values_[found->long_name] = argv[++i];
+            values.push_back(argv[++i]);
         }
     }
 }
@@ -63,7 +64,13 @@ const FlagSpec& Args::spec(const std::string& long_name) const {
 std::string Args::text(const std::string& long_name, const std::string& fallback) const {
     spec(long_name);
     auto it = values_.find(long_name);
-    return it == values_.end() ? fallback : it->second;
+    return it == values_.end() ? fallback : it->second.back();
+}
+
+std::vector<std::string> Args::texts(const std::string& long_name) const {
+    spec(long_name);
+    auto it = values_.find(long_name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Args::required_text(const std::string& long_name) const {
@@ -75,7 +82,7 @@ std::string Args::required_text(const std::string& long_name) const {
 
 int64_t Args::integer(const std::string& long_name, int64_t fallback, int64_t min, int64_t max) const {
     if (!has(long_name)) return fallback;
-    const std::string& s = values_.at(long_name);
+    const std::string& s = values_.at(long_name).back();
     int64_t value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
@@ -89,7 +96,7 @@ int64_t Args::integer(const std::string& long_name, int64_t fallback, int64_t mi
 
 uint64_t Args::unsigned_integer(const std::string& long_name, uint64_t fallback) const {
     if (!has(long_name)) return fallback;
-    const std::string& s = values_.at(long_name);
+    const std::string& s = values_.at(long_name).back();
     uint64_t value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
@@ -100,7 +107,7 @@ uint64_t Args::unsigned_integer(const std::string& long_name, uint64_t fallback)
 
 double Args::number(const std::string& long_name, double fallback, double min, double max) const {
     if (!has(long_name)) return fallback;
-    const std::string& s = values_.at(long_name);
+    const std::string& s = values_.at(long_name).back();
     double value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty() || !std::isfinite(value)) {

@@ -17,6 +17,7 @@ struct FlagSpec {
     std::string short_name;  // "-m", or ""
     std::string value_name;  // "PATH"; "" for a switch that takes no value
     std::string help;
+    bool repeatable = false;  // may be given several times (texts() returns them all)
 };
 
 struct CommandSpec {
@@ -39,6 +40,7 @@ public:
 
     bool has(const std::string& long_name) const { return values_.count(long_name) > 0; }
     std::string text(const std::string& long_name, const std::string& fallback = "") const;
+    std::vector<std::string> texts(const std::string& long_name) const;  // every value of a repeatable flag
     std::string required_text(const std::string& long_name) const;
     int64_t integer(const std::string& long_name, int64_t fallback, int64_t min, int64_t max) const;
     uint64_t unsigned_integer(const std::string& long_name, uint64_t fallback) const;
@@ -49,7 +51,7 @@ private:
     const FlagSpec& spec(const std::string& long_name) const;
 
     const CommandSpec& command_;
-    std::map<std::string, std::string> values_;  // long name -> value ("" for switches)
+    std::map<std::string, std::vector<std::string>> values_;  // long name -> values ("" for switches)
 };
 
 }  // namespace wkv

@@ -34,6 +34,11 @@ inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference 
 // The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --cam-n, --cam-seed).
 std::vector<FlagSpec> cache_flags();
 CacheSettings cache_settings(const Args& args, const ModelConfig& config);
+// The parts of those flags that do not name the policy or the budget.
+PolicyRequest policy_options(const Args& args);  // --sinks, --recent, --cam-n, --cam-seed
+PositionMode positions_option(const Args& args);  // --positions
+extern const CommandSpec kPplCommand;
+int run_ppl(const Args& args);
 
 // A forward-pass engine and the Vulkan context it runs on (none for --cpu).
 // The engine is declared last so that it is destroyed before its context.

@@ -21,8 +21,24 @@ std::vector<FlagSpec> cache_flags() {
     };
 }
 
-CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
+PolicyRequest policy_options(const Args& args) {
     PolicyRequest r;
+    if (args.has("--sinks")) r.sinks = static_cast<uint32_t>(args.integer("--sinks", 0, 0, 1 << 20));
+    if (args.has("--recent")) r.recent = static_cast<uint32_t>(args.integer("--recent", 0, 0, 1 << 20));
+    r.cam_n = static_cast<uint32_t>(args.integer("--cam-n", 16, 1, 4096));
+    r.seed = static_cast<uint32_t>(args.integer("--cam-seed", 0, 0, UINT32_MAX));
+    return r;
+}
+
+PositionMode positions_option(const Args& args) {
+    const std::string positions = args.text("--positions", "cache");
+    if (positions == "cache") return PositionMode::cache_index;
+    if (positions == "original") return PositionMode::original;
+    throw Error("--positions '" + positions + "' is not 'cache' or 'original'");
+}
+
+CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
+    PolicyRequest r = policy_options(args);
     const std::string name = args.text("--policy", "full");
     const auto kind = parse_policy_name(name);
     if (!kind) throw Error("--policy '" + name + "' is not one of full, streaming, h2o, tova, cam, evict, weightedkv");
@@ -30,20 +46,10 @@ CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
     if (args.has("--budget") && args.has("--ctx-size")) throw Error(std::string("--budget and --ctx-size are the same setting; give one"));
     const char* budget_flag = args.has("--ctx-size") ? "--ctx-size" : "--budget";
     if (args.has(budget_flag)) r.budget = static_cast<uint32_t>(args.integer(budget_flag, 0, 1, 1 << 20));
-    if (args.has("--sinks")) r.sinks = static_cast<uint32_t>(args.integer("--sinks", 0, 0, 1 << 20));
-    if (args.has("--recent")) r.recent = static_cast<uint32_t>(args.integer("--recent", 0, 0, 1 << 20));
-    r.cam_n = static_cast<uint32_t>(args.integer("--cam-n", 16, 1, 4096));
-    r.seed = static_cast<uint32_t>(args.integer("--cam-seed", 0, 0, UINT32_MAX));
     if ((args.has("--cam-n") || args.has("--cam-seed")) && r.kind != PolicyKind::cam) {
         throw Error(std::string("--cam-n and --cam-seed apply to --policy cam only"));
     }
-    CacheSettings s;
-    s.policy = resolve_policy(r, config.context);
-    const std::string positions = args.text("--positions", "cache");
-    if (positions == "cache") s.positions = PositionMode::cache_index;
-    else if (positions == "original") s.positions = PositionMode::original;
-    else throw Error("--positions '" + positions + "' is not 'cache' or 'original'");
-    return s;
+    return {resolve_policy(r, config.context), positions_option(args)};
 }
 
 EngineHandle make_engine(const Args& args, const Model& model, const CacheSettings& cache) {

@@ -17,6 +17,7 @@ struct Command {
 const Command kCommands[] = {
     {&wkv::kGenerateCommand, wkv::run_generate},
     {&wkv::kDevicesCommand, wkv::run_devices},
+    {&wkv::kPplCommand, wkv::run_ppl},
     {&wkv::kBenchCommand, wkv::run_bench},
     {&wkv::kConformanceCommand, wkv::run_conformance_command},
 };

@@ -13,6 +13,11 @@ public:
     virtual ~Engine() = default;
     // Runs `token` at absolute position `pos`, appending it to the KV cache; returns the logits.
     virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
+    // Feeds `token` without computing logits: a context token nobody scores.
+    virtual void feed(int32_t token, uint32_t pos) = 0;
+    // Feeds `token` and returns the negative log-likelihood of `target` as the
+    // next token, computed where the logits are (on a GPU only a float comes back).
+    virtual double nll(int32_t token, uint32_t pos, int32_t target) = 0;
     // Empties the KV cache (a new sequence); the memory stays allocated.
     virtual void reset() = 0;
     // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.

@@ -103,6 +103,26 @@ void Reference::reset() {
 }
 
 const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
+    run_layers(token, pos);
+    // Final norm and classifier.
+    dequantize_row(model_.final_norm, 0, norm_weight_.data());
+    rmsnorm(x_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+    matvec(logits_.data(), model_.classifier, x_.data(), row_);
+    return logits_;
+}
+
+double Reference::nll(int32_t token, uint32_t pos, int32_t target) {
+    if (target < 0 || static_cast<uint32_t>(target) >= c_.vocab_size) {
+        throw Error("token id " + std::to_string(target) + " is outside the vocabulary");
+    }
+    const std::vector<float>& logits = forward(token, pos);
+    const float max = *std::max_element(logits.begin(), logits.end());
+    double sum = 0.0;
+    for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
+    return std::log(sum) + max - logits[target];
+}
+
+void Reference::run_layers(int32_t token, uint32_t pos) {
     if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) {
         throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
     }
@@ -175,12 +195,6 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
     }
 
     steps_++;
-
-    // Final norm and classifier.
-    dequantize_row(model_.final_norm, 0, norm_weight_.data());
-    rmsnorm(x_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
-    matvec(logits_.data(), model_.classifier, x_.data(), row_);
-    return logits_;
 }
 
 }  // namespace wkv

@@ -26,6 +26,8 @@ public:
     // key and value, attends, updates the scores and, once a layer holds
     // budget + 1 entries, lets the policy drop one (spec §2.3). Returns the logits.
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    void feed(int32_t token, uint32_t pos) override { run_layers(token, pos); }
+    double nll(int32_t token, uint32_t pos, int32_t target) override;
     void reset() override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
     uint64_t weight_bytes() const override { return model_.weight_bytes(); }
@@ -37,6 +39,8 @@ public:
     const std::vector<float>& attention(uint32_t layer, uint32_t head) const { return att_[layer][head]; }
 
 private:
+    void run_layers(int32_t token, uint32_t pos);  // everything but the classifier
+
     const Model& model_;
     const ModelConfig& c_;
     CachePolicy policy_;

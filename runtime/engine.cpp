@@ -38,6 +38,7 @@ GpuEngine::GpuEngine(Context& ctx, const Model& model, const CacheSettings& sett
       hb2_(ctx, c_.hidden_dim * 4, Memory::device_local),
       logits_(ctx, c_.vocab_size * 4, Memory::device_local),
       logits_host_(ctx, c_.vocab_size * 4, Memory::host_visible),
+      nll_host_(ctx, 4, Memory::host_visible),
       rope_(ctx, uint64_t{std::max(settings.policy.slots(), c_.context)} * c_.head_dim() * 4, Memory::device_local),
       // Cache-index positions stay below the slot count; original positions run to the model's context.
       rope_positions_(std::max(settings.policy.slots(), c_.context)),
@@ -77,6 +78,24 @@ uint64_t GpuEngine::weight_bytes() const {
 }
 
 const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
+    step(token, pos, Output::logits, 0);
+    logits_host_.download(logits_cpu_.data(), uint64_t{c_.vocab_size} * 4);
+    return logits_cpu_;
+}
+
+void GpuEngine::feed(int32_t token, uint32_t pos) { step(token, pos, Output::none, 0); }
+
+double GpuEngine::nll(int32_t token, uint32_t pos, int32_t target) {
+    if (target < 0 || static_cast<uint32_t>(target) >= c_.vocab_size) {
+        throw Error("token id " + std::to_string(target) + " is outside the vocabulary");
+    }
+    step(token, pos, Output::nll, target);
+    float value = 0;
+    nll_host_.download(&value, 4);
+    return value;
+}
+
+void GpuEngine::step(int32_t token, uint32_t pos, Output output, int32_t target) {
     if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) {
         throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
     }
@@ -131,16 +150,22 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
         kernels_.matvec(r, w.w2, hb_, x_, true);  // residual
         r.barrier();
     }
-    kernels_.rmsnorm(r, x_, whole(final_norm_), xb_, c_.dim, c_.rms_eps);
-    r.barrier();
-    kernels_.matvec(r, separate_classifier_ ? *separate_classifier_ : token_embedding_, xb_, logits_, false);
-    r.copy(logits_, logits_host_, uint64_t{c_.vocab_size} * 4);
+    if (output != Output::none) {
+        kernels_.rmsnorm(r, x_, whole(final_norm_), xb_, c_.dim, c_.rms_eps);
+        r.barrier();
+        kernels_.matvec(r, separate_classifier_ ? *separate_classifier_ : token_embedding_, xb_, logits_, false);
+        if (output == Output::logits) {
+            r.copy(logits_, logits_host_, uint64_t{c_.vocab_size} * 4);
+        } else {
+            r.barrier();
+            kernels_.nll(r, logits_, nll_host_, c_.vocab_size, static_cast<uint32_t>(target), 0);
+            r.host_barrier();
+        }
+    }
     r.submit_and_wait();
 
     entries_ = compress ? n_entries - 1 : n_entries;
     steps_++;
-    logits_host_.download(logits_cpu_.data(), uint64_t{c_.vocab_size} * 4);
-    return logits_cpu_;
 }
 
 }  // namespace wkv

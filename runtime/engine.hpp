@@ -30,6 +30,8 @@ public:
         : GpuEngine(ctx, model, full_cache(entries, positions), options) {}
 
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    void feed(int32_t token, uint32_t pos) override;
+    double nll(int32_t token, uint32_t pos, int32_t target) override;
     void reset() override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
     std::string device_name() const override { return ctx_.info().name; }
@@ -39,6 +41,10 @@ public:
     uint64_t weight_bytes() const override;  // as stored on the device
 
 private:
+    enum class Output { none, logits, nll };
+    // Records and runs one token; `output` says what comes back.
+    void step(int32_t token, uint32_t pos, Output output, int32_t target);
+
     struct Layer {
         GpuTensor attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
     };
@@ -56,6 +62,7 @@ private:
 
     // Activations of the current token.
     Buffer x_, xb_, q_, k_, v_, att_out_, hb_, hb2_, logits_, logits_host_;
+    Buffer nll_host_;  // one float
     Buffer rope_;  // [position][head_dim / 2] (cos, sin)
     uint32_t rope_positions_;
 

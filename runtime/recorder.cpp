@@ -113,6 +113,13 @@ void Recorder::barrier() {
                          nullptr, 0, nullptr);
 }
 
+void Recorder::host_barrier() {
+    VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &b, 0, nullptr, 0, nullptr);
+}
+
 void Recorder::copy(const Buffer& src, const Buffer& dst, uint64_t bytes) {
     VkMemoryBarrier to_transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_transfer.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;

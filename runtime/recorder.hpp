@@ -32,6 +32,8 @@ public:
     }
     // Makes every earlier shader write visible to every later shader.
     void barrier();
+    // Makes shader writes to host-visible buffers visible to the host after submit.
+    void host_barrier();
     // Copies src to dst after the shaders before it, visible to the host after submit.
     void copy(const Buffer& src, const Buffer& dst, uint64_t bytes);
     void submit_and_wait();

@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,7 +54,9 @@ fs::path temp_dir() {
     return dir;
 }
 
-RunResult run_wkv(const std::vector<std::string>& args) {
+RunResult run_wkv(const std::vector<std::string>& args) { return run_wkv_interrupted(args, -1); }
+
+RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms) {
     static int counter = 0;
     const fs::path out_path = temp_dir() / ("run" + std::to_string(counter) + ".out");
     const fs::path err_path = temp_dir() / ("run" + std::to_string(counter++) + ".err");
@@ -71,6 +74,10 @@ RunResult run_wkv(const std::vector<std::string>& args) {
         _exit(127);
     }
     int status = 0;
+    if (interrupt_after_ms >= 0) {
+        ::usleep(static_cast<useconds_t>(interrupt_after_ms) * 1000);
+        ::kill(pid, SIGINT);
+    }
     ::waitpid(pid, &status, 0);
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

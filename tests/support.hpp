@@ -30,6 +30,8 @@ struct RunResult {
 };
 // Runs the wkv binary under test with these arguments (no shell parsing of them).
 RunResult run_wkv(const std::vector<std::string>& args);
+// The same, sending SIGINT after `interrupt_after_ms` (as a user's Ctrl-C).
+RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms);
 
 // First lines of each corpus document, for tokenizer round trips.
 std::vector<std::string> corpus_samples(size_t bytes_per_document);

@@ -1,0 +1,290 @@
+// wkv ppl: streaming sliding-window perplexity under every cache policy asked
+// for (spec §3), per file and over all files together.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "error.hpp"
+#include "mapped_file.hpp"
+#include "perplexity.hpp"
+
+namespace wkv {
+
+const CommandSpec kPplCommand{
+    "ppl",
+    "Streaming perplexity: sliding windows of --ctx tokens every --stride tokens, a fresh cache per\n"
+    "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
+    "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
+    {
+        {"--model", "-m", "PATH", "model file"},
+        {"--tokenizer", "-t", "PATH", "tokenizer (default: the GGUF's own)"},
+        {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
+        {"--ctx", "", "L", "window length in tokens"},
+        {"--stride", "", "S", "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
+        {"--max-tokens", "", "N", "use only the first N tokens of each document (BOS included)"},
+        {"--policy", "", "LIST", "comma-separated policies: full, streaming, h2o, tova, cam, evict, weightedkv (default full)"},
+        {"--budget", "", "LIST", "comma-separated budgets for the compressing policies"},
+        {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
+        {"--recent", "", "R", "newest entries never dropped, for h2o, tova, evict, weightedkv (default per policy)"},
+        {"--positions", "", "MODE", "RoPE positions: cache (default) or original"},
+        {"--cam-n", "", "N", "cam: values sharing an evicted value (default 16)"},
+        {"--cam-seed", "", "S", "cam: seed of its merge decisions (default 0)"},
+        {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
+        device_flag(),
+        cpu_flag(),
+        {"--help", "-h", "", "show this help"},
+    },
+};
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted = true; }
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) out.push_back(item);
+    return out;
+}
+
+struct Document {
+    std::string path;
+    std::vector<int32_t> tokens;
+    std::vector<Window> windows;
+    uint64_t fed = 0;  // tokens one evaluation feeds (for progress)
+};
+
+struct Cell {  // one (setting, file)
+    NllSum sum;
+    double wall_s = 0;
+    bool done = false;
+};
+
+std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c, uint32_t window) {
+    const PositionMode positions = positions_option(args);
+    const PolicyRequest options = policy_options(args);
+    std::vector<uint32_t> budgets;
+    for (const std::string& b : split_list(args.text("--budget"))) {
+        uint32_t v = 0;
+        try {
+            v = static_cast<uint32_t>(std::stoul(b));
+        } catch (...) {
+            throw Error("--budget '" + args.text("--budget") + "' is not a comma-separated list of numbers");
+        }
+        if (v == 0 || std::to_string(v) != b) throw Error("--budget '" + args.text("--budget") + "' is not a comma-separated list of numbers");
+        budgets.push_back(v);
+    }
+    std::vector<CacheSettings> grid;
+    for (const std::string& name : split_list(args.text("--policy", "full"))) {
+        const auto kind = parse_policy_name(name);
+        if (!kind) throw Error("--policy: '" + name + "' is not one of full, streaming, h2o, tova, cam, evict, weightedkv");
+        PolicyRequest r = options;
+        r.kind = *kind;
+        if (*kind == PolicyKind::full) {
+            // The full cache holds a whole window, and only within the trained context.
+            if (window > c.context) {
+                throw Error("--policy full with --ctx " + std::to_string(window) + " is refused: the model was trained on " +
+                            std::to_string(c.context) + " tokens (only compressing policies run longer windows)");
+            }
+            r.budget = window;
+            r.sinks.reset();
+            r.recent.reset();
+            grid.push_back({resolve_policy(r, c.context), positions});
+            continue;
+        }
+        if (budgets.empty()) throw Error("--policy " + name + " needs --budget");
+        if (*kind == PolicyKind::streaming || *kind == PolicyKind::cam) r.recent.reset();  // their window is budget - sinks
+        for (uint32_t b : budgets) {
+            r.budget = b;
+            grid.push_back({resolve_policy(r, c.context), positions});
+        }
+    }
+    return grid;
+}
+
+std::string format_ppl(const NllSum& s) {
+    if (!s.scored) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", s.perplexity());
+    return buf;
+}
+
+void print_table(const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
+                 const std::vector<std::vector<Cell>>& cells, bool partial) {
+    std::printf("\n%-12s %7s", "policy", "budget");
+    for (const Document& d : docs) std::printf(" %14.14s", std::filesystem::path(d.path).stem().c_str());
+    std::printf(" %14s %10s\n", "all", "scored");
+    for (size_t s = 0; s < grid.size(); s++) {
+        std::printf("%-12s %7u", policy_name(grid[s].policy.kind), grid[s].policy.budget);
+        NllSum all;
+        bool complete = true;
+        for (size_t f = 0; f < docs.size(); f++) {
+            const Cell& cell = cells[s][f];
+            std::printf(" %14s", cell.done ? format_ppl(cell.sum).c_str() : "...");
+            if (cell.done) all += cell.sum;
+            complete = complete && cell.done;
+        }
+        std::printf(" %14s %10llu\n", complete ? format_ppl(all).c_str() : "...", static_cast<unsigned long long>(all.scored));
+    }
+    if (partial) std::printf("(interrupted: '...' marks what did not complete)\n");
+}
+
+std::string json_escape(const std::string& s) {
+    std::string out;
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\') out += '\\';
+        if (static_cast<unsigned char>(ch) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+            out += buf;
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+void write_json(const std::string& path, const Args& args, const std::string& device, uint32_t window, uint32_t stride,
+                const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
+                const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
+    std::ostringstream j;
+    j.precision(10);
+    j << "{\n  \"model\": \"" << json_escape(args.text("--model")) << "\",\n  \"device\": \"" << json_escape(device)
+      << "\",\n  \"window\": " << window << ",\n  \"stride\": " << stride << ",\n  \"positions\": \""
+      << (grid.empty() || grid[0].positions == PositionMode::cache_index ? "cache" : "original") << "\",\n  \"wall_s\": " << wall_s
+      << ",\n  \"interrupted\": " << (interrupted ? "true" : "false") << ",\n  \"files\": [";
+    for (size_t f = 0; f < docs.size(); f++) {
+        j << (f ? ", " : "") << "{\"path\": \"" << json_escape(docs[f].path) << "\", \"tokens\": " << docs[f].tokens.size() << "}";
+    }
+    j << "],\n  \"results\": [";
+    bool first = true;
+    for (size_t s = 0; s < grid.size(); s++) {
+        for (size_t f = 0; f < docs.size(); f++) {
+            const Cell& c = cells[s][f];
+            if (!c.done) continue;
+            const CachePolicy& p = grid[s].policy;
+            j << (first ? "\n    " : ",\n    ") << "{\"policy\": \"" << policy_name(p.kind) << "\", \"budget\": " << p.budget
+              << ", \"sinks\": " << p.sinks << ", \"recent\": " << p.recent << ", \"file\": \"" << json_escape(docs[f].path)
+              << "\", \"tokens\": " << c.sum.scored << ", \"total_nll\": " << c.sum.total_nll << ", \"perplexity\": ";
+            if (c.sum.scored) j << c.sum.perplexity();
+            else j << "null";
+            j << ", \"wall_s\": " << c.wall_s << "}";
+            first = false;
+        }
+    }
+    j << "\n  ]\n}\n";
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << j.str();
+        if (!out) fail(path, "cannot write");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) fail(path, "cannot write: " + ec.message());
+}
+
+class Progress {
+public:
+    explicit Progress(uint64_t total) : total_(total), tty_(::isatty(STDERR_FILENO)), start_(clock::now()), last_(start_) {}
+    void advance(uint64_t n) {
+        done_ += n;
+        const auto now = clock::now();
+        const double since = std::chrono::duration<double>(now - last_).count();
+        if (since < (tty_ ? 0.2 : 10.0) && done_ < total_) return;
+        last_ = now;
+        const double elapsed = std::chrono::duration<double>(now - start_).count();
+        const double rate = elapsed > 0 ? done_ / elapsed : 0;
+        const double eta = rate > 0 ? (total_ - done_) / rate : 0;
+        if (tty_) {
+            const int width = 30, filled = static_cast<int>(width * done_ / std::max<uint64_t>(total_, 1));
+            std::fprintf(stderr, "\r[%.*s%*s] %llu/%llu tokens  %.1f tok/s  ETA %.0fs ", filled, "##############################",
+                         width - filled, "", static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), rate, eta);
+        } else {
+            std::fprintf(stderr, "progress: %llu/%llu tokens, %.1f tok/s, ETA %.0fs\n", static_cast<unsigned long long>(done_),
+                         static_cast<unsigned long long>(total_), rate, eta);
+        }
+    }
+    void finish() {
+        if (tty_) std::fprintf(stderr, "\n");
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    uint64_t total_, done_ = 0;
+    bool tty_;
+    clock::time_point start_, last_;
+};
+
+}  // namespace
+
+int run_ppl(const Args& args) {
+    const Model model = load_model(args.required_text("--model"));
+    const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
+    const std::vector<std::string> files = args.texts("--file");
+    if (files.empty()) throw Error(std::string("ppl: give at least one document with -f"));
+    if (!args.has("--ctx")) throw Error(std::string("ppl: --ctx L (the window length) is required"));
+    const auto window = static_cast<uint32_t>(args.integer("--ctx", 0, 2, 1 << 20));
+    const auto stride = static_cast<uint32_t>(args.integer("--stride", std::max<uint32_t>(window / 2, 1), 1, window));
+    const int64_t max_tokens = args.integer("--max-tokens", 0, 2, 1ll << 31);
+    const std::vector<CacheSettings> grid = settings_grid(args, model.config, window);
+
+    std::vector<Document> docs;
+    uint64_t total = 0;
+    for (const std::string& path : files) {
+        const MappedFile file(path);
+        Document d;
+        d.path = path;
+        d.tokens = tokenizer.encode(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), /*add_bos=*/true);
+        if (max_tokens && d.tokens.size() > static_cast<uint64_t>(max_tokens)) d.tokens.resize(static_cast<size_t>(max_tokens));
+        d.windows = plan_windows(static_cast<uint32_t>(d.tokens.size()), window, stride);
+        for (const Window& w : d.windows) d.fed += w.end - w.begin - 1;
+        total += d.fed * grid.size();
+        docs.push_back(std::move(d));
+    }
+
+    g_interrupted = false;
+    std::signal(SIGINT, on_interrupt);
+    std::vector<std::vector<Cell>> cells(grid.size(), std::vector<Cell>(docs.size()));
+    Progress progress(total);
+    std::string device;
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t s = 0; s < grid.size() && !g_interrupted; s++) {
+        EngineHandle h = make_engine(args, model, grid[s]);
+        device = h.engine->device_name();
+        for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
+            const auto t0 = std::chrono::steady_clock::now();
+            Cell cell;
+            for (const Window& w : docs[f].windows) {
+                if (g_interrupted) break;
+                cell.sum += evaluate_window(*h.engine, docs[f].tokens, w);
+                progress.advance(w.end - w.begin - 1);
+            }
+            if (g_interrupted) break;
+            cell.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            cell.done = true;
+            cells[s][f] = cell;
+        }
+    }
+    progress.finish();
+    std::signal(SIGINT, SIG_DFL);
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    std::printf("model %s, window %u, stride %u, %s positions, %zu files, %s\n", model.path.c_str(), window, stride,
+                grid[0].positions == PositionMode::cache_index ? "cache-index" : "original", docs.size(), device.c_str());
+    print_table(grid, docs, cells, g_interrupted);
+    std::printf("wall time %.1f s\n", wall_s);
+    if (args.has("--json")) write_json(args.required_text("--json"), args, device, window, stride, grid, docs, cells, wall_s, g_interrupted);
+    return g_interrupted ? 130 : 0;
+}
+
+}  // namespace wkv

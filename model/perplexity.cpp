@@ -1,0 +1,35 @@
+#include "perplexity.hpp"
+
+#include <algorithm>
+
+namespace wkv {
+
+std::vector<Window> plan_windows(uint32_t n_tokens, uint32_t window, uint32_t stride) {
+    std::vector<Window> out;
+    if (n_tokens < 2 || window < 2 || stride < 1) return out;
+    uint32_t previous_end = 0;
+    for (uint32_t begin = 0;; begin += stride) {
+        const uint32_t end = std::min(begin + window, n_tokens);
+        out.push_back({begin, end, std::max(previous_end, begin + 1)});
+        previous_end = end;
+        if (end == n_tokens) break;
+    }
+    return out;
+}
+
+NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w) {
+    engine.reset();
+    NllSum sum;
+    for (uint32_t t = w.begin; t + 1 < w.end; t++) {
+        const uint32_t pos = t - w.begin;
+        if (t + 1 >= w.first_scored) {
+            sum.total_nll += engine.nll(tokens[t], pos, tokens[t + 1]);
+            sum.scored++;
+        } else {
+            engine.feed(tokens[t], pos);
+        }
+    }
+    return sum;
+}
+
+}  // namespace wkv

@@ -1,0 +1,214 @@
+// Streaming perplexity: the window plan, the protocol against a slow loop
+// written separately, the stored reference NLLs, and `wkv ppl` as a user runs it.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "gguf_writer.hpp"
+#include "perplexity.hpp"
+#include "reference.hpp"
+#include "runtime/engine.hpp"
+#include "support.hpp"
+#include "tokenizer.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+Model tiny_model() {
+    RandomModelOptions o;
+    o.config.dim = 32;
+    o.config.hidden_dim = 48;
+    o.config.n_layers = 2;
+    o.config.n_heads = 4;
+    o.config.n_kv_heads = 2;
+    o.config.vocab_size = 40;
+    o.config.context = 64;
+    o.seed = 5;
+    const std::string path = (temp_dir() / "ppl_tiny.gguf").string();
+    write_file(path, random_llama_gguf(o));
+    return load_model(path);
+}
+
+// The slow loop: for every target, find the window that scores it, run a fresh
+// engine over that window's tokens up to the target, and take -log softmax.
+NllSum slow_perplexity(const Model& model, const CacheSettings& settings, const std::vector<int32_t>& tokens, uint32_t window,
+                       uint32_t stride) {
+    NllSum sum;
+    uint32_t scored_until = 1;  // targets before this are done
+    for (uint32_t begin = 0; scored_until < tokens.size(); begin += stride) {
+        const uint32_t end = std::min<uint32_t>(begin + window, static_cast<uint32_t>(tokens.size()));
+        for (uint32_t target = std::max(scored_until, begin + 1); target < end; target++) {
+            Reference fresh(model, settings);
+            std::vector<float> logits;
+            for (uint32_t t = begin; t < target; t++) logits = fresh.forward(tokens[t], t - begin);
+            double z = 0;
+            for (float l : logits) z += std::exp(static_cast<double>(l));
+            sum.total_nll += std::log(z) - logits[tokens[target]];
+            sum.scored++;
+        }
+        scored_until = std::max(scored_until, end);
+    }
+    return sum;
+}
+
+CachePolicy compressing(PolicyKind kind, uint32_t budget) {
+    PolicyRequest r;
+    r.kind = kind;
+    r.budget = budget;
+    r.sinks = 1;
+    return resolve_policy(r, 64);
+}
+
+std::string write_text(const std::string& name, const std::string& text) {
+    const std::string path = (temp_dir() / name).string();
+    write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
+    return path;
+}
+
+}  // namespace
+
+TEST_SUITE("ppl") {
+
+TEST_CASE("window plan: every token after BOS scored once; later windows score only their last stride tokens") {
+    const std::vector<Window> w = plan_windows(10, 4, 2);
+    REQUIRE(w.size() == 4);
+    CHECK((w[0].begin == 0 && w[0].end == 4 && w[0].first_scored == 1));  // scores 1, 2, 3
+    CHECK((w[1].begin == 2 && w[1].end == 6 && w[1].first_scored == 4));  // scores 4, 5
+    CHECK((w[2].begin == 4 && w[2].end == 8 && w[2].first_scored == 6));
+    CHECK((w[3].begin == 6 && w[3].end == 10 && w[3].first_scored == 8));
+    for (uint32_t n : {2u, 3u, 9u, 10u, 11u, 37u}) {
+        for (uint32_t stride : {1u, 2u, 3u}) {  // stride < window: every token after BOS exactly once
+            uint64_t scored = 0;
+            for (const Window& x : plan_windows(n, 4, stride)) scored += x.end - x.first_scored;
+            CHECK(scored == n - 1);
+        }
+        // stride == window: a later window's first token has no context inside its window
+        const std::vector<Window> disjoint = plan_windows(n, 4, 4);
+        uint64_t scored = 0;
+        for (const Window& x : disjoint) scored += x.end - x.first_scored;
+        CHECK(scored == n - disjoint.size());
+    }
+    CHECK(plan_windows(1, 4, 2).empty());
+    const std::vector<Window> one = plan_windows(3, 8, 4);  // shorter than a window
+    REQUIRE(one.size() == 1);
+    CHECK((one[0].end == 3 && one[0].first_scored == 1));
+}
+
+TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full cache and compressing policies)") {
+    const Model model = tiny_model();
+    std::vector<int32_t> tokens = {1};
+    for (int32_t i = 0; i < 30; i++) tokens.push_back((i * 17 + 3) % 40);
+    const CacheSettings settings[] = {
+        full_cache(8), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
+        {compressing(PolicyKind::h2o, 5), PositionMode::original}, {compressing(PolicyKind::streaming, 4), PositionMode::cache_index}};
+    ContextOptions options;
+    options.validation = true;
+    Context ctx(options);
+    for (const CacheSettings& s : settings) {
+        for (uint32_t stride : {3u, 4u, 8u}) {
+            const NllSum slow = slow_perplexity(model, s, tokens, 8, stride);
+            Reference cpu(model, s);
+            GpuEngine gpu(ctx, model, s);
+            NllSum a, b;
+            for (const Window& w : plan_windows(static_cast<uint32_t>(tokens.size()), 8, stride)) {
+                a += evaluate_window(cpu, tokens, w);
+                b += evaluate_window(gpu, tokens, w);
+            }
+            CHECK(a.scored == (stride < 8 ? tokens.size() - 1 : tokens.size() - 4));  // 4 windows when disjoint
+            CHECK(slow.scored == a.scored);
+            CHECK(a.total_nll == doctest::Approx(slow.total_nll).epsilon(1e-9));
+            CHECK(b.scored == a.scored);
+            CHECK(b.total_nll == doctest::Approx(a.total_nll).epsilon(1e-5));
+        }
+    }
+    CHECK(ctx.validation_messages().empty());
+}
+
+TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equals the stored PyTorch values") {
+    const Json ref = shared_json("models/wkv-eval-8m.reference.json");
+    const Model model = load_model(shared_file("models/wkv-eval-8m.bin"));
+    const Tokenizer tokenizer = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
+    std::vector<int32_t> tokens = tokenizer.encode(read_file(shared_file(ref["ppl_doc"].string)).substr(0, 2000), true);
+    tokens.resize(97);
+    Reference engine(model, 96);
+    const NllSum got = evaluate_window(engine, tokens, plan_windows(97, 97, 97)[0]);
+    double expected = 0;
+    const std::vector<double> nll = ref["nll_per_token"].numbers();
+    for (size_t i = 0; i < 96; i++) expected += nll[i];
+    CHECK(got.scored == 96);
+    CHECK(got.total_nll == doctest::Approx(expected).epsilon(1e-5));
+}
+
+TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
+    const std::string text = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 3000);
+    const std::string a = write_text("doc_a.txt", text.substr(0, 1500)), b = write_text("doc_b.txt", text.substr(1500));
+    const std::string json = (temp_dir() / "ppl.json").string();
+    const std::vector<std::string> common = {"ppl", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                             "-f", a, "-f", b, "--ctx", "64", "--max-tokens", "150", "--policy", "full,streaming,weightedkv",
+                                             "--budget", "16,32"};
+    std::vector<std::string> gpu_args = common;
+    gpu_args.insert(gpu_args.end(), {"--json", json});
+    const RunResult gpu = run_wkv(gpu_args);
+    REQUIRE_MESSAGE(gpu.exit_code == 0, gpu.err);
+    CHECK(gpu.out.find("policy        budget          doc_a          doc_b            all     scored") != std::string::npos);
+    CHECK(gpu.out.find("\nweightedkv        32 ") != std::string::npos);
+    CHECK(gpu.out.find(" 298\n") != std::string::npos);  // 2 files x (150 - 1) scored tokens
+
+    const Json j = parse_json(read_file(json));
+    CHECK(j["window"].number == 64);
+    CHECK(j["stride"].number == 32);
+    CHECK(j["files"].array.size() == 2);
+    REQUIRE(j["results"].array.size() == 10);  // (full + 2 policies x 2 budgets) x 2 files
+    for (const Json& r : j["results"].array) {
+        for (const char* key : {"policy", "budget", "sinks", "recent", "file", "tokens", "total_nll", "perplexity", "wall_s"}) CHECK(r.has(key));
+        CHECK(r["tokens"].number == 149);
+        CHECK(r["perplexity"].number == doctest::Approx(std::exp(r["total_nll"].number / 149)).epsilon(1e-6));
+    }
+    CHECK(j["results"].array[0]["policy"].string == "full");
+    CHECK(j["results"].array[0]["budget"].number == 64);
+
+    const std::string cpu_json = (temp_dir() / "ppl_cpu.json").string();
+    std::vector<std::string> cpu_args = common;
+    cpu_args.insert(cpu_args.end(), {"--cpu", "--json", cpu_json});
+    const RunResult cpu = run_wkv(cpu_args);
+    REQUIRE(cpu.exit_code == 0);
+    // The same numbers on the other engine, within float accumulation (1e-5 relative).
+    const Json k = parse_json(read_file(cpu_json));
+    REQUIRE(k["results"].array.size() == 10);
+    for (size_t i = 0; i < 10; i++) {
+        CHECK(k["results"].array[i]["policy"].string == j["results"].array[i]["policy"].string);
+        CHECK(k["results"].array[i]["perplexity"].number == doctest::Approx(j["results"].array[i]["perplexity"].number).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the partial table") {
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    const std::string doc = write_text("doc.txt", "Once upon a time there was a cat.");
+    auto error_of = [&](std::initializer_list<std::string> extra) {
+        std::vector<std::string> a = {"ppl", "-m", model, "-t", tok};
+        a.insert(a.end(), extra);
+        const RunResult r = run_wkv(a);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find('\n') == r.err.size() - 1);
+        return r.err;
+    };
+    CHECK(error_of({"-f", doc, "--ctx", "1024"}).find("--policy full with --ctx 1024 is refused") != std::string::npos);
+    CHECK(error_of({"-f", doc}).find("--ctx L (the window length) is required") != std::string::npos);
+    CHECK(error_of({"--ctx", "64"}).find("at least one document") != std::string::npos);
+    CHECK(error_of({"-f", "/nonexistent.txt", "--ctx", "64"}).find("/nonexistent.txt: cannot open") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--stride", "65"}).find("--stride = 65 is out of range") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o"}).find("--policy h2o needs --budget") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,x"}).find("is not a comma-separated list") != std::string::npos);
+
+    const std::string long_doc = write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));
+    const RunResult r = run_wkv_interrupted({"ppl", "-m", model, "-t", tok, "-f", long_doc, "-f", long_doc, "--ctx", "256", "--policy",
+                                             "full,weightedkv", "--budget", "32", "--cpu"},
+                                            1500);
+    CHECK(r.exit_code == 130);
+    CHECK(r.out.find("(interrupted") != std::string::npos);
+    CHECK(r.out.find("\nfull ") != std::string::npos);
+}
+
+}
