@@ -4,7 +4,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "reference.hpp"
-#include "runtime/engine.hpp"
+#include "runtime/gpu_engine.hpp"
 
 namespace wkv {
 

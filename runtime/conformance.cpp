@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine.hpp"
+#include "gpu_engine.hpp"
 #include "error.hpp"
 #include "gguf_writer.hpp"
 #include "kernels.hpp"

@@ -27,7 +27,7 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
     const char* types[] = {"f32", "f16", "q8_0", "q4_0"};
     for (int i = 0; i < 4; i++) {
         matvec_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
-                                                std::vector<uint32_t>{kWorkgroup});
+                                                std::vector<uint32_t>{kWorkgroup, kMaxBatch});
         embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + types[i], 2, sizeof(push::Embedding),
                                                    std::vector<uint32_t>{kWorkgroup});
     }
@@ -60,19 +60,28 @@ void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, Buf
     }
 }
 
-void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
-    for (const GpuTensorChunk& c : w.chunks) {
-        const uint32_t groups = (c.rows + matvec_rows_per_group_ - 1) / matvec_rows_per_group_;
-        const uint32_t groups_x = std::min(groups, kMaxGroupsX);
-        const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
-        r.dispatch(matvec_pipeline(w.type), {c.buffer, x, out},
-                   push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_}, groups_x,
-                   groups_y);
+void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
+                     uint32_t batch, bool accumulate) const {
+    for (uint32_t first = 0; first < batch; first += kMaxBatch) {
+        const uint32_t n = std::min(kMaxBatch, batch - first);
+        // Later groups of vectors bind the buffers from their first vector on (256-byte aligned strides).
+        const BufferRange xs(*x.buffer, x.offset + uint64_t{first} * x_stride * 4, VK_WHOLE_SIZE);
+        const BufferRange outs(*out.buffer, out.offset + uint64_t{first} * out_stride * 4, VK_WHOLE_SIZE);
+        for (const GpuTensorChunk& c : w.chunks) {
+            const uint32_t groups = (c.rows + matvec_rows_per_group_ - 1) / matvec_rows_per_group_;
+            const uint32_t groups_x = std::min(groups, kMaxGroupsX);
+            const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
+            r.dispatch(matvec_pipeline(w.type), {c.buffer, first ? xs : x, first ? outs : out},
+                       push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_, n,
+                                    x_stride, out_stride},
+                       groups_x, groups_y);
+        }
     }
 }
 
-void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps) const {
-    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps}, 1);
+void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch,
+                      uint32_t stride) const {
+    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride}, batch);
 }
 
 void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const {

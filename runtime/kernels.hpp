@@ -17,14 +17,22 @@ class Kernels {
 public:
     static constexpr uint32_t kWorkgroup = 64;     // threads per workgroup (a power of two)
     static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
+    static constexpr uint32_t kMaxBatch = 16;      // vectors per matvec dispatch (its per-row sums live in registers)
 
     explicit Kernels(Context& ctx);
 
     // out = row `token` of the table.
     void embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const;
-    // out (+)= W x, one dispatch per chunk of W.
-    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const;
-    void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps) const;
+    // out[b] (+)= W x[b] for a batch of vectors laid out every x_stride / out_stride floats;
+    // one dispatch per chunk of W and per kMaxBatch vectors.
+    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
+                uint32_t batch, bool accumulate) const;
+    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
+        matvec(r, w, x, 0, out, 0, 1, accumulate);
+    }
+    // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
+    void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch = 1,
+                 uint32_t stride = 0) const;
     void swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const;
     // Appends k_new/v_new ([n_kv_heads][head_dim]) to the layer's cache.
     void kv_append(Recorder& r, const KvLayer& layer, BufferRange k_new, BufferRange v_new, BufferRange rope,

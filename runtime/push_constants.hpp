@@ -7,7 +7,7 @@
 namespace wkv::push {
 
 struct Matvec {  // matvec.comp
-    uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group;
+    uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group, batch, x_stride, out_stride;
 };
 struct Embedding {  // embedding.comp
     uint32_t row, cols;
@@ -15,6 +15,7 @@ struct Embedding {  // embedding.comp
 struct Rmsnorm {  // rmsnorm.comp
     uint32_t n;
     float eps;
+    uint32_t stride;
 };
 struct Swiglu {  // swiglu.comp
     uint32_t n;

@@ -120,13 +120,13 @@ void Recorder::host_barrier() {
     vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &b, 0, nullptr, 0, nullptr);
 }
 
-void Recorder::copy(const Buffer& src, const Buffer& dst, uint64_t bytes) {
+void Recorder::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset, uint64_t bytes) {
     VkMemoryBarrier to_transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_transfer.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
     to_transfer.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
     vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_transfer, 0,
                          nullptr, 0, nullptr);
-    const VkBufferCopy region{0, 0, bytes};
+    const VkBufferCopy region{src_offset, dst_offset, bytes};
     vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;

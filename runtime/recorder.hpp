@@ -34,8 +34,8 @@ public:
     void barrier();
     // Makes shader writes to host-visible buffers visible to the host after submit.
     void host_barrier();
-    // Copies src to dst after the shaders before it, visible to the host after submit.
-    void copy(const Buffer& src, const Buffer& dst, uint64_t bytes);
+    // Copies bytes from src to dst after the shaders before it, visible to the host after submit.
+    void copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset, uint64_t bytes);
     void submit_and_wait();
 
 private:

@@ -1,5 +1,6 @@
 #version 450
-// out = x / sqrt(mean(x^2) + eps) * weight, in one workgroup.
+// out = x / sqrt(mean(x^2) + eps) * weight, one workgroup per vector of a
+// batch (vector b at offset b * stride).
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;  // power of two
@@ -11,14 +12,16 @@ layout(std430, binding = 2) writeonly buffer Out { float out_[]; };
 layout(push_constant) uniform Push {
     uint n;
     float eps;
+    uint stride;  // floats between consecutive vectors
 } p;
 
 shared float partial[WG];
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
+    const uint base = gl_WorkGroupID.x * p.stride;
     float sum = 0.0;
-    for (uint i = t; i < p.n; i += WG) sum += x[i] * x[i];
+    for (uint i = t; i < p.n; i += WG) sum += x[base + i] * x[base + i];
     partial[t] = sum;
     barrier();
     for (uint stride = WG / 2; stride > 0; stride /= 2) {
@@ -26,5 +29,5 @@ void main() {
         barrier();
     }
     const float scale = inversesqrt(partial[0] / float(p.n) + p.eps);
-    for (uint i = t; i < p.n; i += WG) out_[i] = weight[i] * (x[i] * scale);
+    for (uint i = t; i < p.n; i += WG) out_[base + i] = weight[i] * (x[base + i] * scale);
 }

@@ -7,7 +7,8 @@
 
 #include "error.hpp"
 #include "runtime/conformance.hpp"
-#include "runtime/engine.hpp"
+#include "reference.hpp"
+#include "runtime/gpu_engine.hpp"
 #include "sampler.hpp"
 #include "support.hpp"
 

@@ -7,7 +7,7 @@
 #include "gguf_writer.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
-#include "runtime/engine.hpp"
+#include "runtime/gpu_engine.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 

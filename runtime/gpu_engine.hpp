@@ -1,0 +1,47 @@
+// The Engine interface (model/engine.hpp) on a Vulkan device for one sequence:
+// the model's weights uploaded once, and a BatchEngine of one.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "batch_engine.hpp"
+#include "context.hpp"
+#include "engine.hpp"  // model/engine.hpp: the interface
+#include "gpu_weights.hpp"
+#include "model.hpp"
+#include "policy.hpp"
+
+namespace wkv {
+
+struct GpuEngineOptions {
+    uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
+};
+
+class GpuEngine final : public Engine {
+public:
+    GpuEngine(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions options = {});
+    // A full cache of `entries`.
+    GpuEngine(Context& ctx, const Model& model, uint32_t entries, PositionMode positions = PositionMode::cache_index,
+              GpuEngineOptions options = {})
+        : GpuEngine(ctx, model, full_cache(entries, positions), options) {}
+
+    const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    void feed(int32_t token, uint32_t pos) override;
+    double nll(int32_t token, uint32_t pos, int32_t target) override;
+    void reset() override { batch_.reset(0); }
+    uint64_t kv_cache_bytes() const override { return batch_.kv_cache_bytes(); }
+    uint64_t weight_bytes() const override { return weights_->bytes(); }
+    std::string device_name() const override { return ctx_.info().name; }
+
+    const KvCacheRing& cache() const { return batch_.cache(0); }
+    uint32_t entries() const { return batch_.entries(0); }
+
+private:
+    Context& ctx_;
+    std::unique_ptr<GpuWeights> weights_;
+    BatchEngine batch_;
+    std::vector<float> logits_;
+};
+
+}  // namespace wkv

@@ -1,0 +1,31 @@
+// A model's weights on the device, uploaded once and shared by every engine
+// that runs the model.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "gpu_tensor.hpp"
+#include "model.hpp"
+
+namespace wkv {
+
+struct GpuLayerWeights {
+    GpuTensor attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;  // norms as f32 vectors
+};
+
+struct GpuWeights {
+    ModelConfig config;
+    GpuTensor token_embedding;
+    std::vector<GpuLayerWeights> layers;
+    GpuTensor final_norm;
+    std::unique_ptr<GpuTensor> separate_classifier;  // null when the embedding is shared
+
+    const GpuTensor& classifier() const { return separate_classifier ? *separate_classifier : token_embedding; }
+    uint64_t bytes() const;
+};
+
+// max_chunk_bytes: split matrices above this (0 = the device's storage buffer range).
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes = 0);
+
+}  // namespace wkv
