@@ -14,6 +14,9 @@
 #include "error.hpp"
 #include "mapped_file.hpp"
 #include "perplexity.hpp"
+#include "reference.hpp"
+#include "runtime/batch_perplexity.hpp"
+#include "runtime/gpu_weights.hpp"
 
 namespace wkv {
 
@@ -258,21 +261,45 @@ int run_ppl(const Args& args) {
     Progress progress(total);
     std::string device;
     const auto start = std::chrono::steady_clock::now();
-    for (size_t s = 0; s < grid.size() && !g_interrupted; s++) {
-        EngineHandle h = make_engine(args, model, grid[s]);
-        device = h.engine->device_name();
+    if (args.has("--cpu")) {
+        // The CPU reference, one setting after another.
+        for (size_t s = 0; s < grid.size() && !g_interrupted; s++) {
+            Reference engine(model, grid[s]);
+            device = engine.device_name();
+            for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
+                const auto t0 = std::chrono::steady_clock::now();
+                Cell cell;
+                for (const Window& w : docs[f].windows) {
+                    if (g_interrupted) break;
+                    cell.sum += evaluate_window(engine, docs[f].tokens, w);
+                    progress.advance(w.end - w.begin - 1);
+                }
+                if (g_interrupted) break;
+                cell.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                cell.done = true;
+                cells[s][f] = cell;
+            }
+        }
+    } else {
+        // Every setting at once: one batch, one weight read per token for all of them.
+        ContextOptions options;
+        if (args.has("--device")) options.device_index = static_cast<uint32_t>(args.integer("--device", 0, 0, 255));
+        Context ctx(options);
+        device = ctx.info().name;
+        const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
+        BatchEngine batch(ctx, *weights, grid);
         for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
             const auto t0 = std::chrono::steady_clock::now();
-            Cell cell;
+            std::vector<NllSum> sums(grid.size());
             for (const Window& w : docs[f].windows) {
                 if (g_interrupted) break;
-                cell.sum += evaluate_window(*h.engine, docs[f].tokens, w);
-                progress.advance(w.end - w.begin - 1);
+                const std::vector<NllSum> window_sums = evaluate_window_batch(batch, docs[f].tokens, w);
+                for (size_t s = 0; s < grid.size(); s++) sums[s] += window_sums[s];
+                progress.advance(uint64_t{w.end - w.begin - 1} * grid.size());
             }
             if (g_interrupted) break;
-            cell.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            cell.done = true;
-            cells[s][f] = cell;
+            const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            for (size_t s = 0; s < grid.size(); s++) cells[s][f] = {sums[s], wall_s, true};  // the batch shares its wall time
         }
     }
     progress.finish();
