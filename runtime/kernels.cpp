@@ -27,7 +27,9 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
     const char* types[] = {"f32", "f16", "q8_0", "q4_0"};
     for (int i = 0; i < 4; i++) {
         matvec_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
-                                                std::vector<uint32_t>{kWorkgroup, kMaxBatch});
+                                                std::vector<uint32_t>{kWorkgroup, 1});
+        matvec_batch_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
+                                                      std::vector<uint32_t>{kWorkgroup, kMaxBatch});
         embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + types[i], 2, sizeof(push::Embedding),
                                                    std::vector<uint32_t>{kWorkgroup});
     }
@@ -50,7 +52,9 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
     policy_weightedkv_ = policy("policy_weightedkv");
 }
 
-const Pipeline& Kernels::matvec_pipeline(TensorType t) const { return *matvec_[type_index(t)]; }
+const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
+    return batch == 1 ? *matvec_[type_index(t)] : *matvec_batch_[type_index(t)];
+}
 const Pipeline& Kernels::embedding_pipeline(TensorType t) const { return *embedding_[type_index(t)]; }
 
 void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const {
@@ -71,7 +75,7 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
             const uint32_t groups = (c.rows + matvec_rows_per_group_ - 1) / matvec_rows_per_group_;
             const uint32_t groups_x = std::min(groups, kMaxGroupsX);
             const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
-            r.dispatch(matvec_pipeline(w.type), {c.buffer, first ? xs : x, first ? outs : out},
+            r.dispatch(matvec_pipeline(w.type, n), {c.buffer, first ? xs : x, first ? outs : out},
                        push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_, n,
                                     x_stride, out_stride},
                        groups_x, groups_y);

@@ -51,10 +51,10 @@ public:
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
 private:
-    const Pipeline& matvec_pipeline(TensorType t) const;
+    const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;
     const Pipeline& embedding_pipeline(TensorType t) const;
 
-    std::unique_ptr<Pipeline> matvec_[4], embedding_[4];  // f32, f16, q8_0, q4_0
+    std::unique_ptr<Pipeline> matvec_[4], matvec_batch_[4], embedding_[4];  // f32, f16, q8_0, q4_0
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_, score_accumulate_;
     std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_, policy_cam_, policy_evict_, policy_weightedkv_;
     uint32_t matvec_rows_per_group_;  // one row per subgroup

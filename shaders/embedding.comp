@@ -12,7 +12,6 @@ layout(push_constant) uniform Push {
     uint cols;
 } p;
 
-#define WEIGHTS_DEQUANT_ONLY
 #include "weights.glsl"
 
 void main() {

@@ -11,8 +11,12 @@
 // added to out: the residual add after the attention output and FFN down projections.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
+// Pipelines are built for MAX_BATCH 1 (generation) and 16: the loops over the
+// batch unroll, so each dequantised weight is used for every vector while
+// the per-vector sums stay in registers.
 layout(constant_id = 1) const uint MAX_BATCH = 16;
 
 layout(std430, binding = 0) readonly buffer Weights { uint weights[]; };
@@ -33,21 +37,30 @@ layout(push_constant) uniform Push {
 
 #include "weights.glsl"
 
+float sums[MAX_BATCH];
+
 void main() {
     const uint first = (gl_WorkGroupID.y * p.groups_x + gl_WorkGroupID.x) * p.rows_per_group;
     for (uint r = gl_SubgroupID; r < p.rows_per_group; r += gl_NumSubgroups) {
         const uint row = first + r;
         if (row >= p.rows) break;  // uniform across the subgroup
-        float sums[MAX_BATCH];
-        for (uint s = 0; s < p.batch; s++) sums[s] = 0.0;
+        [[unroll]] for (uint s = 0; s < MAX_BATCH; s++) sums[s] = 0.0;
         for (uint b = gl_SubgroupInvocationID; b < p.cols / BLOCK_VALUES; b += gl_SubgroupSize) {
-            for (uint s = 0; s < p.batch; s++) sums[s] += dot_block(row, b, p.cols, s * p.x_stride);
+            [[unroll]] for (uint j = 0; j < BLOCK_VALUES; j++) {
+                const uint col = b * BLOCK_VALUES + j;
+                const float w = dequant(row, col, p.cols);
+                [[unroll]] for (uint s = 0; s < MAX_BATCH; s++) {
+                    if (s < p.batch) sums[s] += w * x[s * p.x_stride + col];
+                }
+            }
         }
-        for (uint s = 0; s < p.batch; s++) {
-            const float sum = subgroupAdd(sums[s]);
-            if (subgroupElect()) {
-                const uint o = s * p.out_stride + p.out_offset + row;
-                out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;
+        [[unroll]] for (uint s = 0; s < MAX_BATCH; s++) {
+            if (s < p.batch) {
+                const float sum = subgroupAdd(sums[s]);
+                if (subgroupElect()) {
+                    const uint o = s * p.out_stride + p.out_offset + row;
+                    out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;
+                }
             }
         }
     }

@@ -8,17 +8,12 @@
 //   q4_0  blocks of 32 values in 5 words: f32 scale, then 16 bytes; element j
 //         in the low nibble of byte j, element j + 16 in the high nibble; (q - 8) * d
 //
-// dequant() reads one value. dot_block() (absent with WEIGHTS_DEQUANT_ONLY)
-// returns BLOCK_VALUES weights of a row times the matching values of x[].
+// dequant() reads one value; BLOCK_VALUES is the format's block length (rows
+// of the block formats hold whole blocks).
 
 #if defined(WEIGHT_F32)
 const uint BLOCK_VALUES = 1;
 float dequant(uint row, uint col, uint cols) { return uintBitsToFloat(weights[row * cols + col]); }
-#ifndef WEIGHTS_DEQUANT_ONLY
-float dot_block(uint row, uint block, uint cols, uint x_base) {
-    return uintBitsToFloat(weights[row * cols + block]) * x[x_base + block];
-}
-#endif
 
 #elif defined(WEIGHT_F16)
 const uint BLOCK_VALUES = 1;
@@ -26,9 +21,6 @@ float dequant(uint row, uint col, uint cols) {
     const uint e = row * cols + col;
     return unpackHalf2x16(weights[e >> 1])[e & 1u];
 }
-#ifndef WEIGHTS_DEQUANT_ONLY
-float dot_block(uint row, uint block, uint cols, uint x_base) { return dequant(row, block, cols) * x[x_base + block]; }
-#endif
 
 #elif defined(WEIGHT_Q8_0)
 const uint BLOCK_VALUES = 32;
@@ -38,19 +30,6 @@ float dequant(uint row, uint col, uint cols) {
     const uint j = col % 32;
     return uintBitsToFloat(weights[b]) * float(bitfieldExtract(int(weights[b + 1 + j / 4]), int(8 * (j % 4)), 8));
 }
-#ifndef WEIGHTS_DEQUANT_ONLY
-float dot_block(uint row, uint block, uint cols, uint x_base) {
-    const uint b = (row * (cols / 32) + block) * BLOCK_WORDS;
-    const uint xo = x_base + block * 32;
-    float sum = 0.0;
-    for (uint w = 0; w < 8; w++) {
-        const int q = int(weights[b + 1 + w]);
-        sum += float(bitfieldExtract(q, 0, 8)) * x[xo + 4 * w] + float(bitfieldExtract(q, 8, 8)) * x[xo + 4 * w + 1] +
-               float(bitfieldExtract(q, 16, 8)) * x[xo + 4 * w + 2] + float(bitfieldExtract(q, 24, 8)) * x[xo + 4 * w + 3];
-    }
-    return uintBitsToFloat(weights[b]) * sum;
-}
-#endif
 
 #elif defined(WEIGHT_Q4_0)
 const uint BLOCK_VALUES = 32;
@@ -62,22 +41,6 @@ float dequant(uint row, uint col, uint cols) {
     const uint q = (col % 32) < 16 ? (byte_value & 15u) : (byte_value >> 4);
     return uintBitsToFloat(weights[b]) * (float(q) - 8.0);
 }
-#ifndef WEIGHTS_DEQUANT_ONLY
-float dot_block(uint row, uint block, uint cols, uint x_base) {
-    const uint b = (row * (cols / 32) + block) * BLOCK_WORDS;
-    const uint xo = x_base + block * 32;
-    float sum = 0.0;
-    for (uint w = 0; w < 4; w++) {
-        const uint word = weights[b + 1 + w];
-        for (uint k = 0; k < 4; k++) {
-            const uint j = 4 * w + k;
-            const uint byte_value = bitfieldExtract(word, int(8 * k), 8);
-            sum += (float(byte_value & 15u) - 8.0) * x[xo + j] + (float(byte_value >> 4) - 8.0) * x[xo + j + 16];
-        }
-    }
-    return uintBitsToFloat(weights[b]) * sum;
-}
-#endif
 
 #else
 #error "define one of WEIGHT_F32, WEIGHT_F16, WEIGHT_Q8_0, WEIGHT_Q4_0"
