@@ -6,6 +6,7 @@
 # (corpus, window) evaluates every (policy, budget) in one batch.
 #
 # Usage: bench/table1.sh [OUT_DIR] [MAX_TOKENS_PER_DOCUMENT] [DOCUMENTS_PER_CORPUS]
+# Environment: MODEL, TOKENIZER, L0 (trained context), CORPORA, WINDOWS (multiples of L0, default "1 2 4").
 # Writes OUT_DIR/<model>_<corpus>_L<window>.json and .txt, then docs/results tables via bench/table1_report.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +17,15 @@ model=${MODEL:-../shared/models/wkv-eval-8m.bin}
 tokenizer=${TOKENIZER:-../shared/models/wkv-eval-8m.tokenizer.model}
 l0=${L0:-1024}
 corpora=${CORPORA:-pg19 proofpile arxiv web}
+multiples=${WINDOWS:-1 2 4}
 small=$((l0 / 16)); large=$((l0 / 4))
 mkdir -p "$out"
 name=$(basename "$model" | sed 's/\.[^.]*$//')
 for corpus in $corpora; do
     files=()
     for f in $(ls ../shared/corpora/"$corpus"/* | sort | head -n "$docs"); do files+=(-f "$f"); done
-    for window in $l0 $((2 * l0)) $((4 * l0)); do
+    for m in $multiples; do
+        window=$((m * l0))
         policies=streaming,h2o,tova,cam,evict,weightedkv
         [ "$window" -eq "$l0" ] && policies=full,$policies
         echo "== $corpus window $window" >&2

@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include "gguf_writer.hpp"
+
 namespace wkv::test {
 
 namespace fs = std::filesystem;
@@ -84,6 +86,42 @@ RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrup
     r.out = read_file(out_path.string());
     r.err = read_file(err_path.string());
     return r;
+}
+
+Context& validated_context() {
+    static Context ctx([] {
+        ContextOptions o;
+        o.validation = true;
+        return o;
+    }());
+    return ctx;
+}
+
+void check_no_validation_messages() {
+    const std::vector<std::string> messages = validated_context().validation_messages();
+    for (const std::string& m : messages) MESSAGE("validation: " << m);
+    CHECK(messages.empty());
+}
+
+Model random_model(const std::string& name, const ModelConfig& config, uint64_t seed) {
+    RandomModelOptions o;
+    o.config = config;
+    o.seed = seed;
+    const std::string path = (temp_dir() / name).string();
+    write_file(path, random_llama_gguf(o));
+    return load_model(path);
+}
+
+ModelConfig small_gqa_config(uint32_t vocab, uint32_t context) {
+    ModelConfig c;
+    c.dim = 32;
+    c.hidden_dim = 48;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.vocab_size = vocab;
+    c.context = context;
+    return c;
 }
 
 std::vector<std::string> corpus_samples(size_t bytes_per_document) {

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "json.hpp"
+#include "model.hpp"
+#include "runtime/context.hpp"
 
 namespace wkv::test {
 
@@ -32,6 +35,16 @@ struct RunResult {
 RunResult run_wkv(const std::vector<std::string>& args);
 // The same, sending SIGINT after `interrupt_after_ms` (as a user's Ctrl-C).
 RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms);
+
+// One Vulkan context for the whole test process, with the validation layer on.
+Context& validated_context();
+// Fails the current test if the validation layer has reported anything so far.
+void check_no_validation_messages();
+
+// A seeded random Llama model written to a temporary GGUF and loaded.
+Model random_model(const std::string& name, const ModelConfig& config, uint64_t seed);
+// The small GQA configuration the policy and perplexity tests use.
+ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 
 // First lines of each corpus document, for tokenizer round trips.
 std::vector<std::string> corpus_samples(size_t bytes_per_document);

@@ -17,21 +17,6 @@ using namespace wkv::test;
 
 namespace {
 
-Context& validated_context() {
-    static Context ctx([] {
-        ContextOptions o;
-        o.validation = true;
-        return o;
-    }());
-    return ctx;
-}
-
-void check_no_validation_messages() {
-    const std::vector<std::string> messages = validated_context().validation_messages();
-    for (const std::string& m : messages) MESSAGE("validation: " << m);
-    CHECK(messages.empty());
-}
-
 std::vector<int32_t> to_ids(const Json& array) {
     std::vector<int32_t> out;
     for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));

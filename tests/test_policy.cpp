@@ -20,21 +20,6 @@ using namespace wkv::test;
 
 namespace {
 
-Context& policy_context() {
-    static Context ctx([] {
-        ContextOptions o;
-        o.validation = true;
-        return o;
-    }());
-    return ctx;
-}
-
-void check_no_validation_messages() {
-    const std::vector<std::string> messages = policy_context().validation_messages();
-    for (const std::string& m : messages) MESSAGE("validation: " << m);
-    CHECK(messages.empty());
-}
-
 CachePolicy policy(PolicyKind kind, uint32_t budget, std::optional<uint32_t> sinks = {}, std::optional<uint32_t> recent = {}) {
     PolicyRequest r;
     r.kind = kind;
@@ -81,7 +66,7 @@ bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c
 // must be equal, the order/free tables and cnt identical, acc and values within 1e-4.
 void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps, const std::string& label) {
     Reference cpu(model, settings);
-    GpuEngine gpu(policy_context(), model, settings);
+    GpuEngine gpu(validated_context(), model, settings);
     const uint64_t bytes = gpu.kv_cache_bytes();
     int32_t a = 1, b = 1;
     double worst_acc = 0, worst_value = 0;
@@ -97,21 +82,6 @@ void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps,
     CHECK(gpu.kv_cache_bytes() == bytes);
     const uint32_t expected_entries = settings.policy.compresses() ? std::min(steps, settings.policy.budget) : steps;
     CHECK(gpu.entries() == expected_entries);
-}
-
-Model random_gqa_model(uint32_t context) {
-    RandomModelOptions o;
-    o.config.dim = 32;
-    o.config.hidden_dim = 48;
-    o.config.n_layers = 2;
-    o.config.n_heads = 4;
-    o.config.n_kv_heads = 2;
-    o.config.vocab_size = 48;
-    o.config.context = context;
-    o.seed = 99;
-    const std::string path = (temp_dir() / "random_policy.gguf").string();
-    write_file(path, random_llama_gguf(o));
-    return load_model(path);
 }
 
 }  // namespace
@@ -170,9 +140,9 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
     const std::vector<std::vector<float>> scores = {
         {.3f, .1f, .5f, .3f, .5f}, {.3f, .4f, .2f, .3f, .9f}, {.3f, .4f, .2f, .5f, .7f}, {.2f, .4f, .3f, .4f, .6f}};
     const uint32_t merged_away[] = {2, 4, 5, 1};  // v2 into v3, v4 into v5, v5 into v6, v1 into v3
-    KvCacheRing gpu(policy_context(), c, p.slots());
-    const Kernels kernels(policy_context());
-    Recorder rec(policy_context());
+    KvCacheRing gpu(validated_context(), c, p.slots());
+    const Kernels kernels(validated_context());
+    Recorder rec(validated_context());
     std::vector<uint32_t> tokens = {1, 2, 3, 4};
     for (uint32_t step = 0; step < 4; step++) {
         append(5 + step);
@@ -235,7 +205,7 @@ TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key
 }
 
 TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260K, budgets 8, 32 and 64, 600 steps") {
-    const Model random = random_gqa_model(1024);
+    const Model random = random_model("random_policy.gguf", small_gqa_config(48, 1024), 99);
     const Model stories = load_model(shared_file("models/stories260K.bin"));
     for (PolicyKind kind : kCompressing) {
         for (uint32_t budget : {8u, 32u, 64u}) {
@@ -252,7 +222,7 @@ TEST_CASE("a budget the sequence never reaches changes nothing: identical to the
     const Model model = load_model(shared_file("models/stories260K.bin"));
     for (PolicyKind kind : kCompressing) {
         Reference full(model, 300), compressed(model, CacheSettings{policy(kind, 300), PositionMode::cache_index});
-        GpuEngine gpu_full(policy_context(), model, 300), gpu_compressed(policy_context(), model, {policy(kind, 300), PositionMode::cache_index});
+        GpuEngine gpu_full(validated_context(), model, 300), gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
         int32_t token = 1;
         for (uint32_t pos = 0; pos < 300; pos++) {
             const std::vector<float> expected = full.forward(token, pos);

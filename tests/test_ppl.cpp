@@ -17,21 +17,6 @@ using namespace wkv::test;
 
 namespace {
 
-Model tiny_model() {
-    RandomModelOptions o;
-    o.config.dim = 32;
-    o.config.hidden_dim = 48;
-    o.config.n_layers = 2;
-    o.config.n_heads = 4;
-    o.config.n_kv_heads = 2;
-    o.config.vocab_size = 40;
-    o.config.context = 64;
-    o.seed = 5;
-    const std::string path = (temp_dir() / "ppl_tiny.gguf").string();
-    write_file(path, random_llama_gguf(o));
-    return load_model(path);
-}
-
 // The slow loop: for every target, find the window that scores it, run a fresh
 // engine over that window's tokens up to the target, and take -log softmax.
 NllSum slow_perplexity(const Model& model, const CacheSettings& settings, const std::vector<int32_t>& tokens, uint32_t window,
@@ -98,15 +83,13 @@ TEST_CASE("window plan: every token after BOS scored once; later windows score o
 }
 
 TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full cache and compressing policies)") {
-    const Model model = tiny_model();
+    const Model model = random_model("ppl_tiny.gguf", small_gqa_config(40, 64), 5);
     std::vector<int32_t> tokens = {1};
     for (int32_t i = 0; i < 30; i++) tokens.push_back((i * 17 + 3) % 40);
     const CacheSettings settings[] = {
         full_cache(8), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
         {compressing(PolicyKind::h2o, 5), PositionMode::original}, {compressing(PolicyKind::streaming, 4), PositionMode::cache_index}};
-    ContextOptions options;
-    options.validation = true;
-    Context ctx(options);
+    Context& ctx = validated_context();
     for (const CacheSettings& s : settings) {
         for (uint32_t stride : {3u, 4u, 8u}) {
             const NllSum slow = slow_perplexity(model, s, tokens, 8, stride);
@@ -124,7 +107,7 @@ TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full
             CHECK(b.total_nll == doctest::Approx(a.total_nll).epsilon(1e-5));
         }
     }
-    CHECK(ctx.validation_messages().empty());
+    check_no_validation_messages();
 }
 
 TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache after every window, for every policy") {
@@ -146,9 +129,7 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     grid.push_back(grid[12]);
     grid.push_back(grid[3]);
     grid.push_back(grid[7]);
-    ContextOptions options;
-    options.validation = true;
-    Context ctx(options);
+    Context& ctx = validated_context();
     const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
     BatchEngine batch(ctx, *weights, grid);
     std::vector<std::unique_ptr<GpuEngine>> single;
@@ -166,7 +147,7 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
             }
         }
     }
-    CHECK(ctx.validation_messages().empty());
+    check_no_validation_messages();
 }
 
 TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equals the stored PyTorch values") {
