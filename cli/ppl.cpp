@@ -261,6 +261,11 @@ int run_ppl(const Args& args) {
     Progress progress(total);
     std::string device;
     const auto start = std::chrono::steady_clock::now();
+    // After every token: progress, and a way out on Ctrl-C (a window can take minutes).
+    const TokenCallback on_token = [&] {
+        progress.advance(1);
+        return !g_interrupted;
+    };
     if (args.has("--cpu")) {
         // The CPU reference, one setting after another.
         for (size_t s = 0; s < grid.size() && !g_interrupted; s++) {
@@ -271,8 +276,7 @@ int run_ppl(const Args& args) {
                 Cell cell;
                 for (const Window& w : docs[f].windows) {
                     if (g_interrupted) break;
-                    cell.sum += evaluate_window(engine, docs[f].tokens, w);
-                    progress.advance(w.end - w.begin - 1);
+                    cell.sum += evaluate_window(engine, docs[f].tokens, w, on_token);
                 }
                 if (g_interrupted) break;
                 cell.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -291,11 +295,14 @@ int run_ppl(const Args& args) {
         for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
             const auto t0 = std::chrono::steady_clock::now();
             std::vector<NllSum> sums(grid.size());
+            const TokenCallback on_batch_token = [&] {
+                progress.advance(grid.size());
+                return !g_interrupted;
+            };
             for (const Window& w : docs[f].windows) {
                 if (g_interrupted) break;
-                const std::vector<NllSum> window_sums = evaluate_window_batch(batch, docs[f].tokens, w);
+                const std::vector<NllSum> window_sums = evaluate_window_batch(batch, docs[f].tokens, w, on_batch_token);
                 for (size_t s = 0; s < grid.size(); s++) sums[s] += window_sums[s];
-                progress.advance(uint64_t{w.end - w.begin - 1} * grid.size());
             }
             if (g_interrupted) break;
             const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

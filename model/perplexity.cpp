@@ -17,9 +17,11 @@ std::vector<Window> plan_windows(uint32_t n_tokens, uint32_t window, uint32_t st
     return out;
 }
 
-NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w) {
+NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w, const TokenCallback& on_token,
+                       bool* complete) {
     engine.reset();
     NllSum sum;
+    if (complete) *complete = true;
     for (uint32_t t = w.begin; t + 1 < w.end; t++) {
         const uint32_t pos = t - w.begin;
         if (t + 1 >= w.first_scored) {
@@ -27,6 +29,10 @@ NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const
             sum.scored++;
         } else {
             engine.feed(tokens[t], pos);
+        }
+        if (on_token && !on_token()) {
+            if (complete) *complete = false;
+            break;
         }
     }
     return sum;

@@ -35,8 +35,13 @@ struct NllSum {
     }
 };
 
+// Called after every token fed; returning false stops the window early (Ctrl-C).
+using TokenCallback = std::function<bool()>;
+
 // Runs one window through `engine` (reset first): feeds tokens[begin, end - 1),
-// scoring token t + 1 where it is at or past first_scored.
-NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w);
+// scoring token t + 1 where it is at or past first_scored. Sets *complete to
+// false if `on_token` stopped it.
+NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w, const TokenCallback& on_token = {},
+                       bool* complete = nullptr);
 
 }  // namespace wkv

@@ -12,6 +12,7 @@ namespace wkv {
 
 // The batched counterpart of evaluate_window: resets every sequence, runs the
 // window, returns one NllSum per sequence.
-std::vector<NllSum> evaluate_window_batch(BatchEngine& engine, const std::vector<int32_t>& tokens, const Window& w);
+std::vector<NllSum> evaluate_window_batch(BatchEngine& engine, const std::vector<int32_t>& tokens, const Window& w,
+                                          const TokenCallback& on_token = {}, bool* complete = nullptr);
 
 }  // namespace wkv
