@@ -46,6 +46,12 @@ void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 Json shared_json(const std::string& relative) { return parse_json(read_file(shared_file(relative))); }
 
+std::vector<int32_t> to_ids(const Json& array) {
+    std::vector<int32_t> out;
+    for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));
+    return out;
+}
+
 fs::path temp_dir() {
     static const fs::path dir = [] {
         fs::path d = fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid()));

@@ -18,6 +18,8 @@ namespace wkv::test {
 // never skips, when the file is missing: CI must have the real data.
 std::string shared_file(const std::string& relative);
 Json shared_json(const std::string& relative);
+// A JSON array of token ids.
+std::vector<int32_t> to_ids(const Json& array);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);

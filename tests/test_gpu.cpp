@@ -17,12 +17,6 @@ using namespace wkv::test;
 
 namespace {
 
-std::vector<int32_t> to_ids(const Json& array) {
-    std::vector<int32_t> out;
-    for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));
-    return out;
-}
-
 // Feeds the same tokens to both engines; returns the worst |gpu - cpu| / max(1, max|cpu logit|).
 double worst_logit_error(Engine& cpu, Engine& gpu, const std::vector<int32_t>& tokens) {
     double worst = 0;

@@ -18,12 +18,6 @@ using namespace wkv::test;
 
 namespace {
 
-std::vector<int32_t> to_ids(const Json& array) {
-    std::vector<int32_t> out;
-    for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));
-    return out;
-}
-
 double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
     REQUIRE(a.size() == b.size());
     double m = 0;

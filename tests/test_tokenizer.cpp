@@ -50,8 +50,7 @@ TEST_CASE("tok512.bin (llama2.c): encodes the reference story as the model gener
     const Tokenizer t = Tokenizer::load(shared_file("models/tok512.bin"));
     CHECK(t.vocab_size() == 512);
     const Json ref = shared_json("models/stories260K.reference.json");
-    std::vector<int32_t> greedy;
-    for (double id : ref["greedy_ids_256"].numbers()) greedy.push_back(static_cast<int32_t>(id));
+    const std::vector<int32_t> greedy = to_ids(ref["greedy_ids_256"]);
     // The first sentence of the greedy text, and the tokens that produced it.
     const std::string sentence = "Once upon a time, there was a little girl named Lily.";
     size_t n = 0;
