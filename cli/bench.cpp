@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "output.hpp"
 #include "reference.hpp"
 #include "sampler.hpp"
 
@@ -95,22 +94,9 @@ std::string json_record(const BenchResult& r) {
     std::snprintf(buf, sizeof buf,
                   "{\"device\": \"%s\", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"decode_gb_s\": %.4f, "
                   "\"weight_bytes\": %llu, \"kv_cache_bytes\": %llu}",
-                  r.device.c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, static_cast<unsigned long long>(r.weight_bytes),
+                  json_escape(r.device).c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, static_cast<unsigned long long>(r.weight_bytes),
                   static_cast<unsigned long long>(r.kv_cache_bytes));
     return buf;
-}
-
-// Writes next to the target and renames, so a reader never sees half a file.
-void write_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        if (!out) fail(path, "cannot write");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail(path, "cannot write: " + ec.message());
 }
 
 }  // namespace
@@ -129,7 +115,7 @@ int run_bench(const Args& args) {
                 tensor_type_name(model.layers[0].wq.type), describe(cache.policy).c_str());
     const BenchResult main = bench_engine(args, model, cache, args.has("--cpu"), n_prompt, n_predict, reps);
     print(main);
-    std::string json = "{\"model\": \"" + model.path + "\", \"n_prompt\": " + std::to_string(n_prompt) +
+    std::string json = "{\"model\": \"" + json_escape(model.path) + "\", \"n_prompt\": " + std::to_string(n_prompt) +
                        ", \"n_predict\": " + std::to_string(n_predict) + ", \"reps\": " + std::to_string(reps) +
                        ", \"result\": " + json_record(main);
     if (args.has("--vs-cpu") && !args.has("--cpu")) {

@@ -7,12 +7,12 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "commands.hpp"
 #include "error.hpp"
 #include "mapped_file.hpp"
+#include "output.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
 #include "runtime/batch_perplexity.hpp"
@@ -141,21 +141,6 @@ void print_table(const std::vector<CacheSettings>& grid, const std::vector<Docum
     if (partial) std::printf("(interrupted: '...' marks what did not complete)\n");
 }
 
-std::string json_escape(const std::string& s) {
-    std::string out;
-    for (char ch : s) {
-        if (ch == '"' || ch == '\\') out += '\\';
-        if (static_cast<unsigned char>(ch) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out;
-}
-
 void write_json(const std::string& path, const Args& args, const std::string& device, uint32_t window, uint32_t stride,
                 const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                 const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
@@ -185,15 +170,7 @@ void write_json(const std::string& path, const Args& args, const std::string& de
         }
     }
     j << "\n  ]\n}\n";
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << j.str();
-        if (!out) fail(path, "cannot write");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail(path, "cannot write: " + ec.message());
+    write_atomically(path, j.str());
 }
 
 class Progress {
