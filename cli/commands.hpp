@@ -31,12 +31,13 @@ inline FlagSpec device_flag() {
 }
 inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference instead of Vulkan"}; }
 
-// The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --cam-n, --cam-seed).
+// The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --kv-type, --cam-n, --cam-seed).
 std::vector<FlagSpec> cache_flags();
 CacheSettings cache_settings(const Args& args, const ModelConfig& config);
 // The parts of those flags that do not name the policy or the budget.
 PolicyRequest policy_options(const Args& args);  // --sinks, --recent, --cam-n, --cam-seed
 PositionMode positions_option(const Args& args);  // --positions
+KvType kv_type_option(const Args& args);         // --kv-type
 extern const CommandSpec kPplCommand;
 int run_ppl(const Args& args);
 

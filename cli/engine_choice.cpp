@@ -16,6 +16,7 @@ std::vector<FlagSpec> cache_flags() {
         {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
         {"--recent", "", "R", "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
         {"--positions", "", "MODE", "RoPE positions: cache (index in the cache, default) or original"},
+        {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16 (half the bytes)"},
         {"--cam-n", "", "N", "cam: how many following values share an evicted value (default 16)"},
         {"--cam-seed", "", "S", "cam: seed of its random merge decisions (default 0)"},
     };
@@ -37,6 +38,13 @@ PositionMode positions_option(const Args& args) {
     throw Error("--positions '" + positions + "' is not 'cache' or 'original'");
 }
 
+KvType kv_type_option(const Args& args) {
+    const std::string type = args.text("--kv-type", "f32");
+    if (type == "f32") return KvType::f32;
+    if (type == "f16") return KvType::f16;
+    throw Error("--kv-type '" + type + "' is not 'f32' or 'f16'");
+}
+
 CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
     PolicyRequest r = policy_options(args);
     const std::string name = args.text("--policy", "full");
@@ -49,7 +57,7 @@ CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
     if ((args.has("--cam-n") || args.has("--cam-seed")) && r.kind != PolicyKind::cam) {
         throw Error(std::string("--cam-n and --cam-seed apply to --policy cam only"));
     }
-    return {resolve_policy(r, config.context), positions_option(args)};
+    return {resolve_policy(r, config.context), positions_option(args), kv_type_option(args)};
 }
 
 EngineHandle make_engine(const Args& args, const Model& model, const CacheSettings& cache) {

@@ -37,6 +37,7 @@ const CommandSpec kPplCommand{
         {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
         {"--recent", "", "R", "newest entries never dropped, for h2o, tova, evict, weightedkv (default per policy)"},
         {"--positions", "", "MODE", "RoPE positions: cache (default) or original"},
+        {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16"},
         {"--cam-n", "", "N", "cam: values sharing an evicted value (default 16)"},
         {"--cam-seed", "", "S", "cam: seed of its merge decisions (default 0)"},
         {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
@@ -74,6 +75,7 @@ struct Cell {  // one (setting, file)
 
 std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c, uint32_t window) {
     const PositionMode positions = positions_option(args);
+    const KvType kv_type = kv_type_option(args);
     const PolicyRequest options = policy_options(args);
     std::vector<uint32_t> budgets;
     for (const std::string& b : split_list(args.text("--budget"))) {
@@ -101,14 +103,14 @@ std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c,
             r.budget = window;
             r.sinks.reset();
             r.recent.reset();
-            grid.push_back({resolve_policy(r, c.context), positions});
+            grid.push_back({resolve_policy(r, c.context), positions, kv_type});
             continue;
         }
         if (budgets.empty()) throw Error("--policy " + name + " needs --budget");
         if (*kind == PolicyKind::streaming || *kind == PolicyKind::cam) r.recent.reset();  // their window is budget - sinks
         for (uint32_t b : budgets) {
             r.budget = b;
-            grid.push_back({resolve_policy(r, c.context), positions});
+            grid.push_back({resolve_policy(r, c.context), positions, kv_type});
         }
     }
     return grid;
@@ -148,7 +150,8 @@ void write_json(const std::string& path, const Args& args, const std::string& de
     j.precision(10);
     j << "{\n  \"model\": \"" << json_escape(args.text("--model")) << "\",\n  \"device\": \"" << json_escape(device)
       << "\",\n  \"window\": " << window << ",\n  \"stride\": " << stride << ",\n  \"positions\": \""
-      << (grid.empty() || grid[0].positions == PositionMode::cache_index ? "cache" : "original") << "\",\n  \"wall_s\": " << wall_s
+      << (grid.empty() || grid[0].positions == PositionMode::cache_index ? "cache" : "original") << "\",\n  \"kv_type\": \""
+      << kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type) << "\",\n  \"wall_s\": " << wall_s
       << ",\n  \"interrupted\": " << (interrupted ? "true" : "false") << ",\n  \"files\": [";
     for (size_t f = 0; f < docs.size(); f++) {
         j << (f ? ", " : "") << "{\"path\": \"" << json_escape(docs[f].path) << "\", \"tokens\": " << docs[f].tokens.size() << "}";
@@ -290,8 +293,9 @@ int run_ppl(const Args& args) {
     std::signal(SIGINT, SIG_DFL);
     const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    std::printf("model %s, window %u, stride %u, %s positions, %zu files, %s\n", model.path.c_str(), window, stride,
-                grid[0].positions == PositionMode::cache_index ? "cache-index" : "original", docs.size(), device.c_str());
+    std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %s\n", model.path.c_str(), window,
+                stride, grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
+                kv_type_name(grid[0].kv_type), docs.size(), device.c_str());
     print_table(grid, docs, cells, g_interrupted);
     std::printf("wall time %.1f s\n", wall_s);
     if (args.has("--json")) write_json(args.required_text("--json"), args, device, window, stride, grid, docs, cells, wall_s, g_interrupted);

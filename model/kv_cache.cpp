@@ -3,11 +3,14 @@
 #include <string>
 
 #include "error.hpp"
+#include "tensor.hpp"
 
 namespace wkv {
 
-KvCache::KvCache(const ModelConfig& config, uint32_t capacity)
-    : n_kv_heads_(config.n_kv_heads), head_dim_(config.head_dim()), capacity_(capacity) {
+const char* kv_type_name(KvType type) { return type == KvType::f16 ? "f16" : "f32"; }
+
+KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvType storage)
+    : n_kv_heads_(config.n_kv_heads), head_dim_(config.head_dim()), capacity_(capacity), storage_(storage) {
     if (capacity == 0) throw Error("KV cache capacity must be at least 1");
     const uint64_t slots = static_cast<uint64_t>(config.n_layers) * n_kv_heads_ * capacity;
     keys_.assign(slots * head_dim_, 0.0f);
@@ -21,6 +24,8 @@ KvCache::KvCache(const ModelConfig& config, uint32_t capacity)
     }
     clear();
 }
+
+float KvCache::stored(float x) const { return storage_ == KvType::f16 ? f16_to_f32(f32_to_f16(x)) : x; }
 
 void KvCache::clear() {
     for (HeadTables& t : tables_) {

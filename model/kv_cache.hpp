@@ -6,6 +6,10 @@
 // small table of slot indices; appending takes a slot from the free list and
 // removing one returns it, so key/value data never moves. Everything is
 // allocated in the constructor: the cache never grows.
+//
+// Keys and values are f32, or f16 as an option: this reference then keeps
+// floats but rounds every stored key and value to the nearest f16 (ties to
+// even), exactly as the device packs them, so the two stay comparable.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +19,20 @@
 
 namespace wkv {
 
+enum class KvType { f32, f16 };  // how keys and values are stored
+
+const char* kv_type_name(KvType type);  // "f32", "f16"
+
 class KvCache {
 public:
-    KvCache(const ModelConfig& config, uint32_t capacity);
+    KvCache(const ModelConfig& config, uint32_t capacity, KvType storage = KvType::f32);
 
     uint32_t capacity() const { return capacity_; }
     uint32_t head_dim() const { return head_dim_; }
     uint32_t n_kv_heads() const { return n_kv_heads_; }
+    KvType storage() const { return storage_; }
+    // x as this cache stores it: itself in f32, rounded to the nearest f16 in f16.
+    float stored(float x) const;
     uint32_t length(uint32_t layer, uint32_t kv_head) const { return static_cast<uint32_t>(head(layer, kv_head).order.size()); }
 
     // Physical slot of the entry at logical index `index` (0 = oldest).
@@ -48,7 +59,8 @@ public:
     // Removes every entry (every slot free again, as after construction).
     void clear();
 
-    // Bytes allocated for keys, values, bookkeeping and the order/free tables.
+    // Bytes allocated for keys, values, bookkeeping and the order/free tables
+    // (f16 storage is emulated in floats here, so it does not shrink this).
     uint64_t bytes() const;
 
 private:
@@ -65,6 +77,7 @@ private:
     uint32_t n_kv_heads_;
     uint32_t head_dim_;
     uint32_t capacity_;
+    KvType storage_;
     std::vector<float> keys_;    // [layer][kv_head][slot][head_dim]
     std::vector<float> values_;  // [layer][kv_head][slot][head_dim]
     std::vector<float> acc_;     // [layer][kv_head][slot]

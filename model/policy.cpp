@@ -138,7 +138,7 @@ void merge_weighted(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j) {
     const float* from = cache.value(layer, head, cache.slot(layer, head, j));
     float* into = cache.value(layer, head, cache.slot(layer, head, j + 1));
     for (uint32_t d = 0; d < cache.head_dim(); d++) {
-        into[d] = sum > 0.0f ? (w1 * from[d] + w2 * into[d]) / sum : (from[d] + into[d]) * 0.5f;
+        into[d] = cache.stored(sum > 0.0f ? (w1 * from[d] + w2 * into[d]) / sum : (from[d] + into[d]) * 0.5f);
     }
 }
 
@@ -172,7 +172,7 @@ void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const 
     const float* from = cache.value(layer, head, cache.slot(layer, head, j));
     for (uint32_t k = 1; k <= n; k++) {
         float* into = cache.value(layer, head, cache.slot(layer, head, j + k));
-        for (uint32_t d = 0; d < cache.head_dim(); d++) into[d] += from[d] / static_cast<float>(n);
+        for (uint32_t d = 0; d < cache.head_dim(); d++) into[d] = cache.stored(into[d] + from[d] / static_cast<float>(n));
     }
 }
 

@@ -64,6 +64,7 @@ std::string describe(const CachePolicy& p);  // "weightedkv budget=64 sinks=4 re
 struct CacheSettings {
     CachePolicy policy;
     PositionMode positions = PositionMode::cache_index;
+    KvType kv_type = KvType::f32;
 };
 // A full cache of `entries` (no eviction).
 inline CacheSettings full_cache(uint32_t entries, PositionMode positions = PositionMode::cache_index) {

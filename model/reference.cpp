@@ -47,9 +47,13 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     const uint32_t hd = cache.head_dim();
     const uint32_t s = cache.append(layer, kv_head);
     float* key = cache.key(layer, kv_head, s);
+    float* value = cache.value(layer, kv_head, s);
     std::copy(k, k + hd, key);
     if (positions == PositionMode::original) rope(key, hd, pos, theta);
-    std::copy(v, v + hd, cache.value(layer, kv_head, s));
+    for (uint32_t d = 0; d < hd; d++) {
+        key[d] = cache.stored(key[d]);  // rotated first, as the device rounds what it writes
+        value[d] = cache.stored(v[d]);
+    }
 }
 
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
@@ -81,7 +85,7 @@ Reference::Reference(const Model& model, const CacheSettings& settings)
       c_(model.config),
       policy_(settings.policy),
       positions_(settings.positions),
-      cache_(model.config, settings.policy.slots()) {
+      cache_(model.config, settings.policy.slots(), settings.kv_type) {
     const uint32_t q_dim = c_.n_heads * c_.head_dim();
     x_.resize(c_.dim);
     xb_.resize(c_.dim);

@@ -46,7 +46,7 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
                         " the attention shader supports",
                     ExitCode::device);
     }
-    for (const CacheSettings& s : sequences_) rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots()));
+    for (const CacheSettings& s : sequences_) rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots(), s.kv_type));
     state_.resize(sequences_.size());
     const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope_theta);
     rope_.upload(table.data(), table.size() * 4);

@@ -197,7 +197,9 @@ void check_nll(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Confor
     }
 }
 
-// kv_append then attention, step by step, against append_entry + attend on a CPU KvCache.
+// kv_append then attention, step by step, against append_entry + attend on a
+// CPU KvCache, with f32 and f16 storage. The stored values must be the CPU's
+// bit for bit: the same floats, or the same nearest-even f16 roundings.
 void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     struct Case {
         uint32_t n_heads, n_kv_heads, head_dim, steps;
@@ -205,20 +207,21 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
     const Case cases[] = {{1, 1, 8, 5}, {8, 4, 8, 70}, {6, 6, 48, 40}, {4, 1, 128, 130}, {2, 2, 256, 20}};
     Random rng(15);
     for (const Case& cs : cases) {
-        for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
+        for (auto [mode, type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f32},
+                                  std::pair{PositionMode::cache_index, KvType::f16}, std::pair{PositionMode::original, KvType::f16}}) {
             ModelConfig c;
             c.n_layers = 1;
             c.n_heads = cs.n_heads;
             c.n_kv_heads = cs.n_kv_heads;
             c.dim = cs.n_heads * cs.head_dim;
             const uint32_t capacity = cs.steps + 3;
-            KvCache cpu(c, capacity);
-            KvCacheRing gpu(ctx, c, capacity);
+            KvCache cpu(c, capacity, type);
+            KvCacheRing gpu(ctx, c, capacity, type);
             const std::vector<float> table = rope_table(capacity, cs.head_dim, 10000.0f);
             const Buffer rope = device_vector(ctx, table);
             Buffer q(ctx, c.dim * 4, Memory::device_local), kn(ctx, c.kv_dim() * 4, Memory::device_local),
                 vn(ctx, c.kv_dim() * 4, Memory::device_local), att_out(ctx, c.dim * 4, Memory::device_local);
-            double worst_out = 0, worst_prob = 0;
+            double worst_out = 0, worst_prob = 0, worst_stored = 0;
             const bool by_index = mode == PositionMode::cache_index;
             for (uint32_t step = 0; step < cs.steps; step++) {
                 const std::vector<float> qv = rng.vector(c.dim, 2.0f), kv = rng.vector(c.kv_dim(), 2.0f), vv = rng.vector(c.kv_dim());
@@ -254,31 +257,46 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                     for (uint32_t i = 0; i <= step; i++) {
                         if (snap.order[h * capacity + i] != cpu.slot(0, h, i)) worst_out = INFINITY;
                     }
+                    const uint32_t s = cpu.slot(0, h, step);
+                    for (uint32_t d = 0; d < cs.head_dim; d++) {
+                        const float stored = snap.values[(size_t{h} * capacity + s) * cs.head_dim + d];
+                        worst_stored = std::max(worst_stored, static_cast<double>(std::fabs(stored - cpu.value(0, h, s)[d])));
+                    }
                 }
             }
             const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) +
-                                     " " + shape("entries", cs.steps) + (by_index ? " cache-index" : " original");
-            // Values are in [-1, 1], so the output error is relative to the values' scale.
-            out.push_back({"kv_append+attention", name, worst_out, kElementTolerance, "|err| of output (|v| <= 1)"});
-            out.push_back({"attention probs", name, worst_prob, kProbTolerance, "|err|"});
+                                     " " + shape("entries", cs.steps) + (by_index ? " cache-index " : " original ") +
+                                     kv_type_name(type);
+            // Values are in [-1, 1], so the output error is relative to the values' scale. Keys rotated
+            // before an f16 store may round to neighbouring halves (the GPU rotates in float, the CPU
+            // in double): a 2^-11 relative change of a key, far above float rounding.
+            const double scale = type == KvType::f16 && !by_index ? 10.0 : 1.0;
+            out.push_back({"kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
+            out.push_back({"attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
+            out.push_back({"kv_append values", name, worst_stored, 0.0, "|err|: bit-exact"});
         }
     }
 }
 
 // Every policy shader against compress_layer (model/policy.cpp) on random cache
 // states: shuffled slots, random scores with forced ties and zeros, GQA-sized
-// heads, several sink/recent layouts. Indices must agree exactly; merged values
-// within float rounding.
+// heads, several sink/recent layouts, f32 and f16 storage. Indices must agree
+// exactly; merged values bit for bit, up to float rounding.
 void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
-    const PolicyKind kinds[] = {PolicyKind::streaming, PolicyKind::h2o,   PolicyKind::tova,
-                                PolicyKind::cam,       PolicyKind::evict, PolicyKind::weightedkv};
+    std::vector<std::pair<PolicyKind, KvType>> policy_cases;
+    for (KvType type : {KvType::f32, KvType::f16}) {
+        for (PolicyKind kind : {PolicyKind::streaming, PolicyKind::h2o, PolicyKind::tova, PolicyKind::cam, PolicyKind::evict,
+                                PolicyKind::weightedkv}) {
+            policy_cases.emplace_back(kind, type);
+        }
+    }
     struct Layout {
         uint32_t budget, kv_heads, head_dim;
         std::optional<uint32_t> sinks, recent;
     };
     const Layout layouts[] = {{4, 1, 8, 0, 0}, {8, 2, 16, {}, {}}, {33, 3, 64, 2, 5}, {64, 4, 128, {}, {}}};
     Random rng(16);
-    for (PolicyKind kind : kinds) {
+    for (const auto& [kind, type] : policy_cases) {
         double worst = 0;
         std::string cases;
         for (const Layout& lay : layouts) {
@@ -302,14 +320,14 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
             c.dim = c.n_heads * lay.head_dim;
             for (uint32_t trial = 0; trial < 6; trial++) {
                 // A cache of budget + 1 entries whose slots are not in order: fill, drop a few, refill.
-                KvCache cpu(c, policy.slots());
+                KvCache cpu(c, policy.slots(), type);
                 const uint32_t L = policy.budget + 1;
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
                     for (uint32_t i = 0; i < L; i++) cpu.append(0, h);
                     for (uint32_t r = 0; r < std::min(3u, L - 1); r++) cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
                     while (cpu.length(0, h) < L) cpu.append(0, h);
                     for (uint32_t slot = 0; slot < cpu.capacity(); slot++) {
-                        for (uint32_t d = 0; d < lay.head_dim; d++) cpu.value(0, h, slot)[d] = rng.uniform();
+                        for (uint32_t d = 0; d < lay.head_dim; d++) cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());
                         // Scores on a coarse grid so ties happen; trial 0 makes everything zero.
                         const float a = trial == 0 ? 0.0f : std::floor((rng.uniform() + 1.0f) * 4.0f) / 4.0f;
                         cpu.acc(0, h, slot) = a;
@@ -319,7 +337,7 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 std::vector<float> last(L);
                 for (float& x : last) x = trial == 1 ? 0.5f : std::floor((rng.uniform() + 1.0f) * 3.0f) / 8.0f;
 
-                KvCacheRing gpu(ctx, c, policy.slots());
+                KvCacheRing gpu(ctx, c, policy.slots(), type);
                 gpu.write_layer(0, snapshot_of(cpu, 0, c.n_heads, last));
                 rec.begin();
                 k.compress(rec, gpu.layer(0), policy, 0, c.n_kv_heads, policy.slots(), lay.head_dim, trial);
@@ -333,8 +351,8 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
             }
             cases += (cases.empty() ? "m=" : ",") + std::to_string(lay.budget);
         }
-        out.push_back({std::string("policy_") + policy_name(kind), cases + " x6 random states (ties, zeros, GQA)", worst, 1e-6,
-                       "|err| of values; indices exact"});
+        out.push_back({std::string("policy_") + policy_name(kind) + "_" + kv_type_name(type),
+                       cases + " x6 random states (ties, zeros, GQA)", worst, 1e-6, "|err| of values; indices exact"});
     }
 }
 

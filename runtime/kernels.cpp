@@ -21,6 +21,8 @@ int type_index(TensorType t) {
     }
 }
 
+int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
+
 }  // namespace
 
 Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
@@ -35,21 +37,25 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{kWorkgroup});
-    kv_append_ = std::make_unique<Pipeline>(ctx, "kv_append", 10, sizeof(push::KvAppend), std::vector<uint32_t>{kWorkgroup});
-    attention_ = std::make_unique<Pipeline>(ctx, "attention", 7, sizeof(push::Attention),
-                                            std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{kWorkgroup});
     score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", 5, sizeof(push::ScoreAccumulate),
                                                    std::vector<uint32_t>{kWorkgroup});
-    auto policy = [&](const char* name) {
+    auto policy = [&](const std::string& name) {
         return std::make_unique<Pipeline>(ctx, name, 7, sizeof(push::Policy), std::vector<uint32_t>{kWorkgroup});
     };
     policy_streaming_ = policy("policy_streaming");
     policy_h2o_ = policy("policy_h2o");
     policy_tova_ = policy("policy_tova");
-    policy_cam_ = policy("policy_cam");
-    policy_evict_ = policy("policy_evict");
-    policy_weightedkv_ = policy("policy_weightedkv");
+    for (int kv = 0; kv < 2; kv++) {
+        const std::string suffix = kv == 0 ? "_f32" : "_f16";
+        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, 10, sizeof(push::KvAppend),
+                                                    std::vector<uint32_t>{kWorkgroup});
+        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, 7, sizeof(push::Attention),
+                                                    std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
+        policy_cam_[kv] = policy("policy_cam" + suffix);
+        policy_evict_[kv] = policy("policy_evict" + suffix);
+        policy_weightedkv_[kv] = policy("policy_weightedkv" + suffix);
+    }
 }
 
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
@@ -94,7 +100,7 @@ void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) 
 
 void Kernels::kv_append(Recorder& r, const KvLayer& l, BufferRange k_new, BufferRange v_new, BufferRange rope,
                         uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, bool rotate_key) const {
-    r.dispatch(*kv_append_, {k_new, v_new, l.keys, l.values, l.order, l.free, l.counts, l.acc, l.cnt, rope},
+    r.dispatch(*kv_append_[kv_index(l.type)], {k_new, v_new, l.keys, l.values, l.order, l.free, l.counts, l.acc, l.cnt, rope},
                push::KvAppend{capacity, head_dim, pos, rotate_key ? 1u : 0u}, n_kv_heads);
 }
 
@@ -102,7 +108,7 @@ void Kernels::attention(Recorder& r, BufferRange q, const KvLayer& l, BufferRang
                         uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
                         bool rotate_keys) const {
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-    r.dispatch(*attention_, {q, l.keys, l.values, l.order, rope, l.probs, out},
+    r.dispatch(*attention_[kv_index(l.type)], {q, l.keys, l.values, l.order, rope, l.probs, out},
                push::Attention{group_size, capacity, head_dim, n_entries, q_pos, rotate_keys ? 1u : 0u, scale}, n_heads);
 }
 
@@ -120,9 +126,9 @@ void Kernels::compress(Recorder& r, const KvLayer& l, const CachePolicy& policy,
         case PolicyKind::streaming: pipeline = policy_streaming_.get(); break;
         case PolicyKind::h2o: pipeline = policy_h2o_.get(); break;
         case PolicyKind::tova: pipeline = policy_tova_.get(); groups = 1; break;  // ... but one choice per layer for TOVA
-        case PolicyKind::cam: pipeline = policy_cam_.get(); break;
-        case PolicyKind::evict: pipeline = policy_evict_.get(); break;
-        case PolicyKind::weightedkv: pipeline = policy_weightedkv_.get(); break;
+        case PolicyKind::cam: pipeline = policy_cam_[kv_index(l.type)].get(); break;
+        case PolicyKind::evict: pipeline = policy_evict_[kv_index(l.type)].get(); break;
+        case PolicyKind::weightedkv: pipeline = policy_weightedkv_[kv_index(l.type)].get(); break;
         case PolicyKind::full: return;
     }
     r.dispatch(*pipeline, {l.values, l.acc, l.cnt, l.order, l.free, l.counts, l.last},

@@ -55,8 +55,10 @@ private:
     const Pipeline& embedding_pipeline(TensorType t) const;
 
     std::unique_ptr<Pipeline> matvec_[4], matvec_batch_[4], embedding_[4];  // f32, f16, q8_0, q4_0
-    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, kv_append_, attention_, nll_, score_accumulate_;
-    std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_, policy_cam_, policy_evict_, policy_weightedkv_;
+    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, nll_, score_accumulate_;
+    std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_;
+    // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
+    std::unique_ptr<Pipeline> kv_append_[2], attention_[2], policy_cam_[2], policy_evict_[2], policy_weightedkv_[2];
     uint32_t matvec_rows_per_group_;  // one row per subgroup
 };
 

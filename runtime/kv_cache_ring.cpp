@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tensor.hpp"
+
 namespace wkv {
 
 namespace {
@@ -19,13 +21,39 @@ std::vector<T> slice(const std::vector<uint8_t>& bytes, const BufferRange& r) {
     return out;
 }
 
+// Keys or values as floats, from the ring's f32 or f16 words.
+std::vector<float> unpack(const std::vector<uint8_t>& bytes, const BufferRange& r, KvType type) {
+    if (type == KvType::f32) return slice<float>(bytes, r);
+    const std::vector<uint16_t> halves = slice<uint16_t>(bytes, r);
+    std::vector<float> out(halves.size());
+    for (size_t i = 0; i < halves.size(); i++) out[i] = f16_to_f32(halves[i]);
+    return out;
+}
+
+// Floats to the bytes of an f32 or f16 section (f16: rounded to nearest even,
+// low half first, as packHalf2x16 lays out a pair).
+std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
+    std::vector<uint8_t> out(v.size() * (type == KvType::f16 ? 2 : 4));
+    if (type == KvType::f32) {
+        std::memcpy(out.data(), v.data(), out.size());
+        return out;
+    }
+    for (size_t i = 0; i < v.size(); i++) {
+        const uint16_t h = f32_to_f16(v[i]);
+        std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+    return out;
+}
+
 }  // namespace
 
-KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity) : config_(config), capacity_(capacity) {
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type)
+    : config_(config), capacity_(capacity), type_(type) {
     const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
+    const uint64_t element_bytes = type == KvType::f16 ? 2 : 4;
     const uint64_t section_bytes[] = {
-        slots * config.head_dim() * 4,  // keys
-        slots * config.head_dim() * 4,  // values
+        slots * config.head_dim() * element_bytes,  // keys
+        slots * config.head_dim() * element_bytes,  // values
         slots * 4,                      // acc
         slots * 4,                      // cnt
         slots * 4,                      // order
@@ -45,7 +73,7 @@ KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capac
     for (uint32_t l = 0; l < config.n_layers; l++) buffers_.emplace_back(ctx, total, Memory::device_local);
     for (const Buffer& b : buffers_) {
         auto section = [&](int i) { return BufferRange(b, offsets[i], section_bytes[i]); };
-        layers_.push_back({section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7), section(8)});
+        layers_.push_back({type, section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7), section(8)});
     }
     clear();
 }
@@ -119,7 +147,7 @@ KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
     std::vector<uint8_t> bytes(buffers_[l].size());
     buffers_[l].download(bytes.data(), bytes.size());
     const KvLayer& k = layers_[l];
-    return {slice<float>(bytes, k.keys),    slice<float>(bytes, k.values), slice<float>(bytes, k.acc),
+    return {unpack(bytes, k.keys, type_),   unpack(bytes, k.values, type_), slice<float>(bytes, k.acc),
             slice<float>(bytes, k.probs),   slice<float>(bytes, k.last),   slice<uint32_t>(bytes, k.cnt),
             slice<uint32_t>(bytes, k.order), slice<uint32_t>(bytes, k.free), slice<uint32_t>(bytes, k.counts)};
 }
@@ -127,8 +155,8 @@ KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
 void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
     const KvLayer& k = layers_[l];
     auto put = [&](const auto& v, const BufferRange& r) { buffers_[l].upload(v.data(), r.size, r.offset); };
-    put(s.keys, k.keys);
-    put(s.values, k.values);
+    put(pack(s.keys, type_), k.keys);
+    put(pack(s.values, type_), k.values);
     put(s.acc, k.acc);
     put(s.probs, k.probs);
     put(s.last, k.last);

@@ -15,8 +15,9 @@
 namespace wkv {
 
 struct KvLayer {
-    BufferRange keys;    // f32 [kv_head][slot][head_dim]
-    BufferRange values;  // f32 [kv_head][slot][head_dim]
+    KvType type;         // of keys and values; f16 packs two halves per 32-bit word
+    BufferRange keys;    // f32|f16 [kv_head][slot][head_dim]
+    BufferRange values;  // f32|f16 [kv_head][slot][head_dim]
     BufferRange acc;     // f32 [kv_head][slot]
     BufferRange cnt;     // u32 [kv_head][slot]
     BufferRange order;   // u32 [kv_head][capacity]: logical index -> slot
@@ -26,7 +27,8 @@ struct KvLayer {
     BufferRange last;    // f32 [capacity]: last step's attention averaged over query heads (TOVA)
 };
 
-// One layer's cache read back to the host (for tests and `wkv conformance`).
+// One layer's cache read back to the host (for tests and `wkv conformance`);
+// keys and values are floats whatever the ring stores.
 struct KvLayerSnapshot {
     std::vector<float> keys, values, acc, probs, last;
     std::vector<uint32_t> cnt, order, free, counts;
@@ -42,9 +44,10 @@ bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t ca
 
 class KvCacheRing {
 public:
-    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity);
+    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32);
 
     uint32_t capacity() const { return capacity_; }
+    KvType type() const { return type_; }
     const KvLayer& layer(uint32_t l) const { return layers_[l]; }
     uint64_t bytes() const;  // every byte allocated, padding included
     void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
@@ -56,6 +59,7 @@ public:
 private:
     ModelConfig config_;
     uint32_t capacity_;
+    KvType type_;
     std::vector<Buffer> buffers_;  // one per layer
     std::vector<KvLayer> layers_;
 };

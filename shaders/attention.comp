@@ -8,14 +8,15 @@
 // stored before RoPE and rotated here at their logical index i, the query at
 // L - 1; in original-positions mode keys were rotated when appended and the
 // query sits at its absolute position. Either way q_pos comes from the host.
+#include "kv_storage.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;  // power of two
 layout(constant_id = 1) const uint MAX_HEAD_DIM = 256;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };              // [n_heads][head_dim]
-layout(std430, binding = 1) readonly buffer KCache { float k_cache[]; };   // this layer: [kv_head][slot][head_dim]
-layout(std430, binding = 2) readonly buffer VCache { float v_cache[]; };
+layout(std430, binding = 1) readonly buffer KCache { KV_PAIR k_cache[]; };   // this layer: [kv_head][slot][head_dim / 2]
+layout(std430, binding = 2) readonly buffer VCache { KV_PAIR v_cache[]; };
 layout(std430, binding = 3) readonly buffer Order { uint order_[]; };      // this layer: [kv_head][capacity]
 layout(std430, binding = 4) readonly buffer Rope { vec2 rope[]; };         // [position][head_dim / 2]
 layout(std430, binding = 5) coherent buffer Probs { float probs[]; };      // [n_heads][capacity]
@@ -67,10 +68,10 @@ void main() {
 
     float local_max = -3.402823e38;
     for (uint e = t; e < p.n_entries; e += WG) {
-        const uint k_base = (head * p.capacity + order_[head * p.capacity + e]) * p.head_dim;
+        const uint k_base = (head * p.capacity + order_[head * p.capacity + e]) * half_dim;
         float score = 0.0;
         for (uint i = 0; i < half_dim; i++) {
-            vec2 k = vec2(k_cache[k_base + 2 * i], k_cache[k_base + 2 * i + 1]);
+            vec2 k = KV_UNPACK(k_cache[k_base + i]);
             if (p.rotate_keys != 0) {
                 const vec2 cs = rope[e * half_dim + i];
                 k = vec2(k.x * cs.x - k.y * cs.y, k.x * cs.y + k.y * cs.x);
@@ -97,8 +98,8 @@ void main() {
     for (uint d = t; d < p.head_dim; d += WG) {
         float sum = 0.0;
         for (uint e = 0; e < p.n_entries; e++) {
-            const uint v_base = (head * p.capacity + order_[head * p.capacity + e]) * p.head_dim;
-            sum += probs[probs_base + e] * v_cache[v_base + d];
+            const uint v_base = (head * p.capacity + order_[head * p.capacity + e]) * half_dim;
+            sum += probs[probs_base + e] * KV_UNPACK(v_cache[v_base + d / 2])[d & 1];
         }
         out_[h * p.head_dim + d] = sum;
     }

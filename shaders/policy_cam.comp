@@ -33,12 +33,13 @@ void main() {
         const float acc_j = acc[base + slot_of(head, j)];
         const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
         if (cam_uniform(p.seed, p.layer, head, p.step) < probability) {
-            const uint from = (base + slot_of(head, j)) * p.head_dim;
+            const uint half_dim = p.head_dim / 2;
+            const uint from = (base + slot_of(head, j)) * half_dim;
             for (uint k = 1; k <= n; k++) {
-                const uint into = (base + slot_of(head, j + k)) * p.head_dim;
-                for (uint d = gl_LocalInvocationID.x; d < p.head_dim; d += WG) {
-                    precise float added = values[into + d] + values[from + d] / float(n);
-                    values[into + d] = added;
+                const uint into = (base + slot_of(head, j + k)) * half_dim;
+                for (uint i = gl_LocalInvocationID.x; i < half_dim; i += WG) {
+                    precise vec2 added = KV_UNPACK(values[into + i]) + KV_UNPACK(values[from + i]) / float(n);
+                    values[into + i] = KV_PACK(added);
                 }
             }
         }

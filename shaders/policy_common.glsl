@@ -1,11 +1,12 @@
 // What every policy shader shares: the layer's cache sections, the push
 // constants, a first-index argmin over a range of logical indices, and the
 // removal of an entry. Mirrors model/policy.cpp and KvCache::remove.
+#include "kv_storage.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;  // power of two
 
-layout(std430, binding = 0) buffer Values { float values[]; };   // [kv_head][slot][head_dim]
+layout(std430, binding = 0) buffer Values { KV_PAIR values[]; };  // [kv_head][slot][head_dim / 2]
 layout(std430, binding = 1) readonly buffer Acc { float acc[]; };  // [kv_head][slot]
 layout(std430, binding = 2) readonly buffer Cnt { uint cnt[]; };   // [kv_head][slot]
 layout(std430, binding = 3) buffer Order { uint order_[]; };       // [kv_head][capacity]

@@ -17,11 +17,13 @@ void main() {
     const uint from = slot_of(g_head, j), into = slot_of(g_head, j + 1);
     const float w1 = AVERAGE(g_head, from), w2 = AVERAGE(g_head, into);
     const float sum = w1 + w2;
-    const uint a = (g_head * p.capacity + from) * p.head_dim, b = (g_head * p.capacity + into) * p.head_dim;
-    for (uint d = gl_LocalInvocationID.x; d < p.head_dim; d += WG) {
+    const uint half_dim = p.head_dim / 2;
+    const uint a = (g_head * p.capacity + from) * half_dim, b = (g_head * p.capacity + into) * half_dim;
+    for (uint i = gl_LocalInvocationID.x; i < half_dim; i += WG) {
+        const vec2 va = KV_UNPACK(values[a + i]), vb = KV_UNPACK(values[b + i]);
         // precise: the same roundings as model/policy.cpp, no fused multiply-add.
-        precise float merged = sum > 0.0 ? (w1 * values[a + d] + w2 * values[b + d]) / sum : (values[a + d] + values[b + d]) * 0.5;
-        values[b + d] = merged;
+        precise vec2 merged = sum > 0.0 ? (w1 * va + w2 * vb) / sum : (va + vb) * 0.5;
+        values[b + i] = KV_PACK(merged);
     }
     barrier();  // every invocation has read the order table before it changes
 #endif

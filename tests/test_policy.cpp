@@ -63,7 +63,9 @@ bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c
 }
 
 // Greedy generation by both engines side by side; after every step the tokens
-// must be equal, the order/free tables and cnt identical, acc and values within 1e-4.
+// must be equal, the order/free tables and cnt identical, acc within 1e-4 and
+// values within 1e-4 (f32) or 1e-3 (f16: one f16 ulp, 2^-11 relative, where the
+// two sides' f32 results straddle a rounding boundary).
 void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps, const std::string& label) {
     Reference cpu(model, settings);
     GpuEngine gpu(validated_context(), model, settings);
@@ -78,7 +80,7 @@ void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps,
                         label << ": cache indices differ after step " << pos);
     }
     CHECK_MESSAGE(worst_acc < 1e-4, label << " acc " << worst_acc);
-    CHECK_MESSAGE(worst_value < 1e-4, label << " values " << worst_value);
+    CHECK_MESSAGE(worst_value < (settings.kv_type == KvType::f16 ? 1e-3 : 1e-4), label << " values " << worst_value);
     CHECK(gpu.kv_cache_bytes() == bytes);
     const uint32_t expected_entries = settings.policy.compresses() ? std::min(steps, settings.policy.budget) : steps;
     CHECK(gpu.entries() == expected_entries);
@@ -215,6 +217,51 @@ TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260
         }
     }
     lockstep(random, {policy(PolicyKind::weightedkv, 32), PositionMode::original}, 600, "random weightedkv original positions");
+    check_no_validation_messages();
+}
+
+TEST_CASE("f16 keys and values: every policy GPU vs CPU in lockstep, both position modes, and half the key/value bytes") {
+    const Model random = random_model("random_policy_f16.gguf", small_gqa_config(48, 1024), 99);
+    const Model stories = load_model(shared_file("models/stories260K.bin"));
+    for (PolicyKind kind : kCompressing) {
+        const CacheSettings settings{policy(kind, 32), PositionMode::cache_index, KvType::f16};
+        lockstep(random, settings, 600, std::string("random f16 ") + describe(settings.policy));
+    }
+    lockstep(random, {policy(PolicyKind::weightedkv, 8), PositionMode::original, KvType::f16}, 600,
+             "random f16 weightedkv budget 8 original positions");
+    lockstep(random, {policy(PolicyKind::full, 600), PositionMode::cache_index, KvType::f16}, 600, "random f16 full");
+
+    const ModelConfig& c = stories.config;
+    const uint64_t kv_f32 = KvCacheRing(validated_context(), c, 65, KvType::f32).layer(0).keys.size;
+    const uint64_t kv_f16 = KvCacheRing(validated_context(), c, 65, KvType::f16).layer(0).keys.size;
+    CHECK(kv_f32 == uint64_t{c.n_kv_heads} * 65 * c.head_dim() * 4);
+    CHECK(kv_f16 * 2 == kv_f32);
+    check_no_validation_messages();
+}
+
+TEST_CASE("f16 keys and values on stories260K: perplexity within 1% of f32, GPU within 0.2% of the CPU's f16 emulation") {
+    // Step-for-step lockstep is for the random model above: on a real model a
+    // float-rounding difference between the two sides sometimes lands on an f16
+    // rounding boundary and becomes a 2^-11 change, which can flip a near-tie
+    // between two entries' scores. So here the sides are held to the text's perplexity.
+    const Model stories = load_model(shared_file("models/stories260K.bin"));
+    std::vector<int32_t> text = {1};
+    for (int32_t id : to_ids(shared_json("models/stories260K.reference.json")["greedy_ids_256"])) text.push_back(id);
+    auto perplexity = [&](Engine& e) {
+        double total = 0;
+        for (uint32_t pos = 0; pos + 1 < text.size(); pos++) total += e.nll(text[pos], pos, text[pos + 1]);
+        return std::exp(total / static_cast<double>(text.size() - 1));
+    };
+    for (PolicyKind kind : kCompressing) {
+        const CachePolicy p = policy(kind, 32);
+        GpuEngine gpu_f32(validated_context(), stories, {p, PositionMode::cache_index, KvType::f32});
+        GpuEngine gpu_f16(validated_context(), stories, {p, PositionMode::cache_index, KvType::f16});
+        Reference cpu_f16(stories, {p, PositionMode::cache_index, KvType::f16});
+        const double f32 = perplexity(gpu_f32), f16 = perplexity(gpu_f16), cpu = perplexity(cpu_f16);
+        INFO(describe(p) << ": f32 " << f32 << ", f16 " << f16 << ", CPU f16 " << cpu);
+        CHECK(std::fabs(f16 / f32 - 1.0) < 0.01);
+        CHECK(std::fabs(f16 / cpu - 1.0) < 0.002);
+    }
     check_no_validation_messages();
 }
 
