@@ -11,6 +11,8 @@ namespace {
 
 constexpr uint32_t kMaxGroupsX = 65535;  // the smallest maxComputeWorkGroupCount[0] Vulkan allows
 
+const char* const kTypeNames[] = {"f32", "f16", "q8_0", "q4_0"};  // in type_index order
+
 int type_index(TensorType t) {
     switch (t) {
         case TensorType::f32: return 0;
@@ -25,14 +27,9 @@ int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
 
 }  // namespace
 
-Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
-    const char* types[] = {"f32", "f16", "q8_0", "q4_0"};
+Kernels::Kernels(Context& ctx) : ctx_(ctx), matvec_rows_per_group_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
     for (int i = 0; i < 4; i++) {
-        matvec_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
-                                                std::vector<uint32_t>{kWorkgroup, 1});
-        matvec_batch_[i] = std::make_unique<Pipeline>(ctx, std::string("matvec_") + types[i], 3, sizeof(push::Matvec),
-                                                      std::vector<uint32_t>{kWorkgroup, kMaxBatch});
-        embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + types[i], 2, sizeof(push::Embedding),
+        embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + kTypeNames[i], 2, sizeof(push::Embedding),
                                                    std::vector<uint32_t>{kWorkgroup});
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
@@ -59,7 +56,12 @@ Kernels::Kernels(Context& ctx) : matvec_rows_per_group_(std::max(1u, kWorkgroup 
 }
 
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
-    return batch == 1 ? *matvec_[type_index(t)] : *matvec_batch_[type_index(t)];
+    std::unique_ptr<Pipeline>& p = matvec_[type_index(t)][batch - 1];
+    if (!p) {
+        p = std::make_unique<Pipeline>(ctx_, std::string("matvec_") + kTypeNames[type_index(t)], 3, sizeof(push::Matvec),
+                                       std::vector<uint32_t>{kWorkgroup, batch});
+    }
+    return *p;
 }
 const Pipeline& Kernels::embedding_pipeline(TensorType t) const { return *embedding_[type_index(t)]; }
 
@@ -82,7 +84,7 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
             const uint32_t groups_x = std::min(groups, kMaxGroupsX);
             const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
             r.dispatch(matvec_pipeline(w.type, n), {c.buffer, first ? xs : x, first ? outs : out},
-                       push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_, n,
+                       push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, matvec_rows_per_group_,
                                     x_stride, out_stride},
                        groups_x, groups_y);
         }

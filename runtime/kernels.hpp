@@ -17,7 +17,7 @@ class Kernels {
 public:
     static constexpr uint32_t kWorkgroup = 64;     // threads per workgroup (a power of two)
     static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
-    static constexpr uint32_t kMaxBatch = 16;      // vectors per matvec dispatch (its per-row sums live in registers)
+    static constexpr uint32_t kMaxBatch = 16;      // most vectors per matvec dispatch (its per-row sums live in registers)
 
     explicit Kernels(Context& ctx);
 
@@ -51,10 +51,12 @@ public:
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
 private:
-    const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;
+    const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;  // created when first used
     const Pipeline& embedding_pipeline(TensorType t) const;
 
-    std::unique_ptr<Pipeline> matvec_[4], matvec_batch_[4], embedding_[4];  // f32, f16, q8_0, q4_0
+    Context& ctx_;
+    mutable std::unique_ptr<Pipeline> matvec_[4][kMaxBatch];  // [f32, f16, q8_0, q4_0][batch - 1]
+    std::unique_ptr<Pipeline> embedding_[4];
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, nll_, score_accumulate_;
     std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.

@@ -7,7 +7,7 @@
 namespace wkv::push {
 
 struct Matvec {  // matvec.comp
-    uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group, batch, x_stride, out_stride;
+    uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group, x_stride, out_stride;
 };
 struct Embedding {  // embedding.comp
     uint32_t row, cols;

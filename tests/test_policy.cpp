@@ -63,9 +63,10 @@ bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c
 }
 
 // Greedy generation by both engines side by side; after every step the tokens
-// must be equal, the order/free tables and cnt identical, acc within 1e-4 and
-// values within 1e-4 (f32) or 1e-3 (f16: one f16 ulp, 2^-11 relative, where the
-// two sides' f32 results straddle a rounding boundary).
+// must be equal, the order/free tables and cnt identical, acc and values within
+// 1e-4 (f32) or 1e-3 (f16: where the two sides' f32 results straddle an f16
+// rounding boundary a key or value moves by an f16 ulp, 2^-11 relative, and
+// the probabilities summed into acc move with it).
 void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps, const std::string& label) {
     Reference cpu(model, settings);
     GpuEngine gpu(validated_context(), model, settings);
@@ -79,8 +80,9 @@ void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps,
         REQUIRE_MESSAGE(same_state(cpu, gpu, model.config, settings.policy.slots(), worst_acc, worst_value),
                         label << ": cache indices differ after step " << pos);
     }
-    CHECK_MESSAGE(worst_acc < 1e-4, label << " acc " << worst_acc);
-    CHECK_MESSAGE(worst_value < (settings.kv_type == KvType::f16 ? 1e-3 : 1e-4), label << " values " << worst_value);
+    const double tolerance = settings.kv_type == KvType::f16 ? 1e-3 : 1e-4;
+    CHECK_MESSAGE(worst_acc < tolerance, label << " acc " << worst_acc);
+    CHECK_MESSAGE(worst_value < tolerance, label << " values " << worst_value);
     CHECK(gpu.kv_cache_bytes() == bytes);
     const uint32_t expected_entries = settings.policy.compresses() ? std::min(steps, settings.policy.budget) : steps;
     CHECK(gpu.entries() == expected_entries);
