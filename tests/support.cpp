@@ -130,6 +130,15 @@ ModelConfig small_gqa_config(uint32_t vocab, uint32_t context) {
     return c;
 }
 
+ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim) {
+    ModelConfig c;
+    c.n_layers = 1;
+    c.n_heads = n_heads;
+    c.n_kv_heads = n_kv_heads;
+    c.dim = dim;
+    return c;
+}
+
 std::vector<std::string> corpus_samples(size_t bytes_per_document) {
     std::vector<std::string> samples;
     for (const char* domain : {"pg19", "proofpile", "arxiv", "web"}) {

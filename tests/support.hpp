@@ -47,6 +47,8 @@ void check_no_validation_messages();
 Model random_model(const std::string& name, const ModelConfig& config, uint64_t seed);
 // The small GQA configuration the policy and perplexity tests use.
 ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
+// One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
+ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
 
 // First lines of each corpus document, for tokenizer round trips.
 std::vector<std::string> corpus_samples(size_t bytes_per_document);

@@ -127,11 +127,7 @@ TEST_CASE("defaults and errors of the policy settings (spec §5)") {
 
 TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final cache {v3, v6, v7, v8}, on CPU and GPU") {
     // m = 4, no sinks, no recent window; one head with one-hot values v_i = e_i.
-    ModelConfig c;
-    c.n_layers = 1;
-    c.n_heads = 1;
-    c.n_kv_heads = 1;
-    c.dim = 8;
+    const ModelConfig c = one_layer_config(1, 1, 8);
     const CachePolicy p = policy(PolicyKind::weightedkv, 4, 0, 0);
     KvCache cache(c, p.slots());
     auto append = [&](uint32_t token) {
@@ -185,11 +181,7 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
 }
 
 TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key, acc and cnt") {
-    ModelConfig c;
-    c.n_layers = 1;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.dim = 4;
+    const ModelConfig c = one_layer_config(2, 1, 4);
     const CachePolicy p = policy(PolicyKind::weightedkv, 2, 0, 0);
     KvCache cache(c, p.slots());
     for (uint32_t i = 0; i < 3; i++) {

@@ -79,11 +79,7 @@ TEST_CASE("building blocks by hand") {
 }
 
 TEST_CASE("KV cache: slots are reused, data never moves, memory never grows") {
-    ModelConfig c;
-    c.dim = 8;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.n_layers = 1;
+    const ModelConfig c = one_layer_config(2, 1, 8);
     KvCache cache(c, 3);
     const uint64_t bytes = cache.bytes();
     CHECK(cache.append(0, 0) == 0);
