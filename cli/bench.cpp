@@ -64,7 +64,7 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         auto t1 = clock::now();
         // Bytes read per decode step: all weights, plus the keys and values of every live entry
         // (at most budget + 1 of them with a compressing policy).
-        const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * (cache.kv_type == KvType::f16 ? 2 : 4);
+        const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * kv_type_bytes(cache.kv_type);
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = argmax(e.forward(token, pos));

@@ -22,6 +22,7 @@ namespace wkv {
 enum class KvType { f32, f16 };  // how keys and values are stored
 
 const char* kv_type_name(KvType type);  // "f32", "f16"
+inline uint32_t kv_type_bytes(KvType type) { return type == KvType::f16 ? 2 : 4; }  // per stored element
 
 class KvCache {
 public:

@@ -33,7 +33,7 @@ std::vector<float> unpack(const std::vector<uint8_t>& bytes, const BufferRange& 
 // Floats to the bytes of an f32 or f16 section (f16: rounded to nearest even,
 // low half first, as packHalf2x16 lays out a pair).
 std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
-    std::vector<uint8_t> out(v.size() * (type == KvType::f16 ? 2 : 4));
+    std::vector<uint8_t> out(v.size() * kv_type_bytes(type));
     if (type == KvType::f32) {
         std::memcpy(out.data(), v.data(), out.size());
         return out;
@@ -50,7 +50,7 @@ std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
 KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type)
     : config_(config), capacity_(capacity), type_(type) {
     const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
-    const uint64_t element_bytes = type == KvType::f16 ? 2 : 4;
+    const uint64_t element_bytes = kv_type_bytes(type);
     const uint64_t section_bytes[] = {
         slots * config.head_dim() * element_bytes,  // keys
         slots * config.head_dim() * element_bytes,  // values
