@@ -120,6 +120,52 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
     }
 }
 
+// A batch of vectors (perplexity evaluation) takes other pipelines (one per
+// batch size, several rows per subgroup): each vector's result must equal the
+// same vector alone bit for bit, with packed and 256-byte aligned strides.
+// (An f32 stride that is not a whole number of vec4s would take the scalar
+// path, which sums in another order than a lone vector's vec4 path.)
+void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    const std::pair<uint32_t, uint32_t> shapes[] = {{67, 288}, {33, 96}, {5, 3}};
+    Random rng(13);
+    for (TensorType type : kTypes) {
+        for (const auto& [rows, cols] : shapes) {
+            if ((type == TensorType::q8_0 || type == TensorType::q4_0) && cols % 32) continue;
+            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+            const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
+            const GpuTensor gw = upload_tensor(ctx, w, 0);
+            for (uint32_t batch : {2u, 7u, 17u}) {
+                for (bool aligned : {true, false}) {
+                    // Past 16 vectors a second dispatch binds from vector 16 on, which needs 256-byte aligned strides.
+                    if (batch > Kernels::kMaxBatch && !aligned) continue;
+                    const uint32_t x_stride = aligned ? (cols + 63) / 64 * 64 : cols + 4;
+                    const uint32_t out_stride = aligned ? (rows + 63) / 64 * 64 : rows + 3;
+                    const std::vector<float> xs = rng.vector(size_t{batch} * x_stride), start = rng.vector(size_t{batch} * out_stride);
+                    const Buffer gx = device_vector(ctx, xs), gy = device_vector(ctx, start);
+                    rec.begin();
+                    k.matvec(rec, gw, gx, x_stride, gy, out_stride, batch, true);
+                    rec.submit_and_wait();
+                    const std::vector<float> got = read_floats(gy, start.size());
+                    double worst = 0;
+                    for (uint32_t b = 0; b < batch; b++) {
+                        const Buffer x1 = device_vector(ctx, std::vector<float>(xs.begin() + b * x_stride, xs.begin() + b * x_stride + cols));
+                        const Buffer y1 = device_vector(ctx, std::vector<float>(start.begin() + b * out_stride, start.begin() + b * out_stride + rows));
+                        rec.begin();
+                        k.matvec(rec, gw, x1, y1, true);
+                        rec.submit_and_wait();
+                        const std::vector<float> alone = read_floats(y1, rows);
+                        for (uint32_t r = 0; r < rows; r++) worst = std::max(worst, std::fabs(static_cast<double>(got[b * out_stride + r]) - alone[r]));
+                    }
+                    out.push_back({std::string("matvec_") + tensor_type_name(type),
+                                   shape("rows", rows, "cols", cols) + " batch=" + std::to_string(batch) + " x_stride=" +
+                                       std::to_string(x_stride) + " +=",
+                                   worst, 0.0, "|batched - alone|"});
+                }
+            }
+        }
+    }
+}
+
 void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     Random rng(12);
     for (TensorType type : kTypes) {
@@ -409,6 +455,7 @@ std::vector<ConformanceResult> run_conformance(Context& ctx) {
     Recorder rec(ctx);
     std::vector<ConformanceResult> out;
     check_matvec(ctx, kernels, rec, out);
+    check_matvec_batched(ctx, kernels, rec, out);
     check_embedding(ctx, kernels, rec, out);
     check_elementwise(ctx, kernels, rec, out);
     check_nll(ctx, kernels, rec, out);

@@ -51,6 +51,7 @@ public:
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
 private:
+    static uint32_t matvec_rows(uint32_t batch);
     const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;  // created when first used
     const Pipeline& embedding_pipeline(TensorType t) const;
 
@@ -61,7 +62,7 @@ private:
     std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
     std::unique_ptr<Pipeline> kv_append_[2], attention_[2], policy_cam_[2], policy_evict_[2], policy_weightedkv_[2];
-    uint32_t matvec_rows_per_group_;  // one row per subgroup
+    uint32_t matvec_subgroups_;  // per workgroup, at the device's subgroup size
 };
 
 // RoPE cos/sin per position and pair, computed in double: [positions][head_dim / 2] of (cos, sin).

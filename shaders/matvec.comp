@@ -47,34 +47,54 @@ layout(std430, binding = 0) readonly buffer Weights4 { vec4 weights4[]; };
 layout(std430, binding = 1) readonly buffer X4 { vec4 x4[]; };
 #endif
 
-float sums[BATCH];
+// Rows each subgroup computes together: every input value it loads serves
+// ROWS rows, as every weight serves BATCH vectors. The host picks it per batch
+// size (Kernels::matvec_rows); a row's sums run in the same order whatever ROWS.
+layout(constant_id = 2) const uint ROWS = 1;
+
+float sums[ROWS][BATCH];
 
 void main() {
     const uint first = (gl_WorkGroupID.y * p.groups_x + gl_WorkGroupID.x) * p.rows_per_group;
-    for (uint r = gl_SubgroupID; r < p.rows_per_group; r += gl_NumSubgroups) {
-        const uint row = first + r;
-        if (row >= p.rows) break;  // uniform across the subgroup
-        [[unroll]] for (uint s = 0; s < BATCH; s++) sums[s] = 0.0;
+    for (uint r0 = gl_SubgroupID * ROWS; r0 < p.rows_per_group; r0 += gl_NumSubgroups * ROWS) {
+        if (first + r0 >= p.rows) break;  // uniform across the subgroup
+        // Rows past the end repeat the last one (computed, never written), so no lane branches.
+        uint rows[ROWS];
+        [[unroll]] for (uint i = 0; i < ROWS; i++) rows[i] = min(first + r0 + i, p.rows - 1);
+        [[unroll]] for (uint i = 0; i < ROWS; i++) {
+            [[unroll]] for (uint s = 0; s < BATCH; s++) sums[i][s] = 0.0;
+        }
 #if defined(WEIGHT_F32)
         if (p.cols % 4 == 0 && p.x_stride % 4 == 0) {
             for (uint g = gl_SubgroupInvocationID; g < p.cols / 4; g += gl_SubgroupSize) {
-                const vec4 w = weights4[row * (p.cols / 4) + g];
-                [[unroll]] for (uint s = 0; s < BATCH; s++) sums[s] += dot(w, x4[s * (p.x_stride / 4) + g]);
+                vec4 w[ROWS];
+                [[unroll]] for (uint i = 0; i < ROWS; i++) w[i] = weights4[rows[i] * (p.cols / 4) + g];
+                [[unroll]] for (uint s = 0; s < BATCH; s++) {
+                    const vec4 xs = x4[s * (p.x_stride / 4) + g];
+                    [[unroll]] for (uint i = 0; i < ROWS; i++) sums[i][s] += dot(w[i], xs);
+                }
             }
         } else
 #endif
         for (uint b = gl_SubgroupInvocationID; b < p.cols / BLOCK_VALUES; b += gl_SubgroupSize) {
             [[unroll]] for (uint j = 0; j < BLOCK_VALUES; j++) {
                 const uint col = b * BLOCK_VALUES + j;
-                const float w = dequant(row, col, p.cols);
-                [[unroll]] for (uint s = 0; s < BATCH; s++) sums[s] += w * x[s * p.x_stride + col];
+                float w[ROWS];
+                [[unroll]] for (uint i = 0; i < ROWS; i++) w[i] = dequant(rows[i], col, p.cols);
+                [[unroll]] for (uint s = 0; s < BATCH; s++) {
+                    const float xs = x[s * p.x_stride + col];
+                    [[unroll]] for (uint i = 0; i < ROWS; i++) sums[i][s] += w[i] * xs;
+                }
             }
         }
-        [[unroll]] for (uint s = 0; s < BATCH; s++) {
-            const float sum = subgroupAdd(sums[s]);
-            if (subgroupElect()) {
-                const uint o = s * p.out_stride + p.out_offset + row;
-                out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;
+        [[unroll]] for (uint i = 0; i < ROWS; i++) {
+            if (first + r0 + i >= p.rows) break;  // uniform across the subgroup
+            [[unroll]] for (uint s = 0; s < BATCH; s++) {
+                const float sum = subgroupAdd(sums[i][s]);
+                if (subgroupElect()) {
+                    const uint o = s * p.out_stride + p.out_offset + rows[i];
+                    out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;
+                }
             }
         }
     }
