@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "commands.hpp"
@@ -40,6 +41,7 @@ const CommandSpec kPplCommand{
         {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16"},
         {"--cam-n", "", "N", "cam: values sharing an evicted value (default 16)"},
         {"--cam-seed", "", "S", "cam: seed of its merge decisions (default 0)"},
+        {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache)"},
         {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
         device_flag(),
         cpu_flag(),
@@ -116,6 +118,21 @@ std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c,
     return grid;
 }
 
+// Lanes of the batch: as asked, or enough to fill one matvec dispatch
+// (Kernels::kMaxBatch sequences) within kLaneMemory of KV cache; never more than there are windows.
+uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettings>& grid, const ModelConfig& c, size_t windows) {
+    constexpr uint64_t kLaneMemory = uint64_t{1} << 30;
+    uint64_t lanes = 0;
+    if (asked) {
+        lanes = *asked;
+    } else {
+        uint64_t lane_bytes = 0;
+        for (const CacheSettings& s : grid) lane_bytes += KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type);
+        lanes = std::min<uint64_t>(Kernels::kMaxBatch / grid.size(), kLaneMemory / std::max<uint64_t>(lane_bytes, 1));
+    }
+    return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(lanes, windows)));
+}
+
 std::string format_ppl(const NllSum& s) {
     if (!s.scored) return "-";
     char buf[32];
@@ -143,7 +160,7 @@ void print_table(const std::vector<CacheSettings>& grid, const std::vector<Docum
     if (partial) std::printf("(interrupted: '...' marks what did not complete)\n");
 }
 
-void write_json(const std::string& path, const Args& args, const std::string& device, uint32_t window, uint32_t stride,
+void write_json(const std::string& path, const Args& args, const std::string& device, uint32_t window, uint32_t stride, uint32_t lanes,
                 const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                 const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
     std::ostringstream j;
@@ -151,7 +168,7 @@ void write_json(const std::string& path, const Args& args, const std::string& de
     j << "{\n  \"model\": \"" << json_escape(args.text("--model")) << "\",\n  \"device\": \"" << json_escape(device)
       << "\",\n  \"window\": " << window << ",\n  \"stride\": " << stride << ",\n  \"positions\": \""
       << (grid.empty() || grid[0].positions == PositionMode::cache_index ? "cache" : "original") << "\",\n  \"kv_type\": \""
-      << kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type) << "\",\n  \"wall_s\": " << wall_s
+      << kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type) << "\",\n  \"lanes\": " << lanes << ",\n  \"wall_s\": " << wall_s
       << ",\n  \"interrupted\": " << (interrupted ? "true" : "false") << ",\n  \"files\": [";
     for (size_t f = 0; f < docs.size(); f++) {
         j << (f ? ", " : "") << "{\"path\": \"" << json_escape(docs[f].path) << "\", \"tokens\": " << docs[f].tokens.size() << "}";
@@ -219,6 +236,8 @@ int run_ppl(const Args& args) {
     const auto window = static_cast<uint32_t>(args.integer("--ctx", 0, 2, 1 << 20));
     const auto stride = static_cast<uint32_t>(args.integer("--stride", std::max<uint32_t>(window / 2, 1), 1, window));
     const int64_t max_tokens = args.integer("--max-tokens", 0, 2, 1ll << 31);
+    std::optional<uint32_t> lanes_asked;
+    if (args.has("--lanes")) lanes_asked = static_cast<uint32_t>(args.integer("--lanes", 1, 1, 256));
     const std::vector<CacheSettings> grid = settings_grid(args, model.config, window);
 
     std::vector<Document> docs;
@@ -240,6 +259,7 @@ int run_ppl(const Args& args) {
     std::vector<std::vector<Cell>> cells(grid.size(), std::vector<Cell>(docs.size()));
     Progress progress(total);
     std::string device;
+    uint32_t lanes = 1;
     const auto start = std::chrono::steady_clock::now();
     // After every token: progress, and a way out on Ctrl-C (a window can take minutes).
     const TokenCallback on_token = [&] {
@@ -265,40 +285,68 @@ int run_ppl(const Args& args) {
             }
         }
     } else {
-        // Every setting at once: one batch, one weight read per token for all of them.
+        // Every setting of a window at once, and several windows side by side.
         ContextOptions options;
         if (args.has("--device")) options.device_index = static_cast<uint32_t>(args.integer("--device", 0, 0, 255));
         Context ctx(options);
         device = ctx.info().name;
         const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-        BatchEngine batch(ctx, *weights, grid);
-        for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
-            const auto t0 = std::chrono::steady_clock::now();
-            std::vector<NllSum> sums(grid.size());
-            const TokenCallback on_batch_token = [&] {
-                progress.advance(grid.size());
-                return !g_interrupted;
-            };
-            for (const Window& w : docs[f].windows) {
-                if (g_interrupted) break;
-                const std::vector<NllSum> window_sums = evaluate_window_batch(batch, docs[f].tokens, w, on_batch_token);
-                for (size_t s = 0; s < grid.size(); s++) sums[s] += window_sums[s];
+        std::vector<WindowTask> tasks;
+        std::vector<std::pair<size_t, size_t>> task_window;  // (document, window) of each task
+        for (size_t f = 0; f < docs.size(); f++) {
+            for (size_t w = 0; w < docs[f].windows.size(); w++) {
+                tasks.push_back({&docs[f].tokens, docs[f].windows[w]});
+                task_window.emplace_back(f, w);
             }
-            if (g_interrupted) break;
-            const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            for (size_t s = 0; s < grid.size(); s++) cells[s][f] = {sums[s], wall_s, true};  // the batch shares its wall time
         }
+        lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
+        BatchEngine batch(ctx, *weights, lane_settings(grid, lanes));
+        // Each window's sums, added up in window order once a document is done (the
+        // same order as one window after another, so the totals do not depend on the lanes).
+        std::vector<std::vector<std::vector<NllSum>>> window_sums(docs.size());
+        std::vector<size_t> windows_left(docs.size());
+        std::vector<std::optional<std::chrono::steady_clock::time_point>> doc_start(docs.size());
+        for (size_t f = 0; f < docs.size(); f++) {
+            window_sums[f].resize(docs[f].windows.size());
+            windows_left[f] = docs[f].windows.size();
+            if (!windows_left[f]) {
+                for (size_t s = 0; s < grid.size(); s++) cells[s][f].done = true;  // nothing to score
+            }
+        }
+        WindowEvents events;
+        events.started = [&](size_t task) {
+            const size_t f = task_window[task].first;
+            if (!doc_start[f]) doc_start[f] = std::chrono::steady_clock::now();
+        };
+        events.done = [&](size_t task, const std::vector<NllSum>& sums) {
+            const auto [f, w] = task_window[task];
+            window_sums[f][w] = sums;
+            if (--windows_left[f]) return;
+            // The settings of a document share its wall time: they ran as one batch.
+            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - *doc_start[f]).count();
+            for (size_t s = 0; s < grid.size(); s++) {
+                Cell& cell = cells[s][f];
+                for (const std::vector<NllSum>& window : window_sums[f]) cell.sum += window[s];
+                cell.wall_s = wall;
+                cell.done = true;
+            }
+        };
+        events.stepped = [&](uint32_t fed) {
+            progress.advance(fed);
+            return !g_interrupted;
+        };
+        evaluate_windows_batch(batch, static_cast<uint32_t>(grid.size()), tasks, events);
     }
     progress.finish();
     std::signal(SIGINT, SIG_DFL);
     const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %s\n", model.path.c_str(), window,
-                stride, grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
-                kv_type_name(grid[0].kv_type), docs.size(), device.c_str());
+    std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %u lane%s, %s\n", model.path.c_str(),
+                window, stride, grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
+                kv_type_name(grid[0].kv_type), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
     print_table(grid, docs, cells, g_interrupted);
     std::printf("wall time %.1f s\n", wall_s);
-    if (args.has("--json")) write_json(args.required_text("--json"), args, device, window, stride, grid, docs, cells, wall_s, g_interrupted);
+    if (args.has("--json")) write_json(args.required_text("--json"), args, device, window, stride, lanes, grid, docs, cells, wall_s, g_interrupted);
     return g_interrupted ? 130 : 0;
 }
 

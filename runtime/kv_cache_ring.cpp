@@ -1,6 +1,7 @@
 #include "kv_cache_ring.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "tensor.hpp"
@@ -45,26 +46,37 @@ std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
     return out;
 }
 
+// The bytes of each section of one layer's buffer, in KvLayer order.
+std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type) {
+    const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
+    const uint64_t element_bytes = kv_type_bytes(type);
+    return {
+        slots * config.head_dim() * element_bytes,  // keys
+        slots * config.head_dim() * element_bytes,  // values
+        slots * 4,                                  // acc
+        slots * 4,                                  // cnt
+        slots * 4,                                  // order
+        slots * 4,                                  // free
+        heads * 2 * 4,                              // counts
+        uint64_t{config.n_heads} * capacity * 4,    // probs
+        uint64_t{capacity} * 4,                     // last
+    };
+}
+
 }  // namespace
+
+uint64_t KvCacheRing::bytes_for(const ModelConfig& config, uint32_t capacity, KvType type) {
+    uint64_t layer = 0;
+    for (uint64_t b : section_bytes(config, capacity, type)) layer += align(b);
+    return layer * config.n_layers;
+}
 
 KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type)
     : config_(config), capacity_(capacity), type_(type) {
-    const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
-    const uint64_t element_bytes = kv_type_bytes(type);
-    const uint64_t section_bytes[] = {
-        slots * config.head_dim() * element_bytes,  // keys
-        slots * config.head_dim() * element_bytes,  // values
-        slots * 4,                      // acc
-        slots * 4,                      // cnt
-        slots * 4,                      // order
-        slots * 4,                      // free
-        heads * 2 * 4,                  // counts
-        uint64_t{config.n_heads} * capacity * 4,  // probs
-        uint64_t{capacity} * 4,                   // last
-    };
+    const std::array<uint64_t, 9> sections = section_bytes(config, capacity, type);
     uint64_t total = 0;
     std::vector<uint64_t> offsets;
-    for (uint64_t b : section_bytes) {
+    for (uint64_t b : sections) {
         offsets.push_back(total);
         total += align(b);
     }
@@ -72,7 +84,7 @@ KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capac
     buffers_.reserve(config.n_layers);
     for (uint32_t l = 0; l < config.n_layers; l++) buffers_.emplace_back(ctx, total, Memory::device_local);
     for (const Buffer& b : buffers_) {
-        auto section = [&](int i) { return BufferRange(b, offsets[i], section_bytes[i]); };
+        auto section = [&](int i) { return BufferRange(b, offsets[i], sections[i]); };
         layers_.push_back({type, section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7), section(8)});
     }
     clear();

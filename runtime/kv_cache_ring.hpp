@@ -50,6 +50,8 @@ public:
     KvType type() const { return type_; }
     const KvLayer& layer(uint32_t l) const { return layers_[l]; }
     uint64_t bytes() const;  // every byte allocated, padding included
+    // What a ring of this shape allocates (bytes() before building one).
+    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type);
     void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);

@@ -150,6 +150,72 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     check_no_validation_messages();
 }
 
+TEST_CASE("lanes: windows of several documents side by side equal one window at a time, bit for bit") {
+    const Model model = random_model("ppl_lanes.gguf", small_gqa_config(40, 64), 9);
+    // Documents of different lengths, so lanes finish at different steps and take the next window mid-run.
+    std::vector<std::vector<int32_t>> docs;
+    for (uint32_t n : {31u, 12u, 2u, 23u}) {
+        std::vector<int32_t> d = {1};
+        for (uint32_t i = 1; i < n; i++) d.push_back(static_cast<int32_t>((i * 13 + n) % 40));
+        docs.push_back(d);
+    }
+    std::vector<WindowTask> tasks;
+    for (const auto& d : docs) {
+        for (const Window& w : plan_windows(static_cast<uint32_t>(d.size()), 10, 5)) tasks.push_back({&d, w});
+    }
+    tasks.push_back({&docs[0], {4, 5, 5}});  // a window with nothing to predict
+    REQUIRE(tasks.size() == 14);
+    const std::vector<CacheSettings> grid = {full_cache(10), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
+                                             {compressing(PolicyKind::h2o, 5), PositionMode::original}};
+    Context& ctx = validated_context();
+    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
+    BatchEngine one_lane(ctx, *weights, grid);
+    for (uint32_t lanes : {1u, 3u, 5u}) {
+        CAPTURE(lanes);
+        BatchEngine engine(ctx, *weights, lane_settings(grid, lanes));
+        REQUIRE(engine.size() == 3 * lanes);
+        std::vector<int> started(tasks.size(), 0), done(tasks.size(), 0);
+        std::vector<size_t> start_order;
+        uint64_t fed = 0;
+        WindowEvents events;
+        events.started = [&](size_t t) {
+            started[t]++;
+            start_order.push_back(t);
+        };
+        events.done = [&](size_t t, const std::vector<NllSum>& sums) {
+            CHECK(started[t] == 1);
+            done[t]++;
+            const std::vector<NllSum> alone = evaluate_window_batch(one_lane, *tasks[t].tokens, tasks[t].window);
+            REQUIRE(sums.size() == grid.size());
+            for (size_t s = 0; s < grid.size(); s++) {
+                CHECK(sums[s].scored == tasks[t].window.end - std::max(tasks[t].window.first_scored, tasks[t].window.begin + 1));
+                CHECK(sums[s].scored == alone[s].scored);
+                CHECK(sums[s].total_nll == alone[s].total_nll);  // bit for bit
+            }
+        };
+        events.stepped = [&](uint32_t n) {
+            fed += n;
+            return true;
+        };
+        CHECK(evaluate_windows_batch(engine, 3, tasks, events));
+        CHECK(started == std::vector<int>(tasks.size(), 1));
+        CHECK(done == std::vector<int>(tasks.size(), 1));
+        for (size_t t = 0; t < tasks.size(); t++) CHECK(start_order[t] == t);  // in order, as lanes come free
+        uint64_t expected = 0;
+        for (const WindowTask& t : tasks) expected += 3 * (t.window.end - t.window.begin - 1);
+        CHECK(fed == expected);
+    }
+    // Stopping: no task that was still running is reported done.
+    BatchEngine engine(ctx, *weights, lane_settings(grid, 2));
+    WindowEvents stop;
+    size_t reported = 0, steps = 0;
+    stop.done = [&](size_t, const std::vector<NllSum>&) { reported++; };
+    stop.stepped = [&](uint32_t) { return ++steps < 3; };
+    CHECK_FALSE(evaluate_windows_batch(engine, 3, tasks, stop));
+    CHECK(reported == 0);
+    check_no_validation_messages();
+}
+
 TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equals the stored PyTorch values") {
     const Json ref = shared_json("models/wkv-eval-8m.reference.json");
     const Model model = load_model(shared_file("models/wkv-eval-8m.bin"));
@@ -192,6 +258,19 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     }
     CHECK(j["results"].array[0]["policy"].string == "full");
     CHECK(j["results"].array[0]["budget"].number == 64);
+    // 8 windows (4 per file) of 5 settings: three lanes fill 15 of 16 sequences.
+    CHECK(j["lanes"].number == 3);
+    CHECK(gpu.out.find(", 3 lanes, ") != std::string::npos);
+
+    // One lane, one window at a time: the same sums bit for bit.
+    const std::string one_lane_json = (temp_dir() / "ppl_one_lane.json").string();
+    std::vector<std::string> one_lane_args = common;
+    one_lane_args.insert(one_lane_args.end(), {"--lanes", "1", "--json", one_lane_json});
+    REQUIRE(run_wkv(one_lane_args).exit_code == 0);
+    const Json one = parse_json(read_file(one_lane_json));
+    CHECK(one["lanes"].number == 1);
+    REQUIRE(one["results"].array.size() == 10);
+    for (size_t i = 0; i < 10; i++) CHECK(one["results"].array[i]["total_nll"].number == j["results"].array[i]["total_nll"].number);
 
     const std::string cpu_json = (temp_dir() / "ppl_cpu.json").string();
     std::vector<std::string> cpu_args = common;
@@ -225,6 +304,7 @@ TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the 
     CHECK(error_of({"-f", doc, "--ctx", "64", "--stride", "65"}).find("--stride = 65 is out of range") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o"}).find("--policy h2o needs --budget") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,x"}).find("is not a comma-separated list") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--lanes", "0"}).find("--lanes = 0 is out of range") != std::string::npos);
 
     const std::string long_doc = write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));
     const RunResult r = run_wkv_interrupted({"ppl", "-m", model, "-t", tok, "-f", long_doc, "-f", long_doc, "--ctx", "256", "--policy",
