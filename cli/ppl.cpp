@@ -43,6 +43,7 @@ const CommandSpec kPplCommand{
         {"--cam-seed", "", "S", "cam: seed of its merge decisions (default 0)"},
         {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache)"},
         {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
+        {"--profile", "", "", "print the device time of every shader to stderr at the end (timestamp queries)"},
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
@@ -131,6 +132,17 @@ uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettin
         lanes = std::min<uint64_t>(Kernels::kMaxBatch / grid.size(), kLaneMemory / std::max<uint64_t>(lane_bytes, 1));
     }
     return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(lanes, windows)));
+}
+
+void print_profile(const std::vector<ShaderTime>& shaders) {
+    double total = 0;
+    for (const ShaderTime& t : shaders) total += t.seconds;
+    std::fprintf(stderr, "\n%-24s %11s %10s %7s\n", "shader", "dispatches", "seconds", "share");
+    for (const ShaderTime& t : shaders) {
+        std::fprintf(stderr, "%-24s %11llu %10.3f %6.1f%%\n", t.shader.c_str(), static_cast<unsigned long long>(t.dispatches), t.seconds,
+                     total > 0 ? 100 * t.seconds / total : 0.0);
+    }
+    std::fprintf(stderr, "%-24s %11s %10.3f\n", "all", "", total);
 }
 
 std::string format_ppl(const NllSum& s) {
@@ -301,6 +313,7 @@ int run_ppl(const Args& args) {
         }
         lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
         BatchEngine batch(ctx, *weights, lane_settings(grid, lanes));
+        if (args.has("--profile")) batch.enable_profiling();
         // Each window's sums, added up in window order once a document is done (the
         // same order as one window after another, so the totals do not depend on the lanes).
         std::vector<std::vector<std::vector<NllSum>>> window_sums(docs.size());
@@ -336,6 +349,7 @@ int run_ppl(const Args& args) {
             return !g_interrupted;
         };
         evaluate_windows_batch(batch, static_cast<uint32_t>(grid.size()), tasks, events);
+        if (args.has("--profile")) print_profile(batch.profile());
     }
     progress.finish();
     std::signal(SIGINT, SIG_DFL);

@@ -43,6 +43,9 @@ public:
     const KvCacheRing& cache(uint32_t b) const { return *rings_[b]; }
     uint32_t entries(uint32_t b) const { return state_[b].entries; }
     uint64_t kv_cache_bytes() const;
+    // Device time per shader over the steps after enable_profiling() (`wkv ppl --profile`).
+    void enable_profiling() { recorder_.enable_profiling(); }
+    std::vector<ShaderTime> profile() const { return recorder_.profile(); }
 
 private:
     struct SequenceState {

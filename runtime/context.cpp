@@ -230,6 +230,7 @@ Context::Context(const ContextOptions& options) {
         for (uint32_t i = 0; i < n_families && !found; i++) {
             if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
                 queue_family_ = i;
+                timestamp_bits_ = families[i].timestampValidBits;
                 found = true;
             }
         }

@@ -49,6 +49,7 @@ public:
     VkPhysicalDevice physical_device() const { return physical_; }
     VkQueue queue() const { return queue_; }
     uint32_t queue_family() const { return queue_family_; }
+    uint32_t timestamp_bits() const { return timestamp_bits_; }  // 0: the queue cannot time commands
     const DeviceInfo& info() const { return info_; }
     const VkPhysicalDeviceLimits& limits() const { return limits_; }
 
@@ -75,6 +76,7 @@ private:
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;
     uint32_t queue_family_ = 0;
+    uint32_t timestamp_bits_ = 0;
     VkCommandPool pool_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
     DeviceInfo info_;

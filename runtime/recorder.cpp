@@ -1,7 +1,10 @@
 #include "recorder.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+
+#include "error.hpp"
 
 #include "vk_check.hpp"
 
@@ -10,6 +13,7 @@ namespace wkv {
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
 constexpr uint32_t kBuffersPerPool = kSetsPerPool * 12;
+constexpr uint32_t kQueries = 16384;  // timestamps per command buffer when profiling; later dispatches go untimed
 }  // namespace
 
 Recorder::Recorder(Context& ctx) : ctx_(ctx) {
@@ -31,6 +35,7 @@ Recorder::~Recorder() {
     VkDevice dev = ctx_.device();
     vkDeviceWaitIdle(dev);
     for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+    if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
     if (fence_) vkDestroyFence(dev, fence_, nullptr);
     if (pool_) vkDestroyCommandPool(dev, pool_, nullptr);
 }
@@ -51,6 +56,33 @@ void Recorder::begin() {
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(cmd_, &begin), "vkBeginCommandBuffer");
+    if (queries_) {
+        timed_.clear();
+        vkCmdResetQueryPool(cmd_, queries_, 0, kQueries);
+        vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, 0);
+    }
+}
+
+void Recorder::enable_profiling() {
+    if (queries_) return;
+    if (ctx_.timestamp_bits() == 0) throw Error("device '" + ctx_.info().name + "' cannot time commands (no timestamps on its compute queue)");
+    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    info.queryCount = kQueries;
+    vk_check(vkCreateQueryPool(ctx_.device(), &info, nullptr, &queries_), "vkCreateQueryPool");
+}
+
+void Recorder::timestamp(const std::string& label) {
+    if (!queries_ || timed_.size() + 1 >= kQueries) return;
+    timed_.push_back(label);
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, static_cast<uint32_t>(timed_.size()));
+}
+
+std::vector<ShaderTime> Recorder::profile() const {
+    std::vector<ShaderTime> out;
+    for (const auto& [name, t] : totals_) out.push_back(t);
+    std::sort(out.begin(), out.end(), [](const ShaderTime& a, const ShaderTime& b) { return a.seconds > b.seconds; });
+    return out;
 }
 
 VkDescriptorSet Recorder::descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers) {
@@ -103,6 +135,7 @@ void Recorder::dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange
     vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
     vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
     vkCmdDispatch(cmd_, groups_x, groups_y, 1);
+    timestamp(p.name());
 }
 
 void Recorder::barrier() {
@@ -128,6 +161,7 @@ void Recorder::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, u
                          nullptr, 0, nullptr);
     const VkBufferCopy region{src_offset, dst_offset, bytes};
     vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    timestamp("(copy)");
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
     to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
@@ -138,6 +172,20 @@ void Recorder::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, u
 void Recorder::submit_and_wait() {
     vk_check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     ctx_.submit_and_wait(cmd_, fence_);
+    if (!queries_ || timed_.empty()) return;
+    std::vector<uint64_t> ticks(timed_.size() + 1);
+    vk_check(vkGetQueryPoolResults(ctx_.device(), queries_, 0, static_cast<uint32_t>(ticks.size()), ticks.size() * 8, ticks.data(), 8,
+                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+             "vkGetQueryPoolResults");
+    const uint32_t bits = ctx_.timestamp_bits();
+    const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    const double seconds_per_tick = ctx_.limits().timestampPeriod * 1e-9;
+    for (size_t i = 0; i < timed_.size(); i++) {
+        ShaderTime& t = totals_[timed_[i]];
+        t.shader = timed_[i];
+        t.dispatches++;
+        t.seconds += static_cast<double>(((ticks[i + 1] & mask) - (ticks[i] & mask)) & mask) * seconds_per_tick;
+    }
 }
 
 }  // namespace wkv

@@ -9,6 +9,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "buffer.hpp"
@@ -16,6 +17,13 @@
 #include "pipeline.hpp"
 
 namespace wkv {
+
+// Device time spent in one shader over every profiled command buffer.
+struct ShaderTime {
+    std::string shader;
+    uint64_t dispatches = 0;
+    double seconds = 0;
+};
 
 class Recorder {
 public:
@@ -38,7 +46,14 @@ public:
     void copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset, uint64_t bytes);
     void submit_and_wait();
 
+    // From the next begin() on, times every dispatch with timestamp queries
+    // (each dispatch's time runs from the end of the command before it).
+    void enable_profiling();
+    // The totals so far, the most expensive shader first.
+    std::vector<ShaderTime> profile() const;
+
 private:
+    void timestamp(const std::string& label);
     void dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push, uint32_t push_bytes,
                       uint32_t groups_x, uint32_t groups_y);
     VkDescriptorSet descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers);
@@ -50,6 +65,10 @@ private:
     VkFence fence_ = VK_NULL_HANDLE;
     std::vector<VkDescriptorPool> descriptor_pools_;
     std::map<std::vector<uint64_t>, VkDescriptorSet> sets_;
+
+    VkQueryPool queries_ = VK_NULL_HANDLE;  // set when profiling
+    std::vector<std::string> timed_;        // what ended at each timestamp after the first, this command buffer
+    std::map<std::string, ShaderTime> totals_;
 };
 
 }  // namespace wkv

@@ -262,6 +262,21 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     CHECK(j["lanes"].number == 3);
     CHECK(gpu.out.find(", 3 lanes, ") != std::string::npos);
 
+    // --profile: every dispatch timed; the counts follow from the protocol.
+    std::vector<std::string> profile_args = common;
+    profile_args.insert(profile_args.end(), {"--profile"});
+    const RunResult profiled = run_wkv(profile_args);
+    REQUIRE(profiled.exit_code == 0);
+    auto dispatches_of = [&](const std::string& shader) -> long {
+        const size_t at = profiled.err.find("\n" + shader + " ");
+        if (at == std::string::npos) return -1;
+        return std::stol(profiled.err.substr(at + 1 + shader.size()));
+    };
+    CHECK(dispatches_of("nll") == 5 * 298);          // every scored token of every setting
+    CHECK(dispatches_of("embedding_f32") == 5 * 2 * (3 * 63 + 53));  // every token fed: per file, windows of 64 (3) and 54 tokens
+    CHECK(dispatches_of("policy_streaming") > 0);
+    CHECK(profiled.err.find("\nall ") != std::string::npos);
+
     // One lane, one window at a time: the same sums bit for bit.
     const std::string one_lane_json = (temp_dir() / "ppl_one_lane.json").string();
     std::vector<std::string> one_lane_args = common;
