@@ -8,6 +8,8 @@
 // stored before RoPE and rotated here at their logical index i, the query at
 // L - 1; in original-positions mode keys were rotated when appended and the
 // query sits at its absolute position. Either way q_pos comes from the host.
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "kv_storage.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -33,20 +35,18 @@ layout(push_constant) uniform Push {
 } p;
 
 shared float q_rot[MAX_HEAD_DIM];
-shared float reduce_buf[WG];
+shared float reduce_buf[WG];  // one per subgroup (at most WG of them)
 
-// Tree reduction over the workgroup; op 0 = max, 1 = sum.
+// Reduction over the workgroup; op 0 = max, 1 = sum. Each subgroup reduces
+// its own values first, so the workgroup waits at two barriers instead of a
+// tree's seven (a CPU driver runs each barrier as a switch between every
+// subgroup of the workgroup).
 float workgroup_reduce(float value, uint op) {
-    const uint t = gl_LocalInvocationID.x;
-    reduce_buf[t] = value;
+    const float mine = op == 0 ? subgroupMax(value) : subgroupAdd(value);
+    if (subgroupElect()) reduce_buf[gl_SubgroupID] = mine;
     barrier();
-    for (uint stride = WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) {
-            reduce_buf[t] = op == 0 ? max(reduce_buf[t], reduce_buf[t + stride]) : reduce_buf[t] + reduce_buf[t + stride];
-        }
-        barrier();
-    }
-    const float result = reduce_buf[0];
+    float result = reduce_buf[0];
+    for (uint i = 1; i < gl_NumSubgroups; i++) result = op == 0 ? max(result, reduce_buf[i]) : result + reduce_buf[i];
     barrier();
     return result;
 }
