@@ -1,6 +1,7 @@
 #include "batch_perplexity.hpp"
 
 #include <optional>
+#include <stdexcept>
 
 namespace wkv {
 
