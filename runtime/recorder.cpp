@@ -5,7 +5,6 @@
 #include <string>
 
 #include "error.hpp"
-
 #include "vk_check.hpp"
 
 namespace wkv {
