@@ -115,6 +115,13 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
         gpu.forward(tokens[pos], pos);
     }
     CHECK(gpu.kv_cache_bytes() == bytes);
+    // What `wkv ppl` sizes its lanes with before building any ring.
+    CHECK(KvCacheRing::bytes_for(model.config, 48, KvType::f32) == bytes);
+    for (KvType type : {KvType::f32, KvType::f16}) {
+        for (uint32_t capacity : {1u, 33u, 512u}) {
+            CHECK(KvCacheRing::bytes_for(model.config, capacity, type) == KvCacheRing(validated_context(), model.config, capacity, type).bytes());
+        }
+    }
     const uint32_t hd = model.config.head_dim();
     for (uint32_t l = 0; l < model.config.n_layers; l++) {
         const KvLayerSnapshot snap = gpu.cache().read_layer(l);
