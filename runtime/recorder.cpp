@@ -71,9 +71,9 @@ void Recorder::enable_profiling() {
     vk_check(vkCreateQueryPool(ctx_.device(), &info, nullptr, &queries_), "vkCreateQueryPool");
 }
 
-void Recorder::timestamp(const std::string& label) {
+void Recorder::timestamp(const char* label) {
     if (!queries_ || timed_.size() + 1 >= kQueries) return;
-    timed_.push_back(label);
+    timed_.emplace_back(label);
     vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, static_cast<uint32_t>(timed_.size()));
 }
 
@@ -134,7 +134,7 @@ void Recorder::dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange
     vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
     vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
     vkCmdDispatch(cmd_, groups_x, groups_y, 1);
-    timestamp(p.name());
+    timestamp(p.name().c_str());
 }
 
 void Recorder::barrier() {

@@ -53,7 +53,7 @@ public:
     std::vector<ShaderTime> profile() const;
 
 private:
-    void timestamp(const std::string& label);
+    void timestamp(const char* label);  // a no-op unless profiling: it runs on every dispatch
     void dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push, uint32_t push_bytes,
                       uint32_t groups_x, uint32_t groups_y);
     VkDescriptorSet descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers);
