@@ -20,7 +20,7 @@ const CommandSpec kBenchCommand{
     "Measures prompt (prefill) and decode tokens/s and the achieved bandwidth (weights + live KV bytes\n"
     "read per token / time); each figure is the median of --reps runs.",
     join_flags({
-        {"--model", "-m", "PATH", "model file"},
+        model_flag(),
         {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time (default 64)"},
         {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
         {"--reps", "-r", "N", "runs; the median is reported (default 3)"},

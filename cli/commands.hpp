@@ -30,6 +30,9 @@ inline FlagSpec device_flag() {
     return {"--device", "", "N", "Vulkan device index from 'wkv devices' (default: the first discrete GPU, else any)"};
 }
 inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference instead of Vulkan"}; }
+inline FlagSpec model_flag() {
+    return {"--model", "-m", "PATH", "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
+}
 
 // The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --kv-type, --cam-n, --cam-seed).
 std::vector<FlagSpec> cache_flags();

@@ -16,7 +16,7 @@ const CommandSpec kGenerateCommand{
     "Generates text from a prompt and streams it to stdout. The last line on stderr is\n"
     "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
     join_flags({
-        {"--model", "-m", "PATH", "model file: GGUF, or llama2.c .bin (v0 fp32 or v2 q8)"},
+        model_flag(),
         {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"},
         {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
         {"--n-predict", "-n", "N", "tokens to generate (default 256)"},

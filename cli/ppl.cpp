@@ -27,7 +27,7 @@ const CommandSpec kPplCommand{
     "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
     "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
     {
-        {"--model", "-m", "PATH", "model file"},
+        model_flag(),
         {"--tokenizer", "-t", "PATH", "tokenizer (default: the GGUF's own)"},
         {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
         {"--ctx", "", "L", "window length in tokens"},

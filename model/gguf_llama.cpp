@@ -13,22 +13,13 @@ namespace wkv {
 
 namespace {
 
+// ggml's names of every type id, also those wkv does not read (for the error that names them).
 const char* ggml_type_name(uint32_t t) {
     static const char* names[] = {"f32",  "f16",  "q4_0", "q4_1", "q4_2", "q4_3", "q5_0",    "q5_1",   "q8_0",  "q8_1",
                                   "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq2_xxs", "iq2_xs", "iq3_xxs",
                                   "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64",
                                   "iq1_m", "bf16"};
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
-}
-
-std::optional<TensorType> supported_type(uint32_t ggml_type) {
-    switch (ggml_type) {
-        case 0: return TensorType::f32;
-        case 1: return TensorType::f16;
-        case 2: return TensorType::q4_0;
-        case 8: return TensorType::q8_0;
-        default: return std::nullopt;
-    }
 }
 
 bool is_integer_type(GgufValueType t) {
@@ -140,16 +131,16 @@ void load_gguf_llama(Model& m) {
             return std::nullopt;
         }
         const GgufTensorInfo& info = *it->second;
-        const auto type = supported_type(info.ggml_type);
+        const WeightType* type = weight_type_by_ggml_id(info.ggml_type);
         if (!type) {
             fail(m.path, "tensor '" + name + "' has unsupported tensor type " + ggml_type_name(info.ggml_type) + " (" +
-                             std::to_string(info.ggml_type) + "); supported: f32, f16, q8_0, q4_0");
+                             std::to_string(info.ggml_type) + "); supported: " + weight_type_list());
         }
         // GGUF lists the fastest-varying dimension first: [cols, rows].
         if (info.dims.size() > 2) fail(m.path, "tensor '" + name + "' has more than 2 dimensions");
         TensorView t;
         t.name = name;
-        t.type = *type;
+        t.type = type->type;
         t.cols = info.dims[0];
         t.rows = info.dims.size() == 2 ? info.dims[1] : 1;
         const uint64_t bytes = tensor_bytes(m.path + ": tensor '" + name + "'", t.type, t.rows, t.cols);

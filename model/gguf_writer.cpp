@@ -35,15 +35,6 @@ std::vector<uint8_t> GgufWriter::bytes() const {
     return out;
 }
 
-uint32_t ggml_type_of(TensorType t) {
-    switch (t) {
-        case TensorType::f16: return kGgmlF16;
-        case TensorType::q8_0: return kGgmlQ8_0;
-        case TensorType::q4_0: return kGgmlQ4_0;
-        default: return kGgmlF32;
-    }
-}
-
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type) {
     std::vector<uint8_t> out;
     auto put_u16 = [&](uint16_t v) { out.push_back(v & 0xff); out.push_back(v >> 8); };

@@ -87,7 +87,6 @@ private:
 
 // ggml type ids
 constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8;
-uint32_t ggml_type_of(TensorType t);  // f32, f16, q8_0, q4_0
 
 // Encodes float values (a multiple of 32 for the block types) in a ggml layout.
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type);

@@ -10,52 +10,60 @@ namespace wkv {
 
 namespace {
 
-template <typename T>
-T load(const uint8_t* p) {
-    T v;
-    std::memcpy(&v, p, sizeof(T));
-    return v;
-}
+constexpr WeightType kWeightTypes[] = {
+#define WEIGHT_TYPE(name, ggml_id, block_values, block_bytes, pad_at) \
+    {TensorType::name, #name, ggml_id, block_values, block_bytes, pad_at, dequantize_##name},
+#include "weight_types.inc"
+#undef WEIGHT_TYPE
+};
 
 }  // namespace
 
-const char* tensor_type_name(TensorType type) {
-    switch (type) {
-        case TensorType::f32: return "f32";
-        case TensorType::f16: return "f16";
-        case TensorType::q8_0: return "q8_0";
-        case TensorType::q4_0: return "q4_0";
-        case TensorType::q8_grouped: return "q8 (llama2.c groups)";
+std::span<const WeightType> weight_types() { return kWeightTypes; }
+
+const WeightType& weight_type(TensorType type) {
+    for (const WeightType& w : kWeightTypes) {
+        if (w.type == type) return w;
     }
-    return "?";
+    throw std::logic_error("weight_type: llama2.c's q8 groups have no row in the type table");
 }
 
-uint64_t tensor_bytes(const std::string& name, TensorType type, uint64_t rows, uint64_t cols,
-                      uint32_t group_size) {
+const WeightType* weight_type_by_ggml_id(uint32_t ggml_id) {
+    for (const WeightType& w : kWeightTypes) {
+        if (w.ggml_id == ggml_id) return &w;
+    }
+    return nullptr;
+}
+
+std::string weight_type_list() {
+    std::string s;
+    for (const WeightType& w : kWeightTypes) s += (s.empty() ? "" : ", ") + std::string(w.name);
+    return s;
+}
+
+const char* tensor_type_name(TensorType type) {
+    return type == TensorType::q8_grouped ? "q8 (llama2.c groups)" : weight_type(type).name;
+}
+
+uint64_t tensor_bytes(const std::string& name, TensorType type, uint64_t rows, uint64_t cols, uint32_t group_size) {
     auto elements = checked_mul(rows, cols);
     if (!elements) fail(name, "shape " + std::to_string(rows) + " x " + std::to_string(cols) + " overflows");
     std::optional<uint64_t> bytes;
-    switch (type) {
-        case TensorType::f32: bytes = checked_mul(*elements, 4); break;
-        case TensorType::f16: bytes = checked_mul(*elements, 2); break;
-        case TensorType::q8_0:
-        case TensorType::q4_0:
-            // Blocks never straddle rows in ggml's layout.
-            if (cols % kBlockSize != 0) {
-                fail(name, std::string(tensor_type_name(type)) + " needs a row length that is a multiple of 32, got " +
-                               std::to_string(cols));
-            }
-            bytes = checked_mul(*elements / kBlockSize,
-                                type == TensorType::q8_0 ? kQ8_0BlockBytes : kQ4_0BlockBytes);
-            break;
-        case TensorType::q8_grouped:
-            // llama2.c groups the flattened tensor, so a group may straddle two rows.
-            if (group_size == 0 || *elements % group_size != 0) {
-                fail(name, "q8 group size " + std::to_string(group_size) + " does not divide the tensor's " +
-                               std::to_string(*elements) + " values");
-            }
-            bytes = checked_add(*elements, *elements / group_size * 4);
-            break;
+    if (type == TensorType::q8_grouped) {
+        // llama2.c groups the flattened tensor, so a group may straddle two rows.
+        if (group_size == 0 || *elements % group_size != 0) {
+            fail(name, "q8 group size " + std::to_string(group_size) + " does not divide the tensor's " +
+                           std::to_string(*elements) + " values");
+        }
+        bytes = checked_add(*elements, *elements / group_size * 4);
+    } else {
+        const WeightType& w = weight_type(type);
+        // Blocks never straddle rows in ggml's layout.
+        if (cols % w.block_values != 0) {
+            fail(name, std::string(w.name) + " needs a row length that is a multiple of " + std::to_string(w.block_values) +
+                           ", got " + std::to_string(cols));
+        }
+        bytes = checked_mul(*elements / w.block_values, w.block_bytes);
     }
     if (!bytes) fail(name, "size of shape " + std::to_string(rows) + " x " + std::to_string(cols) + " overflows");
     return *bytes;
@@ -104,48 +112,19 @@ uint16_t f32_to_f16(float f) {
 }
 
 void dequantize_row(const TensorView& t, uint64_t row, float* out) {
-    const uint64_t n = t.cols;
-    switch (t.type) {
-        case TensorType::f32:
-            std::memcpy(out, t.data + row * n * 4, n * 4);
-            return;
-        case TensorType::f16: {
-            const uint8_t* p = t.data + row * n * 2;
-            for (uint64_t i = 0; i < n; i++) out[i] = f16_to_f32(load<uint16_t>(p + 2 * i));
-            return;
+    if (t.type == TensorType::q8_grouped) {
+        const uint64_t first = row * t.cols;
+        for (uint64_t i = 0; i < t.cols; i++) {
+            const uint64_t flat = first + i;
+            float scale;
+            std::memcpy(&scale, t.scales + (flat / t.group_size) * 4, 4);
+            out[i] = scale * static_cast<float>(static_cast<int8_t>(t.data[flat]));
         }
-        case TensorType::q8_0: {
-            const uint8_t* block = t.data + row * (n / kBlockSize) * kQ8_0BlockBytes;
-            for (uint64_t b = 0; b < n / kBlockSize; b++, block += kQ8_0BlockBytes) {
-                const float d = f16_to_f32(load<uint16_t>(block));
-                for (uint32_t j = 0; j < kBlockSize; j++) {
-                    out[b * kBlockSize + j] = d * static_cast<float>(static_cast<int8_t>(block[2 + j]));
-                }
-            }
-            return;
-        }
-        case TensorType::q4_0: {
-            const uint8_t* block = t.data + row * (n / kBlockSize) * kQ4_0BlockBytes;
-            for (uint64_t b = 0; b < n / kBlockSize; b++, block += kQ4_0BlockBytes) {
-                const float d = f16_to_f32(load<uint16_t>(block));
-                for (uint32_t j = 0; j < kBlockSize / 2; j++) {
-                    const uint8_t byte = block[2 + j];
-                    out[b * kBlockSize + j] = d * static_cast<float>((byte & 0x0f) - 8);
-                    out[b * kBlockSize + j + 16] = d * static_cast<float>((byte >> 4) - 8);
-                }
-            }
-            return;
-        }
-        case TensorType::q8_grouped: {
-            const uint64_t first = row * n;
-            for (uint64_t i = 0; i < n; i++) {
-                const uint64_t flat = first + i;
-                const float scale = load<float>(t.scales + (flat / t.group_size) * 4);
-                out[i] = scale * static_cast<float>(static_cast<int8_t>(t.data[flat]));
-            }
-            return;
-        }
+        return;
     }
+    const WeightType& w = weight_type(t.type);
+    const uint64_t blocks = t.cols / w.block_values;
+    w.dequantize(t.data + row * blocks * w.block_bytes, blocks, out);
 }
 
 }  // namespace wkv

@@ -78,16 +78,14 @@ std::string shape(const char* a, uint64_t x, const char* b = nullptr, uint64_t y
     return s;
 }
 
-const TensorType kTypes[] = {TensorType::f32, TensorType::f16, TensorType::q8_0, TensorType::q4_0};
-
 void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32}, {7, 96}, {67, 288}, {300, 1024}, {33, 100}, {5, 3}};
     Random rng(11);
-    for (TensorType type : kTypes) {
+    for (const WeightType& wt : weight_types()) {
+        const TensorType type = wt.type;
         for (const auto& [rows, cols] : shapes) {
-            const bool blocked = type == TensorType::q8_0 || type == TensorType::q4_0;
-            if (blocked && cols % 32) continue;  // those formats need whole blocks per row
-            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+            if (cols % wt.block_values) continue;  // rows hold whole blocks
+            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
             const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
             const std::vector<float> x = rng.vector(cols);
             const std::vector<float> start = rng.vector(rows);
@@ -128,10 +126,11 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
 void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     const std::pair<uint32_t, uint32_t> shapes[] = {{67, 288}, {33, 96}, {5, 3}};
     Random rng(13);
-    for (TensorType type : kTypes) {
+    for (const WeightType& wt : weight_types()) {
+        const TensorType type = wt.type;
         for (const auto& [rows, cols] : shapes) {
-            if ((type == TensorType::q8_0 || type == TensorType::q4_0) && cols % 32) continue;
-            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+            if (cols % wt.block_values) continue;
+            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
             const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
             const GpuTensor gw = upload_tensor(ctx, w, 0);
             for (uint32_t batch : {2u, 7u, 17u}) {
@@ -168,9 +167,10 @@ void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::ve
 
 void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     Random rng(12);
-    for (TensorType type : kTypes) {
+    for (const WeightType& wt : weight_types()) {
+        const TensorType type = wt.type;
         const uint32_t rows = 50, cols = 96;
-        const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), ggml_type_of(type));
+        const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
         const TensorView table{"table", type, rows, cols, encoded.data(), nullptr, 0};
         const GpuTensor g = upload_tensor(ctx, table, device_bytes(type, 16, cols));  // 4 chunks
         Buffer row_out(ctx, cols * 4, Memory::device_local);
@@ -423,7 +423,7 @@ void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
         o.config.n_kv_heads = cs.kv_heads;
         o.config.vocab_size = cs.vocab;
         o.config.context = 64;
-        o.weight_type = ggml_type_of(cs.type);
+        o.weight_type = weight_type(cs.type).ggml_id;
         o.seed = cs.dim + cs.layers;
         const Model model = model_from_bytes(random_llama_gguf(o));
         for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {

@@ -11,13 +11,16 @@ TensorType device_type(TensorType file_type) {
     return file_type == TensorType::q8_grouped ? TensorType::f32 : file_type;
 }
 
+namespace {
+
+uint64_t words_per_block(const WeightType& w) { return (w.block_bytes + 3) / 4; }
+
+}  // namespace
+
 uint64_t device_bytes(TensorType type, uint64_t rows, uint64_t cols) {
-    switch (type) {
-        case TensorType::f16: return (rows * cols + 1) / 2 * 4;
-        case TensorType::q8_0: return rows * cols / kBlockSize * 9 * 4;
-        case TensorType::q4_0: return rows * cols / kBlockSize * 5 * 4;
-        default: return rows * cols * 4;
-    }
+    const WeightType& w = weight_type(type);
+    if (w.block_values == 1) return (rows * cols * w.block_bytes + 3) / 4 * 4;
+    return rows * cols / w.block_values * words_per_block(w) * 4;
 }
 
 uint64_t GpuTensor::bytes() const {
@@ -29,36 +32,27 @@ uint64_t GpuTensor::bytes() const {
 std::vector<uint32_t> device_words(const TensorView& t, uint64_t first_row, uint64_t n_rows) {
     const TensorType type = device_type(t.type);
     std::vector<uint32_t> words(device_bytes(type, n_rows, t.cols) / 4);
-    switch (type) {
-        case TensorType::f32: {
-            std::vector<float> row(t.cols);
-            for (uint64_t r = 0; r < n_rows; r++) {
-                dequantize_row(t, first_row + r, row.data());
-                std::memcpy(&words[r * t.cols], row.data(), t.cols * 4);
-            }
-            break;
+    if (t.type == TensorType::q8_grouped) {
+        std::vector<float> row(t.cols);
+        for (uint64_t r = 0; r < n_rows; r++) {
+            dequantize_row(t, first_row + r, row.data());
+            std::memcpy(&words[r * t.cols], row.data(), t.cols * 4);
         }
-        case TensorType::f16:
-            std::memcpy(words.data(), t.data + first_row * t.cols * 2, n_rows * t.cols * 2);
-            break;
-        case TensorType::q8_0:
-        case TensorType::q4_0: {
-            const bool q8 = type == TensorType::q8_0;
-            const uint64_t file_block = q8 ? kQ8_0BlockBytes : kQ4_0BlockBytes;
-            const uint64_t quant_bytes = file_block - 2, block_words = q8 ? 9 : 5;
-            const uint64_t blocks = n_rows * t.cols / kBlockSize;
-            const uint8_t* src = t.data + first_row * (t.cols / kBlockSize) * file_block;
-            for (uint64_t b = 0; b < blocks; b++, src += file_block) {
-                uint16_t half;
-                std::memcpy(&half, src, 2);
-                const float scale = f16_to_f32(half);
-                std::memcpy(&words[b * block_words], &scale, 4);
-                std::memcpy(&words[b * block_words + 1], src + 2, quant_bytes);
-            }
-            break;
-        }
-        case TensorType::q8_grouped:
-            break;  // never a device type
+        return words;
+    }
+    const WeightType& w = weight_type(type);
+    const uint64_t blocks = n_rows * t.cols / w.block_values;
+    const uint8_t* src = t.data + first_row * (t.cols / w.block_values) * w.block_bytes;
+    if (w.block_values == 1) {
+        std::memcpy(words.data(), src, blocks * w.block_bytes);
+        return words;
+    }
+    // Each block: its bytes before pad_at, the padding, then the rest.
+    auto* dst = reinterpret_cast<uint8_t*>(words.data());
+    const uint64_t padded = words_per_block(w) * 4, head = w.pad_at, pad = padded - w.block_bytes;
+    for (uint64_t b = 0; b < blocks; b++, src += w.block_bytes, dst += padded) {
+        std::memcpy(dst, src, head);
+        std::memcpy(dst + head + pad, src + head, w.block_bytes - head);
     }
     return words;
 }

@@ -1,7 +1,10 @@
-// A weight matrix on the device, in the word layouts shaders/weights.glsl
-// reads. A matrix larger than the device's maxStorageBufferRange (128 MiB on
-// lavapipe) is split into chunks of whole rows, each its own buffer, so
-// 7B-class embeddings work everywhere; kernels dispatch once per chunk.
+// A weight matrix on the device, in the word layout shaders/weights.glsl
+// reads: the file's blocks, each padded to a whole number of 32-bit words at
+// its type's pad_at (model/weight_types.inc), so no shader needs 8- or 16-bit
+// storage; plain arrays (f32, f16) as they are. A matrix larger than the
+// device's maxStorageBufferRange (128 MiB on lavapipe) is split into chunks of
+// whole rows, each its own buffer, so 7B-class embeddings work everywhere;
+// kernels dispatch once per chunk.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +24,7 @@ struct GpuTensorChunk {
 
 struct GpuTensor {
     std::string name;
-    TensorType type = TensorType::f32;  // f32, f16, q8_0 or q4_0
+    TensorType type = TensorType::f32;  // a row of the weight type table
     uint32_t rows = 0;
     uint32_t cols = 0;
     std::vector<GpuTensorChunk> chunks;

@@ -11,26 +11,18 @@ namespace {
 
 constexpr uint32_t kMaxGroupsX = 65535;  // the smallest maxComputeWorkGroupCount[0] Vulkan allows
 
-const char* const kTypeNames[] = {"f32", "f16", "q8_0", "q4_0"};  // in type_index order
-
-int type_index(TensorType t) {
-    switch (t) {
-        case TensorType::f32: return 0;
-        case TensorType::f16: return 1;
-        case TensorType::q8_0: return 2;
-        case TensorType::q4_0: return 3;
-        default: throw std::logic_error("no device kernels for this tensor type");
-    }
-}
+// Row of `t` in the weight type table: the index of its pipelines.
+size_t type_index(TensorType t) { return static_cast<size_t>(&weight_type(t) - weight_types().data()); }
 
 int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
 
 }  // namespace
 
-Kernels::Kernels(Context& ctx) : ctx_(ctx), matvec_subgroups_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
-    for (int i = 0; i < 4; i++) {
-        embedding_[i] = std::make_unique<Pipeline>(ctx, std::string("embedding_") + kTypeNames[i], 2, sizeof(push::Embedding),
-                                                   std::vector<uint32_t>{kWorkgroup});
+Kernels::Kernels(Context& ctx)
+    : ctx_(ctx), matvec_(weight_types().size()), matvec_subgroups_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
+    for (const WeightType& w : weight_types()) {
+        embedding_.push_back(std::make_unique<Pipeline>(ctx, std::string("embedding_") + w.name, 2, sizeof(push::Embedding),
+                                                        std::vector<uint32_t>{kWorkgroup}));
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{kWorkgroup});
@@ -62,7 +54,7 @@ uint32_t Kernels::matvec_rows(uint32_t batch) { return batch == 1 ? 1 : 4; }
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
     std::unique_ptr<Pipeline>& p = matvec_[type_index(t)][batch - 1];
     if (!p) {
-        p = std::make_unique<Pipeline>(ctx_, std::string("matvec_") + kTypeNames[type_index(t)], 3, sizeof(push::Matvec),
+        p = std::make_unique<Pipeline>(ctx_, std::string("matvec_") + weight_type(t).name, 3, sizeof(push::Matvec),
                                        std::vector<uint32_t>{kWorkgroup, batch, matvec_rows(batch)});
     }
     return *p;

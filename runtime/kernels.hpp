@@ -2,7 +2,9 @@
 // place that knows a shader's bindings, push constants and workgroup counts.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <vector>
 
 #include "buffer.hpp"
 #include "gpu_tensor.hpp"
@@ -56,8 +58,9 @@ private:
     const Pipeline& embedding_pipeline(TensorType t) const;
 
     Context& ctx_;
-    mutable std::unique_ptr<Pipeline> matvec_[4][kMaxBatch];  // [f32, f16, q8_0, q4_0][batch - 1]
-    std::unique_ptr<Pipeline> embedding_[4];
+    // By row of the weight type table; matvec also by batch size - 1.
+    mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
+    std::vector<std::unique_ptr<Pipeline>> embedding_;
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, nll_, score_accumulate_;
     std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.

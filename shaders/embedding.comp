@@ -4,7 +4,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 
-layout(std430, binding = 0) readonly buffer Weights { uint weights[]; };
+#include "weights.glsl"
 layout(std430, binding = 1) writeonly buffer Out { float out_[]; };
 
 layout(push_constant) uniform Push {
@@ -12,8 +12,10 @@ layout(push_constant) uniform Push {
     uint cols;
 } p;
 
-#include "weights.glsl"
-
 void main() {
-    for (uint c = gl_LocalInvocationID.x; c < p.cols; c += WG) out_[c] = dequant(p.row, c, p.cols);
+    for (uint u = gl_LocalInvocationID.x; u < (p.cols + UNIT - 1) / UNIT; u += WG) {
+        vec4 w[UNIT / 4];
+        read_weights(p.row, u, p.cols, p.cols % UNIT == 0, w);
+        for (uint i = 0; i < UNIT && UNIT * u + i < p.cols; i++) out_[UNIT * u + i] = w[i / 4][i % 4];
+    }
 }

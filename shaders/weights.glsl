@@ -1,47 +1,80 @@
-// Reading one weight matrix [rows][cols] in its device layout. Exactly one of
-// WEIGHT_F32, WEIGHT_F16, WEIGHT_Q8_0, WEIGHT_Q4_0 is defined by the build.
-// Every layout is an array of 32-bit words, so no 8/16-bit storage feature is
-// needed (runtime/gpu_tensor.cpp writes these layouts):
-//   f32   one float per word
-//   f16   two halves per word, element e in half (e & 1) of word e >> 1
-//   q8_0  blocks of 32 values in 9 words: f32 scale, then 32 int8 (4 per word)
-//   q4_0  blocks of 32 values in 5 words: f32 scale, then 16 bytes; element j
-//         in the low nibble of byte j, element j + 16 in the high nibble; (q - 8) * d
+// Reading one weight matrix [rows][cols] in its device layout
+// (runtime/gpu_tensor.cpp): 32-bit words holding the file's blocks, each
+// padded to whole words at its type's pad_at, or a plain array for f32 and
+// f16. The build defines exactly one WEIGHT_<TYPE>, a row of
+// model/weight_types.inc; each section below mirrors that type's CPU
+// dequantiser in model/dequantize.cpp, operation for operation.
 //
-// dequant() reads one value; BLOCK_VALUES is the format's block length (rows
-// of the block formats hold whole blocks).
+// Shaders read a row in units of UNIT values: read_weights(row, u, cols, w)
+// puts values [UNIT u, UNIT u + UNIT) into w[0 .. UNIT / 4). A block type
+// defines BLOCK_VALUES, BLOCK_WORDS and dequant16(b, g, w), which decodes
+// group g (sixteen values, the smallest sub-block of any type) of the block
+// starting at word b and reads the group's scale once; its unit is a group.
+// A plain type defines plain4(e) (four values from element e, a multiple of 4)
+// and plain_value(e); its unit is four values, so that neighbouring
+// invocations read neighbouring words (a CPU driver turns such loads into
+// wide ones: 1.4x on lavapipe). With whole = false, which callers pass when
+// the row length is not a multiple of UNIT, reads past the end give zeros;
+// callers decide it once outside their loops, as a CPU driver runs both sides
+// of a branch it cannot prove uniform. The weights are binding 0.
+layout(std430, binding = 0) readonly buffer Weights { uint weights[]; };
 
 #if defined(WEIGHT_F32)
-const uint BLOCK_VALUES = 1;
-float dequant(uint row, uint col, uint cols) { return uintBitsToFloat(weights[row * cols + col]); }
+#define PLAIN_ROWS 1
+layout(std430, binding = 0) readonly buffer Weights4 { vec4 weights4[]; };
+float plain_value(uint e) { return uintBitsToFloat(weights[e]); }
+vec4 plain4(uint e) { return weights4[e / 4]; }
 
 #elif defined(WEIGHT_F16)
-const uint BLOCK_VALUES = 1;
-float dequant(uint row, uint col, uint cols) {
-    const uint e = row * cols + col;
-    return unpackHalf2x16(weights[e >> 1])[e & 1u];
+#define PLAIN_ROWS 1
+float plain_value(uint e) { return unpackHalf2x16(weights[e >> 1])[e & 1u]; }
+vec4 plain4(uint e) { return vec4(unpackHalf2x16(weights[e / 2]), unpackHalf2x16(weights[e / 2 + 1])); }
+
+#elif defined(WEIGHT_Q4_0)
+// 32 values: f16 scale d, padding, 16 bytes; value j in the low nibble of byte
+// j, value j + 16 in the high nibble; (q - 8) * d. Group g is nibble half g.
+const uint BLOCK_VALUES = 32;
+const uint BLOCK_WORDS = 5;
+void dequant16(uint b, uint g, out vec4 w[4]) {
+    const float d = unpackHalf2x16(weights[b]).x;
+    for (uint k = 0; k < 4; k++) {
+        const uint q = (weights[b + 1 + k] >> (4 * g)) & 0x0f0f0f0fu;
+        w[k] = (vec4(q & 0xffu, (q >> 8) & 0xffu, (q >> 16) & 0xffu, q >> 24) - 8.0) * d;
+    }
 }
 
 #elif defined(WEIGHT_Q8_0)
+// 32 values: f16 scale d, padding, 32 int8 q; q * d.
 const uint BLOCK_VALUES = 32;
 const uint BLOCK_WORDS = 9;
-float dequant(uint row, uint col, uint cols) {
-    const uint b = (row * (cols / 32) + col / 32) * BLOCK_WORDS;
-    const uint j = col % 32;
-    return uintBitsToFloat(weights[b]) * float(bitfieldExtract(int(weights[b + 1 + j / 4]), int(8 * (j % 4)), 8));
-}
-
-#elif defined(WEIGHT_Q4_0)
-const uint BLOCK_VALUES = 32;
-const uint BLOCK_WORDS = 5;
-float dequant(uint row, uint col, uint cols) {
-    const uint b = (row * (cols / 32) + col / 32) * BLOCK_WORDS;
-    const uint j = col % 16;
-    const uint byte_value = bitfieldExtract(weights[b + 1 + j / 4], int(8 * (j % 4)), 8);
-    const uint q = (col % 32) < 16 ? (byte_value & 15u) : (byte_value >> 4);
-    return uintBitsToFloat(weights[b]) * (float(q) - 8.0);
+void dequant16(uint b, uint g, out vec4 w[4]) {
+    const float d = unpackHalf2x16(weights[b]).x;
+    for (uint k = 0; k < 4; k++) {
+        const int q = int(weights[b + 1 + 4 * g + k]);
+        w[k] = vec4(bitfieldExtract(q, 0, 8), bitfieldExtract(q, 8, 8), bitfieldExtract(q, 16, 8), bitfieldExtract(q, 24, 8)) * d;
+    }
 }
 
 #else
-#error "define one of WEIGHT_F32, WEIGHT_F16, WEIGHT_Q8_0, WEIGHT_Q4_0"
+#error "define one WEIGHT_<TYPE> of model/weight_types.inc"
+#endif
+
+#if defined(PLAIN_ROWS)
+const uint UNIT = 4;
+void read_weights(uint row, uint u, uint cols, bool whole, out vec4 w[UNIT / 4]) {
+    const uint first = UNIT * u, e = row * cols + first;
+    if (whole) {
+        w[0] = plain4(e);
+        return;
+    }
+    const uint last = row * cols + cols - 1;  // reads stay inside the row
+    for (uint i = 0; i < 4; i++) w[0][i] = first + i < cols ? plain_value(min(e + i, last)) : 0.0;
+}
+#else
+const uint UNIT = 16;
+void read_weights(uint row, uint u, uint cols, bool whole, out vec4 w[UNIT / 4]) {
+    const uint groups_per_block = BLOCK_VALUES / 16;
+    const uint block = row * (cols / BLOCK_VALUES) + u / groups_per_block;
+    dequant16(block * BLOCK_WORDS, u % groups_per_block, w);
+}
 #endif

@@ -33,7 +33,7 @@ TEST_CASE("f16 conversion: known values, and every half round-trips exactly") {
 }
 
 TEST_CASE("q8_0 block: value = d * q") {
-    std::vector<uint8_t> block(kQ8_0BlockBytes);
+    std::vector<uint8_t> block(34);
     const uint16_t d = f32_to_f16(0.5f);
     std::memcpy(block.data(), &d, 2);
     for (int j = 0; j < 32; j++) block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(j - 16));
@@ -44,7 +44,7 @@ TEST_CASE("q8_0 block: value = d * q") {
 }
 
 TEST_CASE("q4_0 block: element j in the low nibble of byte j, j+16 in the high nibble, value (q - 8) * d") {
-    std::vector<uint8_t> block(kQ4_0BlockBytes);
+    std::vector<uint8_t> block(18);
     const uint16_t d = f32_to_f16(0.25f);
     std::memcpy(block.data(), &d, 2);
     for (int j = 0; j < 16; j++) block[2 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
