@@ -94,6 +94,40 @@ int64_t Args::integer(const std::string& long_name, int64_t fallback, int64_t mi
     return value;
 }
 
+std::vector<std::string> Args::list(const std::string& long_name, const std::string& fallback) const {
+    const std::string text = has(long_name) ? values_.at(long_name).back() : fallback;
+    std::vector<std::string> items;
+    size_t begin = 0;
+    while (true) {
+        const size_t comma = text.find(',', begin);
+        const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+        if (item.empty()) usage_error(long_name + " '" + text + "' has an empty entry");
+        for (const std::string& seen : items) {
+            if (seen == item) usage_error(long_name + " '" + text + "' names '" + item + "' twice");
+        }
+        items.push_back(item);
+        if (comma == std::string::npos) return items;
+        begin = comma + 1;
+    }
+}
+
+std::vector<int64_t> Args::integer_list(const std::string& long_name, int64_t min, int64_t max) const {
+    std::vector<int64_t> out;
+    if (!has(long_name)) return out;
+    for (const std::string& s : list(long_name, "")) {
+        int64_t value = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+        if (ec != std::errc() || end != s.data() + s.size()) {
+            usage_error(long_name + " '" + values_.at(long_name).back() + "' is not a comma-separated list of integers ('" + s + "')");
+        }
+        if (value < min || value > max) {
+            usage_error(long_name + " entry " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+        }
+        out.push_back(value);
+    }
+    return out;
+}
+
 uint64_t Args::unsigned_integer(const std::string& long_name, uint64_t fallback) const {
     if (!has(long_name)) return fallback;
     const std::string& s = values_.at(long_name).back();

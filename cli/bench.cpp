@@ -21,7 +21,7 @@ const CommandSpec kBenchCommand{
     "read per token / time); each figure is the median of --reps runs.",
     join_flags({
         model_flag(),
-        {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time (default 64)"},
+        {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time as generate feeds them (default 64)"},
         {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
         {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
         {"--json", "", "PATH", "also write the results as JSON"},
@@ -58,17 +58,20 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         r.kv_cache_bytes = e.kv_cache_bytes();
         using clock = std::chrono::steady_clock;
         uint32_t pos = 0;
-        int32_t token = 1;
+        auto prompt_token = [&](uint32_t p) { return p == 0 ? 1 : static_cast<int32_t>((p * 7919u) % c.vocab_size); };
         auto t0 = clock::now();
-        for (; pos < n_prompt; pos++) token = argmax(e.forward(pos == 0 ? 1 : static_cast<int32_t>((pos * 7919u) % c.vocab_size), pos));
+        // The prompt as generate feeds it: every token but the last without logits.
+        for (; pos + 1 < n_prompt; pos++) e.feed(prompt_token(pos), pos);
+        int32_t token = argmax(e.forward(prompt_token(pos), pos));
+        pos++;
         auto t1 = clock::now();
-        // Bytes read per decode step: all weights, plus the keys and values of every live entry
+        // Bytes read per decode step: the weights a token reads, plus the keys and values of every live entry
         // (at most budget + 1 of them with a compressing policy).
         const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * kv_type_bytes(cache.kv_type);
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = argmax(e.forward(token, pos));
-            bytes += static_cast<double>(r.weight_bytes) + kv_entry_bytes * std::min(pos + 1, cache.policy.slots());
+            bytes += static_cast<double>(e.bytes_read_per_token()) + kv_entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
         const double prefill_s = std::chrono::duration<double>(t1 - t0).count();

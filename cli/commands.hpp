@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "args.hpp"
+#include "cache_flags.hpp"
 #include "context.hpp"
 #include "engine.hpp"
 #include "model.hpp"
@@ -34,15 +35,11 @@ inline FlagSpec model_flag() {
     return {"--model", "-m", "PATH", "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
 }
 
-// The KV cache flags (--policy, --budget, --sinks, --recent, --positions, --kv-type, --cam-n, --cam-seed).
-std::vector<FlagSpec> cache_flags();
-CacheSettings cache_settings(const Args& args, const ModelConfig& config);
-// The parts of those flags that do not name the policy or the budget.
-PolicyRequest policy_options(const Args& args);  // --sinks, --recent, --cam-n, --cam-seed
-PositionMode positions_option(const Args& args);  // --positions
-KvType kv_type_option(const Args& args);         // --kv-type
 extern const CommandSpec kPplCommand;
 int run_ppl(const Args& args);
+
+// The Vulkan device --device asks for.
+ContextOptions context_options(const Args& args);
 
 // A forward-pass engine and the Vulkan context it runs on (none for --cpu).
 // The engine is declared last so that it is destroyed before its context.

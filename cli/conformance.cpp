@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
-#include "runtime/conformance.hpp"
+#include "conformance.hpp"
 
 namespace wkv {
 

@@ -1,13 +1,12 @@
 // wkv generate: text from a prompt, streamed to stdout as it is produced.
 // stdout carries only the generated text (not the prompt); everything else
 // goes to stderr, whose last line is the stats line.
-#include <chrono>
 #include <cstdio>
 #include <random>
 
 #include "commands.hpp"
 #include "error.hpp"
-#include "sampler.hpp"
+#include "generation.hpp"
 
 namespace wkv {
 
@@ -70,32 +69,20 @@ int run_generate(const Args& args) {
     settings.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
     settings.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
     settings.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
-    Sampler sampler(settings);
 
     EngineHandle handle = make_engine(args, model, cache);
-    Engine& engine = *handle.engine;
     if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
 
-    // Prompt: every token but the last only fills the cache.
-    uint32_t pos = 0;
-    for (size_t i = 0; i + 1 < prompt.size(); i++) engine.forward(prompt[i], pos++);
-
-    using clock = std::chrono::steady_clock;
-    const auto start = clock::now();
-    int32_t token = prompt.back();
-    int64_t generated = 0;
-    while (generated < n_predict) {
-        const int32_t next = sampler.sample(engine.forward(token, pos++));
-        if (next == tokenizer.eos_id() || next == tokenizer.bos_id()) break;
-        const std::string piece = tokenizer.decode_piece(token, next);
+    Generator generator(*handle.engine, tokenizer, settings);
+    generator.append(prompt);
+    generator.generate(n_predict, [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
-        token = next;
-        generated++;
-    }
-    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-    std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n", static_cast<long long>(generated),
-                 seconds > 0 ? generated / seconds : 0.0, static_cast<unsigned long long>(engine.kv_cache_bytes()));
+        return true;
+    });
+    const GenerationStats& stats = generator.stats();
+    std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n", static_cast<long long>(stats.tokens),
+                 stats.tokens_per_second(), static_cast<unsigned long long>(handle.engine->kv_cache_bytes()));
     return 0;
 }
 

@@ -26,42 +26,26 @@ const CommandSpec kPplCommand{
     "Streaming perplexity: sliding windows of --ctx tokens every --stride tokens, a fresh cache per\n"
     "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
     "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
-    {
+    join_flags({
         model_flag(),
         {"--tokenizer", "-t", "PATH", "tokenizer (default: the GGUF's own)"},
         {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
         {"--ctx", "", "L", "window length in tokens"},
         {"--stride", "", "S", "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
         {"--max-tokens", "", "N", "use only the first N tokens of each document (BOS included)"},
-        {"--policy", "", "LIST", "comma-separated policies: full, streaming, h2o, tova, cam, evict, weightedkv (default full)"},
-        {"--budget", "", "LIST", "comma-separated budgets for the compressing policies"},
-        {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
-        {"--recent", "", "R", "newest entries never dropped, for h2o, tova, evict, weightedkv (default per policy)"},
-        {"--positions", "", "MODE", "RoPE positions: cache (default) or original"},
-        {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16"},
-        {"--cam-n", "", "N", "cam: values sharing an evicted value (default 16)"},
-        {"--cam-seed", "", "S", "cam: seed of its merge decisions (default 0)"},
         {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache; not with --cpu)"},
         {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
         {"--profile", "", "", "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu)"},
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
-    },
+    }, cache_flags(/*lists=*/true)),
 };
 
 namespace {
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
-
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) out.push_back(item);
-    return out;
-}
 
 struct Document {
     std::string path;
@@ -77,46 +61,14 @@ struct Cell {  // one (setting, file)
 };
 
 std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c, uint32_t window) {
-    const PositionMode positions = positions_option(args);
-    const KvType kv_type = kv_type_option(args);
-    const PolicyRequest options = policy_options(args);
-    std::vector<uint32_t> budgets;
-    for (const std::string& b : split_list(args.text("--budget"))) {
-        uint32_t v = 0;
-        try {
-            v = static_cast<uint32_t>(std::stoul(b));
-        } catch (...) {
-            throw Error("--budget '" + args.text("--budget") + "' is not a comma-separated list of numbers");
-        }
-        if (v == 0 || std::to_string(v) != b) throw Error("--budget '" + args.text("--budget") + "' is not a comma-separated list of numbers");
-        budgets.push_back(v);
-    }
-    std::vector<CacheSettings> grid;
-    for (const std::string& name : split_list(args.text("--policy", "full"))) {
-        const auto kind = parse_policy_name(name);
-        if (!kind) throw Error("--policy: '" + name + "' is not one of full, streaming, h2o, tova, cam, evict, weightedkv");
-        PolicyRequest r = options;
-        r.kind = *kind;
-        if (*kind == PolicyKind::full) {
-            // The full cache holds a whole window, and only within the trained context.
-            if (window > c.context) {
-                throw Error("--policy full with --ctx " + std::to_string(window) + " is refused: the model was trained on " +
-                            std::to_string(c.context) + " tokens (only compressing policies run longer windows)");
-            }
-            r.budget = window;
-            r.sinks.reset();
-            r.recent.reset();
-            grid.push_back({resolve_policy(r, c.context), positions, kv_type});
-            continue;
-        }
-        if (budgets.empty()) throw Error("--policy " + name + " needs --budget");
-        if (*kind == PolicyKind::streaming || *kind == PolicyKind::cam) r.recent.reset();  // their window is budget - sinks
-        for (uint32_t b : budgets) {
-            r.budget = b;
-            grid.push_back({resolve_policy(r, c.context), positions, kv_type});
+    // The full cache holds a whole window, and only within the trained context.
+    for (const std::string& name : args.list("--policy", "full")) {
+        if (name == policy_name(PolicyKind::full) && window > c.context) {
+            throw Error("--policy full with --ctx " + std::to_string(window) + " is refused: the model was trained on " +
+                        std::to_string(c.context) + " tokens (only compressing policies run longer windows)");
         }
     }
-    return grid;
+    return cache_settings_list(args, c, window);
 }
 
 // Lanes of the batch: as asked, or enough to fill one matvec dispatch
@@ -248,6 +200,11 @@ int run_ppl(const Args& args) {
     const auto window = static_cast<uint32_t>(args.integer("--ctx", 0, 2, 1 << 20));
     const auto stride = static_cast<uint32_t>(args.integer("--stride", std::max<uint32_t>(window / 2, 1), 1, window));
     const int64_t max_tokens = args.integer("--max-tokens", 0, 2, 1ll << 31);
+    if (args.has("--cpu")) {
+        for (const char* flag : {"--lanes", "--profile", "--device"}) {
+            if (args.has(flag)) throw Error(std::string(flag) + " does not apply with --cpu (the CPU reference runs one setting at a time)");
+        }
+    }
     std::optional<uint32_t> lanes_asked;
     if (args.has("--lanes")) lanes_asked = static_cast<uint32_t>(args.integer("--lanes", 1, 1, 256));
     const std::vector<CacheSettings> grid = settings_grid(args, model.config, window);
@@ -298,9 +255,7 @@ int run_ppl(const Args& args) {
         }
     } else {
         // Every setting of a window at once, and several windows side by side.
-        ContextOptions options;
-        if (args.has("--device")) options.device_index = static_cast<uint32_t>(args.integer("--device", 0, 0, 255));
-        Context ctx(options);
+        Context ctx(context_options(args));
         device = ctx.info().name;
         const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
         std::vector<WindowTask> tasks;

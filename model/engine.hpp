@@ -1,5 +1,5 @@
 // What the CLI drives: one token in, logits out. The CPU reference
-// (model/reference.hpp) and the Vulkan engine (runtime/engine.hpp) both are one.
+// (model/reference.hpp) and the Vulkan engine (runtime/gpu_engine.hpp) both are one.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +22,11 @@ public:
     virtual void reset() = 0;
     // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
-    // Bytes of weights one forward pass reads, as this engine stores them.
+    // Bytes of all weights, as this engine stores them.
     virtual uint64_t weight_bytes() const = 0;
+    // Bytes of weights one forward pass reads: all but the embedding table, of
+    // which one row (the bandwidth figure of `wkv bench` divides this by time).
+    virtual uint64_t bytes_read_per_token() const = 0;
     virtual std::string device_name() const = 0;
 };
 

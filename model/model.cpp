@@ -26,6 +26,13 @@ uint64_t Model::weight_bytes() const {
     return total;
 }
 
+uint64_t Model::bytes_read_per_token() const {
+    const uint64_t table = tensor_bytes(token_embedding.name, token_embedding.type, token_embedding.rows, token_embedding.cols,
+                                        token_embedding.group_size);
+    const bool shared = classifier.data == token_embedding.data;
+    return weight_bytes() - (shared ? 0 : table) + table / token_embedding.rows;
+}
+
 namespace {
 
 void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t cols) {

@@ -46,6 +46,9 @@ struct Model {
     std::string embedded_tokenizer_kind;  // tokenizer.ggml.model, "" when absent
 
     uint64_t weight_bytes() const;  // bytes of all weights as stored
+    // What a forward pass reads of them: everything but the embedding table,
+    // of which one row (a shared classifier reads the table as the classifier).
+    uint64_t bytes_read_per_token() const;
 };
 
 // Throws wkv::Error("PATH: <what is wrong>") for anything it cannot use.

@@ -9,16 +9,7 @@ namespace wkv {
 namespace {
 
 constexpr uint32_t kDefaultSinks = 4;  // spec §2.5: "4 initial tokens are retained"
-
-struct NamedPolicy {
-    PolicyKind kind;
-    const char* name;
-};
-constexpr NamedPolicy kNames[] = {
-    {PolicyKind::full, "full"}, {PolicyKind::streaming, "streaming"}, {PolicyKind::h2o, "h2o"},
-    {PolicyKind::tova, "tova"}, {PolicyKind::cam, "cam"},             {PolicyKind::evict, "evict"},
-    {PolicyKind::weightedkv, "weightedkv"},
-};
+constexpr uint32_t kDefaultCamN = 16;  // spec §6.4: the official perplexity code's n
 
 // Index of the smallest score(i) over [begin, end), the first one on ties.
 template <typename Score>
@@ -42,20 +33,6 @@ float average(const KvCache& cache, uint32_t layer, uint32_t head, uint32_t inde
 
 }  // namespace
 
-std::optional<PolicyKind> parse_policy_name(std::string_view name) {
-    for (const NamedPolicy& n : kNames) {
-        if (name == n.name) return n.kind;
-    }
-    return std::nullopt;
-}
-
-const char* policy_name(PolicyKind kind) {
-    for (const NamedPolicy& n : kNames) {
-        if (kind == n.kind) return n.name;
-    }
-    return "?";
-}
-
 std::string describe(const CachePolicy& p) {
     std::string s = std::string(policy_name(p.kind)) + " budget=" + std::to_string(p.budget);
     if (p.compresses()) s += " sinks=" + std::to_string(p.sinks) + " recent=" + std::to_string(p.recent);
@@ -63,51 +40,70 @@ std::string describe(const CachePolicy& p) {
     return s;
 }
 
+namespace {
+
+bool takes_sinks(const PolicyInfo& info) { return info.compress_head != nullptr; }
+bool takes_recent(const PolicyInfo& info) { return info.compress_head != nullptr && info.recent != RecentRule::window; }
+
+}  // namespace
+
+PolicyRequest request_for(const PolicyRequest& r, PolicyKind kind) {
+    const PolicyInfo& info = policy_info(kind);
+    PolicyRequest out = r;
+    out.kind = kind;
+    if (!takes_sinks(info)) out.sinks.reset();
+    if (!takes_recent(info)) out.recent.reset();
+    if (!info.takes_cam_flags) {
+        out.cam_n.reset();
+        out.seed.reset();
+    }
+    return out;
+}
+
 CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
+    const PolicyInfo& info = policy_info(r.kind);
+    const std::string name = info.name;
     CachePolicy p;
     p.kind = r.kind;
-    p.cam_n = r.cam_n;
-    p.seed = r.seed;
-    const std::string name = policy_name(r.kind);
-    if (r.kind == PolicyKind::full) {
+    if ((r.cam_n || r.seed) && !info.takes_cam_flags) throw Error("--cam-n and --cam-seed apply to --policy cam only");
+    p.cam_n = r.cam_n.value_or(kDefaultCamN);
+    p.seed = r.seed.value_or(0);
+    if (p.cam_n < 1 || p.cam_n > 4096) throw Error("--cam-n " + std::to_string(p.cam_n) + " is out of range (1..4096)");
+    if (!info.compress_head) {
         p.budget = r.budget.value_or(model_context);
         if (p.budget == 0) throw Error("--budget must be at least 1");
         if (p.budget > model_context) {
             throw Error("--budget " + std::to_string(p.budget) + " is larger than the model's context of " +
                         std::to_string(model_context) + "; the full cache cannot hold more (use a compressing --policy)");
         }
-        if (r.sinks || r.recent) throw Error("--sinks and --recent do not apply to --policy full");
+        if ((r.sinks && !takes_sinks(info)) || (r.recent && !takes_recent(info))) {
+            throw Error("--sinks and --recent do not apply to --policy " + name);
+        }
         return p;
     }
     if (!r.budget) throw Error("--policy " + name + " needs --budget M (entries kept per layer and KV head)");
     p.budget = *r.budget;
     if (p.budget < 1 || p.budget > (1u << 20)) throw Error("--budget " + std::to_string(p.budget) + " is out of range (1..1048576)");
-    p.sinks = r.sinks.value_or(r.kind == PolicyKind::tova ? 0 : kDefaultSinks);
+    p.sinks = r.sinks.value_or(info.default_sinks);
     if (p.sinks >= p.budget) {
         throw Error("--sinks " + std::to_string(p.sinks) + " must be smaller than --budget " + std::to_string(p.budget));
     }
-    switch (r.kind) {
-        case PolicyKind::streaming:
-        case PolicyKind::cam:
-            // StreamingLLM's layout: sinks, then a window of everything else (spec §5).
-            if (r.recent) throw Error("--recent does not apply to --policy " + name + ": its window is budget - sinks");
+    switch (info.recent) {
+        case RecentRule::window:
+            if (r.recent && !takes_recent(info)) throw Error("--recent does not apply to --policy " + name + ": its window is budget - sinks");
             p.recent = p.budget - p.sinks;
-            if (r.kind == PolicyKind::cam && (p.cam_n < 1 || p.cam_n > 4096)) {
-                throw Error("--cam-n " + std::to_string(p.cam_n) + " is out of range (1..4096)");
-            }
-            break;
-        case PolicyKind::tova:
+            return p;  // always something to drop: the oldest entry of the window
+        case RecentRule::none:
             p.recent = r.recent.value_or(0);
             break;
-        default:  // h2o, evict, weightedkv: sinks + recent = m/2, the middle is the other half (spec §2.5)
+        case RecentRule::half:
             p.recent = r.recent.value_or(p.budget / 2 > p.sinks ? p.budget / 2 - p.sinks : 0);
             break;
     }
-    // At L = budget + 1 entries the candidates [S, L - R) must not be empty, and
-    // WeightedKV's candidates exclude the newest entry as well.
-    const uint32_t protected_newest =
-        (r.kind == PolicyKind::evict || r.kind == PolicyKind::weightedkv) ? std::max(p.recent, 1u) : p.recent;
-    if (r.kind != PolicyKind::streaming && r.kind != PolicyKind::cam && p.sinks + protected_newest > p.budget) {
+    // At L = budget + 1 entries the candidates [S, L - R) must not be empty; some
+    // policies never take the newest entry either.
+    const uint32_t protected_newest = info.keeps_newest ? std::max(p.recent, 1u) : p.recent;
+    if (p.sinks + protected_newest > p.budget) {
         throw Error("--sinks " + std::to_string(p.sinks) + " plus --recent " + std::to_string(p.recent) +
                     " leave no entry for --policy " + name + " to drop at --budget " + std::to_string(p.budget));
     }
@@ -121,7 +117,7 @@ uint32_t select_lowest_sum(const KvCache& cache, uint32_t layer, uint32_t head, 
     return argmin(p.sinks, L - p.recent, [&](uint32_t i) { return cache.acc(layer, head, cache.slot(layer, head, i)); });
 }
 
-uint32_t select_lowest_last(const std::vector<float>& head_mean_attention, const CachePolicy& p) {
+uint32_t select_lowest_last(std::span<const float> head_mean_attention, const CachePolicy& p) {
     const uint32_t L = static_cast<uint32_t>(head_mean_attention.size());
     return argmin(p.sinks, L - p.recent, [&](uint32_t i) { return head_mean_attention[i]; });
 }
@@ -176,37 +172,88 @@ void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const 
     }
 }
 
-void compress_layer(KvCache& cache, uint32_t layer, const CachePolicy& p, const std::vector<float>& head_mean_attention,
-                    uint32_t step) {
-    if (!p.compresses()) return;
+namespace {
+
+// --- the policies: what each drops, and what it merges first ----------------
+
+uint32_t compress_streaming(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores&) { return select_oldest(p); }
+
+uint32_t compress_h2o(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+    return select_lowest_sum(cache, layer, head, p);
+}
+
+uint32_t compress_tova(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores& s) {
+    return select_lowest_last(s.head_mean, p);  // the same index in every head of the layer
+}
+
+uint32_t compress_cam(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores& s) {
+    const uint32_t j = select_oldest(p);
+    merge_cam(cache, layer, head, j, p, s.step);
+    return j;
+}
+
+uint32_t compress_evict(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+    return select_lowest_average(cache, layer, head, p);
+}
+
+uint32_t compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+    const uint32_t j = select_lowest_average(cache, layer, head, p);
+    merge_weighted(cache, layer, head, j);
+    return j;
+}
+
+// The policy table. Layouts and defaults: spec §5.
+constexpr PolicyInfo kPolicies[] = {
+    // kind, name, summary,
+    //   default sinks, recent, keeps newest, per layer, uses head mean, takes cam flags, compress_head
+    {PolicyKind::full, "full", "drops nothing; the budget is the cache size, at most the model's context",
+     0, RecentRule::none, false, false, false, false, nullptr},
+    {PolicyKind::streaming, "streaming", "StreamingLLM: the oldest entry after the sinks",
+     kDefaultSinks, RecentRule::window, false, false, false, false, compress_streaming},
+    {PolicyKind::h2o, "h2o", "H2O: the lowest accumulated attention outside sinks and recent window",
+     kDefaultSinks, RecentRule::half, false, false, false, false, compress_h2o},
+    {PolicyKind::tova, "tova", "TOVA: the lowest last-step attention averaged over the layer's heads, one choice per layer",
+     0, RecentRule::none, false, true, true, false, compress_tova},
+    {PolicyKind::cam, "cam", "CaM: the oldest entry after the sinks, its value added to the next n with some probability",
+     kDefaultSinks, RecentRule::window, false, false, false, true, compress_cam},
+    {PolicyKind::evict, "evict", "WeightedKV's ablation: the lowest average attention in the middle, no merge",
+     kDefaultSinks, RecentRule::half, true, false, false, false, compress_evict},
+    {PolicyKind::weightedkv, "weightedkv", "WeightedKV: the lowest average attention in the middle, its value merged into its right neighbour",
+     kDefaultSinks, RecentRule::half, true, false, false, false, compress_weightedkv},
+};
+
+}  // namespace
+
+std::span<const PolicyInfo> policy_table() { return kPolicies; }
+
+const PolicyInfo& policy_info(PolicyKind kind) {
+    for (const PolicyInfo& p : kPolicies) {
+        if (p.kind == kind) return p;
+    }
+    throw std::logic_error("policy_info: a PolicyKind without a row in the table");
+}
+
+std::optional<PolicyKind> parse_policy_name(std::string_view name) {
+    for (const PolicyInfo& p : kPolicies) {
+        if (name == p.name) return p.kind;
+    }
+    return std::nullopt;
+}
+
+const char* policy_name(PolicyKind kind) { return policy_info(kind).name; }
+
+std::string policy_names() {
+    std::string s;
+    for (const PolicyInfo& p : kPolicies) s += (s.empty() ? "" : ", ") + std::string(p.name);
+    return s;
+}
+
+void compress_layer(KvCache& cache, uint32_t layer, const CachePolicy& p, const LayerScores& scores) {
+    const PolicyInfo& info = policy_info(p.kind);
+    if (!info.compress_head) return;
     for (uint32_t head = 0; head < cache.n_kv_heads(); head++) {
         if (cache.length(layer, head) <= p.budget) continue;
-        uint32_t j = 0;
-        switch (p.kind) {
-            case PolicyKind::streaming:
-                j = select_oldest(p);
-                break;
-            case PolicyKind::cam:
-                j = select_oldest(p);
-                merge_cam(cache, layer, head, j, p, step);
-                break;
-            case PolicyKind::h2o:
-                j = select_lowest_sum(cache, layer, head, p);
-                break;
-            case PolicyKind::tova:
-                j = select_lowest_last(head_mean_attention, p);  // one choice for the whole layer
-                break;
-            case PolicyKind::evict:
-                j = select_lowest_average(cache, layer, head, p);
-                break;
-            case PolicyKind::weightedkv:
-                j = select_lowest_average(cache, layer, head, p);
-                merge_weighted(cache, layer, head, j);
-                break;
-            case PolicyKind::full:
-                break;
-        }
-        cache.remove(layer, head, j);
+        cache.remove(layer, head, info.compress_head(cache, layer, head, p, scores));
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,11 +21,11 @@
 
 namespace wkv {
 
-// Where RoPE places cached keys (spec §2.7).
-enum class PositionMode {
-    cache_index,  // keys stored before RoPE, rotated at their logical index each step;
-                  // the query sits at index L-1 (StreamingLLM's pos-shift; the default)
-    original,     // keys stored rotated at their absolute position
+// Where RoPE places cached keys (spec §2.7). The values are what the shaders read.
+enum class PositionMode : uint32_t {
+    cache_index = 0,  // keys stored before RoPE, rotated at their logical index each step;
+                      // the query sits at index L-1 (StreamingLLM's pos-shift; the default)
+    original = 1,     // keys stored rotated at their absolute position
 };
 
 enum class PolicyKind { full, streaming, h2o, tova, cam, evict, weightedkv };
@@ -43,18 +44,59 @@ struct CachePolicy {
     uint32_t slots() const { return compresses() ? budget + 1 : budget; }
 };
 
+// What a policy reads besides the cache when it compresses a layer.
+struct LayerScores {
+    std::span<const float> head_mean;  // last step's attention averaged over the layer's query heads,
+                                       // by logical index (given only to policies with uses_head_mean)
+    uint32_t step = 0;                 // tokens fed since the cache was empty (CaM's draws)
+};
+
+// What --recent means for a policy when it is not given.
+enum class RecentRule {
+    none,    // nothing protected (TOVA; --recent may set it)
+    window,  // everything after the sinks is the window (StreamingLLM's layout); --recent does not apply
+    half,    // m/2 - sinks, the paper's layout (spec §2.5); --recent may set it
+};
+
+// One row of the policy table (model/policy.cpp): everything the runtime and
+// the CLI need to know about a policy. Its shader is shaders/policy_NAME.comp.
+struct PolicyInfo {
+    PolicyKind kind;
+    const char* name;
+    const char* summary;   // one line: what it drops, for help and docs
+    uint32_t default_sinks;
+    RecentRule recent;
+    bool keeps_newest;     // the newest entry is never a candidate, even with --recent 0 (it has no right neighbour)
+    bool per_layer;        // one choice for the whole layer (TOVA), else one per KV head
+    bool uses_head_mean;   // reads LayerScores::head_mean
+    bool takes_cam_flags;  // --cam-n and --cam-seed apply
+    // Applies the policy's merge, if it has one, and returns the logical index
+    // of `head` to drop; null for the full cache, which never drops.
+    uint32_t (*compress_head)(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores& scores);
+};
+
+std::span<const PolicyInfo> policy_table();
+const PolicyInfo& policy_info(PolicyKind kind);
+std::string policy_names();  // "full, streaming, ...": for errors and help
+
 // What the user asked for; resolve_policy fills in the defaults (spec §5) and checks it.
+// Each field left empty takes the policy's default from the table; one given
+// to a policy it does not apply to is an error.
 struct PolicyRequest {
     PolicyKind kind = PolicyKind::full;
     std::optional<uint32_t> budget;  // default: the model's context for full; required otherwise
-    std::optional<uint32_t> sinks;   // default 4 (0 for TOVA)
-    std::optional<uint32_t> recent;  // default m/2 - S for h2o, evict, weightedkv; 0 for TOVA
-    uint32_t cam_n = 16;
-    uint32_t seed = 0;
+    std::optional<uint32_t> sinks;   // not for full
+    std::optional<uint32_t> recent;  // not for full, nor where the window is budget - sinks
+    std::optional<uint32_t> cam_n;   // CaM only (default 16)
+    std::optional<uint32_t> seed;    // CaM only (default 0)
 };
 
-// Throws wkv::Error naming the flag (--budget, --sinks, --recent, --cam-n) when the request cannot work.
+// Throws wkv::Error naming the flag (--budget, --sinks, --recent, --cam-n, --cam-seed)
+// when the request cannot work or sets something the policy does not take.
 CachePolicy resolve_policy(const PolicyRequest& request, uint32_t model_context);
+// `r` for `kind`, without the fields `kind` does not take (for a grid of
+// policies that share one set of flags, each taking what applies to it).
+PolicyRequest request_for(const PolicyRequest& r, PolicyKind kind);
 
 std::optional<PolicyKind> parse_policy_name(std::string_view name);
 const char* policy_name(PolicyKind kind);
@@ -73,14 +115,14 @@ inline CacheSettings full_cache(uint32_t entries, PositionMode positions = Posit
     return {p, positions};
 }
 
-// --- the policies, one function each ---------------------------------------
+// --- the building blocks of the policies -----------------------------------
 
 // StreamingLLM and CaM: the oldest entry that is not a sink.
 uint32_t select_oldest(const CachePolicy& p);
 // H2O: the lowest accumulated attention among [S, L - R); first index on ties.
 uint32_t select_lowest_sum(const KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p);
 // TOVA: the lowest last-step attention averaged over the layer's query heads, among [S, L - R).
-uint32_t select_lowest_last(const std::vector<float>& head_mean_attention, const CachePolicy& p);
+uint32_t select_lowest_last(std::span<const float> head_mean_attention, const CachePolicy& p);
 // WeightedKV and its ablation: the lowest average attention acc/cnt among
 // [S, L - max(R, 1)): the newest entry is never chosen, it has no right neighbour.
 uint32_t select_lowest_average(const KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p);
@@ -95,11 +137,8 @@ void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const 
 float cam_uniform(uint32_t seed, uint32_t layer, uint32_t head, uint32_t step);
 uint32_t hash32(uint32_t x);
 
-// One compression of `layer` (every KV head) when it holds budget + 1 entries.
-// `head_mean_attention` is the last step's attention averaged over the layer's
-// query heads, by logical index (TOVA's score); `step` numbers the tokens fed
-// since the cache was empty (CaM's draws).
-void compress_layer(KvCache& cache, uint32_t layer, const CachePolicy& p, const std::vector<float>& head_mean_attention,
-                    uint32_t step);
+// One compression of `layer` (every KV head) when it holds budget + 1 entries:
+// each head drops the entry its policy's compress_head returns.
+void compress_layer(KvCache& cache, uint32_t layer, const CachePolicy& p, const LayerScores& scores);
 
 }  // namespace wkv

@@ -97,7 +97,17 @@ Reference::Reference(const Model& model, const CacheSettings& settings)
     hb2_.resize(c_.hidden_dim);
     tmp_.resize(c_.dim);
     logits_.resize(c_.vocab_size);
-    norm_weight_.resize(c_.dim);
+    // Norm weights are small and read at every step: dequantised once here.
+    auto norm = [&](const TensorView& t) {
+        std::vector<float> w(c_.dim);
+        dequantize_row(t, 0, w.data());
+        return w;
+    };
+    for (const LayerWeights& w : model.layers) {
+        attn_norm_.push_back(norm(w.attn_norm));
+        ffn_norm_.push_back(norm(w.ffn_norm));
+    }
+    final_norm_ = norm(model.final_norm);
     att_.assign(c_.n_layers, std::vector<std::vector<float>>(c_.n_heads));
 }
 
@@ -109,8 +119,7 @@ void Reference::reset() {
 const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
     run_layers(token, pos);
     // Final norm and classifier.
-    dequantize_row(model_.final_norm, 0, norm_weight_.data());
-    rmsnorm(x_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+    rmsnorm(x_.data(), x_.data(), final_norm_.data(), c_.dim, c_.rms_eps);
     matvec(logits_.data(), model_.classifier, x_.data(), row_);
     return logits_;
 }
@@ -139,8 +148,7 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
         const LayerWeights& w = model_.layers[l];
 
         // Attention block: norm, projections.
-        dequantize_row(w.attn_norm, 0, norm_weight_.data());
-        rmsnorm(xb_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+        rmsnorm(xb_.data(), x_.data(), attn_norm_[l].data(), c_.dim, c_.rms_eps);
         matvec(q_.data(), w.wq, xb_.data(), row_);
         matvec(k_.data(), w.wk, xb_.data(), row_);
         matvec(v_.data(), w.wv, xb_.data(), row_);
@@ -172,13 +180,15 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
 
         // Compression (spec §2.3 step 4): once the layer holds budget + 1 entries, drop one.
         if (policy_.compresses() && L > policy_.budget) {
-            head_mean_.assign(L, 0.0f);
-            for (uint32_t i = 0; i < L; i++) {
-                double sum = 0.0;
-                for (uint32_t h = 0; h < c_.n_heads; h++) sum += att_[l][h][i];
-                head_mean_[i] = static_cast<float>(sum / c_.n_heads);
+            if (policy_info(policy_.kind).uses_head_mean) {
+                head_mean_.assign(L, 0.0f);
+                for (uint32_t i = 0; i < L; i++) {
+                    double sum = 0.0;
+                    for (uint32_t h = 0; h < c_.n_heads; h++) sum += att_[l][h][i];
+                    head_mean_[i] = static_cast<float>(sum / c_.n_heads);
+                }
             }
-            compress_layer(cache_, l, policy_, head_mean_, steps_);
+            compress_layer(cache_, l, policy_, {head_mean_, steps_});
         }
 
         // Output projection and residual.
@@ -186,8 +196,7 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
         for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
 
         // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb).
-        dequantize_row(w.ffn_norm, 0, norm_weight_.data());
-        rmsnorm(xb_.data(), x_.data(), norm_weight_.data(), c_.dim, c_.rms_eps);
+        rmsnorm(xb_.data(), x_.data(), ffn_norm_[l].data(), c_.dim, c_.rms_eps);
         matvec(hb_.data(), w.w1, xb_.data(), row_);
         matvec(hb2_.data(), w.w3, xb_.data(), row_);
         for (uint32_t i = 0; i < c_.hidden_dim; i++) {

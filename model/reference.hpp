@@ -31,6 +31,7 @@ public:
     void reset() override;
     uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
     uint64_t weight_bytes() const override { return model_.weight_bytes(); }
+    uint64_t bytes_read_per_token() const override { return model_.bytes_read_per_token(); }
     std::string device_name() const override { return "CPU reference"; }
 
     KvCache& cache() { return cache_; }
@@ -60,7 +61,8 @@ private:
     std::vector<float> tmp_;     // projection output [dim]
     std::vector<float> logits_;  // [vocab_size]
     std::vector<float> row_;     // one dequantised weight row
-    std::vector<float> norm_weight_;  // one dequantised norm
+    std::vector<std::vector<float>> attn_norm_, ffn_norm_;  // [layer][dim], dequantised
+    std::vector<float> final_norm_;                         // [dim]
     std::vector<float> head_mean_;    // last step's attention averaged over query heads (TOVA)
     std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
 };

@@ -95,22 +95,23 @@ void BatchEngine::record_layer(uint32_t l, const std::vector<SequenceStep>& step
     // Each sequence's own cache: append, attend, keep scores, compress (spec §2.3).
     for (uint32_t b = 0; b < B; b++) {
         if (!steps[b].active) continue;
-        const bool by_index = sequences_[b].positions == PositionMode::cache_index;
         kernels_.kv_append(r, rings_[b]->layer(l), slice(k_, b, c_.kv_dim()), slice(v_, b, c_.kv_dim()), rope_, c_.n_kv_heads,
-                           rings_[b]->capacity(), hd, steps[b].pos, !by_index);
+                           rings_[b]->capacity(), hd, steps[b].pos, sequences_[b].positions);
     }
     r.barrier();
     for (uint32_t b = 0; b < B; b++) {
         if (!steps[b].active) continue;
-        const bool by_index = sequences_[b].positions == PositionMode::cache_index;
+        const PositionMode positions = sequences_[b].positions;
         const uint32_t n_entries = state_[b].entries + 1;
+        const uint32_t q_pos = positions == PositionMode::cache_index ? n_entries - 1 : steps[b].pos;
         kernels_.attention(r, slice(q_, b, q_dim), rings_[b]->layer(l), rope_, slice(att_out_, b, q_dim), c_.n_heads, c_.group_size(),
-                           rings_[b]->capacity(), hd, n_entries, by_index ? n_entries - 1 : steps[b].pos, by_index);
+                           rings_[b]->capacity(), hd, n_entries, q_pos, positions);
     }
     r.barrier();
     for (uint32_t b = 0; b < B; b++) {
         if (!steps[b].active) continue;
-        kernels_.score_accumulate(r, rings_[b]->layer(l), c_.n_kv_heads, c_.group_size(), rings_[b]->capacity(), state_[b].entries + 1);
+        kernels_.score_accumulate(r, rings_[b]->layer(l), c_.n_kv_heads, c_.group_size(), rings_[b]->capacity(), state_[b].entries + 1,
+                                  policy_info(sequences_[b].policy.kind).uses_head_mean);
     }
     r.barrier();
     bool any_compress = false;

@@ -62,8 +62,18 @@ private:
     std::vector<CacheSettings> sequences_;
     Kernels kernels_;
     Recorder recorder_;
-    Buffer x_, xb_, q_, k_, v_, att_out_, hb_, hb2_, logits_, logits_host_, nll_host_;
-    Buffer rope_;  // [position][head_dim / 2] (cos, sin)
+    // Activations, one slice per sequence b at b * padded(n) floats (each slice
+    // starts on a 256-byte boundary, so any device can bind it).
+    Buffer x_;            // [B][dim]: the residual stream
+    Buffer xb_;           // [B][dim]: the normed input of a block
+    Buffer q_;            // [B][n_heads * head_dim]: queries
+    Buffer k_, v_;        // [B][n_kv_heads * head_dim]: the new token's keys and values
+    Buffer att_out_;      // [B][n_heads * head_dim]: attention output
+    Buffer hb_, hb2_;     // [B][hidden_dim]: SwiGLU gate (then silu(gate) * up) and up
+    Buffer logits_;       // [B][vocab_size]
+    Buffer logits_host_;  // [B][vocab_size], host-visible: the logits a step reads back
+    Buffer nll_host_;     // [B], host-visible: one NLL per sequence
+    Buffer rope_;         // [position][head_dim / 2] of (cos, sin)
     uint32_t rope_positions_;
     std::vector<std::unique_ptr<KvCacheRing>> rings_;
     std::vector<SequenceState> state_;

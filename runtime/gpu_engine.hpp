@@ -32,6 +32,7 @@ public:
     void reset() override { batch_.reset(0); }
     uint64_t kv_cache_bytes() const override { return batch_.kv_cache_bytes(); }
     uint64_t weight_bytes() const override { return weights_->bytes(); }
+    uint64_t bytes_read_per_token() const override { return weights_->bytes_read_per_token(); }
     std::string device_name() const override { return ctx_.info().name; }
 
     const KvCacheRing& cache() const { return batch_.cache(0); }

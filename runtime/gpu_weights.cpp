@@ -23,6 +23,11 @@ uint64_t GpuWeights::bytes() const {
     return total;
 }
 
+uint64_t GpuWeights::bytes_read_per_token() const {
+    const uint64_t table = token_embedding.bytes();
+    return bytes() - (separate_classifier ? table : 0) + table / token_embedding.rows;
+}
+
 std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes) {
     auto w = std::make_unique<GpuWeights>();
     w->config = model.config;

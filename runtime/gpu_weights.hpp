@@ -23,6 +23,7 @@ struct GpuWeights {
 
     const GpuTensor& classifier() const { return separate_classifier ? *separate_classifier : token_embedding; }
     uint64_t bytes() const;
+    uint64_t bytes_read_per_token() const;  // as Model::bytes_read_per_token, in the device layout
 };
 
 // max_chunk_bytes: split matrices above this (0 = the device's storage buffer range).

@@ -16,6 +16,14 @@ size_t type_index(TensorType t) { return static_cast<size_t>(&weight_type(t) - w
 
 int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
 
+// The layer's cache sections at bindings 0..8, as kv_cache.glsl declares them, then the shader's own.
+std::vector<BufferRange> cache_bindings(const KvLayer& l, std::initializer_list<BufferRange> own) {
+    std::vector<BufferRange> b = {l.keys, l.values, l.acc, l.cnt, l.order, l.free, l.counts, l.probs, l.last};
+    b.insert(b.end(), own);
+    return b;
+}
+constexpr uint32_t kCacheSections = 9;
+
 }  // namespace
 
 Kernels::Kernels(Context& ctx)
@@ -27,23 +35,22 @@ Kernels::Kernels(Context& ctx)
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{kWorkgroup});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{kWorkgroup});
-    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", 5, sizeof(push::ScoreAccumulate),
+    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheSections, sizeof(push::ScoreAccumulate),
                                                    std::vector<uint32_t>{kWorkgroup});
-    auto policy = [&](const std::string& name) {
-        return std::make_unique<Pipeline>(ctx, name, 7, sizeof(push::Policy), std::vector<uint32_t>{kWorkgroup});
-    };
-    policy_streaming_ = policy("policy_streaming");
-    policy_h2o_ = policy("policy_h2o");
-    policy_tova_ = policy("policy_tova");
     for (int kv = 0; kv < 2; kv++) {
         const std::string suffix = kv == 0 ? "_f32" : "_f16";
-        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, 10, sizeof(push::KvAppend),
+        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheSections + 3, sizeof(push::KvAppend),
                                                     std::vector<uint32_t>{kWorkgroup});
-        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, 7, sizeof(push::Attention),
+        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheSections + 3, sizeof(push::Attention),
                                                     std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
-        policy_cam_[kv] = policy("policy_cam" + suffix);
-        policy_evict_[kv] = policy("policy_evict" + suffix);
-        policy_weightedkv_[kv] = policy("policy_weightedkv" + suffix);
+    }
+    for (const PolicyInfo& info : policy_table()) {
+        policy_.emplace_back();
+        if (!info.compress_head) continue;  // the full cache never compresses
+        for (int kv = 0; kv < 2; kv++) {
+            policy_.back()[kv] = std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
+                                                            kCacheSections, sizeof(push::Policy), std::vector<uint32_t>{kWorkgroup});
+        }
     }
 }
 
@@ -98,42 +105,35 @@ void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) 
 }
 
 void Kernels::kv_append(Recorder& r, const KvLayer& l, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                        uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, bool rotate_key) const {
-    r.dispatch(*kv_append_[kv_index(l.type)], {k_new, v_new, l.keys, l.values, l.order, l.free, l.counts, l.acc, l.cnt, rope},
-               push::KvAppend{capacity, head_dim, pos, rotate_key ? 1u : 0u}, n_kv_heads);
+                        uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const {
+    r.dispatch(*kv_append_[kv_index(l.type)], cache_bindings(l, {k_new, v_new, rope}),
+               push::KvAppend{capacity, head_dim, pos, static_cast<uint32_t>(positions)}, n_kv_heads);
 }
 
 void Kernels::attention(Recorder& r, BufferRange q, const KvLayer& l, BufferRange rope, BufferRange out, uint32_t n_heads,
                         uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
-                        bool rotate_keys) const {
+                        PositionMode positions) const {
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-    r.dispatch(*attention_[kv_index(l.type)], {q, l.keys, l.values, l.order, rope, l.probs, out},
-               push::Attention{group_size, capacity, head_dim, n_entries, q_pos, rotate_keys ? 1u : 0u, scale}, n_heads);
+    r.dispatch(*attention_[kv_index(l.type)], cache_bindings(l, {q, rope, out}),
+               push::Attention{group_size, capacity, head_dim, n_entries, q_pos, static_cast<uint32_t>(positions), scale}, n_heads);
 }
 
 void Kernels::score_accumulate(Recorder& r, const KvLayer& l, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
-                               uint32_t n_entries) const {
-    r.dispatch(*score_accumulate_, {l.probs, l.order, l.acc, l.cnt, l.last},
-               push::ScoreAccumulate{capacity, n_entries, n_kv_heads, group_size}, n_kv_heads + 1);
+                               uint32_t n_entries, bool head_mean) const {
+    // One workgroup per KV head, and one more for the head mean.
+    r.dispatch(*score_accumulate_, cache_bindings(l, {}), push::ScoreAccumulate{capacity, n_entries, n_kv_heads, group_size},
+               n_kv_heads + (head_mean ? 1 : 0));
 }
 
 void Kernels::compress(Recorder& r, const KvLayer& l, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
                        uint32_t capacity, uint32_t head_dim, uint32_t step) const {
-    const Pipeline* pipeline = nullptr;
-    uint32_t groups = n_kv_heads;  // one workgroup per KV head ...
-    switch (policy.kind) {
-        case PolicyKind::streaming: pipeline = policy_streaming_.get(); break;
-        case PolicyKind::h2o: pipeline = policy_h2o_.get(); break;
-        case PolicyKind::tova: pipeline = policy_tova_.get(); groups = 1; break;  // ... but one choice per layer for TOVA
-        case PolicyKind::cam: pipeline = policy_cam_[kv_index(l.type)].get(); break;
-        case PolicyKind::evict: pipeline = policy_evict_[kv_index(l.type)].get(); break;
-        case PolicyKind::weightedkv: pipeline = policy_weightedkv_[kv_index(l.type)].get(); break;
-        case PolicyKind::full: return;
-    }
-    r.dispatch(*pipeline, {l.values, l.acc, l.cnt, l.order, l.free, l.counts, l.last},
+    const PolicyInfo& info = policy_info(policy.kind);
+    if (!info.compress_head) return;
+    const Pipeline& pipeline = *policy_[static_cast<size_t>(&info - policy_table().data())][kv_index(l.type)];
+    r.dispatch(pipeline, cache_bindings(l, {}),
                push::Policy{capacity, head_dim, policy.budget + 1, policy.sinks, policy.recent, policy.cam_n, policy.seed, step,
                             layer_index, n_kv_heads},
-               groups);
+               info.per_layer ? 1 : n_kv_heads);  // one workgroup per KV head, or one choice per layer
 }
 
 void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {

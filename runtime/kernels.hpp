@@ -36,16 +36,17 @@ public:
     void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch = 1,
                  uint32_t stride = 0) const;
     void swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const;
-    // Appends k_new/v_new ([n_kv_heads][head_dim]) to the layer's cache.
+    // Appends k_new/v_new ([n_kv_heads][head_dim]) of the token at `pos` to the layer's cache.
     void kv_append(Recorder& r, const KvLayer& layer, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                   uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, bool rotate_key) const;
+                   uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const;
     // Attention of n_heads query heads over the layer's `n_entries` entries.
     void attention(Recorder& r, BufferRange q, const KvLayer& layer, BufferRange rope, BufferRange out, uint32_t n_heads,
                    uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
-                   bool rotate_keys) const;
-    // acc/cnt of every entry of the layer and TOVA's head-mean score, from the attention probabilities.
+                   PositionMode positions) const;
+    // acc/cnt of every entry of the layer from the attention probabilities, and
+    // with `head_mean` their average over the query heads (PolicyInfo::uses_head_mean).
     void score_accumulate(Recorder& r, const KvLayer& layer, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
-                          uint32_t n_entries) const;
+                          uint32_t n_entries, bool head_mean) const;
     // One compression of a layer holding policy.budget + 1 entries.
     void compress(Recorder& r, const KvLayer& layer, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
                   uint32_t capacity, uint32_t head_dim, uint32_t step) const;
@@ -62,9 +63,9 @@ private:
     mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
     std::vector<std::unique_ptr<Pipeline>> embedding_;
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, nll_, score_accumulate_;
-    std::unique_ptr<Pipeline> policy_streaming_, policy_h2o_, policy_tova_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
-    std::unique_ptr<Pipeline> kv_append_[2], attention_[2], policy_cam_[2], policy_evict_[2], policy_weightedkv_[2];
+    std::unique_ptr<Pipeline> kv_append_[2], attention_[2];
+    std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full
     uint32_t matvec_subgroups_;  // per workgroup, at the device's subgroup size
 };
 

@@ -14,6 +14,7 @@
 
 namespace wkv {
 
+// One layer's sections, in the order shaders/kv_cache.glsl binds them (0..8).
 struct KvLayer {
     KvType type;         // of keys and values; f16 packs two halves per 32-bit word
     BufferRange keys;    // f32|f16 [kv_head][slot][head_dim]

@@ -21,10 +21,10 @@ struct Swiglu {  // swiglu.comp
     uint32_t n;
 };
 struct KvAppend {  // kv_append.comp
-    uint32_t capacity, head_dim, pos, rotate_key;
+    uint32_t capacity, head_dim, pos, positions;  // positions: PositionMode
 };
 struct Attention {  // attention.comp
-    uint32_t group_size, capacity, head_dim, n_entries, q_pos, rotate_keys;
+    uint32_t group_size, capacity, head_dim, n_entries, q_pos, positions;  // positions: PositionMode
     float scale;
 };
 struct ScoreAccumulate {  // score_accumulate.comp

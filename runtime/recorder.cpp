@@ -84,7 +84,7 @@ std::vector<ShaderTime> Recorder::profile() const {
     return out;
 }
 
-VkDescriptorSet Recorder::descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers) {
+VkDescriptorSet Recorder::descriptor_set(const Pipeline& p, std::span<const BufferRange> buffers) {
     std::vector<uint64_t> key = {reinterpret_cast<uint64_t>(p.set_layout())};
     for (const BufferRange& b : buffers) {
         key.push_back(reinterpret_cast<uint64_t>(b.buffer->handle()));
@@ -123,7 +123,7 @@ VkDescriptorSet Recorder::descriptor_set(const Pipeline& p, std::initializer_lis
     return set;
 }
 
-void Recorder::dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push,
+void Recorder::dispatch_raw(const Pipeline& p, std::span<const BufferRange> buffers, const void* push,
                             uint32_t push_bytes, uint32_t groups_x, uint32_t groups_y) {
     if (buffers.size() != p.n_buffers() || push_bytes != p.push_bytes()) {
         throw std::logic_error("dispatch of " + p.name() + " with " + std::to_string(buffers.size()) + " buffers and " +

@@ -9,6 +9,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,16 @@ public:
     Recorder& operator=(const Recorder&) = delete;
 
     void begin();
+    // buffers[i] is bound at binding i.
+    template <typename Push>
+    void dispatch(const Pipeline& p, std::span<const BufferRange> buffers, const Push& push, uint32_t groups_x,
+                  uint32_t groups_y = 1) {
+        dispatch_raw(p, buffers, &push, sizeof(Push), groups_x, groups_y);
+    }
     template <typename Push>
     void dispatch(const Pipeline& p, std::initializer_list<BufferRange> buffers, const Push& push, uint32_t groups_x,
                   uint32_t groups_y = 1) {
-        dispatch_raw(p, buffers, &push, sizeof(Push), groups_x, groups_y);
+        dispatch_raw(p, std::span(buffers.begin(), buffers.size()), &push, sizeof(Push), groups_x, groups_y);
     }
     // Makes every earlier shader write visible to every later shader.
     void barrier();
@@ -54,9 +61,9 @@ public:
 
 private:
     void timestamp(const char* label);  // a no-op unless profiling: it runs on every dispatch
-    void dispatch_raw(const Pipeline& p, std::initializer_list<BufferRange> buffers, const void* push, uint32_t push_bytes,
+    void dispatch_raw(const Pipeline& p, std::span<const BufferRange> buffers, const void* push, uint32_t push_bytes,
                       uint32_t groups_x, uint32_t groups_y);
-    VkDescriptorSet descriptor_set(const Pipeline& p, std::initializer_list<BufferRange> buffers);
+    VkDescriptorSet descriptor_set(const Pipeline& p, std::span<const BufferRange> buffers);
     void add_pool();
 
     Context& ctx_;

@@ -4,36 +4,28 @@
 // the logical order, clear its acc/cnt, and copy the key (rotated at its
 // absolute position in original-positions mode) and the value into the slot.
 // Mirrors KvCache::append in model/kv_cache.cpp, so slot numbers match the CPU's.
-#include "kv_storage.glsl"
+#include "kv_cache.glsl"
+#include "rope.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 
-layout(std430, binding = 0) readonly buffer KNew { float k_new[]; };        // [n_kv_heads][head_dim]
-layout(std430, binding = 1) readonly buffer VNew { float v_new[]; };        // [n_kv_heads][head_dim]
-// The cache of this layer (runtime/kv_cache_ring.hpp binds its sections):
-layout(std430, binding = 2) writeonly buffer KCache { KV_PAIR k_cache[]; };   // [kv_head][slot][head_dim / 2]
-layout(std430, binding = 3) writeonly buffer VCache { KV_PAIR v_cache[]; };   // [kv_head][slot][head_dim / 2]
-layout(std430, binding = 4) buffer Order { uint order_[]; };                // [kv_head][capacity]
-layout(std430, binding = 5) readonly buffer Free { uint free_slots[]; };    // [kv_head][capacity], a stack
-layout(std430, binding = 6) buffer Counts { uint counts[]; };               // [kv_head] x {entries, free}
-layout(std430, binding = 7) writeonly buffer Acc { float acc[]; };          // [kv_head][slot]
-layout(std430, binding = 8) writeonly buffer Cnt { uint cnt[]; };           // [kv_head][slot]
-layout(std430, binding = 9) readonly buffer Rope { vec2 rope[]; };          // [position][head_dim / 2] (cos, sin)
+layout(std430, binding = KV_SECTIONS + 0) readonly buffer KNew { float k_new[]; };  // [n_kv_heads][head_dim]
+layout(std430, binding = KV_SECTIONS + 1) readonly buffer VNew { float v_new[]; };  // [n_kv_heads][head_dim]
+layout(std430, binding = KV_SECTIONS + 2) readonly buffer Rope { vec2 rope[]; };    // [position][head_dim / 2] (cos, sin)
 
 layout(push_constant) uniform Push {
     uint capacity;
     uint head_dim;
-    uint pos;         // absolute position of the token
-    uint rotate_key;  // 1 in original-positions mode
+    uint pos;        // absolute position of the token
+    uint positions;  // PositionMode: 0 cache-index (stored before RoPE), 1 original (stored rotated at pos)
 } p;
 
 shared uint slot;
 
 void main() {
-    const uint h = gl_WorkGroupID.x;
+    const uint head = gl_WorkGroupID.x;
     const uint t = gl_LocalInvocationID.x;
-    const uint head = h;
     if (t == 0) {
         const uint free_count = counts[2 * head + 1] - 1;
         const uint n_entries = counts[2 * head];
@@ -46,15 +38,12 @@ void main() {
         slot = s;
     }
     barrier();
-    const uint src = h * p.head_dim;
+    const uint src = head * p.head_dim;
     const uint dst = (head * p.capacity + slot) * (p.head_dim / 2);
     for (uint i = t; i < p.head_dim / 2; i += WG) {
         vec2 k = vec2(k_new[src + 2 * i], k_new[src + 2 * i + 1]);
-        if (p.rotate_key != 0) {
-            const vec2 cs = rope[p.pos * (p.head_dim / 2) + i];
-            k = vec2(k.x * cs.x - k.y * cs.y, k.x * cs.y + k.y * cs.x);
-        }
-        k_cache[dst + i] = KV_PACK(k);
-        v_cache[dst + i] = KV_PACK(vec2(v_new[src + 2 * i], v_new[src + 2 * i + 1]));
+        if (p.positions == 1) k = rotate(k, rope[p.pos * (p.head_dim / 2) + i]);
+        keys[dst + i] = KV_PACK(k);
+        values[dst + i] = KV_PACK(vec2(v_new[src + 2 * i], v_new[src + 2 * i + 1]));
     }
 }

@@ -2,9 +2,10 @@
 // Negative log-likelihood of one target token under the logits:
 // log(sum exp(logits)) - logits[target], so only one float per step leaves
 // the device during perplexity evaluation.
-
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;  // power of two
+layout(constant_id = 0) const uint WG = 64;
+
+#include "reduce.glsl"
 
 layout(std430, binding = 0) readonly buffer Logits { float logits[]; };
 layout(std430, binding = 1) writeonly buffer Result { float result[]; };
@@ -15,27 +16,13 @@ layout(push_constant) uniform Push {
     uint result_index;
 } p;
 
-shared float reduce_buf[WG];
-
 void main() {
     const uint t = gl_LocalInvocationID.x;
     float m = -3.402823e38;
     for (uint i = t; i < p.n; i += WG) m = max(m, logits[i]);
-    reduce_buf[t] = m;
-    barrier();
-    for (uint stride = WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) reduce_buf[t] = max(reduce_buf[t], reduce_buf[t + stride]);
-        barrier();
-    }
-    const float max_logit = reduce_buf[0];
-    barrier();
+    const float max_logit = workgroup_max(m);
     float s = 0.0;
     for (uint i = t; i < p.n; i += WG) s += exp(logits[i] - max_logit);
-    reduce_buf[t] = s;
-    barrier();
-    for (uint stride = WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) reduce_buf[t] += reduce_buf[t + stride];
-        barrier();
-    }
-    if (t == 0) result[p.result_index] = log(reduce_buf[0]) + max_logit - logits[p.target_id];
+    const float sum = workgroup_sum(s);
+    if (t == 0) result[p.result_index] = log(sum) + max_logit - logits[p.target_id];
 }

@@ -1,18 +1,13 @@
-// What every policy shader shares: the layer's cache sections, the push
-// constants, a first-index argmin over a range of logical indices, and the
-// removal of an entry. Mirrors model/policy.cpp and KvCache::remove.
-#include "kv_storage.glsl"
+// What every policy shader shares (one per row of the policy table in
+// model/policy.cpp, each mirroring that policy's CPU function): the layer's
+// cache sections, the push constants, a first-index argmin over a range of
+// logical indices, and the removal of an entry (KvCache::remove).
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;  // power of two
+layout(constant_id = 0) const uint WG = 64;
 
-layout(std430, binding = 0) buffer Values { KV_PAIR values[]; };  // [kv_head][slot][head_dim / 2]
-layout(std430, binding = 1) readonly buffer Acc { float acc[]; };  // [kv_head][slot]
-layout(std430, binding = 2) readonly buffer Cnt { uint cnt[]; };   // [kv_head][slot]
-layout(std430, binding = 3) buffer Order { uint order_[]; };       // [kv_head][capacity]
-layout(std430, binding = 4) buffer Free { uint free_slots[]; };    // [kv_head][capacity]
-layout(std430, binding = 5) buffer Counts { uint counts[]; };      // [kv_head] x {entries, free}
-layout(std430, binding = 6) readonly buffer Last { float last[]; };  // [logical index] (TOVA)
+#include "kv_cache.glsl"
+#include "reduce.glsl"
 
 layout(push_constant) uniform Push {
     uint capacity;
@@ -29,39 +24,22 @@ layout(push_constant) uniform Push {
 
 uint slot_of(uint head, uint index) { return order_[head * p.capacity + index]; }
 
-shared float best_value[WG];
-shared uint best_index[WG];
+// acc / cnt of the entry in `slot` of `head`: WeightedKV's average attention.
+float average_attention(uint head, uint slot) { return acc[head * p.capacity + slot] / float(cnt[head * p.capacity + slot]); }
 
-// The smallest score(i) over [begin, end), the first index on ties; every
+// The smallest SCORE(i) over [begin, end), the first index on ties; every
 // invocation gets the answer. SCORE(i) is a macro the shader defines.
 uint argmin_range(uint begin, uint end) {
-    const uint t = gl_LocalInvocationID.x;
     float v = 3.402823e38;
     uint idx = 0xffffffffu;
-    for (uint i = begin + t; i < end; i += WG) {
+    for (uint i = begin + gl_LocalInvocationID.x; i < end; i += WG) {
         const float s = SCORE(i);
         if (s < v) {  // invocation t sees its indices in increasing order
             v = s;
             idx = i;
         }
     }
-    best_value[t] = v;
-    best_index[t] = idx;
-    barrier();
-    for (uint stride = WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) {
-            const float ov = best_value[t + stride];
-            const uint oi = best_index[t + stride];
-            if (ov < best_value[t] || (ov == best_value[t] && oi < best_index[t])) {
-                best_value[t] = ov;
-                best_index[t] = oi;
-            }
-        }
-        barrier();
-    }
-    const uint result = best_index[0];
-    barrier();
-    return result;
+    return workgroup_argmin(v, idx);
 }
 
 // Drops logical index j of `head`: the order table closes the gap, the slot

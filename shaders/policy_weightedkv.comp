@@ -1,21 +1,18 @@
 #version 450
 // WeightedKV (spec §2.3), one workgroup per KV head: j = the lowest average
 // attention acc/cnt among [sinks, L - max(recent, 1)) (the newest entry has no
-// right neighbour); with MERGE its value joins its right neighbour's,
+// right neighbour); its value joins its right neighbour's,
 //   V[j+1] = (a_j V[j] + a_{j+1} V[j+1]) / (a_j + a_{j+1}),  equal weights if both are 0,
-// and entry j leaves; the receiver keeps its key, acc and cnt. Built with
-// MERGE=0 this is the paper's ablation "evict" (spec §2.9): the same choice, no merge.
+// and entry j leaves; the receiver keeps its key, acc and cnt.
 uint g_head;
-#define AVERAGE(head, s) (acc[(head) * p.capacity + (s)] / float(cnt[(head) * p.capacity + (s)]))
-#define SCORE(i) AVERAGE(g_head, slot_of(g_head, i))
+#define SCORE(i) average_attention(g_head, slot_of(g_head, i))
 #include "policy_common.glsl"
 
 void main() {
     g_head = gl_WorkGroupID.x;
     const uint j = argmin_range(p.sinks, p.n_entries - max(p.recent, 1u));
-#if MERGE
     const uint from = slot_of(g_head, j), into = slot_of(g_head, j + 1);
-    const float w1 = AVERAGE(g_head, from), w2 = AVERAGE(g_head, into);
+    const float w1 = average_attention(g_head, from), w2 = average_attention(g_head, into);
     const float sum = w1 + w2;
     const uint half_dim = p.head_dim / 2;
     const uint a = (g_head * p.capacity + from) * half_dim, b = (g_head * p.capacity + into) * half_dim;
@@ -26,6 +23,5 @@ void main() {
         values[b + i] = KV_PACK(merged);
     }
     barrier();  // every invocation has read the order table before it changes
-#endif
     if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j);
 }

@@ -1,9 +1,10 @@
 #version 450
 // out = x / sqrt(mean(x^2) + eps) * weight, one workgroup per vector of a
 // batch (vector b at offset b * stride).
-
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;  // power of two
+layout(constant_id = 0) const uint WG = 64;
+
+#include "reduce.glsl"
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float weight[]; };
@@ -15,19 +16,10 @@ layout(push_constant) uniform Push {
     uint stride;  // floats between consecutive vectors
 } p;
 
-shared float partial[WG];
-
 void main() {
-    const uint t = gl_LocalInvocationID.x;
     const uint base = gl_WorkGroupID.x * p.stride;
     float sum = 0.0;
-    for (uint i = t; i < p.n; i += WG) sum += x[base + i] * x[base + i];
-    partial[t] = sum;
-    barrier();
-    for (uint stride = WG / 2; stride > 0; stride /= 2) {
-        if (t < stride) partial[t] += partial[t + stride];
-        barrier();
-    }
-    const float scale = inversesqrt(partial[0] / float(p.n) + p.eps);
-    for (uint i = t; i < p.n; i += WG) out_[base + i] = weight[i] * (x[base + i] * scale);
+    for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) sum += x[base + i] * x[base + i];
+    const float scale = inversesqrt(workgroup_sum(sum) / float(p.n) + p.eps);
+    for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) out_[base + i] = weight[i] * (x[base + i] * scale);
 }

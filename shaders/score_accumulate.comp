@@ -1,18 +1,13 @@
 #version 450
 // Score bookkeeping after one layer's attention (spec §2.3 steps 2-3), one
 // workgroup per KV head: each of its L entries gains the probability mass the
-// head's group of query heads gave it (acc) and one more step (cnt). One extra
-// workgroup writes TOVA's score: the probabilities averaged over every query
-// head of the layer, by logical index.
+// head's group of query heads gave it (acc) and one more step (cnt). For a
+// policy that reads it (TOVA), one extra workgroup writes the probabilities
+// averaged over every query head of the layer, by logical index.
+#include "kv_cache.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
-
-layout(std430, binding = 0) readonly buffer Probs { float probs[]; };  // [query head][capacity]
-layout(std430, binding = 1) readonly buffer Order { uint order_[]; };  // [kv_head][capacity]
-layout(std430, binding = 2) buffer Acc { float acc[]; };               // [kv_head][slot]
-layout(std430, binding = 3) buffer Cnt { uint cnt[]; };                // [kv_head][slot]
-layout(std430, binding = 4) writeonly buffer Last { float last[]; };   // [logical index]
 
 layout(push_constant) uniform Push {
     uint capacity;

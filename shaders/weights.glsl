@@ -19,6 +19,11 @@
 // of a branch it cannot prove uniform. The weights are binding 0.
 layout(std430, binding = 0) readonly buffer Weights { uint weights[]; };
 
+// The four bytes of a word, lowest first.
+uvec4 bytes4(uint word) { return uvec4(word & 0xffu, (word >> 8) & 0xffu, (word >> 16) & 0xffu, word >> 24); }
+// The low (half 0) or high (half 1) nibbles of a word's four bytes.
+uvec4 nibbles(uint word, uint half_) { return bytes4(word >> (4 * half_)) & 15u; }
+
 #if defined(WEIGHT_F32)
 #define PLAIN_ROWS 1
 layout(std430, binding = 0) readonly buffer Weights4 { vec4 weights4[]; };
@@ -37,10 +42,7 @@ const uint BLOCK_VALUES = 32;
 const uint BLOCK_WORDS = 5;
 void dequant16(uint b, uint g, out vec4 w[4]) {
     const float d = unpackHalf2x16(weights[b]).x;
-    for (uint k = 0; k < 4; k++) {
-        const uint q = (weights[b + 1 + k] >> (4 * g)) & 0x0f0f0f0fu;
-        w[k] = (vec4(q & 0xffu, (q >> 8) & 0xffu, (q >> 16) & 0xffu, q >> 24) - 8.0) * d;
-    }
+    for (uint k = 0; k < 4; k++) w[k] = (vec4(nibbles(weights[b + 1 + k], g)) - 8.0) * d;
 }
 
 #elif defined(WEIGHT_Q8_0)

@@ -11,7 +11,7 @@
 
 #include <doctest/doctest.h>
 
-#include "gguf_writer.hpp"
+#include "random_model.hpp"
 
 namespace wkv::test {
 
@@ -137,6 +137,22 @@ ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim
     c.n_kv_heads = n_kv_heads;
     c.dim = dim;
     return c;
+}
+
+std::vector<const TensorView*> all_tensors(const Model& m) {
+    std::vector<const TensorView*> out = {&m.token_embedding, &m.final_norm, &m.classifier};
+    for (const LayerWeights& l : m.layers) {
+        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) out.push_back(t);
+    }
+    return out;
+}
+
+std::vector<PolicyKind> compressing_policies() {
+    std::vector<PolicyKind> out;
+    for (const PolicyInfo& p : policy_table()) {
+        if (p.compress_head) out.push_back(p.kind);
+    }
+    return out;
 }
 
 std::vector<std::string> corpus_samples(size_t bytes_per_document) {

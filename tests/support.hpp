@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "json.hpp"
 #include "model.hpp"
+#include "policy.hpp"
 #include "runtime/context.hpp"
 
 namespace wkv::test {
@@ -49,6 +50,12 @@ Model random_model(const std::string& name, const ModelConfig& config, uint64_t 
 ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 // One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
 ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
+
+// Every weight of a model: embedding, final norm, classifier, then each layer's.
+std::vector<const TensorView*> all_tensors(const Model& m);
+
+// Every policy of the policy table that compresses (all but the full cache).
+std::vector<PolicyKind> compressing_policies();
 
 // First lines of each corpus document, for tokenizer round trips.
 std::vector<std::string> corpus_samples(size_t bytes_per_document);

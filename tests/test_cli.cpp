@@ -109,6 +109,7 @@ TEST_CASE("cache flags: bad values are one-line usage errors") {
     check_one_line_error(with({"--positions", "absolute"}), 2, "--positions 'absolute' is not");
     check_one_line_error(with({"--kv-type", "bf16"}), 2, "--kv-type 'bf16' is not 'f32' or 'f16'");
     check_one_line_error(with({"--budget", "8", "-c", "8"}), 2, "give one");
+    check_one_line_error(with({"--policy", "h2o,tova", "--budget", "8"}), 2, "take one value here");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600", "--policy", "weightedkv", "--budget", "16",
                                   "--positions", "original"}),
                          2, "original positions past the model's context");

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "error.hpp"
-#include "runtime/conformance.hpp"
+#include "conformance.hpp"
 #include "reference.hpp"
 #include "runtime/gpu_engine.hpp"
 #include "sampler.hpp"
@@ -88,6 +88,18 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
             CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index") << " worst " << worst);
         }
     }
+    check_no_validation_messages();
+}
+
+TEST_CASE("the device reads what the CPU reads per token: one row of an untied embedding table") {
+    const Model f32 = load_model(shared_file("models/wkv-eval-8m.bin"));
+    GpuEngine gpu(validated_context(), f32, 8);
+    CHECK(gpu.weight_bytes() == f32.weight_bytes());  // f32 is stored as it is
+    CHECK(gpu.bytes_read_per_token() == f32.bytes_read_per_token());
+    // q8_0 blocks are padded from 34 to 36 bytes on the device: each row of 288 values holds 9 blocks.
+    const Model q8 = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    GpuEngine gpu_q8(validated_context(), q8, 8);
+    CHECK(gpu_q8.bytes_read_per_token() == gpu_q8.weight_bytes() - 4096ull * 9 * 36 + 9 * 36);
     check_no_validation_messages();
 }
 

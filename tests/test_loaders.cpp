@@ -9,6 +9,7 @@
 
 #include "error.hpp"
 #include "gguf_writer.hpp"
+#include "random_model.hpp"
 #include "model.hpp"
 #include "support.hpp"
 
@@ -72,14 +73,6 @@ double max_difference(const TensorView& a, const TensorView& b) {
     return m;
 }
 
-std::vector<const TensorView*> all_tensors(const Model& m) {
-    std::vector<const TensorView*> out = {&m.token_embedding, &m.final_norm, &m.classifier};
-    for (const LayerWeights& l : m.layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) out.push_back(t);
-    }
-    return out;
-}
-
 ModelConfig tiny_config() {
     ModelConfig c;
     c.dim = 64;
@@ -108,6 +101,8 @@ TEST_CASE("stories260K.bin: llama2.c v0 header, shared classifier") {
     CHECK(m.config.context == 512);
     CHECK(m.classifier.data == m.token_embedding.data);
     CHECK(m.weight_bytes() == 260032ull * 4);  // the README's parameter count
+    // A token reads every weight, the shared table as the classifier, and its own embedding row once more.
+    CHECK(m.bytes_read_per_token() == 260032ull * 4 + 64 * 4);
 }
 
 TEST_CASE("stories260K_q80.bin: version 2, q8 groups of 32, within 0.4% of each tensor's max |w| of the fp32 file") {
@@ -133,6 +128,8 @@ TEST_CASE("wkv-eval-8m: fp32 .bin with a separate classifier, and its GGUF copie
     CHECK(f.config.vocab_size == 4096);
     CHECK(f.config.context == 1024);
     CHECK(f.classifier.data != f.token_embedding.data);
+    // A token reads one row of its embedding table (4096 x 288 floats), not all of it.
+    CHECK(f.bytes_read_per_token() == f.weight_bytes() - 4096ull * 288 * 4 + 288 * 4);
     // Relative to each tensor's largest weight: f16 ~ 2^-11; q8_0 within one step (1/127;
     // measured 6.3e-3); q4_0 within one step (1/8; measured 0.105 on blk.5.attn_k).
     const std::pair<const char*, double> copies[] = {

@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "error.hpp"
-#include "gguf_writer.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
 #include "runtime/gpu_engine.hpp"
@@ -28,9 +27,6 @@ CachePolicy policy(PolicyKind kind, uint32_t budget, std::optional<uint32_t> sin
     r.recent = recent;
     return resolve_policy(r, 4096);
 }
-
-const PolicyKind kCompressing[] = {PolicyKind::streaming, PolicyKind::h2o,   PolicyKind::tova,
-                                   PolicyKind::cam,       PolicyKind::evict, PolicyKind::weightedkv};
 
 std::string error_of(const PolicyRequest& r, uint32_t context = 512) {
     try {
@@ -158,7 +154,7 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
         rec.submit_and_wait();
         const uint32_t j = select_lowest_average(cache, 0, 0, p);
         CHECK(tokens[j] == merged_away[step]);
-        compress_layer(cache, 0, p, {}, step);
+        compress_layer(cache, 0, p, {{}, step});
         tokens.erase(tokens.begin() + j);
         const KvLayerSnapshot want = snapshot_of(cache, 0, 1), got = gpu.read_layer(0);
         CHECK(same_tables(got, want, p.slots()));
@@ -191,7 +187,7 @@ TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key
         cache.cnt(0, 0, s) = 3;
     }
     cache.acc(0, 0, cache.slot(0, 0, 2)) = 7.0f;  // only the newest has attention; entries 0 and 1 tie at 0
-    compress_layer(cache, 0, p, {}, 0);
+    compress_layer(cache, 0, p, {});
     REQUIRE(cache.length(0, 0) == 2);
     const uint32_t receiver = cache.slot(0, 0, 0);
     CHECK(cache.value(0, 0, receiver)[0] == 1.5f);  // (1 + 2) / 2
@@ -203,7 +199,7 @@ TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key
 TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260K, budgets 8, 32 and 64, 600 steps") {
     const Model random = random_model("random_policy.gguf", small_gqa_config(48, 1024), 99);
     const Model stories = load_model(shared_file("models/stories260K.bin"));
-    for (PolicyKind kind : kCompressing) {
+    for (PolicyKind kind : compressing_policies()) {
         for (uint32_t budget : {8u, 32u, 64u}) {
             const CacheSettings settings{policy(kind, budget), PositionMode::cache_index};
             lockstep(random, settings, 600, std::string("random ") + describe(settings.policy));
@@ -217,7 +213,7 @@ TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260
 TEST_CASE("f16 keys and values: every policy GPU vs CPU in lockstep, both position modes, and half the key/value bytes") {
     const Model random = random_model("random_policy_f16.gguf", small_gqa_config(48, 1024), 99);
     const Model stories = load_model(shared_file("models/stories260K.bin"));
-    for (PolicyKind kind : kCompressing) {
+    for (PolicyKind kind : compressing_policies()) {
         const CacheSettings settings{policy(kind, 32), PositionMode::cache_index, KvType::f16};
         lockstep(random, settings, 600, std::string("random f16 ") + describe(settings.policy));
     }
@@ -246,7 +242,7 @@ TEST_CASE("f16 keys and values on stories260K: perplexity within 1% of f32, GPU 
         for (uint32_t pos = 0; pos + 1 < text.size(); pos++) total += e.nll(text[pos], pos, text[pos + 1]);
         return std::exp(total / static_cast<double>(text.size() - 1));
     };
-    for (PolicyKind kind : kCompressing) {
+    for (PolicyKind kind : compressing_policies()) {
         const CachePolicy p = policy(kind, 32);
         GpuEngine gpu_f32(validated_context(), stories, {p, PositionMode::cache_index, KvType::f32});
         GpuEngine gpu_f16(validated_context(), stories, {p, PositionMode::cache_index, KvType::f16});
@@ -261,7 +257,7 @@ TEST_CASE("f16 keys and values on stories260K: perplexity within 1% of f32, GPU 
 
 TEST_CASE("a budget the sequence never reaches changes nothing: identical to the full cache") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
-    for (PolicyKind kind : kCompressing) {
+    for (PolicyKind kind : compressing_policies()) {
         Reference full(model, 300), compressed(model, CacheSettings{policy(kind, 300), PositionMode::cache_index});
         GpuEngine gpu_full(validated_context(), model, 300), gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
         int32_t token = 1;

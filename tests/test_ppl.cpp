@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "gguf_writer.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
 #include "runtime/batch_perplexity.hpp"
@@ -115,7 +114,7 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     std::vector<int32_t> tokens = {1};
     for (int32_t i = 0; i < 100; i++) tokens.push_back((i * 37 + 11) % 512);
     std::vector<CacheSettings> grid = {full_cache(64)};
-    for (PolicyKind kind : {PolicyKind::streaming, PolicyKind::h2o, PolicyKind::tova, PolicyKind::cam, PolicyKind::evict, PolicyKind::weightedkv}) {
+    for (PolicyKind kind : compressing_policies()) {
         for (uint32_t budget : {8u, 24u}) {
             PolicyRequest r;
             r.kind = kind;
@@ -123,7 +122,7 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
             grid.push_back({resolve_policy(r, 512), PositionMode::cache_index});
         }
     }
-    REQUIRE(grid.size() == 13);
+    REQUIRE(grid.size() == 1 + 2 * compressing_policies().size());
     // Four more, so the batch is split across matvec dispatches (16 vectors each).
     grid.push_back({grid[5].policy, PositionMode::original});
     grid.push_back(grid[12]);
@@ -274,7 +273,7 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     };
     CHECK(dispatches_of("nll") == 5 * 298);          // every scored token of every setting
     CHECK(dispatches_of("embedding_f32") == 5 * 2 * (3 * 63 + 53));  // every token fed: per file, windows of 64 (3) and 54 tokens
-    CHECK(dispatches_of("policy_streaming") > 0);
+    CHECK(dispatches_of("policy_streaming_f32") > 0);
     CHECK(profiled.err.find("\nall ") != std::string::npos);
 
     // One lane, one window at a time: the same sums bit for bit.
@@ -320,6 +319,23 @@ TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the 
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o"}).find("--policy h2o needs --budget") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,x"}).find("is not a comma-separated list") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--lanes", "0"}).find("--lanes = 0 is out of range") != std::string::npos);
+    // List flags: no empty entries, no repeats, no stray spaces.
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", ""}).find("--policy '' has an empty entry") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy="}).find("--policy '' has an empty entry") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,", "--budget", "8"}).find("has an empty entry") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,h2o", "--budget", "8"}).find("names 'h2o' twice") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o, tova", "--budget", "8"}).find("' tova' is not one of") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,,16"}).find("has an empty entry") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,8"}).find("names '8' twice") != std::string::npos);
+    // A flag must apply to at least one listed policy (the rules of the policy table).
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--sinks", "2"}).find("do not apply to --policy full") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--budget", "8"}).find("--budget does not apply to --policy full here") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "streaming,cam", "--budget", "8", "--recent", "2"})
+              .find("--recent does not apply to --policy streaming") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8", "--cam-n", "4"}).find("apply to --policy cam only") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--lanes", "2"}).find("--lanes does not apply with --cpu") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--profile"}).find("--profile does not apply with --cpu") != std::string::npos);
 
     const std::string long_doc = write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));
     const RunResult r = run_wkv_interrupted({"ppl", "-m", model, "-t", tok, "-f", long_doc, "-f", long_doc, "--ctx", "256", "--policy",

@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "error.hpp"
-#include "gguf_writer.hpp"
+#include "random_model.hpp"
 #include "reference.hpp"
 #include "sampler.hpp"
 #include "support.hpp"

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "error.hpp"
-#include "gguf_writer.hpp"
+#include "random_model.hpp"
 #include "tensor.hpp"
 
 using namespace wkv;

@@ -10,7 +10,7 @@
 
 #include "gpu_engine.hpp"
 #include "error.hpp"
-#include "gguf_writer.hpp"
+#include "random_model.hpp"
 #include "kernels.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
@@ -79,13 +79,14 @@ std::string shape(const char* a, uint64_t x, const char* b = nullptr, uint64_t y
 }
 
 void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
-    const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32}, {7, 96}, {67, 288}, {300, 1024}, {33, 100}, {5, 3}};
+    // Rows of whole blocks: every shape for 32-value blocks, those of 256 multiples for the K-quants.
+    const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32}, {7, 96}, {67, 288}, {300, 1024}, {33, 100}, {5, 3}, {3, 256}, {41, 768}};
     Random rng(11);
     for (const WeightType& wt : weight_types()) {
         const TensorType type = wt.type;
         for (const auto& [rows, cols] : shapes) {
             if (cols % wt.block_values) continue;  // rows hold whole blocks
-            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
+            const std::vector<uint8_t> encoded = random_weights(type, uint64_t{rows} * cols, rows * 131 + cols);
             const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
             const std::vector<float> x = rng.vector(cols);
             const std::vector<float> start = rng.vector(rows);
@@ -124,13 +125,13 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
 // (An f32 stride that is not a whole number of vec4s would take the scalar
 // path, which sums in another order than a lone vector's vec4 path.)
 void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
-    const std::pair<uint32_t, uint32_t> shapes[] = {{67, 288}, {33, 96}, {5, 3}};
+    const std::pair<uint32_t, uint32_t> shapes[] = {{67, 288}, {33, 96}, {5, 3}, {21, 512}};
     Random rng(13);
     for (const WeightType& wt : weight_types()) {
         const TensorType type = wt.type;
         for (const auto& [rows, cols] : shapes) {
             if (cols % wt.block_values) continue;
-            const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
+            const std::vector<uint8_t> encoded = random_weights(type, uint64_t{rows} * cols, rows * 131 + cols);
             const TensorView w{"w", type, rows, cols, encoded.data(), nullptr, 0};
             const GpuTensor gw = upload_tensor(ctx, w, 0);
             for (uint32_t batch : {2u, 7u, 17u}) {
@@ -166,11 +167,10 @@ void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::ve
 }
 
 void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
-    Random rng(12);
     for (const WeightType& wt : weight_types()) {
         const TensorType type = wt.type;
-        const uint32_t rows = 50, cols = 96;
-        const std::vector<uint8_t> encoded = encode_ggml(rng.vector(size_t{rows} * cols), wt.ggml_id);
+        const uint32_t rows = 50, cols = wt.block_values > 32 ? 512 : 96;
+        const std::vector<uint8_t> encoded = random_weights(type, uint64_t{rows} * cols, 12);
         const TensorView table{"table", type, rows, cols, encoded.data(), nullptr, 0};
         const GpuTensor g = upload_tensor(ctx, table, device_bytes(type, 16, cols));  // 4 chunks
         Buffer row_out(ctx, cols * 4, Memory::device_local);
@@ -185,7 +185,8 @@ void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             for (uint32_t c = 0; c < cols; c++) worst = std::max(worst, static_cast<double>(std::fabs(got[c] - expected[c])));
         }
         // The same products (scale x quantised value) in float on both sides: exact.
-        out.push_back({std::string("embedding_") + tensor_type_name(type), "rows=50 cols=96 chunks=4", worst, 0.0, "|err|"});
+        out.push_back({std::string("embedding_") + tensor_type_name(type), shape("rows", rows, "cols", cols) + " chunks=4", worst, 0.0,
+                       "|err|"});
     }
 }
 
@@ -276,10 +277,10 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 vn.upload(vv.data(), vv.size() * 4);
                 const uint32_t pos = step;
                 rec.begin();
-                k.kv_append(rec, gpu.layer(0), kn, vn, rope, c.n_kv_heads, capacity, cs.head_dim, pos, !by_index);
+                k.kv_append(rec, gpu.layer(0), kn, vn, rope, c.n_kv_heads, capacity, cs.head_dim, pos, mode);
                 rec.barrier();
                 k.attention(rec, q, gpu.layer(0), rope, att_out, c.n_heads, c.group_size(), capacity, cs.head_dim, step + 1,
-                            by_index ? step : pos, by_index);
+                            by_index ? step : pos, mode);
                 rec.submit_and_wait();
 
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
@@ -331,9 +332,8 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
 void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     std::vector<std::pair<PolicyKind, KvType>> policy_cases;
     for (KvType type : {KvType::f32, KvType::f16}) {
-        for (PolicyKind kind : {PolicyKind::streaming, PolicyKind::h2o, PolicyKind::tova, PolicyKind::cam, PolicyKind::evict,
-                                PolicyKind::weightedkv}) {
-            policy_cases.emplace_back(kind, type);
+        for (const PolicyInfo& info : policy_table()) {
+            if (info.compress_head) policy_cases.emplace_back(info.kind, type);
         }
     }
     struct Layout {
@@ -350,9 +350,11 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
             req.kind = kind;
             req.budget = lay.budget;
             req.sinks = lay.sinks;
-            req.recent = (kind == PolicyKind::streaming || kind == PolicyKind::cam) ? std::nullopt : lay.recent;
-            req.cam_n = 5;
-            req.seed = 7;
+            req.recent = policy_info(kind).recent == RecentRule::window ? std::nullopt : lay.recent;
+            if (policy_info(kind).takes_cam_flags) {
+                req.cam_n = 5;
+                req.seed = 7;
+            }
             CachePolicy policy;
             try {
                 policy = resolve_policy(req, 4096);
@@ -388,7 +390,7 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 rec.begin();
                 k.compress(rec, gpu.layer(0), policy, 0, c.n_kv_heads, policy.slots(), lay.head_dim, trial);
                 rec.submit_and_wait();
-                compress_layer(cpu, 0, policy, last, trial);
+                compress_layer(cpu, 0, policy, {last, trial});
                 const KvLayerSnapshot want = snapshot_of(cpu, 0, c.n_heads, last), got = gpu.read_layer(0);
                 if (!same_tables(got, want, policy.slots())) worst = INFINITY;
                 for (size_t i = 0; i < want.values.size(); i++) {

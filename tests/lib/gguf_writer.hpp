@@ -1,6 +1,6 @@
-// Writes GGUF files: seeded random Llama models of any shape and weight type
-// (for shader conformance and tests that need no real weights), and, through
-// raw_metadata/override_last_offset, the hostile files the loader tests need.
+// Writes GGUF files: the random models of tests/lib/random_model.hpp and,
+// through raw_metadata/override_last_offset, the hostile files the loader
+// tests need.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "tensor.hpp"
 
 namespace wkv {
 
@@ -84,21 +82,5 @@ private:
     uint64_t n_kv_ = 0;
     std::vector<Tensor> tensors_;
 };
-
-// ggml type ids
-constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8;
-
-// Encodes float values (a multiple of 32 for the block types) in a ggml layout.
-std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type);
-
-struct RandomModelOptions {
-    ModelConfig config;
-    uint32_t weight_type = kGgmlF32;  // type of the 2-D weights; norms are f32
-    uint64_t seed = 1;
-    bool tied_classifier = false;
-};
-
-// A Llama GGUF with seeded random weights scaled so activations stay O(1).
-std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& options);
 
 }  // namespace wkv

@@ -1,37 +1,62 @@
-#include "gguf_writer.hpp"
+#include "random_model.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 
-#include "tensor.hpp"
+#include "gguf_writer.hpp"
 
 namespace wkv {
 
-std::vector<uint8_t> GgufWriter::bytes() const {
-    std::vector<uint8_t> out;
-    append(out, uint32_t{0x46554747});
-    append(out, version);
-    append(out, uint64_t{tensors_.size()});
-    append(out, n_kv_);
-    out.insert(out.end(), kv_.begin(), kv_.end());
-    uint64_t offset = 0;
-    std::vector<uint64_t> offsets;
-    for (const Tensor& t : tensors_) {
-        offsets.push_back(offset);
-        append_string(out, t.name);
-        append(out, uint32_t(t.dims.size()));
-        for (uint64_t d : t.dims) append(out, d);
-        append(out, t.type);
-        append(out, t.forced_offset != UINT64_MAX ? t.forced_offset : offset);
-        offset += (t.data.size() + alignment - 1) / alignment * alignment;
+namespace {
+
+// Where each block type keeps its f16 fields, by byte offset in the block.
+struct HalfFields {
+    TensorType type;
+    uint32_t offsets[2];
+    uint32_t count;
+};
+constexpr HalfFields kHalfFields[] = {
+    {TensorType::q4_0, {0}, 1},        // d
+    {TensorType::q8_0, {0}, 1},        // d
+};
+
+uint64_t next(uint64_t& state) {  // xorshift64*
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1Dull;
+}
+
+}  // namespace
+
+std::vector<uint8_t> random_weights(TensorType type, uint64_t values, uint64_t seed) {
+    const WeightType& w = weight_type(type);
+    uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    auto uniform = [&] { return static_cast<float>(next(state) >> 40) / 8388608.0f - 1.0f; };  // [-1, 1)
+    if (w.block_values == 1) {
+        std::vector<float> v(values);
+        for (float& x : v) x = uniform();
+        return encode_ggml(v, w.ggml_id);
     }
-    out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
-    const size_t data_start = out.size();
-    for (size_t i = 0; i < tensors_.size(); i++) {
-        out.resize(data_start + offsets[i], 0);
-        out.insert(out.end(), tensors_[i].data.begin(), tensors_[i].data.end());
+    const HalfFields* fields = nullptr;
+    for (const HalfFields& f : kHalfFields) {
+        if (f.type == type) fields = &f;
     }
-    out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
+    if (!fields) throw std::logic_error(std::string("random_weights: no conformance case for ") + w.name);
+    std::vector<uint8_t> out(values / w.block_values * w.block_bytes);
+    for (uint8_t& b : out) b = static_cast<uint8_t>(next(state) >> 56);
+    for (size_t block = 0; block < out.size(); block += w.block_bytes) {
+        for (uint32_t i = 0; i < fields->count; i++) {
+            // A magnitude in [2^-8, 2^-4), either sign: moderate whatever it scales.
+            const float half = std::ldexp(1.0f + 0.5f * (uniform() + 1.0f), -8 + static_cast<int>(next(state) % 4)) *
+                               (next(state) & 1 ? -1.0f : 1.0f);
+            const uint16_t h = f32_to_f16(half);
+            std::memcpy(&out[block + fields->offsets[i]], &h, 2);
+        }
+    }
     return out;
 }
 
@@ -45,6 +70,13 @@ std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml
             break;
         case kGgmlF16:
             for (float v : values) put_u16(f32_to_f16(v));
+            break;
+        case kGgmlBF16:
+            for (float v : values) {
+                uint32_t bits;
+                std::memcpy(&bits, &v, 4);
+                put_u16(static_cast<uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16));  // nearest, ties to even
+            }
             break;
         case kGgmlQ8_0:
             for (size_t b = 0; b < values.size(); b += 32) {
@@ -76,6 +108,8 @@ std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml
                 for (size_t j = 0; j < 16; j++) out.push_back(static_cast<uint8_t>(q(j) | (q(j + 16) << 4)));
             }
             break;
+        default:
+            throw std::logic_error("encode_ggml: no test quantiser for ggml type " + std::to_string(ggml_type));
     }
     return out;
 }

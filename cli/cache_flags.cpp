@@ -1,0 +1,113 @@
+#include "cache_flags.hpp"
+
+#include "error.hpp"
+
+namespace wkv {
+
+std::vector<FlagSpec> cache_flags(bool lists) {
+    std::vector<FlagSpec> flags = {
+        {"--policy", "", lists ? "LIST" : "NAME",
+         std::string(lists ? "comma-separated KV cache policies" : "KV cache policy") + ": " + policy_names() + " (default full)"},
+        {"--budget", "", lists ? "LIST" : "M",
+         lists ? "comma-separated budgets (entries kept per layer and KV head) for the compressing policies"
+               : "entries kept per layer and KV head (default for full: the model's context)"},
+    };
+    if (!lists) flags.push_back({"--ctx-size", "-c", "N", "the same as --budget (llama.cpp's name)"});
+    const std::vector<FlagSpec> rest = {
+        {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
+        {"--recent", "", "R", "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
+        {"--positions", "", "MODE", "RoPE positions: cache (index in the cache, default) or original"},
+        {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16 (half the bytes)"},
+        {"--cam-n", "", "N", "cam: how many following values share an evicted value (default 16)"},
+        {"--cam-seed", "", "S", "cam: seed of its random merge decisions (default 0)"},
+    };
+    flags.insert(flags.end(), rest.begin(), rest.end());
+    return flags;
+}
+
+namespace {
+
+PositionMode positions_option(const Args& args) {
+    const std::string positions = args.text("--positions", "cache");
+    if (positions == "cache") return PositionMode::cache_index;
+    if (positions == "original") return PositionMode::original;
+    throw Error("--positions '" + positions + "' is not 'cache' or 'original'");
+}
+
+KvType kv_type_option(const Args& args) {
+    const std::string type = args.text("--kv-type", "f32");
+    if (type == "f32") return KvType::f32;
+    if (type == "f16") return KvType::f16;
+    throw Error("--kv-type '" + type + "' is not 'f32' or 'f16'");
+}
+
+// The budgets asked for, under either name.
+std::vector<int64_t> budgets_option(const Args& args) {
+    if (args.has("--budget") && args.has("--ctx-size")) throw Error(std::string("--budget and --ctx-size are the same setting; give one"));
+    return args.integer_list(args.has("--ctx-size") ? "--ctx-size" : "--budget", 1, 1 << 20);
+}
+
+}  // namespace
+
+std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConfig& config, std::optional<uint32_t> full_budget) {
+    std::vector<PolicyKind> kinds;
+    for (const std::string& name : args.list("--policy", "full")) {
+        const auto kind = parse_policy_name(name);
+        if (!kind) throw Error("--policy '" + name + "' is not one of " + policy_names());
+        kinds.push_back(*kind);
+    }
+    PolicyRequest shared;
+    if (args.has("--sinks")) shared.sinks = static_cast<uint32_t>(args.integer("--sinks", 0, 0, 1 << 20));
+    if (args.has("--recent")) shared.recent = static_cast<uint32_t>(args.integer("--recent", 0, 0, 1 << 20));
+    if (args.has("--cam-n")) shared.cam_n = static_cast<uint32_t>(args.integer("--cam-n", 16, 1, 4096));
+    if (args.has("--cam-seed")) shared.seed = static_cast<uint32_t>(args.integer("--cam-seed", 0, 0, UINT32_MAX));
+    const std::vector<int64_t> budgets = budgets_option(args);
+    const PositionMode positions = positions_option(args);
+    const KvType kv_type = kv_type_option(args);
+
+    // A flag that applies to none of the policies: the first policy's own rule names it.
+    auto takes_any = [&](auto field) {
+        for (PolicyKind k : kinds) {
+            if (request_for(shared, k).*field) return true;
+        }
+        return false;
+    };
+    for (auto field : {&PolicyRequest::sinks, &PolicyRequest::recent, &PolicyRequest::cam_n, &PolicyRequest::seed}) {
+        if (shared.*field && !takes_any(field)) {
+            PolicyRequest r = shared;
+            r.kind = kinds.front();
+            r.budget = budgets.empty() ? std::nullopt : std::optional<uint32_t>(static_cast<uint32_t>(budgets.front()));
+            resolve_policy(r, config.context);  // throws, naming the flag
+            throw std::logic_error("cache_settings_list: a flag no policy takes was accepted");
+        }
+    }
+    bool budget_used = false;
+    std::vector<CacheSettings> out;
+    for (PolicyKind kind : kinds) {
+        PolicyRequest r = request_for(shared, kind);
+        if (kind == PolicyKind::full && full_budget) {
+            r.budget = *full_budget;
+            out.push_back({resolve_policy(r, config.context), positions, kv_type});
+            continue;
+        }
+        if (budgets.empty()) {
+            out.push_back({resolve_policy(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
+            continue;
+        }
+        budget_used = true;
+        for (int64_t b : budgets) {
+            r.budget = static_cast<uint32_t>(b);
+            out.push_back({resolve_policy(r, config.context), positions, kv_type});
+        }
+    }
+    if (!budgets.empty() && !budget_used) throw Error(std::string("--budget does not apply to --policy full here: its cache holds the whole window"));
+    return out;
+}
+
+CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
+    const std::vector<CacheSettings> list = cache_settings_list(args, config);
+    if (list.size() != 1) throw Error(std::string("--policy and --budget take one value here"));
+    return list.front();
+}
+
+}  // namespace wkv

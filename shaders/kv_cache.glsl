@@ -1,0 +1,34 @@
+// One layer's KV cache (runtime/kv_cache_ring.hpp): its sections are bound at
+// the same numbers in every shader that touches the cache, in KvLayer order,
+// so no two shaders disagree on where a section is. A shader's own buffers
+// start at binding KV_SECTIONS. Mirrors KvCache (model/kv_cache.hpp) slot
+// for slot.
+//
+// Keys and values are stored as pairs of adjacent dimensions, the unit RoPE
+// rotates. A pair is a vec2 of f32, or, built with KV_F16, one 32-bit word of
+// two f16 (packHalf2x16 rounds to nearest), which halves the cache and needs no
+// 16-bit storage feature. Either way pair i of (head, slot) is element
+// (head * capacity + slot) * head_dim / 2 + i of the section.
+#ifndef KV_F16
+#define KV_F16 0  // shaders that never read keys or values build once
+#endif
+#if KV_F16
+#define KV_PAIR uint
+#define KV_UNPACK(word) unpackHalf2x16(word)
+#define KV_PACK(pair) packHalf2x16(pair)
+#else
+#define KV_PAIR vec2
+#define KV_UNPACK(word) (word)
+#define KV_PACK(pair) (pair)
+#endif
+
+layout(std430, binding = 0) buffer Keys { KV_PAIR keys[]; };        // [kv_head][slot][head_dim / 2]
+layout(std430, binding = 1) buffer Values { KV_PAIR values[]; };    // [kv_head][slot][head_dim / 2]
+layout(std430, binding = 2) buffer Acc { float acc[]; };            // [kv_head][slot]: attention received, summed
+layout(std430, binding = 3) buffer Cnt { uint cnt[]; };             // [kv_head][slot]: steps seen, its own included
+layout(std430, binding = 4) buffer Order { uint order_[]; };        // [kv_head][capacity]: logical index -> slot
+layout(std430, binding = 5) buffer Free { uint free_slots[]; };     // [kv_head][capacity]: a stack of free slots
+layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x {entries, free slots}
+layout(std430, binding = 7) coherent buffer Probs { float probs[]; };  // [query head][capacity]: last attention
+layout(std430, binding = 8) buffer Last { float last[]; };          // [logical index]: probs averaged over heads (TOVA)
+const uint KV_SECTIONS = 9;
