@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "commands.hpp"
 #include "error.hpp"
@@ -105,6 +106,8 @@ std::string json_record(const BenchResult& r) {
 }  // namespace
 
 int run_bench(const Args& args) {
+    std::optional<OutputFile> json_out;  // checked now, written at the end
+    if (args.has("--json")) json_out.emplace(args.required_text("--json"));
     const Model model = load_model(args.required_text("--model"));
     const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, 1 << 20));
     const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, 1 << 20));
@@ -129,7 +132,7 @@ int run_bench(const Args& args) {
         json += ", \"cpu_reference\": " + json_record(cpu);
     }
     json += "}\n";
-    if (args.has("--json")) write_atomically(args.required_text("--json"), json);
+    if (json_out) json_out->write(json);
     return 0;
 }
 

@@ -10,9 +10,9 @@ std::vector<FlagSpec> cache_flags(bool lists) {
          std::string(lists ? "comma-separated KV cache policies" : "KV cache policy") + ": " + policy_names() + " (default full)"},
         {"--budget", "", lists ? "LIST" : "M",
          lists ? "comma-separated budgets (entries kept per layer and KV head) for the compressing policies"
-               : "entries kept per layer and KV head (default for full: the model's context)"},
+               : "entries kept per layer and KV head (default for full: the model's context, at most 4096)"},
     };
-    if (!lists) flags.push_back({"--ctx-size", "-c", "N", "the same as --budget (llama.cpp's name)"});
+    if (!lists) flags.push_back({"--ctx-size", "-c", "N", "the same as --budget (llama.cpp's name for the full cache's size)"});
     const std::vector<FlagSpec> rest = {
         {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
         {"--recent", "", "R", "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},

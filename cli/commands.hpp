@@ -22,6 +22,8 @@ extern const CommandSpec kDevicesCommand;
 int run_devices(const Args& args);
 extern const CommandSpec kBenchCommand;
 int run_bench(const Args& args);
+extern const CommandSpec kInfoCommand;
+int run_info(const Args& args);
 extern const CommandSpec kConformanceCommand;
 int run_conformance_command(const Args& args);
 

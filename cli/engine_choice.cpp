@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
+#include "progress.hpp"
 #include "reference.hpp"
 #include "runtime/gpu_engine.hpp"
 
@@ -22,7 +23,10 @@ EngineHandle make_engine(const Args& args, const Model& model, const CacheSettin
         return h;
     }
     h.context = std::make_unique<Context>(context_options(args));
-    h.engine = std::make_unique<GpuEngine>(*h.context, model, cache);
+    Progress progress("loading " + model.path, "MiB", model.weight_bytes(), /*lines_when_piped=*/false, 1048576.0);
+    GpuEngineOptions options;
+    options.upload_progress = [&](uint64_t done, uint64_t) { progress.set(done); };
+    h.engine = std::make_unique<GpuEngine>(*h.context, model, cache, options);
     return h;
 }
 

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "generation.hpp"
+#include "progress.hpp"
 
 namespace wkv {
 
@@ -50,7 +51,8 @@ int run_generate(const Args& args) {
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const ModelConfig& c = model.config;
 
-    const std::vector<int32_t> prompt = tokenizer.encode(args.text("--prompt"), /*add_bos=*/true);
+    const std::vector<int32_t> prompt = tokenizer.encode_prompt(args.text("--prompt"));
+    if (prompt.empty()) throw Error(std::string("generate: the model's tokenizer adds no BOS, so the prompt may not be empty"));
     const int64_t n_predict = args.integer("--n-predict", 256, 0, 1 << 24);
     const CacheSettings cache = cache_settings(args, c);
     const int64_t total = static_cast<int64_t>(prompt.size()) + n_predict;
@@ -74,7 +76,10 @@ int run_generate(const Args& args) {
     if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
 
     Generator generator(*handle.engine, tokenizer, settings);
-    generator.append(prompt);
+    {
+        Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/false);
+        generator.append(prompt, [&](size_t fed) { progress.set(fed); });
+    }
     generator.generate(n_predict, [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);

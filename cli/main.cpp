@@ -1,4 +1,5 @@
 // wkv: Llama-2 inference with a fixed-size KV cache.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -16,6 +17,7 @@ struct Command {
 
 const Command kCommands[] = {
     {&wkv::kGenerateCommand, wkv::run_generate},
+    {&wkv::kInfoCommand, wkv::run_info},
     {&wkv::kDevicesCommand, wkv::run_devices},
     {&wkv::kPplCommand, wkv::run_ppl},
     {&wkv::kBenchCommand, wkv::run_bench},
@@ -39,6 +41,9 @@ std::string main_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Past a file size limit, writes fail with EFBIG (reported like a full disk)
+    // instead of the signal ending the process with a half-written file.
+    std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string> words(argv + 1, argv + argc);
     if (words.empty()) {
         std::fputs(main_usage().c_str(), stderr);
@@ -59,11 +64,11 @@ int main(int argc, char** argv) {
             }
             return c.run(args);
         }
-        std::fprintf(stderr, "wkv: unknown command '%s' (see 'wkv --help')\n", words[0].c_str());
+        std::fprintf(stderr, "wkv: unknown command %s (see 'wkv --help')\n", wkv::quoted(words[0]).c_str());
         return static_cast<int>(wkv::ExitCode::bad_input);
     } catch (const wkv::Error& e) {
         std::fflush(stdout);
-        std::fprintf(stderr, "wkv: %s\n", e.what());
+        std::fprintf(stderr, "wkv: %s\n", wkv::one_line(e.what()).c_str());
         return static_cast<int>(e.code());
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "wkv: out of memory\n");

@@ -1,23 +1,101 @@
 #include "output.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "error.hpp"
 
 namespace wkv {
 
-void write_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        if (!out) fail(path, "cannot write");
+namespace {
+
+namespace fs = std::filesystem;
+
+// The file a path names once its symlinks are followed (up to 40, as the kernel allows).
+std::string follow_links(const std::string& path) {
+    fs::path p = path;
+    for (int hops = 0;; hops++) {
+        std::error_code ec;
+        if (!fs::is_symlink(fs::symlink_status(p, ec))) return p.string();
+        if (hops == 40) fail(path, "too many levels of symbolic links");
+        const fs::path target = fs::read_symlink(p, ec);
+        if (ec) fail(path, "cannot read the symbolic link: " + ec.message());
+        p = target.is_absolute() ? target : p.parent_path() / target;
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail(path, "cannot write: " + ec.message());
+}
+
+std::string directory_of(const std::string& file) {
+    const fs::path dir = fs::path(file).parent_path();
+    return dir.empty() ? "." : dir.string();
+}
+
+// A new, empty file beside `target`; returns its descriptor and sets `name`.
+int create_temporary(const std::string& target, std::string& name) {
+    name = target + ".tmp-XXXXXX";
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) return -1;
+    ::fchmod(fd, 0644);
+    return fd;
+}
+
+}  // namespace
+
+OutputFile::OutputFile(std::string path) : path_(std::move(path)), target_(follow_links(path_)) {
+    if (path_.empty()) fail("--json", "the path is empty");
+    struct stat st {};
+    if (::stat(target_.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) fail(path_, "is a directory");
+        if (!S_ISREG(st.st_mode)) fail(path_, "is not a regular file (a device, FIFO or socket); name a file to write");
+        if (::access(target_.c_str(), W_OK) != 0) fail(path_, std::string("cannot write: ") + std::strerror(errno));
+    } else if (errno != ENOENT) {
+        fail(path_, std::string("cannot write: ") + std::strerror(errno));
+    }
+    std::string probe;
+    const int fd = create_temporary(target_, probe);
+    if (fd < 0) fail(path_, "cannot create a file in " + directory_of(target_) + ": " + std::strerror(errno));
+    ::close(fd);
+    ::unlink(probe.c_str());
+}
+
+void OutputFile::write(const std::string& text) const {
+    std::string temporary;
+    const int fd = create_temporary(target_, temporary);
+    if (fd < 0) fail(path_, "cannot create a file in " + directory_of(target_) + ": " + std::strerror(errno));
+    // Keep an existing file's permissions.
+    struct stat st {};
+    if (::stat(target_.c_str(), &st) == 0) ::fchmod(fd, st.st_mode & 07777);
+    auto give_up = [&](const char* what) {
+        const std::string reason = std::string(what) + ": " + std::strerror(errno);
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        fail(path_, reason + " (nothing was written)");
+    };
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            give_up("cannot write");
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) give_up("cannot write");
+    if (::close(fd) != 0) {
+        const std::string reason = std::string("cannot write: ") + std::strerror(errno);
+        ::unlink(temporary.c_str());
+        fail(path_, reason + " (nothing was written)");
+    }
+    if (::rename(temporary.c_str(), target_.c_str()) != 0) {
+        const std::string reason = std::string("cannot write: ") + std::strerror(errno);
+        ::unlink(temporary.c_str());
+        fail(path_, reason + " (nothing was written)");
+    }
 }
 
 std::string json_escape(const std::string& s) {

@@ -1,12 +1,32 @@
-// Writing results files from the CLI.
+// Results files the user names (--json): checked before the run, so an
+// unwritable path fails in a second instead of after hours, and written whole
+// at the end, so a reader never sees half a file and a failure leaves none.
 #pragma once
 
 #include <string>
 
 namespace wkv {
 
-// Writes next to the target and renames, so a reader never sees half a file.
-void write_atomically(const std::string& path, const std::string& text);
+class OutputFile {
+public:
+    // Checks `path` now: a symlink is followed to its target; a directory, FIFO,
+    // device or other special file is refused; its directory must let us create
+    // a file there (tried, and removed). Throws wkv::Error naming the path.
+    explicit OutputFile(std::string path);
+
+    // Writes `text` to a temporary file beside the target, checking every write,
+    // fsync and close, then renames it over the target (a symlink stays a link
+    // to it). On any failure the temporary file is removed and wkv::Error names
+    // the path and the reason.
+    void write(const std::string& text) const;
+
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;    // as the user gave it
+    std::string target_;  // the file written: path_ with symlinks followed
+};
+
 // `s` as the inside of a JSON string literal.
 std::string json_escape(const std::string& s);
 

@@ -14,10 +14,12 @@
 #include "error.hpp"
 #include "mapped_file.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
 #include "runtime/batch_perplexity.hpp"
 #include "runtime/gpu_weights.hpp"
+#include "runtime/memory_plan.hpp"
 
 namespace wkv {
 
@@ -124,7 +126,7 @@ void print_table(const std::vector<CacheSettings>& grid, const std::vector<Docum
     if (partial) std::printf("(interrupted: '...' marks what did not complete)\n");
 }
 
-void write_json(const std::string& path, const Args& args, const std::string& device, uint32_t window, uint32_t stride, uint32_t lanes,
+void write_json(const OutputFile& out, const Args& args, const std::string& device, uint32_t window, uint32_t stride, uint32_t lanes,
                 const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                 const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
     std::ostringstream j;
@@ -154,44 +156,14 @@ void write_json(const std::string& path, const Args& args, const std::string& de
         }
     }
     j << "\n  ]\n}\n";
-    write_atomically(path, j.str());
+    out.write(j.str());
 }
-
-class Progress {
-public:
-    explicit Progress(uint64_t total) : total_(total), tty_(::isatty(STDERR_FILENO)), start_(clock::now()), last_(start_) {}
-    void advance(uint64_t n) {
-        done_ += n;
-        const auto now = clock::now();
-        const double since = std::chrono::duration<double>(now - last_).count();
-        if (since < (tty_ ? 0.2 : 10.0) && done_ < total_) return;
-        last_ = now;
-        const double elapsed = std::chrono::duration<double>(now - start_).count();
-        const double rate = elapsed > 0 ? done_ / elapsed : 0;
-        const double eta = rate > 0 ? (total_ - done_) / rate : 0;
-        if (tty_) {
-            const int width = 30, filled = static_cast<int>(width * done_ / std::max<uint64_t>(total_, 1));
-            std::fprintf(stderr, "\r[%.*s%*s] %llu/%llu tokens  %.1f tok/s  ETA %.0fs ", filled, "##############################",
-                         width - filled, "", static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_), rate, eta);
-        } else {
-            std::fprintf(stderr, "progress: %llu/%llu tokens, %.1f tok/s, ETA %.0fs\n", static_cast<unsigned long long>(done_),
-                         static_cast<unsigned long long>(total_), rate, eta);
-        }
-    }
-    void finish() {
-        if (tty_) std::fprintf(stderr, "\n");
-    }
-
-private:
-    using clock = std::chrono::steady_clock;
-    uint64_t total_, done_ = 0;
-    bool tty_;
-    clock::time_point start_, last_;
-};
 
 }  // namespace
 
 int run_ppl(const Args& args) {
+    std::optional<OutputFile> json_out;  // checked now, written at the end
+    if (args.has("--json")) json_out.emplace(args.required_text("--json"));
     const Model model = load_model(args.required_text("--model"));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const std::vector<std::string> files = args.texts("--file");
@@ -226,7 +198,7 @@ int run_ppl(const Args& args) {
     g_interrupted = false;
     std::signal(SIGINT, on_interrupt);
     std::vector<std::vector<Cell>> cells(grid.size(), std::vector<Cell>(docs.size()));
-    Progress progress(total);
+    Progress progress("progress", "tokens", total, /*lines_when_piped=*/true);
     std::string device;
     uint32_t lanes = 1;
     const auto start = std::chrono::steady_clock::now();
@@ -257,7 +229,6 @@ int run_ppl(const Args& args) {
         // Every setting of a window at once, and several windows side by side.
         Context ctx(context_options(args));
         device = ctx.info().name;
-        const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
         std::vector<WindowTask> tasks;
         std::vector<std::pair<size_t, size_t>> task_window;  // (document, window) of each task
         for (size_t f = 0; f < docs.size(); f++) {
@@ -267,7 +238,10 @@ int run_ppl(const Args& args) {
             }
         }
         lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
-        BatchEngine batch(ctx, *weights, lane_settings(grid, lanes));
+        const std::vector<CacheSettings> sequences = lane_settings(grid, lanes);
+        check_fits(plan_memory(model, sequences, ctx.info().max_storage_buffer_range), ctx.info());  // before any upload
+        const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
+        BatchEngine batch(ctx, *weights, sequences);
         if (args.has("--profile")) batch.enable_profiling();
         // Each window's sums, added up in window order once a document is done (the
         // same order as one window after another, so the totals do not depend on the lanes).
@@ -315,7 +289,7 @@ int run_ppl(const Args& args) {
                 kv_type_name(grid[0].kv_type), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
     print_table(grid, docs, cells, g_interrupted);
     std::printf("wall time %.1f s\n", wall_s);
-    if (args.has("--json")) write_json(args.required_text("--json"), args, device, window, stride, lanes, grid, docs, cells, wall_s, g_interrupted);
+    if (json_out) write_json(*json_out, args, device, window, stride, lanes, grid, docs, cells, wall_s, g_interrupted);
     return g_interrupted ? 130 : 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace wkv {
 
@@ -25,6 +26,15 @@ public:
 private:
     ExitCode code_;
 };
+
+// A string read from a file, fit for a one-line message: in quotes, control
+// characters, DEL and bytes that are not UTF-8 as \xNN, and cut after 80
+// characters. Names and keys from a hostile file pass through this.
+std::string quoted(std::string_view text);
+
+// `message` with every control character (a newline, a terminal escape) as
+// \xNN: what the CLI prints, so an error is always one line.
+std::string one_line(std::string_view message);
 
 // Throws an Error whose message starts with `subject` (a file path or a flag).
 [[noreturn]] inline void fail(const std::string& subject, const std::string& problem,

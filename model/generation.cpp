@@ -8,10 +8,13 @@ namespace wkv {
 Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler)
     : engine_(engine), tokenizer_(tokenizer), sampler_(sampler) {}
 
-void Generator::append(const std::vector<int32_t>& tokens) {
-    for (int32_t token : tokens) {
-        if (pending_) engine_.feed(*pending_, next_pos_++);
-        pending_ = token;
+void Generator::append(const std::vector<int32_t>& tokens, const std::function<void(size_t fed)>& fed) {
+    for (size_t i = 0; i < tokens.size(); i++) {
+        if (pending_) {
+            engine_.feed(*pending_, next_pos_++);
+            if (fed) fed(i);
+        }
+        pending_ = tokens[i];
     }
 }
 

@@ -36,7 +36,8 @@ public:
     // cache at once, without logits (Engine::feed: nothing is computed or read
     // back that nobody uses); the last waits, for generate() runs it to predict
     // the first new token. A token still waiting from before is fed first.
-    void append(const std::vector<int32_t>& tokens);
+    // `fed` is told how many of them have gone in so far (a long prompt takes a while).
+    void append(const std::vector<int32_t>& tokens, const std::function<void(size_t fed)>& fed = {});
 
     // Samples up to max_tokens, each from the logits of the one before, and
     // gives on_text the text each one adds. Stops before printing EOS or BOS,

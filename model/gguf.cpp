@@ -54,7 +54,7 @@ GgufValue read_value(ByteReader& r, GgufValueType type, const std::string& key, 
     } else if (type == GgufValueType::array) {
         const uint32_t raw = r.read<uint32_t>("array element type");
         if (raw > static_cast<uint32_t>(GgufValueType::f64)) {
-            fail(r.path(), "metadata '" + key + "' has an array of unknown type " + std::to_string(raw));
+            fail(r.path(), "metadata " + quoted(key) + " has an array of unknown type " + std::to_string(raw));
         }
         v.element_type = static_cast<GgufValueType>(raw);
         v.count = r.read<uint64_t>("array length");
@@ -65,11 +65,11 @@ GgufValue read_value(ByteReader& r, GgufValueType type, const std::string& key, 
                                                                             : scalar_size(v.element_type);
         auto need = checked_mul(v.count, min_bytes);
         if (!need || *need > r.remaining()) {
-            fail(r.path(), "truncated: metadata '" + key + "' claims " + std::to_string(v.count) +
+            fail(r.path(), "truncated: metadata " + quoted(key) + " claims " + std::to_string(v.count) +
                                " array elements, more than the file holds");
         }
         if (v.element_type == GgufValueType::array) {
-            if (depth >= kMaxArrayDepth) fail(r.path(), "metadata '" + key + "' nests arrays too deeply");
+            if (depth >= kMaxArrayDepth) fail(r.path(), "metadata " + quoted(key) + " nests arrays too deeply");
             for (uint64_t i = 0; i < v.count; i++) read_value(r, GgufValueType::array, key, depth + 1);
         } else if (v.element_type == GgufValueType::string) {
             v.strings.reserve(v.count);
@@ -81,7 +81,7 @@ GgufValue read_value(ByteReader& r, GgufValueType type, const std::string& key, 
     } else if (scalar_size(type) != 0) {
         v.number = read_number(r, type, "metadata value");
     } else {
-        fail(r.path(), "metadata '" + key + "' has unknown value type " + std::to_string(static_cast<uint32_t>(type)));
+        fail(r.path(), "metadata " + quoted(key) + " has unknown value type " + std::to_string(static_cast<uint32_t>(type)));
     }
     return v;
 }
@@ -118,7 +118,7 @@ GgufFile parse_gguf(const MappedFile& file) {
     for (uint64_t i = 0; i < n_kv; i++) {
         std::string key = read_string(r, "metadata key");
         const uint32_t type = r.read<uint32_t>("metadata value type");
-        if (g.metadata.count(key)) fail(file.path(), "metadata key '" + key + "' appears twice");
+        if (g.metadata.count(key)) fail(file.path(), "metadata key " + quoted(key) + " appears twice");
         g.metadata[key] = read_value(r, static_cast<GgufValueType>(type), key, 0);
     }
 
@@ -127,14 +127,14 @@ GgufFile parse_gguf(const MappedFile& file) {
     for (uint64_t i = 0; i < n_tensors; i++) {
         GgufTensorInfo t;
         t.name = read_string(r, "tensor name");
-        if (!names.insert(t.name).second) fail(file.path(), "tensor '" + t.name + "' appears twice");
+        if (!names.insert(t.name).second) fail(file.path(), "tensor " + quoted(t.name) + " appears twice");
         const uint32_t n_dims = r.read<uint32_t>("tensor dimension count");
         if (n_dims == 0 || n_dims > kMaxTensorDims) {
-            fail(file.path(), "tensor '" + t.name + "' has " + std::to_string(n_dims) + " dimensions (1..4 allowed)");
+            fail(file.path(), "tensor " + quoted(t.name) + " has " + std::to_string(n_dims) + " dimensions (1..4 allowed)");
         }
         for (uint32_t d = 0; d < n_dims; d++) {
             const uint64_t size = r.read<uint64_t>("tensor dimension");
-            if (size == 0) fail(file.path(), "tensor '" + t.name + "' has a zero dimension");
+            if (size == 0) fail(file.path(), "tensor " + quoted(t.name) + " has a zero dimension");
             t.dims.push_back(size);
         }
         t.ggml_type = r.read<uint32_t>("tensor type");
@@ -155,7 +155,7 @@ GgufFile parse_gguf(const MappedFile& file) {
     g.data_offset = data_offset;
     for (const GgufTensorInfo& t : g.tensors) {
         if (t.offset % alignment != 0) {
-            fail(file.path(), "tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned to " +
+            fail(file.path(), "tensor " + quoted(t.name) + " offset " + std::to_string(t.offset) + " is not aligned to " +
                                   std::to_string(alignment));
         }
     }

@@ -2,6 +2,7 @@
 // hyper-parameters from llama.* metadata, the weights by llama.cpp's tensor
 // names, and the vocabulary from tokenizer.ggml.* when the file embeds one.
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "checked_math.hpp"
@@ -57,6 +58,12 @@ public:
         }
         return static_cast<float>(v->number);
     }
+    std::optional<bool> boolean(const std::string& key) const {
+        const GgufValue* v = g_.find(key);
+        if (!v) return std::nullopt;
+        if (v->type != GgufValueType::boolean) fail(path_, "metadata '" + key + "' is not a boolean");
+        return v->number != 0;
+    }
     std::optional<std::string> text(const std::string& key) const {
         const GgufValue* v = g_.find(key);
         if (!v) return std::nullopt;
@@ -109,7 +116,46 @@ std::optional<Vocabulary> read_vocabulary(const GgufFile& g, const LlamaMetadata
     v.bos_id = token_id("tokenizer.ggml.bos_token_id", 1);
     v.eos_id = token_id("tokenizer.ggml.eos_token_id", 2);
     v.unk_id = token_id("tokenizer.ggml.unknown_token_id", 0);
+    v.add_bos = meta.boolean("tokenizer.ggml.add_bos_token").value_or(true);
+    v.add_eos = meta.boolean("tokenizer.ggml.add_eos_token").value_or(false);
     return v;
+}
+
+// Linear RoPE scaling (llama.rope.scaling.type = linear with .factor, or the
+// older llama.rope.scale_linear) as the factor positions are multiplied by.
+// Any other scaling (YaRN, LongRoPE, ...) changes the math in ways wkv does
+// not implement, so it is an error.
+float rope_position_scale(const LlamaMetadata& meta, const std::string& path) {
+    const std::string type = meta.text("llama.rope.scaling.type").value_or("none");
+    std::optional<float> factor = meta.f32("llama.rope.scale_linear");
+    if (type == "linear") {
+        factor = meta.f32("llama.rope.scaling.factor");
+        if (!factor) fail(path, "llama.rope.scaling.type is 'linear' but llama.rope.scaling.factor is missing");
+    } else if (type != "none") {
+        fail(path, "llama.rope.scaling.type is " + quoted(type) + ": only linear RoPE scaling is supported");
+    }
+    if (!factor) return 1.0f;
+    if (!(*factor >= 1.0f && *factor <= 1024.0f)) {
+        fail(path, "RoPE scaling factor " + std::to_string(*factor) + " is outside 1..1024");
+    }
+    return 1.0f / *factor;
+}
+
+// A metadata value as one short line: strings quoted, arrays by their length.
+std::string render(const GgufValue& v) {
+    switch (v.type) {
+        case GgufValueType::string: return quoted(v.text);
+        case GgufValueType::array:
+            return "[" + std::to_string(v.count) + (v.element_type == GgufValueType::string ? " strings]" : " values]");
+        case GgufValueType::boolean: return v.number != 0 ? "true" : "false";
+        case GgufValueType::f32:
+        case GgufValueType::f64: {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%g", v.number);
+            return buf;
+        }
+        default: return std::to_string(static_cast<long long>(v.number));
+    }
 }
 
 }  // namespace
@@ -117,9 +163,10 @@ std::optional<Vocabulary> read_vocabulary(const GgufFile& g, const LlamaMetadata
 void load_gguf_llama(Model& m) {
     const GgufFile g = parse_gguf(m.file);
     const LlamaMetadata meta(g, m.path);
+    for (const auto& [key, value] : g.metadata) m.metadata.emplace_back(one_line(key), render(value));
     const std::string arch = meta.text("general.architecture").value_or("");
     if (arch != "llama") {
-        fail(m.path, "general.architecture is '" + arch + "'; only 'llama' models are supported");
+        fail(m.path, "general.architecture is " + quoted(arch) + "; only 'llama' models are supported");
     }
 
     std::map<std::string, const GgufTensorInfo*> by_name;
@@ -163,6 +210,9 @@ void load_gguf_llama(Model& m) {
     c.context = meta.required_u32("llama.context_length");
     c.rope_theta = meta.f32("llama.rope.freq_base").value_or(10000.0f);
     c.rms_eps = meta.f32("llama.attention.layer_norm_rms_epsilon").value_or(1e-5f);
+    c.rope_scale = rope_position_scale(meta, m.path);
+    // Metadata that changes the math in ways not implemented: refused, never ignored.
+    if (meta.u32("llama.expert_count").value_or(0) > 0) fail(m.path, "llama.expert_count > 0: mixture-of-experts models are not supported");
     m.token_embedding = *view("token_embd.weight");
     c.vocab_size = static_cast<uint32_t>(std::min<uint64_t>(m.token_embedding.rows, UINT32_MAX));
     validate_config(c, m.path);

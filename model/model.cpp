@@ -79,6 +79,12 @@ Model load_model(const std::string& path) {
         load_gguf_llama(m);
     } else {
         load_llama2c(m);
+        const ModelConfig& c = m.config;
+        m.metadata = {{"dim", std::to_string(c.dim)},         {"hidden_dim", std::to_string(c.hidden_dim)},
+                      {"n_layers", std::to_string(c.n_layers)}, {"n_heads", std::to_string(c.n_heads)},
+                      {"n_kv_heads", std::to_string(c.n_kv_heads)}, {"vocab_size", std::to_string(c.vocab_size)},
+                      {"seq_len", std::to_string(c.context)},
+                      {"shared_classifier", m.classifier.data == m.token_embedding.data ? "true" : "false"}};
     }
     check_model_shapes(m);
     return m;

@@ -45,6 +45,10 @@ struct Model {
     std::optional<Vocabulary> vocabulary;
     std::string embedded_tokenizer_kind;  // tokenizer.ggml.model, "" when absent
 
+    // The file's metadata as printable text, key by key (GGUF key/values; the
+    // header of a llama2.c file), for `wkv info`.
+    std::vector<std::pair<std::string, std::string>> metadata;
+
     uint64_t weight_bytes() const;  // bytes of all weights as stored
     // What a forward pass reads of them: everything but the embedding table,
     // of which one row (a shared classifier reads the table as the classifier).

@@ -10,6 +10,9 @@ namespace {
 
 constexpr uint32_t kDefaultSinks = 4;  // spec §2.5: "4 initial tokens are retained"
 constexpr uint32_t kDefaultCamN = 16;  // spec §6.4: the official perplexity code's n
+// The full cache's default size: the model's context, but at most this, so a
+// model that claims a long context asks for no multi-GiB cache by default.
+constexpr uint32_t kDefaultFullCache = 4096;
 
 // Index of the smallest score(i) over [begin, end), the first one on ties.
 template <typename Score>
@@ -70,7 +73,7 @@ CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
     p.seed = r.seed.value_or(0);
     if (p.cam_n < 1 || p.cam_n > 4096) throw Error("--cam-n " + std::to_string(p.cam_n) + " is out of range (1..4096)");
     if (!info.compress_head) {
-        p.budget = r.budget.value_or(model_context);
+        p.budget = r.budget.value_or(std::min(model_context, kDefaultFullCache));
         if (p.budget == 0) throw Error("--budget must be at least 1");
         if (p.budget > model_context) {
             throw Error("--budget " + std::to_string(p.budget) + " is larger than the model's context of " +

@@ -84,7 +84,7 @@ std::string policy_names();  // "full, streaming, ...": for errors and help
 // to a policy it does not apply to is an error.
 struct PolicyRequest {
     PolicyKind kind = PolicyKind::full;
-    std::optional<uint32_t> budget;  // default: the model's context for full; required otherwise
+    std::optional<uint32_t> budget;  // default for full: the model's context, at most 4096; required otherwise
     std::optional<uint32_t> sinks;   // not for full
     std::optional<uint32_t> recent;  // not for full, nor where the window is budget - sinks
     std::optional<uint32_t> cam_n;   // CaM only (default 16)

@@ -24,10 +24,10 @@ void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float 
     for (uint32_t i = 0; i < n; i++) out[i] = static_cast<float>(weight[i] * (x[i] * scale));
 }
 
-void rope(float* head, uint32_t head_dim, uint32_t pos, float theta) {
+void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params) {
     for (uint32_t i = 0; i < head_dim; i += 2) {
-        const double freq = std::pow(static_cast<double>(theta), -static_cast<double>(i) / head_dim);
-        const double angle = pos * freq;
+        const double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(i) / head_dim);
+        const double angle = pos * static_cast<double>(rope_params.scale) * freq;
         const double c = std::cos(angle), s = std::sin(angle);
         const double a = head[i], b = head[i + 1];
         head[i] = static_cast<float>(a * c - b * s);
@@ -43,13 +43,13 @@ void softmax(float* x, uint32_t n) {
 }
 
 void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float* k, const float* v, uint32_t pos,
-                  PositionMode positions, float theta) {
+                  PositionMode positions, const RopeParams& rope_params) {
     const uint32_t hd = cache.head_dim();
     const uint32_t s = cache.append(layer, kv_head);
     float* key = cache.key(layer, kv_head, s);
     float* value = cache.value(layer, kv_head, s);
     std::copy(k, k + hd, key);
-    if (positions == PositionMode::original) rope(key, hd, pos, theta);
+    if (positions == PositionMode::original) rope(key, hd, pos, rope_params);
     for (uint32_t d = 0; d < hd; d++) {
         key[d] = cache.stored(key[d]);  // rotated first, as the device rounds what it writes
         value[d] = cache.stored(v[d]);
@@ -57,17 +57,17 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 }
 
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
-            float theta, std::vector<float>& probs, float* out) {
+            const RopeParams& rope_params, std::vector<float>& probs, float* out) {
     const uint32_t hd = cache.head_dim();
     const uint32_t L = cache.length(layer, kv_head);
     const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
     std::vector<float> q_rot(q, q + hd), key(hd);
-    rope(q_rot.data(), hd, q_pos, theta);
+    rope(q_rot.data(), hd, q_pos, rope_params);
     probs.resize(L);
     for (uint32_t i = 0; i < L; i++) {
         const float* stored = cache.key(layer, kv_head, cache.slot(layer, kv_head, i));
         std::copy(stored, stored + hd, key.begin());
-        if (positions == PositionMode::cache_index) rope(key.data(), hd, i, theta);  // entry i sits at position i
+        if (positions == PositionMode::cache_index) rope(key.data(), hd, i, rope_params);  // entry i sits at position i
         double score = 0.0;
         for (uint32_t d = 0; d < hd; d++) score += static_cast<double>(q_rot[d]) * key[d];
         probs[i] = static_cast<float>(score * inv_sqrt_hd);
@@ -155,14 +155,14 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
 
         // Append the new key and value: the cache now holds L = length + 1 entries.
         for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
-            append_entry(cache_, l, kvh, &k_[kvh * hd], &v_[kvh * hd], pos, positions_, c_.rope_theta);
+            append_entry(cache_, l, kvh, &k_[kvh * hd], &v_[kvh * hd], pos, positions_, c_.rope());
         }
 
         // Attention over the entries in logical order, per query head.
         const uint32_t L = cache_.length(l, 0);
         const uint32_t q_pos = positions_ == PositionMode::cache_index ? L - 1 : pos;
         for (uint32_t h = 0; h < c_.n_heads; h++) {
-            attend(cache_, l, h / c_.group_size(), &q_[h * hd], q_pos, positions_, c_.rope_theta, att_[l][h],
+            attend(cache_, l, h / c_.group_size(), &q_[h * hd], q_pos, positions_, c_.rope(), att_[l][h],
                    &att_out_[h * hd]);
         }
 

@@ -70,19 +70,19 @@ private:
 // Appends one KV head's new key and value to the cache; in original-positions
 // mode the key is stored rotated at `pos`, otherwise as it is.
 void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float* k, const float* v, uint32_t pos,
-                  PositionMode positions, float theta);
+                  PositionMode positions, const RopeParams& rope_params);
 // One query head attending over the entries of (layer, kv_head) in logical
 // order: q is rotated at q_pos, and in cache-index mode entry i's key at
 // position i. Writes the softmax probabilities (one per entry) and the output.
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
-            float theta, std::vector<float>& probs, float* out);
+            const RopeParams& rope_params, std::vector<float>& probs, float* out);
 
 // out = W x for W [rows][cols]: W's rows dequantised one at a time, dot products in double.
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);
 // out = x / rms(x) * weight
 void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float eps);
-// Rotates adjacent pairs (2i, 2i+1) of one head by pos * theta^(-2i/head_dim).
-void rope(float* head, uint32_t head_dim, uint32_t pos, float theta);
+// Rotates adjacent pairs (2i, 2i+1) of one head by pos * scale * theta^(-2i/head_dim).
+void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params);
 // In-place softmax over x[0..n).
 void softmax(float* x, uint32_t n);
 

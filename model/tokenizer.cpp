@@ -123,6 +123,12 @@ void Tokenizer::index_pieces() {
     }
 }
 
+std::vector<int32_t> Tokenizer::encode_prompt(std::string_view text) const {
+    std::vector<int32_t> ids = encode(text, vocab_.add_bos);
+    if (vocab_.add_eos) ids.push_back(vocab_.eos_id);
+    return ids;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
     std::vector<int32_t> ids;
     if (add_bos) ids.push_back(vocab_.bos_id);

@@ -36,6 +36,9 @@ public:
     // BOS (when asked) then the pieces of `text`; a leading space is added to
     // non-empty text, as sentencepiece's dummy prefix does.
     std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+    // A prompt as the model's tokenizer settings ask: BOS and EOS where the
+    // vocabulary says to add them (GGUF's add_bos_token, add_eos_token).
+    std::vector<int32_t> encode_prompt(std::string_view text) const;
 
     // The bytes token `id` contributes to the text when it follows `prev`:
     // control tokens give nothing, byte tokens their byte, and the first piece

@@ -19,6 +19,8 @@ struct Vocabulary {
     int32_t bos_id = 1;
     int32_t eos_id = 2;
     int32_t unk_id = 0;
+    bool add_bos = true;   // whether a prompt's encoding starts with BOS (tokenizer.ggml.add_bos_token)
+    bool add_eos = false;  // whether it ends with EOS (tokenizer.ggml.add_eos_token)
 
     int32_t size() const { return static_cast<int32_t>(pieces.size()); }
 };

@@ -12,10 +12,19 @@ namespace {
 // every sequence's slice starts at an offset any device accepts for a binding.
 uint32_t padded(uint32_t floats) { return (floats * 4 + 255) / 256 * 64; }
 
+// Rows of the RoPE table: cache-index positions stay below a ring's slots; original
+// positions run to the trained context.
 uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t context) {
-    uint32_t n = context;  // original positions run to the trained context
-    for (const CacheSettings& s : sequences) n = std::max(n, s.policy.slots());  // cache-index positions stay below the slots
+    uint32_t n = 1;
+    for (const CacheSettings& s : sequences) n = std::max(n, s.positions == PositionMode::original ? context : s.policy.slots());
     return n;
+}
+
+// Floats per sequence of each activation buffer, as the constructor allocates them.
+std::vector<uint32_t> activation_floats(const ModelConfig& c) {
+    const uint32_t q_dim = c.n_heads * c.head_dim();
+    // x, xb, q, k, v, att_out, hb, hb2, logits, logits_host
+    return {c.dim, c.dim, q_dim, c.kv_dim(), c.kv_dim(), q_dim, c.hidden_dim, c.hidden_dim, c.vocab_size, c.vocab_size};
 }
 
 }  // namespace
@@ -48,12 +57,31 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
     }
     for (const CacheSettings& s : sequences_) rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots(), s.kv_type));
     state_.resize(sequences_.size());
-    const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope_theta);
+    const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope());
     rope_.upload(table.data(), table.size() * 4);
 }
 
 BufferRange BatchEngine::slice(const Buffer& b, uint32_t seq, uint32_t floats) const {
     return BufferRange(b, uint64_t{seq} * padded(floats) * 4, uint64_t{floats} * 4);
+}
+
+BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences) {
+    BufferBytes b;
+    for (uint32_t floats : activation_floats(c)) {
+        const uint64_t bytes = uint64_t{padded(floats)} * 4 * sequences.size();
+        b.total += bytes;
+        b.largest = std::max(b.largest, bytes);
+    }
+    const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
+    b.total += 4 * sequences.size() + rope;  // the NLLs, the RoPE table
+    b.largest = std::max(b.largest, rope);
+    return b;
+}
+
+uint64_t BatchEngine::buffer_bytes() const {
+    uint64_t total = 0;
+    for (const Buffer* b : {&x_, &xb_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &logits_, &logits_host_, &nll_host_, &rope_}) total += b->size();
+    return total;
 }
 
 uint64_t BatchEngine::kv_cache_bytes() const {

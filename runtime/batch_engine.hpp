@@ -43,6 +43,13 @@ public:
     const KvCacheRing& cache(uint32_t b) const { return *rings_[b]; }
     uint32_t entries(uint32_t b) const { return state_[b].entries; }
     uint64_t kv_cache_bytes() const;
+    // The bytes of the engine's own buffers (activations, logits, RoPE table) for these
+    // sequences, before building one (for the memory plan), and as built.
+    struct BufferBytes {
+        uint64_t total = 0, largest = 0;
+    };
+    static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences);
+    uint64_t buffer_bytes() const;
     // Device time per shader over the steps after enable_profiling() (`wkv ppl --profile`).
     void enable_profiling() { recorder_.enable_profiling(); }
     std::vector<ShaderTime> profile() const { return recorder_.profile(); }

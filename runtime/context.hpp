@@ -25,12 +25,20 @@ struct DeviceInfo {
     bool fp16 = false;       // shaderFloat16
     bool int8 = false;       // shaderInt8
     uint64_t max_storage_buffer_range = 0;
+    uint64_t max_allocation_bytes = 0;  // maxMemoryAllocationSize
+    uint64_t device_local_bytes = 0;    // the largest device-local heap
+    uint64_t device_local_free = 0;     // what VK_EXT_memory_budget says is free there, else the heap's size
 };
 
 struct ContextOptions {
     std::optional<uint32_t> device_index;  // default: the first discrete GPU, else integrated, else any
     bool validation = false;               // also on when WKV_VALIDATION=1
 };
+
+// Lower limits than the device's, so tests can run the paths that real
+// limits take (splitting, refusing) on a small device: WKV_MAX_STORAGE_BUFFER_RANGE,
+// WKV_MAX_ALLOCATION and WKV_DEVICE_MEMORY, in bytes. A limit is only ever lowered.
+void apply_limit_overrides(DeviceInfo& info);
 
 // Whether the Khronos validation layer is installed.
 bool validation_layer_available();

@@ -16,6 +16,7 @@ namespace wkv {
 
 struct GpuEngineOptions {
     uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
+    UploadProgress upload_progress;  // told how the upload of the weights goes
 };
 
 class GpuEngine final : public Engine {

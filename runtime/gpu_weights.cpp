@@ -28,21 +28,42 @@ uint64_t GpuWeights::bytes_read_per_token() const {
     return bytes() - (separate_classifier ? table : 0) + table / token_embedding.rows;
 }
 
-std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes) {
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes, const UploadProgress& progress) {
     auto w = std::make_unique<GpuWeights>();
     w->config = model.config;
-    w->token_embedding = upload_tensor(ctx, model.token_embedding, max_chunk_bytes);
+    const uint64_t total = model.weight_bytes();
+    uint64_t done = 0;
+    // Uploads one tensor and reports the bytes it took in the file.
+    auto matrix = [&](const TensorView& t) {
+        GpuTensor g = upload_tensor(ctx, t, max_chunk_bytes);
+        done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
+        if (progress) progress(done, total);
+        return g;
+    };
+    auto norm = [&](const TensorView& t) {
+        GpuTensor g = upload_norm(ctx, t);
+        done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
+        return g;
+    };
+    w->token_embedding = matrix(model.token_embedding);
     for (const LayerWeights& l : model.layers) {
-        w->layers.push_back({upload_norm(ctx, l.attn_norm), upload_tensor(ctx, l.wq, max_chunk_bytes),
-                             upload_tensor(ctx, l.wk, max_chunk_bytes), upload_tensor(ctx, l.wv, max_chunk_bytes),
-                             upload_tensor(ctx, l.wo, max_chunk_bytes), upload_norm(ctx, l.ffn_norm),
-                             upload_tensor(ctx, l.w1, max_chunk_bytes), upload_tensor(ctx, l.w2, max_chunk_bytes),
-                             upload_tensor(ctx, l.w3, max_chunk_bytes)});
+        GpuLayerWeights g;
+        g.attn_norm = norm(l.attn_norm);
+        g.wq = matrix(l.wq);
+        g.wk = matrix(l.wk);
+        g.wv = matrix(l.wv);
+        g.wo = matrix(l.wo);
+        g.ffn_norm = norm(l.ffn_norm);
+        g.w1 = matrix(l.w1);
+        g.w2 = matrix(l.w2);
+        g.w3 = matrix(l.w3);
+        w->layers.push_back(std::move(g));
     }
-    w->final_norm = upload_norm(ctx, model.final_norm);
+    w->final_norm = norm(model.final_norm);
     if (model.classifier.data != model.token_embedding.data) {
-        w->separate_classifier = std::make_unique<GpuTensor>(upload_tensor(ctx, model.classifier, max_chunk_bytes));
+        w->separate_classifier = std::make_unique<GpuTensor>(matrix(model.classifier));
     }
+    if (progress) progress(total, total);
     return w;
 }
 

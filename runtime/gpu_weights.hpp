@@ -2,6 +2,7 @@
 // that runs the model.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,7 +27,11 @@ struct GpuWeights {
     uint64_t bytes_read_per_token() const;  // as Model::bytes_read_per_token, in the device layout
 };
 
+// Told the bytes uploaded so far and the total, after each tensor.
+using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
 // max_chunk_bytes: split matrices above this (0 = the device's storage buffer range).
-std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes = 0);
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes = 0,
+                                           const UploadProgress& progress = {});
 
 }  // namespace wkv

@@ -27,42 +27,49 @@ constexpr uint32_t kCacheSections = 9;
 }  // namespace
 
 Kernels::Kernels(Context& ctx)
-    : ctx_(ctx), matvec_(weight_types().size()), matvec_subgroups_(std::max(1u, kWorkgroup / std::max(1u, ctx.info().subgroup_size))) {
+    : ctx_(ctx),
+      matvec_(weight_types().size()),
+      cpu_driver_(ctx.info().type == "CPU"),
+      workgroup_(cpu_driver_ ? std::max(1u, ctx.info().subgroup_size) : 64),
+      matvec_row_slots_(cpu_driver_ ? workgroup_ : std::max(1u, workgroup_ / std::max(1u, ctx.info().subgroup_size))) {
     for (const WeightType& w : weight_types()) {
         embedding_.push_back(std::make_unique<Pipeline>(ctx, std::string("embedding_") + w.name, 2, sizeof(push::Embedding),
-                                                        std::vector<uint32_t>{kWorkgroup}));
+                                                        std::vector<uint32_t>{workgroup_}));
     }
-    rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{kWorkgroup});
-    swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{kWorkgroup});
-    nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{kWorkgroup});
+    rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{workgroup_});
+    swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
+    nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
     score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheSections, sizeof(push::ScoreAccumulate),
-                                                   std::vector<uint32_t>{kWorkgroup});
+                                                   std::vector<uint32_t>{workgroup_});
     for (int kv = 0; kv < 2; kv++) {
         const std::string suffix = kv == 0 ? "_f32" : "_f16";
         kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheSections + 3, sizeof(push::KvAppend),
-                                                    std::vector<uint32_t>{kWorkgroup});
+                                                    std::vector<uint32_t>{workgroup_});
         attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheSections + 3, sizeof(push::Attention),
-                                                    std::vector<uint32_t>{kWorkgroup, kMaxHeadDim});
+                                                    std::vector<uint32_t>{workgroup_, kMaxHeadDim});
     }
     for (const PolicyInfo& info : policy_table()) {
         policy_.emplace_back();
         if (!info.compress_head) continue;  // the full cache never compresses
         for (int kv = 0; kv < 2; kv++) {
             policy_.back()[kv] = std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
-                                                            kCacheSections, sizeof(push::Policy), std::vector<uint32_t>{kWorkgroup});
+                                                            kCacheSections, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
         }
     }
 }
 
-// Rows a subgroup computes together (matvec.comp's ROWS). On lavapipe four rows
-// made batches of 3 and 7 vectors 1.15-1.4x faster, and a single vector 1.2x slower.
-uint32_t Kernels::matvec_rows(uint32_t batch) { return batch == 1 ? 1 : 4; }
+// Rows each row slot computes together (matvec.comp's ROWS), so each input
+// value loaded serves them all. With a subgroup per row, four rows made batches
+// of 3 and 7 vectors 1.15-1.4x faster on lavapipe, and a single vector 1.2x
+// slower; with a row per invocation four rows made a single vector 1.5x faster
+// (two and eight were slower).
+uint32_t Kernels::matvec_rows(uint32_t batch) const { return cpu_driver_ ? 4 : (batch == 1 ? 1 : 4); }
 
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
     std::unique_ptr<Pipeline>& p = matvec_[type_index(t)][batch - 1];
     if (!p) {
         p = std::make_unique<Pipeline>(ctx_, std::string("matvec_") + weight_type(t).name, 3, sizeof(push::Matvec),
-                                       std::vector<uint32_t>{kWorkgroup, batch, matvec_rows(batch)});
+                                       std::vector<uint32_t>{workgroup_, batch, matvec_rows(batch), cpu_driver_ ? 1u : 0u});
     }
     return *p;
 }
@@ -82,7 +89,7 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
         // Later groups of vectors bind the buffers from their first vector on (256-byte aligned strides).
         const BufferRange xs(*x.buffer, x.offset + uint64_t{first} * x_stride * 4, VK_WHOLE_SIZE);
         const BufferRange outs(*out.buffer, out.offset + uint64_t{first} * out_stride * 4, VK_WHOLE_SIZE);
-        const uint32_t rows_per_group = matvec_subgroups_ * matvec_rows(n);
+        const uint32_t rows_per_group = matvec_row_slots_ * matvec_rows(n);
         for (const GpuTensorChunk& c : w.chunks) {
             const uint32_t groups = (c.rows + rows_per_group - 1) / rows_per_group;
             const uint32_t groups_x = std::min(groups, kMaxGroupsX);
@@ -101,7 +108,7 @@ void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRang
 }
 
 void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const {
-    r.dispatch(*swiglu_, {gate, up}, push::Swiglu{n}, (n + kWorkgroup - 1) / kWorkgroup);
+    r.dispatch(*swiglu_, {gate, up}, push::Swiglu{n}, (n + workgroup_ - 1) / workgroup_);
 }
 
 void Kernels::kv_append(Recorder& r, const KvLayer& l, BufferRange k_new, BufferRange v_new, BufferRange rope,
@@ -140,13 +147,13 @@ void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t 
     r.dispatch(*nll_, {logits, result}, push::Nll{n, target, index}, 1);
 }
 
-std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, float theta) {
+std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, const RopeParams& rope_params) {
     std::vector<float> table(static_cast<size_t>(positions) * head_dim);
     for (uint32_t pos = 0; pos < positions; pos++) {
         for (uint32_t i = 0; i < head_dim / 2; i++) {
             // The same angle as rope() in model/reference.cpp.
-            const double freq = std::pow(static_cast<double>(theta), -static_cast<double>(2 * i) / head_dim);
-            const double angle = pos * freq;
+            const double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * i) / head_dim);
+            const double angle = pos * static_cast<double>(rope_params.scale) * freq;
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(std::cos(angle));
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(std::sin(angle));
         }

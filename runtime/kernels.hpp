@@ -17,7 +17,6 @@ namespace wkv {
 
 class Kernels {
 public:
-    static constexpr uint32_t kWorkgroup = 64;     // threads per workgroup (a power of two)
     static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
     static constexpr uint32_t kMaxBatch = 16;      // most vectors per matvec dispatch (its per-row sums live in registers)
 
@@ -54,7 +53,7 @@ public:
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
 private:
-    static uint32_t matvec_rows(uint32_t batch);
+    uint32_t matvec_rows(uint32_t batch) const;
     const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;  // created when first used
     const Pipeline& embedding_pipeline(TensorType t) const;
 
@@ -66,10 +65,18 @@ private:
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
     std::unique_ptr<Pipeline> kv_append_[2], attention_[2];
     std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full
-    uint32_t matvec_subgroups_;  // per workgroup, at the device's subgroup size
+    // The device's shape. On a CPU driver (lavapipe) a workgroup is one subgroup,
+    // so every workgroup is one SIMD loop that a thread runs without switching,
+    // and matvec takes a row per invocation; on a GPU a workgroup of 64 invocations
+    // and a subgroup per matvec row. Measured on lavapipe (wkv bench, eval-8m
+    // q8_0 decode): 64 invocations with a subgroup per row 13.9 tok/s, a row per
+    // invocation 15.1, four rows per invocation 21.3, workgroups of 8 30.4.
+    bool cpu_driver_;
+    uint32_t workgroup_;         // invocations per workgroup (a power of two)
+    uint32_t matvec_row_slots_;  // what takes rows in a matvec workgroup: invocations, or subgroups
 };
 
 // RoPE cos/sin per position and pair, computed in double: [positions][head_dim / 2] of (cos, sin).
-std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, float theta);
+std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, const RopeParams& rope_params);
 
 }  // namespace wkv

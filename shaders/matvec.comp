@@ -1,15 +1,21 @@
 #version 450
 // out[b][row] (+)= W[row] . x[b] for one matrix and a batch of input vectors
 // (batch 1 for generation; several sequences for perplexity, so each weight is
-// read once per step for all of them). Each subgroup computes whole rows: its
-// invocations stride over a row's units of values (weights.glsl) and
-// subgroupAdd sums them, so no workgroup barrier is needed and any row length
-// works. The host sizes the dispatch with rows_per_group (workgroup size /
-// the device's subgroup size); the loop below covers those rows whatever
-// subgroup size the driver picks. Every sequence's sum runs in the same order
-// whatever the batch, so batched results equal unbatched ones bit for bit.
-// With accumulate = 1 the product is added to out: the residual add after the
-// attention output and FFN down projections.
+// read once per step for all of them). Rows are computed whole, in one of two
+// ways the host picks (ROW_PER_INVOCATION):
+//  - on a GPU, a subgroup per row: its invocations stride over the row's units
+//    of values (weights.glsl), neighbours reading neighbouring words, and
+//    subgroupAdd sums them;
+//  - on a CPU driver, an invocation per row: every invocation reads the same
+//    input values at once, which the driver loads once for all its SIMD lanes
+//    instead of gathering them lane by lane (4x fewer gathers; the gathers are
+//    what such a driver spends its time on).
+// Either way no workgroup barrier is needed and any row length works. The host
+// sizes the dispatch with rows_per_group; the loop below covers those rows
+// whatever subgroup size the driver picks. Every sequence's sum runs in the
+// same order whatever the batch, so batched results equal unbatched ones bit
+// for bit. With accumulate = 1 the product is added to out: the residual add
+// after the attention output and FFN down projections.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
@@ -26,6 +32,7 @@ layout(constant_id = 1) const uint BATCH = 1;
 // ROWS rows, as every weight serves BATCH vectors. The host picks it per batch
 // size (Kernels::matvec_rows); a row's sums run in the same order whatever ROWS.
 layout(constant_id = 2) const uint ROWS = 1;
+layout(constant_id = 3) const bool ROW_PER_INVOCATION = false;
 
 #include "weights.glsl"
 layout(std430, binding = 1) readonly buffer X { float x[]; };
@@ -76,8 +83,17 @@ void main() {
     const uint first = (gl_WorkGroupID.y * p.groups_x + gl_WorkGroupID.x) * p.rows_per_group;
     const uint units = (p.cols + UNIT - 1) / UNIT;
     const bool whole = p.cols % UNIT == 0 && p.x_stride % 4 == 0;
-    for (uint r0 = gl_SubgroupID * ROWS; r0 < p.rows_per_group; r0 += gl_NumSubgroups * ROWS) {
-        if (first + r0 >= p.rows) break;  // uniform across the subgroup
+    // Who computes which rows: `slot` takes ROWS rows at a time, its `lanes` invocations share them.
+    const uint slot = ROW_PER_INVOCATION ? gl_LocalInvocationID.x : gl_SubgroupID;
+    const uint slots = ROW_PER_INVOCATION ? gl_WorkGroupSize.x : gl_NumSubgroups;
+    const uint lane = ROW_PER_INVOCATION ? 0 : gl_SubgroupInvocationID;
+    const uint lanes = ROW_PER_INVOCATION ? 1 : gl_SubgroupSize;
+    for (uint r0 = slot * ROWS; r0 < p.rows_per_group; r0 += slots * ROWS) {
+        // Past the last row: uniform across a slot's lanes on a GPU. With a row per
+        // invocation, lanes instead compute a repeat of the last row and do not
+        // write it, so the loop's exit stays uniform (a CPU driver then loads
+        // the input values once for all lanes).
+        if (!ROW_PER_INVOCATION && first + r0 >= p.rows) break;
         // Rows past the end repeat the last one (computed, never written), so no lane branches.
         [[unroll]] for (uint i = 0; i < ROWS; i++) rows[i] = min(first + r0 + i, p.rows - 1);
         [[unroll]] for (uint i = 0; i < ROWS; i++) {
@@ -85,15 +101,15 @@ void main() {
         }
         // One loop per case, so neither carries the other's branch.
         if (whole) {
-            for (uint u = gl_SubgroupInvocationID; u < units; u += gl_SubgroupSize) accumulate(u, true);
+            for (uint u = lane; u < units; u += lanes) accumulate(u, true);
         } else {
-            for (uint u = gl_SubgroupInvocationID; u < units; u += gl_SubgroupSize) accumulate(u, false);
+            for (uint u = lane; u < units; u += lanes) accumulate(u, false);
         }
         [[unroll]] for (uint i = 0; i < ROWS; i++) {
-            if (first + r0 + i >= p.rows) break;  // uniform across the subgroup
+            if (first + r0 + i >= p.rows) break;
             [[unroll]] for (uint s = 0; s < BATCH; s++) {
-                const float sum = subgroupAdd(sums[i][s]);
-                if (subgroupElect()) {
+                const float sum = ROW_PER_INVOCATION ? sums[i][s] : subgroupAdd(sums[i][s]);
+                if (ROW_PER_INVOCATION || subgroupElect()) {
                     const uint o = s * p.out_stride + p.out_offset + rows[i];
                     out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;
                 }

@@ -1,6 +1,7 @@
 #include "support.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,36 +63,79 @@ fs::path temp_dir() {
     return dir;
 }
 
-RunResult run_wkv(const std::vector<std::string>& args) { return run_wkv_interrupted(args, -1); }
+namespace {
 
-RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms) {
+struct Started {
+    pid_t pid;
+    fs::path out, err;
+};
+
+// Starts the wkv binary under test with these arguments, stdout and stderr to
+// files, and its files limited to `max_file_bytes` (0: no limit).
+Started start_wkv(const std::vector<std::string>& args, uint64_t max_file_bytes = 0,
+                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
     static int counter = 0;
-    const fs::path out_path = temp_dir() / ("run" + std::to_string(counter) + ".out");
-    const fs::path err_path = temp_dir() / ("run" + std::to_string(counter++) + ".err");
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
+    Started s{-1, temp_dir() / ("run" + std::to_string(counter) + ".out"), temp_dir() / ("run" + std::to_string(counter) + ".err")};
+    counter++;
+    // Unwritten output would otherwise be written again by the child when it reopens stdout.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    s.pid = ::fork();
+    REQUIRE(s.pid >= 0);
+    if (s.pid == 0) {
         std::vector<char*> argv;
         std::string binary = WKV_BINARY;
         argv.push_back(binary.data());
         std::vector<std::string> copy = args;
         for (std::string& a : copy) argv.push_back(a.data());
         argv.push_back(nullptr);
-        if (!std::freopen(out_path.c_str(), "w", stdout) || !std::freopen(err_path.c_str(), "w", stderr)) _exit(127);
+        if (!std::freopen(s.out.c_str(), "w", stdout) || !std::freopen(s.err.c_str(), "w", stderr)) _exit(127);
+        for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+        if (max_file_bytes) {
+            const rlimit limit{max_file_bytes, max_file_bytes};
+            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(127);
+        }
         ::execv(binary.c_str(), argv.data());
         _exit(127);
     }
+    return s;
+}
+
+RunResult finish(const Started& s) {
     int status = 0;
-    if (interrupt_after_ms >= 0) {
-        ::usleep(static_cast<useconds_t>(interrupt_after_ms) * 1000);
-        ::kill(pid, SIGINT);
-    }
-    ::waitpid(pid, &status, 0);
+    ::waitpid(s.pid, &status, 0);
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(out_path.string());
-    r.err = read_file(err_path.string());
+    r.out = read_file(s.out.string());
+    r.err = read_file(s.err.string());
     return r;
+}
+
+}  // namespace
+
+RunResult run_wkv(const std::vector<std::string>& args) { return finish(start_wkv(args)); }
+
+RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env) {
+    return finish(start_wkv(args, 0, env));
+}
+
+RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes) {
+    return finish(start_wkv(args, max_file_bytes));
+}
+
+std::vector<RunResult> run_wkv_parallel(const std::vector<std::vector<std::string>>& runs) {
+    std::vector<Started> started;
+    for (const auto& args : runs) started.push_back(start_wkv(args));
+    std::vector<RunResult> results;
+    for (const Started& s : started) results.push_back(finish(s));
+    return results;
+}
+
+RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms) {
+    const Started s = start_wkv(args);
+    ::usleep(static_cast<useconds_t>(interrupt_after_ms) * 1000);
+    ::kill(s.pid, SIGINT);
+    return finish(s);
 }
 
 Context& validated_context() {

@@ -36,6 +36,12 @@ struct RunResult {
 };
 // Runs the wkv binary under test with these arguments (no shell parsing of them).
 RunResult run_wkv(const std::vector<std::string>& args);
+// Several runs at once (each its own process), their results in order.
+std::vector<RunResult> run_wkv_parallel(const std::vector<std::vector<std::string>>& runs);
+// The same with these environment variables set for it.
+RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env);
+// The same with files limited to `max_file_bytes` (RLIMIT_FSIZE): a full disk, as a process sees it.
+RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes);
 // The same, sending SIGINT after `interrupt_after_ms` (as a user's Ctrl-C).
 RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms);
 

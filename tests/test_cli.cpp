@@ -2,6 +2,7 @@
 // the generated text, one-line errors for bad input.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "support.hpp"
@@ -173,6 +174,45 @@ TEST_CASE("generate: bad files give one line naming the file and exit code 2") {
                                   shared_file("models/llama2-tokenizer.model")}),
                          2, "has 32000 tokens but");
     check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin")}), 2, "has no embedded vocabulary; pass -t");
+}
+
+TEST_CASE("--json: checked before the run, written whole or not at all, through symlinks, never over special files") {
+    namespace fs = std::filesystem;
+    const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
+    const fs::path dir = temp_dir() / "json";
+    fs::create_directories(dir);
+    const std::string doc = (dir / "doc.txt").string();
+    write_file(doc, {'O', 'n', 'c', 'e', ' ', 'u', 'p', 'o', 'n', ' ', 'a', ' ', 't', 'i', 'm', 'e'});
+    auto ppl = [&](const std::string& json) {
+        return std::vector<std::string>{"ppl", "-m", model, "-t", tok, "-f", doc, "--ctx", "16", "--cpu", "--json", json};
+    };
+    auto leftovers = [&] {
+        int n = 0;
+        for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find(".tmp-") != std::string::npos;
+        return n;
+    };
+    // Refused before any work: stdout stays empty (no table was printed).
+    check_one_line_error(run_wkv(ppl(dir.string())), 2, "is a directory");
+    check_one_line_error(run_wkv(ppl("/dev/full")), 2, "is not a regular file");
+    CHECK(fs::is_character_file("/dev/full"));
+    check_one_line_error(run_wkv(ppl((dir / "missing" / "out.json").string())), 2, "cannot create a file in");
+    check_one_line_error(run_wkv({"bench", "-m", model, "-n", "2", "--json", dir.string()}), 2, "is a directory");
+
+    // Through a symlink: the target gets the results, the link stays a link.
+    const fs::path target = dir / "target.json", link = dir / "link.json";
+    write_file(target.string(), {'o', 'l', 'd'});
+    fs::create_symlink("target.json", link);
+    REQUIRE(run_wkv(ppl(link.string())).exit_code == 0);
+    CHECK(fs::is_symlink(link));
+    CHECK(parse_json(read_file(target.string()))["results"].array.size() == 1);
+
+    // A full disk (a file size limit): one line, exit 2, the old file untouched, no temporary file left.
+    const RunResult full = run_wkv_with_file_limit(ppl(target.string()), 400);  // the table and the error fit, the JSON (~460 bytes) does not
+    CHECK(full.exit_code == 2);
+    CHECK_MESSAGE(full.err.find("target.json: cannot write") != std::string::npos, full.err);
+    CHECK(last_line(full.err).rfind("wkv: ", 0) == 0);
+    CHECK(parse_json(read_file(target.string()))["results"].array.size() == 1);
+    CHECK(leftovers() == 0);
 }
 
 }

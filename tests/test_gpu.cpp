@@ -106,7 +106,7 @@ TEST_CASE("the device reads what the CPU reads per token: one row of an untied e
 TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
     GpuEngine whole(validated_context(), model, 8);
-    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024});
+    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, {}});
     for (uint32_t pos = 0; pos < 8; pos++) {
         const int32_t token = static_cast<int32_t>(pos * 431 % 4096);
         const std::vector<float> a = whole.forward(token, pos);

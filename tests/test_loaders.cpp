@@ -289,8 +289,18 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
     CHECK(load_error(no_metadata.bytes()).find("metadata 'llama.embedding_length' is missing") != std::string::npos);
     expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", "gpt2"); } },
            "general.architecture is 'gpt2'");
+    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 40}, 16, std::vector<uint8_t>(64 * 40)); },
+           "tensor 'output.weight' has unsupported tensor type iq2_xxs (16); supported: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, "
+           "q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16");
     expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 40}, 12, std::vector<uint8_t>(64 * 40)); },
-           "tensor 'output.weight' has unsupported tensor type q4_K (12)");
+           "q4_K needs a row length that is a multiple of 256, got 64");
+    // Strings from the file reach an error escaped: one line, no terminal escapes, at most 80 characters.
+    expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", "gp\nt\x1b[31m"); } },
+           "general.architecture is 'gp\\x0at\\x1b[31m'");
+    expect([](GgufWriter& g, bool&, bool before) { if (before) { g.u32("a\nb", 1); g.u32("a\nb", 2); } },
+           "metadata key 'a\\x0ab' appears twice");
+    expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", std::string(200, 'x')); } },
+           "general.architecture is '" + std::string(80, 'x') + "...'");
     expect([](GgufWriter& g, bool&, bool before) { if (!before) { g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4)); g.override_last_offset(1ull << 40); } },
            "tensor 'output.weight' data at offset 1099511627776");
     expect([](GgufWriter& g, bool&, bool before) { if (!before) { g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4)); g.override_last_offset(UINT64_MAX - 31); } },

@@ -54,10 +54,10 @@ TEST_CASE("building blocks by hand") {
     CHECK(out[1] == doctest::Approx(8 / std::sqrt(12.5)).epsilon(1e-6));
 
     float head[4] = {1, 0, 1, 0};
-    rope(head, 4, 0, 10000.0f);
+    rope(head, 4, 0, {10000.0f});
     CHECK(head[0] == 1.0f);
     CHECK(head[1] == 0.0f);
-    rope(head, 4, 3, 10000.0f);  // pair 0 turns by 3 rad, pair 1 by 3 / 100 rad
+    rope(head, 4, 3, {10000.0f});  // pair 0 turns by 3 rad, pair 1 by 3 / 100 rad
     CHECK(head[0] == doctest::Approx(std::cos(3.0)).epsilon(1e-6));
     CHECK(head[1] == doctest::Approx(std::sin(3.0)).epsilon(1e-6));
     CHECK(head[2] == doctest::Approx(std::cos(0.03)).epsilon(1e-6));

@@ -264,7 +264,7 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             const uint32_t capacity = cs.steps + 3;
             KvCache cpu(c, capacity, type);
             KvCacheRing gpu(ctx, c, capacity, type);
-            const std::vector<float> table = rope_table(capacity, cs.head_dim, 10000.0f);
+            const std::vector<float> table = rope_table(capacity, cs.head_dim, {10000.0f});
             const Buffer rope = device_vector(ctx, table);
             Buffer q(ctx, c.dim * 4, Memory::device_local), kn(ctx, c.kv_dim() * 4, Memory::device_local),
                 vn(ctx, c.kv_dim() * 4, Memory::device_local), att_out(ctx, c.dim * 4, Memory::device_local);
@@ -284,13 +284,13 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 rec.submit_and_wait();
 
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-                    append_entry(cpu, 0, h, &kv[h * cs.head_dim], &vv[h * cs.head_dim], pos, mode, 10000.0f);
+                    append_entry(cpu, 0, h, &kv[h * cs.head_dim], &vv[h * cs.head_dim], pos, mode, {10000.0f});
                 }
                 const std::vector<float> got = read_floats(att_out, c.dim);
                 const KvLayerSnapshot snap = gpu.read_layer(0);
                 for (uint32_t h = 0; h < c.n_heads; h++) {
                     std::vector<float> probs, expected(cs.head_dim);
-                    attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, 10000.0f, probs,
+                    attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, {10000.0f}, probs,
                            expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
                         worst_out = std::max(worst_out, static_cast<double>(std::fabs(got[h * cs.head_dim + d] - expected[d])));

@@ -19,6 +19,7 @@ public:
     void u32(const std::string& key, uint32_t v) { kv_header(key, 4); put(v); }
     void f32(const std::string& key, float v) { kv_header(key, 6); put(v); }
     void str(const std::string& key, const std::string& v) { kv_header(key, 8); put_string(v); }
+    void boolean(const std::string& key, bool v) { kv_header(key, 7); put(uint8_t{v}); }
     void str_array(const std::string& key, const std::vector<std::string>& v) {
         kv_header(key, 9);
         put(uint32_t{8});

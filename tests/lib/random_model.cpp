@@ -20,7 +20,17 @@ struct HalfFields {
 };
 constexpr HalfFields kHalfFields[] = {
     {TensorType::q4_0, {0}, 1},        // d
+    {TensorType::q4_1, {0, 2}, 2},     // d, m
+    {TensorType::q5_0, {0}, 1},        // d
+    {TensorType::q5_1, {0, 2}, 2},     // d, m
     {TensorType::q8_0, {0}, 1},        // d
+    {TensorType::q2_K, {80, 82}, 2},   // d, dmin
+    {TensorType::q3_K, {108}, 1},      // d
+    {TensorType::q4_K, {0, 2}, 2},     // d, dmin
+    {TensorType::q5_K, {0, 2}, 2},     // d, dmin
+    {TensorType::q6_K, {208}, 1},      // d
+    {TensorType::iq4_nl, {0}, 1},      // d
+    {TensorType::iq4_xs, {0}, 1},      // d
 };
 
 uint64_t next(uint64_t& state) {  // xorshift64*
@@ -145,6 +155,7 @@ std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& o) {
     g.u32("llama.context_length", c.context);
     g.f32("llama.rope.freq_base", c.rope_theta);
     g.f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+    if (o.extra_metadata) o.extra_metadata(g);
     const uint32_t q_dim = c.n_heads * c.head_dim();
     g.tensor("token_embd.weight", {c.dim, c.vocab_size}, o.weight_type, encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
     for (uint32_t l = 0; l < c.n_layers; l++) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "config.hpp"
@@ -17,11 +18,14 @@ constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8, kGg
 // Encodes float values (a multiple of 32 for the block types) as f32, f16, bf16, q8_0 or q4_0.
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type);
 
+class GgufWriter;
+
 struct RandomModelOptions {
     ModelConfig config;
     uint32_t weight_type = kGgmlF32;  // type of the 2-D weights; norms are f32
     uint64_t seed = 1;
     bool tied_classifier = false;
+    std::function<void(GgufWriter&)> extra_metadata;  // more key/values after the model's own
 };
 
 // `values` values of `type` (whole blocks) as seeded random data, for

@@ -1,0 +1,69 @@
+// wkv info: what a model is and what running it takes, before anything runs:
+// its metadata, its weights by type, the memory plan for the cache flags
+// given, and whether that fits each Vulkan device.
+#include <cstdio>
+#include <map>
+
+#include "commands.hpp"
+#include "runtime/memory_plan.hpp"
+
+namespace wkv {
+
+const CommandSpec kInfoCommand{
+    "info",
+    "Prints a model's metadata and weights, the memory plan of a run with the cache flags given, and\n"
+    "whether it fits each Vulkan device. Loads nothing onto a device.",
+    join_flags({
+        model_flag(),
+        {"--help", "-h", "", "show this help"},
+    }, cache_flags()),
+};
+
+int run_info(const Args& args) {
+    const Model model = load_model(args.required_text("--model"));
+    const ModelConfig& c = model.config;
+    const CacheSettings cache = cache_settings(args, c);
+    std::printf("model %s (%s)\n  %s\n  rope theta %g, rms eps %g\n", model.path.c_str(), model_format_name(model.format),
+                describe(c).c_str(), c.rope_theta, c.rms_eps);
+    std::printf("metadata:\n");
+    for (const auto& [key, value] : model.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
+
+    std::map<std::string, std::pair<int, uint64_t>> types;  // name -> tensors, bytes in the file
+    for (const TensorView* t : {&model.token_embedding, &model.final_norm, &model.classifier}) {
+        if (t == &model.classifier && model.classifier.data == model.token_embedding.data) continue;
+        auto& [n, bytes] = types[tensor_type_name(t->type)];
+        n++;
+        bytes += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
+    }
+    for (const LayerWeights& l : model.layers) {
+        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) {
+            auto& [n, bytes] = types[tensor_type_name(t->type)];
+            n++;
+            bytes += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
+        }
+    }
+    std::printf("weights: %s in the file\n", format_bytes(model.weight_bytes()).c_str());
+    for (const auto& [name, count] : types) std::printf("  %-22s %3d tensors  %s\n", name.c_str(), count.first, format_bytes(count.second).c_str());
+
+    std::printf("cache: %s, %s positions, %s keys/values\n", describe(cache.policy).c_str(),
+                cache.positions == PositionMode::cache_index ? "cache-index" : "original", kv_type_name(cache.kv_type));
+    const std::vector<DeviceInfo> devices = list_devices();
+    for (const DeviceInfo& d : devices) {
+        const MemoryPlan plan = plan_memory(model, {cache}, d.max_storage_buffer_range);
+        std::printf("device %u: %s\n  plan: weights %s (", d.index, d.name.c_str(), format_bytes(plan.weights).c_str());
+        for (size_t i = 0; i < plan.weights_by_type.size(); i++) {
+            std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(), format_bytes(plan.weights_by_type[i].second).c_str());
+        }
+        std::printf("), KV cache %s (%s per layer), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
+                    format_bytes(plan.kv_layer_buffer).c_str(), format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
+        const std::string why = why_it_does_not_fit(plan, d);
+        if (why.empty()) {
+            std::printf("  fits: %s of %s free\n", format_bytes(plan.total()).c_str(), format_bytes(d.device_local_free).c_str());
+        } else {
+            std::printf("  does not fit: %s\n", why.c_str());
+        }
+    }
+    return 0;
+}
+
+}  // namespace wkv

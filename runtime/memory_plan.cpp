@@ -1,0 +1,129 @@
+#include "memory_plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "batch_engine.hpp"
+#include "error.hpp"
+#include "gpu_tensor.hpp"
+#include "kv_cache_ring.hpp"
+
+namespace wkv {
+
+std::string format_bytes(uint64_t bytes) {
+    char buf[32];
+    if (bytes >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
+    else if (bytes >= (uint64_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+    else if (bytes >= (uint64_t{1} << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    return buf;
+}
+
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes) {
+    MemoryPlan plan;
+    const ModelConfig& c = model.config;
+    // Weights as upload_weights stores them: norms as f32 vectors, matrices in chunks of whole rows.
+    std::map<std::string, uint64_t> by_type;
+    auto add = [&](const TensorView& t, bool norm) {
+        const TensorType type = norm ? TensorType::f32 : device_type(t.type);
+        const uint64_t row = device_bytes(type, 1, t.cols);
+        const uint64_t rows_per_chunk = std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_chunk_bytes ? max_chunk_bytes / row : t.rows));
+        const uint64_t bytes = device_bytes(type, t.rows, t.cols);
+        by_type[tensor_type_name(type)] += bytes;
+        plan.weights += bytes;
+        plan.largest_weight_buffer = std::max(plan.largest_weight_buffer, device_bytes(type, rows_per_chunk, t.cols));
+    };
+    add(model.token_embedding, false);
+    for (const LayerWeights& l : model.layers) {
+        for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) add(*t, false);
+        add(l.attn_norm, true);
+        add(l.ffn_norm, true);
+    }
+    add(model.final_norm, true);
+    if (model.classifier.data != model.token_embedding.data) add(model.classifier, false);
+    plan.weights_by_type.assign(by_type.begin(), by_type.end());
+
+    // One KV cache ring per sequence: one buffer per layer, keys and values its largest sections.
+    plan.sequences = static_cast<uint32_t>(sequences.size());
+    for (const CacheSettings& s : sequences) {
+        const uint64_t layer = KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type) / c.n_layers;
+        plan.kv_cache += layer * c.n_layers;
+        plan.kv_layer_buffer = std::max(plan.kv_layer_buffer, layer);
+        plan.kv_largest_section = std::max(plan.kv_largest_section, uint64_t{c.n_kv_heads} * s.policy.slots() * c.head_dim() * kv_type_bytes(s.kv_type));
+    }
+    const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(c, sequences);
+    plan.activations = buffers.total;
+    plan.largest_activation = buffers.largest;
+    plan.config = c;
+    plan.settings = sequences;
+    return plan;
+}
+
+namespace {
+
+// The KV cache and activations of the plan's sequences with every cache `entries` long.
+uint64_t cache_bytes_at(const MemoryPlan& plan, uint32_t entries) {
+    std::vector<CacheSettings> resized = plan.settings;
+    uint64_t bytes = 0;
+    for (CacheSettings& s : resized) {
+        s.policy.budget = entries;
+        bytes += KvCacheRing::bytes_for(plan.config, s.policy.slots(), s.kv_type);
+    }
+    return bytes + BatchEngine::buffer_bytes(plan.config, resized).total;
+}
+
+// The longest cache (entries per layer and KV head) that fits `free` beside the weights; 0 if none.
+uint32_t longest_cache_that_fits(const MemoryPlan& plan, uint64_t free) {
+    if (plan.weights >= free) return 0;
+    uint32_t lo = 0, hi = 1u << 20;
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (plan.weights + cache_bytes_at(plan, mid) <= free) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+}  // namespace
+
+std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device) {
+    std::string weights;
+    for (const auto& [type, bytes] : plan.weights_by_type) weights += (weights.empty() ? "" : ", ") + type + " " + format_bytes(bytes);
+    const std::string parts = "weights " + format_bytes(plan.weights) + " (" + weights + ") + KV cache " + format_bytes(plan.kv_cache) +
+                              " (" + std::to_string(plan.sequences) + (plan.sequences == 1 ? " sequence" : " sequences") +
+                              ") + activations " + format_bytes(plan.activations);
+    const std::string on = " on " + device.name;
+    if (plan.total() > device.device_local_free) {
+        const uint32_t fits = longest_cache_that_fits(plan, device.device_local_free);
+        const std::string advice = fits < 16 ? std::string("the weights leave no room for a cache: a smaller quantisation of the model is needed")
+                                             : "a cache of at most " + std::to_string(fits) +
+                                                   " entries would fit (-c/--ctx-size or --budget), or --kv-type f16 halves it";
+        return "needs " + format_bytes(plan.total()) + on + ", which has " + format_bytes(device.device_local_free) +
+               " free: " + parts + "; " + advice;
+    }
+    auto over = [&](uint64_t bytes, uint64_t limit, const std::string& what, const std::string& limit_name, const std::string& advice) {
+        return bytes > limit ? what + " needs " + format_bytes(bytes) + " in one " + limit_name + on + ", whose limit is " +
+                                   format_bytes(limit) + "; " + advice
+                             : std::string();
+    };
+    const std::string cache_advice = "a smaller -c/--ctx-size or --budget, or --kv-type f16, would fit";
+    for (const std::string& reason : {
+             over(plan.kv_largest_section, device.max_storage_buffer_range, "a layer's cached keys", "binding (maxStorageBufferRange)", cache_advice),
+             over(plan.kv_layer_buffer, device.max_allocation_bytes, "a layer of the KV cache", "allocation (maxMemoryAllocationSize)", cache_advice),
+             over(plan.largest_weight_buffer, device.max_allocation_bytes, "a weight matrix", "allocation (maxMemoryAllocationSize)",
+                  "the device cannot hold this model"),
+             over(plan.largest_activation, std::min(device.max_allocation_bytes, device.max_storage_buffer_range), "the activations",
+                  "buffer (maxStorageBufferRange)", "fewer sequences at once would fit"),
+         }) {
+        if (!reason.empty()) return reason;
+    }
+    return "";
+}
+
+void check_fits(const MemoryPlan& plan, const DeviceInfo& device) {
+    const std::string why = why_it_does_not_fit(plan, device);
+    if (!why.empty()) throw Error("the run does not fit: " + why, ExitCode::device);
+}
+
+}  // namespace wkv

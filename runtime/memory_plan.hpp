@@ -1,0 +1,50 @@
+// What a run needs on the device, part by part, worked out before anything is
+// allocated, and held against what the device has: its device-local memory
+// (what VK_EXT_memory_budget says is free, where the driver says),
+// maxMemoryAllocationSize for every allocation and maxStorageBufferRange for
+// every binding. A run that does not fit is refused in one line that names
+// each part and what would make it fit, before any upload.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "context.hpp"
+#include "model.hpp"
+#include "policy.hpp"
+
+namespace wkv {
+
+struct MemoryPlan {
+    std::vector<std::pair<std::string, uint64_t>> weights_by_type;  // "q4_K" -> device bytes
+    uint64_t weights = 0;
+    uint64_t largest_weight_buffer = 0;  // one chunk of one matrix: one allocation and one binding
+    uint64_t kv_cache = 0;               // every sequence's ring, every layer
+    uint64_t kv_layer_buffer = 0;        // the largest layer of one ring: one allocation
+    uint64_t kv_largest_section = 0;     // the largest section of it (keys, values): one binding
+    uint32_t sequences = 0;
+    uint64_t activations = 0;            // activations, logits and the RoPE table
+    uint64_t largest_activation = 0;     // the largest of those buffers (logits of every sequence)
+
+    // What the plan was made for: to work out a cache that would fit.
+    ModelConfig config;
+    std::vector<CacheSettings> settings;
+
+    uint64_t total() const { return weights + kv_cache + activations; }
+};
+
+// The plan for `model` with one sequence per setting, weights split into
+// chunks of at most `max_chunk_bytes` (the device's maxStorageBufferRange).
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes);
+
+// Why the plan does not fit the device, in one line with what would fit
+// instead; empty when it fits.
+std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device);
+
+// Throws wkv::Error (exit code 3) with why_it_does_not_fit.
+void check_fits(const MemoryPlan& plan, const DeviceInfo& device);
+
+std::string format_bytes(uint64_t bytes);  // "1.5 GiB", "12.0 MiB", "640 B"
+
+}  // namespace wkv

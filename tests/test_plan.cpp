@@ -1,0 +1,206 @@
+// A real model's first contact: the memory plan before any allocation, the
+// device's limits, the metadata that changes the math, and `wkv info`.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "error.hpp"
+#include "gguf_writer.hpp"
+#include "random_model.hpp"
+#include "reference.hpp"
+#include "runtime/gpu_engine.hpp"
+#include "runtime/kv_cache_ring.hpp"
+#include "runtime/memory_plan.hpp"
+#include "support.hpp"
+#include "tokenizer.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+// One line on stderr, exit code `code`, naming `contains`.
+void check_error(const RunResult& r, int code, const std::string& contains) {
+    CHECK(r.exit_code == code);
+    CHECK_MESSAGE(r.err.find('\n') == r.err.size() - 1, "not one line: " << r.err);
+    CHECK_MESSAGE(r.err.find(contains) != std::string::npos, "expected '" << contains << "' in: " << r.err);
+}
+
+Model random_with(const std::string& name, std::function<void(GgufWriter&)> metadata) {
+    RandomModelOptions o;
+    o.config = small_gqa_config(64, 256);
+    o.seed = 5;
+    o.extra_metadata = std::move(metadata);
+    const std::string path = (temp_dir() / name).string();
+    write_file(path, random_llama_gguf(o));
+    return load_model(path);
+}
+
+std::string load_error(std::function<void(GgufWriter&)> metadata) {
+    try {
+        random_with("bad_metadata.gguf", std::move(metadata));
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_SUITE("gpu") {
+
+TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
+    const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    PolicyRequest r;
+    r.kind = PolicyKind::weightedkv;
+    r.budget = 64;
+    const CacheSettings cache{resolve_policy(r, 1024), PositionMode::cache_index, KvType::f16};
+    Context& ctx = validated_context();
+    const MemoryPlan plan = plan_memory(model, {cache}, ctx.info().max_storage_buffer_range);
+    GpuEngine gpu(ctx, model, cache);
+    CHECK(plan.weights == gpu.weight_bytes());
+    CHECK(plan.kv_cache == gpu.kv_cache_bytes());
+    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 65, KvType::f16));
+    CHECK(plan.kv_largest_section == 6ull * 65 * 48 * 2);  // keys of one layer: KV heads x slots x head_dim, f16
+    CHECK(plan.weights_by_type.size() == 2);                // q8_0 matrices, f32 norms
+    const std::vector<CacheSettings> three(3, cache);
+    const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(model.config, three);
+    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
+    const BatchEngine batch(ctx, *weights, three);
+    CHECK(buffers.total == batch.buffer_bytes());
+    CHECK(plan_memory(model, three, ctx.info().max_storage_buffer_range).kv_cache == 3 * plan.kv_cache);
+    check_no_validation_messages();
+}
+
+TEST_CASE("a run that does not fit is refused before any upload, in one line that says what would fit") {
+    const Model model = load_model(shared_file("models/wkv-eval-8m.bin"));
+    PolicyRequest r;
+    const CacheSettings full{resolve_policy(r, 1024), PositionMode::cache_index};
+    const MemoryPlan plan = plan_memory(model, {full}, 128u << 20);
+    DeviceInfo device;
+    device.name = "small";
+    device.max_storage_buffer_range = device.max_allocation_bytes = 1ull << 30;
+    device.device_local_free = plan.total() - 1;
+    const std::string why = why_it_does_not_fit(plan, device);
+    CHECK(why.find("needs ") == 0);
+    CHECK(why.find("weights 31.8 MiB (f32 31.8 MiB)") != std::string::npos);
+    CHECK(why.find("KV cache 14.2 MiB (1 sequence)") != std::string::npos);
+    // The advice is the longest cache that fits: it does, and one entry more does not.
+    const size_t at = why.find("at most ");
+    REQUIRE(at != std::string::npos);
+    const uint32_t fits = static_cast<uint32_t>(std::stoul(why.substr(at + 8)));
+    CHECK(fits < 1024);
+    CHECK(fits > 900);
+    PolicyRequest shorter;
+    shorter.budget = fits;
+    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() <= device.device_local_free);
+    shorter.budget = fits + 1;
+    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() > device.device_local_free);
+    device.device_local_free = plan.weights / 2;
+    CHECK(why_it_does_not_fit(plan, device).find("a smaller quantisation") != std::string::npos);
+    device.device_local_free = 1ull << 34;
+    device.max_storage_buffer_range = plan.kv_largest_section - 1;
+    CHECK(why_it_does_not_fit(plan, device).find("maxStorageBufferRange") != std::string::npos);
+    device.max_storage_buffer_range = 1ull << 30;
+    CHECK(why_it_does_not_fit(plan, device).empty());
+
+    // The CLI, with the device's memory lowered: exit 3, one line, no upload started.
+    const std::vector<std::string> args = {"generate", "-m", shared_file("models/wkv-eval-8m.bin"), "-t",
+                                           shared_file("models/wkv-eval-8m.tokenizer.model"), "-n", "4", "--temp", "0"};
+    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "40000000"}}), 3, "entries would fit (-c/--ctx-size or --budget)");
+    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "30000000"}}), 3, "a smaller quantisation");
+    check_error(run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "100000"}}), 3, "maxStorageBufferRange");
+    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "lots"}}), 2, "WKV_DEVICE_MEMORY: expected a positive number of bytes");
+    // With a cache that fits the lowered memory, it runs.
+    std::vector<std::string> small = args;
+    small.insert(small.end(), {"-c", "64"});
+    CHECK(run_wkv_with_env(small, {{"WKV_DEVICE_MEMORY", "40000000"}}).exit_code == 0);
+}
+
+TEST_CASE("lowered device limits: weights split into chunks under WKV_MAX_STORAGE_BUFFER_RANGE give the same text") {
+    // (-c 64: the full 512-entry cache's keys would not fit a 40 kB binding, and wkv would say so.)
+    const std::vector<std::string> args = {"generate", "-m", shared_file("models/stories260K.bin"), "-t",
+                                           shared_file("models/tok512.bin"), "-n", "24", "--temp", "0", "-c", "64"};
+    const RunResult normal = run_wkv(args);
+    const RunResult split = run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "40000"}, {"WKV_VALIDATION", "1"}});
+    REQUIRE(normal.exit_code == 0);
+    REQUIRE_MESSAGE(split.exit_code == 0, split.err);
+    CHECK(split.out == normal.out);
+}
+
+TEST_CASE("linear RoPE scaling: position p with factor 2 is position p/2 without it, on CPU and GPU") {
+    const Model plain = random_with("rope_plain.gguf", {});
+    const Model scaled = random_with("rope_linear.gguf", [](GgufWriter& g) {
+        g.str("llama.rope.scaling.type", "linear");
+        g.f32("llama.rope.scaling.factor", 2.0f);
+    });
+    CHECK(scaled.config.rope_scale == 0.5f);
+    Context& ctx = validated_context();
+    for (bool gpu : {false, true}) {
+        std::unique_ptr<Engine> a, b;
+        if (gpu) {
+            a = std::make_unique<GpuEngine>(ctx, plain, 16, PositionMode::original);
+            b = std::make_unique<GpuEngine>(ctx, scaled, 16, PositionMode::original);
+        } else {
+            a = std::make_unique<Reference>(plain, 16, PositionMode::original);
+            b = std::make_unique<Reference>(scaled, 16, PositionMode::original);
+        }
+        double worst = 0;
+        for (uint32_t i = 0; i < 6; i++) {
+            const int32_t token = static_cast<int32_t>(i * 11 % 64);
+            const std::vector<float> x = a->forward(token, i), y = b->forward(token, 2 * i);
+            for (size_t k = 0; k < x.size(); k++) worst = std::max(worst, static_cast<double>(std::fabs(x[k] - y[k])));
+        }
+        CHECK_MESSAGE(worst < 1e-5, (gpu ? "GPU " : "CPU ") << worst);
+    }
+    // The older key means the same.
+    CHECK(random_with("rope_old.gguf", [](GgufWriter& g) { g.f32("llama.rope.scale_linear", 4.0f); }).config.rope_scale == 0.25f);
+    check_no_validation_messages();
+}
+
+}
+
+TEST_SUITE("loaders") {
+
+TEST_CASE("metadata that changes the math: supported or refused, never ignored") {
+    CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "yarn"); }).find("llama.rope.scaling.type is 'yarn': only linear") !=
+          std::string::npos);
+    CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "linear"); }).find("llama.rope.scaling.factor is missing") !=
+          std::string::npos);
+    CHECK(load_error([](GgufWriter& g) { g.f32("llama.rope.scale_linear", 0.0f); }).find("outside 1..1024") != std::string::npos);
+    CHECK(load_error([](GgufWriter& g) { g.u32("llama.expert_count", 8); }).find("mixture-of-experts") != std::string::npos);
+    CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "none"); }).empty());
+}
+
+TEST_CASE("add_bos_token and add_eos_token decide a prompt's ends") {
+    const Model fixture = load_model(shared_file("models/llama-2-tiny-random.gguf"));
+    Tokenizer with_bos = Tokenizer::from_vocabulary(*fixture.vocabulary);
+    CHECK(with_bos.encode_prompt("Hello").front() == 1);
+    Vocabulary v = *fixture.vocabulary;
+    v.add_bos = false;
+    v.add_eos = true;
+    const Tokenizer without = Tokenizer::from_vocabulary(v);
+    const std::vector<int32_t> ids = without.encode_prompt("Hello");
+    CHECK(ids.front() != 1);
+    CHECK(ids.back() == 2);
+    CHECK(ids.size() == with_bos.encode_prompt("Hello").size());
+}
+
+}
+
+TEST_SUITE("cli") {
+
+TEST_CASE("wkv info: metadata, weights by type, the plan, and whether it fits") {
+    const RunResult r = run_wkv({"info", "-m", shared_file("models/quant/wkv-eval-8m.Q4_K_M.gguf"), "--policy", "weightedkv", "--budget",
+                                 "256"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    for (const char* expected : {"dim=288 hidden=768 layers=6", "general.architecture", "'llama'", "tokenizer.ggml.tokens",
+                                 "[4096 strings]", "q4_K", "q6_K", "q5_0", "weightedkv budget=256 sinks=4 recent=124", "fits:"}) {
+        CHECK_MESSAGE(r.out.find(expected) != std::string::npos, "no '" << expected << "' in:\n" << r.out);
+    }
+    const RunResult tight = run_wkv_with_env({"info", "-m", shared_file("models/wkv-eval-8m.bin")}, {{"WKV_DEVICE_MEMORY", "20000000"}});
+    REQUIRE(tight.exit_code == 0);
+    CHECK(tight.out.find("does not fit: needs") != std::string::npos);
+}
+
+}

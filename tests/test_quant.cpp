@@ -1,0 +1,171 @@
+// Every GGUF weight type against llama.cpp itself: the files of
+// ../shared/models/quant with llama.cpp's own dequantised values, logits and
+// perplexities (its README gives the schema).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+
+#include "reference.hpp"
+#include "runtime/gpu_engine.hpp"
+#include "support.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+// The kq-random files: every type pure, and llama.cpp's two default mixes.
+const char* const kTypes[] = {"F32",  "F16",  "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0",   "Q5_1",   "Q2_K",
+                              "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "Q4_K_M", "Q5_K_M"};
+
+std::string kq_file(const std::string& type, const char* ext) { return shared_file("models/quant/kq-random." + type + "." + ext); }
+
+// A float as the record writes it (9 significant digits) is exactly one float.
+float as_float(double v) { return static_cast<float>(v); }
+
+// exp(mean NLL) of each token after the first under the logits at the position before it.
+double implied_perplexity(const Json& logits, const std::vector<int32_t>& tokens) {
+    double nll = 0;
+    for (size_t i = 0; i + 1 < tokens.size(); i++) {
+        const std::vector<double> l = logits.array[i].numbers();
+        double max = l[0], sum = 0;
+        for (double x : l) max = std::max(max, x);
+        for (double x : l) sum += std::exp(x - max);
+        nll += std::log(sum) + max - l[tokens[i + 1]];
+    }
+    return std::exp(nll / static_cast<double>(tokens.size() - 1));
+}
+
+// llama.cpp's logits with f32 activations on the dequantised weights: for F32
+// (which has no dequantised copy) the file's own.
+const Json& f32_logits(const Json& record) {
+    return record.has("logits_dequant_f32") ? record["logits_dequant_f32"] : record["logits"];
+}
+
+// The worst |engine - llama.cpp| / max|llama.cpp logit| over the prompt, position by position.
+double worst_logit_error(Engine& engine, const Json& record) {
+    const std::vector<int32_t> tokens = to_ids(record["token_ids"]);
+    double worst = 0;
+    for (uint32_t pos = 0; pos < tokens.size(); pos++) {
+        const std::vector<float>& got = engine.forward(tokens[pos], pos);
+        const std::vector<double> want = f32_logits(record).array[pos].numbers();
+        double scale = 0, err = 0;
+        for (size_t i = 0; i < want.size(); i++) {
+            scale = std::max(scale, std::fabs(want[i]));
+            err = std::max(err, std::fabs(got[i] - want[i]));
+        }
+        worst = std::max(worst, err / scale);
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_SUITE("quant") {
+
+TEST_CASE("every type's CPU dequantisation equals llama.cpp's, bit for bit (first rows, every 997th value, sums)") {
+    for (const std::string type : kTypes) {
+        const Model m = load_model(kq_file(type, "gguf"));
+        const Json record = parse_json(read_file(kq_file(type, "json")));
+        std::map<std::string, const TensorView*> by_name;
+        for (const TensorView* t : all_tensors(m)) by_name[t->name] = t;
+        for (const Json& entry : record["tensors"].array) {
+            const std::string name = entry["name"].string;
+            REQUIRE_MESSAGE(by_name.count(name), type << ": " << name);
+            const TensorView& t = *by_name.at(name);
+            CHECK(std::string(tensor_type_name(t.type)) == entry["type"].string);
+            std::vector<float> row(t.cols);
+            uint64_t mismatches = 0;
+            double sum = 0;
+            for (uint64_t r = 0; r < t.rows; r++) {
+                dequantize_row(t, r, row.data());
+                for (float v : row) sum += v;
+                if (r < entry["rows"].array.size()) {
+                    const std::vector<double> want = entry["rows"].array[r].numbers();
+                    for (uint64_t c = 0; c < t.cols; c++) mismatches += row[c] != as_float(want[c]);
+                }
+            }
+            const std::vector<double> index = entry["sample_index"].numbers(), value = entry["sample_value"].numbers();
+            for (size_t i = 0; i < index.size(); i++) {
+                const uint64_t flat = static_cast<uint64_t>(index[i]);
+                dequantize_row(t, flat / t.cols, row.data());
+                mismatches += row[flat % t.cols] != as_float(value[i]);
+            }
+            CHECK_MESSAGE(mismatches == 0, type << " " << name << ": " << mismatches << " values differ from llama.cpp's");
+            const double want_sum = entry["sum"].number;
+            CHECK_MESSAGE(std::fabs(sum - want_sum) <= 1e-9 * std::max(1.0, std::fabs(want_sum)), type << " " << name);
+        }
+    }
+}
+
+TEST_CASE("every type, CPU and GPU: logits at all 18 prompt positions within 1e-4 x max|logit| of llama.cpp's (f32 activations)") {
+    for (const std::string type : kTypes) {
+        const Model m = load_model(kq_file(type, "gguf"));
+        const Json record = parse_json(read_file(kq_file(type, "json")));
+        Reference cpu(m, 18);
+        GpuEngine gpu(validated_context(), m, 18);
+        const double cpu_error = worst_logit_error(cpu, record), gpu_error = worst_logit_error(gpu, record);
+        CHECK_MESSAGE(cpu_error <= 1e-4, type << ": CPU " << cpu_error);
+        CHECK_MESSAGE(gpu_error <= 1e-4, type << ": GPU " << gpu_error);
+        MESSAGE(type << ": worst logit error CPU " << cpu_error << ", GPU " << gpu_error);
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's logits imply, within 1e-4 relative, CPU and GPU") {
+    for (const std::string type : kTypes) {
+        const Json record = parse_json(read_file(kq_file(type, "json")));
+        const std::string prompt = (temp_dir() / (type + ".prompt.txt")).string();
+        const std::string text = record["prompt"].string;
+        write_file(prompt, std::vector<uint8_t>(text.begin(), text.end()));
+        const std::vector<int32_t> tokens = to_ids(record["token_ids"]);
+        const double want = implied_perplexity(f32_logits(record), tokens);
+        for (bool cpu : {true, false}) {
+            const std::string json = (temp_dir() / (type + (cpu ? ".cpu" : ".gpu") + ".json")).string();
+            std::vector<std::string> args = {"ppl", "-m", kq_file(type, "gguf"), "-f", prompt, "--ctx", "18", "--policy", "full", "--json", json};
+            if (cpu) args.push_back("--cpu");
+            const RunResult r = run_wkv(args);
+            REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+            const Json result = parse_json(read_file(json))["results"].array.at(0);
+            CHECK(result["tokens"].number == tokens.size() - 1);
+            CHECK_MESSAGE(std::fabs(result["perplexity"].number / want - 1) <= 1e-4,
+                          type << (cpu ? " CPU " : " GPU ") << result["perplexity"].number << " vs " << want);
+        }
+    }
+}
+
+}
+
+// llama.cpp's perplexity of the eval model's default mixes (K-quants with
+// Q5_0/Q5_1/Q4_0/Q8_0/Q6_K fallbacks, as real files of such shapes are made),
+// f32 keys and values, one window of 1024 tokens (quant/README.md).
+TEST_SUITE("quant_ppl") {
+
+TEST_CASE("wkv-eval-8m Q4_K_M and Q3_K_M: perplexity within 0.1% of llama.cpp's on the first 1024 tokens, CPU and GPU") {
+    const std::string doc = shared_file("corpora/pg19/news_from_nowhere_morris_1890.txt");
+    const std::pair<const char*, double> files[] = {{"Q4_K_M", 204.1862}, {"Q3_K_M", 203.1752}};
+    std::vector<std::vector<std::string>> runs;
+    std::vector<std::string> labels, jsons;
+    for (const auto& [type, ppl] : files) {
+        for (bool cpu : {true, false}) {
+            jsons.push_back((temp_dir() / (std::string("eval8m.") + type + (cpu ? ".cpu" : ".gpu") + ".json")).string());
+            runs.push_back({"ppl", "-m", shared_file(std::string("models/quant/wkv-eval-8m.") + type + ".gguf"), "-f", doc, "--ctx", "1024",
+                            "--max-tokens", "1024", "--policy", "full", "--json", jsons.back()});
+            if (cpu) runs.back().push_back("--cpu");
+            labels.push_back(std::string(type) + (cpu ? " CPU" : " GPU"));
+        }
+    }
+    // The four runs at once: the CPU reference uses one core, lavapipe both.
+    const std::vector<RunResult> results = run_wkv_parallel(runs);
+    for (size_t i = 0; i < results.size(); i++) {
+        REQUIRE_MESSAGE(results[i].exit_code == 0, labels[i] << ": " << results[i].err);
+        const Json r = parse_json(read_file(jsons[i]))["results"].array.at(0);
+        const double want = files[i / 2].second;
+        CHECK(r["tokens"].number == 1023);
+        CHECK_MESSAGE(std::fabs(r["perplexity"].number / want - 1) <= 1e-3, labels[i] << ": " << r["perplexity"].number << " vs llama.cpp " << want);
+        MESSAGE(labels[i] << ": " << r["perplexity"].number << " (llama.cpp " << want << ")");
+    }
+}
+
+}
