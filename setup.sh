@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what wkv needs from Debian 12 packages (only what is missing), then
 # configures and builds into build/. Pass extra CMake arguments after the
-# script name, e.g. ./setup.sh -DWKV_SANITIZE=ON
+# script name, e.g. ./setup.sh -DWKV_SANITIZE=ON, or build the fuzzers with
+# WKV_BUILD_DIR=build-fuzz ./setup.sh -DWKV_FUZZ=ON
 set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
-          vulkan-validationlayers libsentencepiece-dev doctest-dev)
+          vulkan-validationlayers libsentencepiece-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium)
+# The fuzzers (-DWKV_FUZZ=ON) are built with clang and its libFuzzer runtime.
+fuzz=0
+for a in "$@"; do [ "$a" = "-DWKV_FUZZ=ON" ] && fuzz=1; done
+((fuzz)) && packages+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +25,8 @@ if ((${#missing[@]})); then
 fi
 
 build_dir="${WKV_BUILD_DIR:-build}"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+compiler=()
+((fuzz)) && compiler=(-DCMAKE_CXX_COMPILER=clang++ -DWKV_BUILD_TESTS=OFF)
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${compiler[@]}" "$@"
 cmake --build "$build_dir" -j"$(nproc)"
 echo "setup.sh: built $build_dir/cli/wkv; run the tests with: ctest --test-dir $build_dir --output-on-failure"

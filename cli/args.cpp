@@ -34,7 +34,7 @@ Args::Args(const CommandSpec& command, const std::vector<std::string>& argv) : c
             if (word == f.long_name || (!f.short_name.empty() && word == f.short_name)) found = &f;
         }
         if (!found) {
-            usage_error(word.rfind('-', 0) == 0 ? "unknown flag '" + word + "'" : "unexpected argument '" + word + "'");
+            usage_error(word.rfind('-', 0) == 0 ? "unknown flag " + quoted(word) : "unexpected argument " + quoted(word));
         }
         if (values_.count(found->long_name) && !found->repeatable) usage_error("flag " + found->long_name + " given twice");
         std::vector<std::string>& values = values_[found->long_name];
@@ -86,7 +86,7 @@ int64_t Args::integer(const std::string& long_name, int64_t fallback, int64_t mi
     int64_t value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-        usage_error(long_name + " expects an integer, got '" + s + "'");
+        usage_error(long_name + " expects an integer, got " + quoted(s));
     }
     if (value < min || value > max) {
         usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
@@ -101,9 +101,9 @@ std::vector<std::string> Args::list(const std::string& long_name, const std::str
     while (true) {
         const size_t comma = text.find(',', begin);
         const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
-        if (item.empty()) usage_error(long_name + " '" + text + "' has an empty entry");
+        if (item.empty()) usage_error(long_name + " " + quoted(text) + " has an empty entry");
         for (const std::string& seen : items) {
-            if (seen == item) usage_error(long_name + " '" + text + "' names '" + item + "' twice");
+            if (seen == item) usage_error(long_name + " " + quoted(text) + " names " + quoted(item) + " twice");
         }
         items.push_back(item);
         if (comma == std::string::npos) return items;
@@ -118,7 +118,7 @@ std::vector<int64_t> Args::integer_list(const std::string& long_name, int64_t mi
         int64_t value = 0;
         const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
         if (ec != std::errc() || end != s.data() + s.size()) {
-            usage_error(long_name + " '" + values_.at(long_name).back() + "' is not a comma-separated list of integers ('" + s + "')");
+            usage_error(long_name + " " + quoted(values_.at(long_name).back()) + " is not a comma-separated list of integers (" + quoted(s) + ")");
         }
         if (value < min || value > max) {
             usage_error(long_name + " entry " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
@@ -134,7 +134,7 @@ uint64_t Args::unsigned_integer(const std::string& long_name, uint64_t fallback)
     uint64_t value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
-        usage_error(long_name + " expects a non-negative integer, got '" + s + "'");
+        usage_error(long_name + " expects a non-negative integer, got " + quoted(s));
     }
     return value;
 }
@@ -145,7 +145,7 @@ double Args::number(const std::string& long_name, double fallback, double min, d
     double value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc() || end != s.data() + s.size() || s.empty() || !std::isfinite(value)) {
-        usage_error(long_name + " expects a number, got '" + s + "'");
+        usage_error(long_name + " expects a number, got " + quoted(s));
     }
     if (value < min || value > max) {
         usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");

@@ -61,18 +61,21 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         uint32_t pos = 0;
         auto prompt_token = [&](uint32_t p) { return p == 0 ? 1 : static_cast<int32_t>((p * 7919u) % c.vocab_size); };
         auto t0 = clock::now();
-        // The prompt as generate feeds it: every token but the last without logits.
-        for (; pos + 1 < n_prompt; pos++) e.feed(prompt_token(pos), pos);
+        // The prompt as generate feeds it: every token but the last without logits, in chunks.
+        std::vector<int32_t> prompt;
+        for (uint32_t p = 0; p + 1 < n_prompt; p++) prompt.push_back(prompt_token(p));
+        e.feed(prompt, 0);
+        pos = static_cast<uint32_t>(prompt.size());
         int32_t token = argmax(e.forward(prompt_token(pos), pos));
         pos++;
         auto t1 = clock::now();
         // Bytes read per decode step: the weights a token reads, plus the keys and values of every live entry
         // (at most budget + 1 of them with a compressing policy).
-        const double kv_entry_bytes = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim() * kv_type_bytes(cache.kv_type);
+        const auto entry_bytes = static_cast<double>(kv_entry_bytes(c, cache.kv_type));
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = argmax(e.forward(token, pos));
-            bytes += static_cast<double>(e.bytes_read_per_token()) + kv_entry_bytes * std::min(pos + 1, cache.policy.slots());
+            bytes += static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
         const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
@@ -93,14 +96,9 @@ void print(const BenchResult& r) {
                 r.kv_cache_bytes / 1048576.0);
 }
 
-std::string json_record(const BenchResult& r) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "{\"device\": \"%s\", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"decode_gb_s\": %.4f, "
-                  "\"weight_bytes\": %llu, \"kv_cache_bytes\": %llu}",
-                  json_escape(r.device).c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, static_cast<unsigned long long>(r.weight_bytes),
-                  static_cast<unsigned long long>(r.kv_cache_bytes));
-    return buf;
+nlohmann::json json_record(const BenchResult& r) {
+    return {{"device", r.device},           {"prefill_tok_s", r.prefill_tok_s}, {"decode_tok_s", r.decode_tok_s},
+            {"decode_gb_s", r.decode_gb_s}, {"weight_bytes", r.weight_bytes},   {"kv_cache_bytes", r.kv_cache_bytes}};
 }
 
 }  // namespace
@@ -121,17 +119,14 @@ int run_bench(const Args& args) {
                 tensor_type_name(model.layers[0].wq.type), describe(cache.policy).c_str());
     const BenchResult main = bench_engine(args, model, cache, args.has("--cpu"), n_prompt, n_predict, reps);
     print(main);
-    std::string json = "{\"model\": \"" + json_escape(model.path) + "\", \"n_prompt\": " + std::to_string(n_prompt) +
-                       ", \"n_predict\": " + std::to_string(n_predict) + ", \"reps\": " + std::to_string(reps) +
-                       ", \"result\": " + json_record(main);
+    nlohmann::json json = {{"model", model.path}, {"n_prompt", n_prompt}, {"n_predict", n_predict}, {"reps", reps}, {"result", json_record(main)}};
     if (args.has("--vs-cpu") && !args.has("--cpu")) {
         const BenchResult cpu = bench_engine(args, model, cache, true, n_prompt, n_predict, reps);
         print(cpu);
         std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
                     main.decode_tok_s / cpu.decode_tok_s);
-        json += ", \"cpu_reference\": " + json_record(cpu);
+        json["cpu_reference"] = json_record(cpu);
     }
-    json += "}\n";
     if (json_out) json_out->write(json);
     return 0;
 }

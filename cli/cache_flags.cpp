@@ -31,14 +31,14 @@ PositionMode positions_option(const Args& args) {
     const std::string positions = args.text("--positions", "cache");
     if (positions == "cache") return PositionMode::cache_index;
     if (positions == "original") return PositionMode::original;
-    throw Error("--positions '" + positions + "' is not 'cache' or 'original'");
+    throw Error("--positions " + quoted(positions) + " is not 'cache' or 'original'");
 }
 
 KvType kv_type_option(const Args& args) {
     const std::string type = args.text("--kv-type", "f32");
     if (type == "f32") return KvType::f32;
     if (type == "f16") return KvType::f16;
-    throw Error("--kv-type '" + type + "' is not 'f32' or 'f16'");
+    throw Error("--kv-type " + quoted(type) + " is not 'f32' or 'f16'");
 }
 
 // The budgets asked for, under either name.
@@ -53,7 +53,7 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
     std::vector<PolicyKind> kinds;
     for (const std::string& name : args.list("--policy", "full")) {
         const auto kind = parse_policy_name(name);
-        if (!kind) throw Error("--policy '" + name + "' is not one of " + policy_names());
+        if (!kind) throw Error("--policy " + quoted(name) + " is not one of " + policy_names());
         kinds.push_back(*kind);
     }
     PolicyRequest shared;

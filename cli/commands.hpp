@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "args.hpp"
+#include "chat_template.hpp"
 #include "cache_flags.hpp"
 #include "context.hpp"
 #include "engine.hpp"
 #include "model.hpp"
 #include "policy.hpp"
+#include "sampler.hpp"
 #include "tokenizer.hpp"
 
 namespace wkv {
@@ -36,9 +38,26 @@ inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference 
 inline FlagSpec model_flag() {
     return {"--model", "-m", "PATH", "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
 }
+inline FlagSpec tokenizer_flag() {
+    return {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"};
+}
 
 extern const CommandSpec kPplCommand;
 int run_ppl(const Args& args);
+
+// --temp, --top-p, --seed; and the settings they ask for (a random seed is printed on stderr).
+std::vector<FlagSpec> sampling_flags();
+SamplerSettings sampler_settings(const Args& args);
+// "seed: N" on stderr when the seed was drawn at random (so a run can be repeated);
+// printed once the run is set up, so that an error before it stays one line.
+void print_random_seed(const Args& args, const SamplerSettings& settings);
+
+extern const CommandSpec kChatCommand;
+int run_chat(const Args& args);
+extern const CommandSpec kServeCommand;
+int run_serve(const Args& args);
+// The chat template --chat-template names, else the one the GGUF's tokenizer.chat_template is.
+ChatFamily chat_family(const Args& args, const Model& model);
 
 // The Vulkan device --device asks for.
 ContextOptions context_options(const Args& args);

@@ -1,5 +1,8 @@
 // Which engine runs a model: the Vulkan device (default; --device N picks one)
 // or the CPU reference (--cpu).
+#include <cstdio>
+#include <random>
+
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
@@ -8,6 +11,26 @@
 #include "runtime/gpu_engine.hpp"
 
 namespace wkv {
+
+std::vector<FlagSpec> sampling_flags() {
+    return {
+        {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
+        {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
+        {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
+    };
+}
+
+SamplerSettings sampler_settings(const Args& args) {
+    SamplerSettings s;
+    s.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
+    s.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
+    s.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
+    return s;
+}
+
+void print_random_seed(const Args& args, const SamplerSettings& s) {
+    if (!args.has("--seed") && s.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(s.seed));
+}
 
 ContextOptions context_options(const Args& args) {
     ContextOptions options;

@@ -2,11 +2,11 @@
 // stdout carries only the generated text (not the prompt); everything else
 // goes to stderr, whose last line is the stats line.
 #include <cstdio>
-#include <random>
 
 #include "commands.hpp"
 #include "error.hpp"
 #include "generation.hpp"
+#include "process_memory.hpp"
 #include "progress.hpp"
 
 namespace wkv {
@@ -17,16 +17,14 @@ const CommandSpec kGenerateCommand{
     "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
     join_flags({
         model_flag(),
-        {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"},
+        tokenizer_flag(),
         {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
         {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
-        {"--temp", "", "T", "sampling temperature, 0 = greedy (default 1.0)"},
-        {"--top-p", "", "P", "nucleus sampling mass in (0, 1] (default 0.9)"},
-        {"--seed", "", "S", "random seed (default: random, printed on stderr)"},
+        {"--stats-every", "", "N", "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
-    }, cache_flags()),
+    }, join_flags(sampling_flags(), cache_flags())),
 };
 
 Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
@@ -34,8 +32,7 @@ Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
         if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
         if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
         if (!model.embedded_tokenizer_kind.empty()) {
-            fail(model.path, "embeds a '" + model.embedded_tokenizer_kind +
-                                 "' tokenizer, which wkv does not support; pass -t TOKENIZER");
+            fail(model.path, "embeds a " + quoted(model.embedded_tokenizer_kind) + " tokenizer, which wkv does not support; pass -t TOKENIZER");
         }
         fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
     }();
@@ -67,22 +64,27 @@ int run_generate(const Args& args) {
                     " are not supported; --positions cache keeps them inside it");
     }
 
-    SamplerSettings settings;
-    settings.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
-    settings.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
-    settings.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
+    const SamplerSettings settings = sampler_settings(args);
+    const int64_t stats_every = args.integer("--stats-every", 0, 0, 1 << 24);
 
     EngineHandle handle = make_engine(args, model, cache);
-    if (!args.has("--seed") && settings.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(settings.seed));
+    print_random_seed(args, settings);
 
     Generator generator(*handle.engine, tokenizer, settings);
     {
         Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/false);
         generator.append(prompt, [&](size_t fed) { progress.set(fed); });
     }
-    generator.generate(n_predict, [](std::string_view piece) {
+    int64_t produced = 0;
+    generator.generate(n_predict, [&](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
+        if (stats_every && ++produced % stats_every == 0) {
+            std::fprintf(stderr, "\nmemory: tokens=%lld kv_bytes_in_use=%llu resident_bytes=%llu device_bytes=%llu\n", static_cast<long long>(produced),
+                         static_cast<unsigned long long>(handle.engine->cache_entries() * kv_entry_bytes(c, cache.kv_type)),
+                         static_cast<unsigned long long>(resident_bytes()),
+                         static_cast<unsigned long long>(handle.context ? handle.context->device_bytes_allocated() : 0));
+        }
         return true;
     });
     const GenerationStats& stats = generator.stats();

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "runtime/gpu_engine.hpp"
 #include "runtime/memory_plan.hpp"
 
 namespace wkv {
@@ -49,7 +50,9 @@ int run_info(const Args& args) {
                 cache.positions == PositionMode::cache_index ? "cache-index" : "original", kv_type_name(cache.kv_type));
     const std::vector<DeviceInfo> devices = list_devices();
     for (const DeviceInfo& d : devices) {
-        const MemoryPlan plan = plan_memory(model, {cache}, d.max_storage_buffer_range);
+        // As generate would run: with the prompt chunk that fits this device.
+        const MemoryPlan plan = plan_memory(model, {cache}, d.max_storage_buffer_range,
+                                            prompt_chunk_that_fits(model.config, {cache}, d, kPromptChunk));
         std::printf("device %u: %s\n  plan: weights %s (", d.index, d.name.c_str(), format_bytes(plan.weights).c_str());
         for (size_t i = 0; i < plan.weights_by_type.size(); i++) {
             std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(), format_bytes(plan.weights_by_type[i].second).c_str());

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace wkv {
 
 class OutputFile {
@@ -19,6 +21,8 @@ public:
     // to it). On any failure the temporary file is removed and wkv::Error names
     // the path and the reason.
     void write(const std::string& text) const;
+    // `doc` indented, with invalid UTF-8 in strings (a file name, say) replaced by U+FFFD.
+    void write(const nlohmann::json& doc) const;
 
     const std::string& path() const { return path_; }
 
@@ -26,8 +30,5 @@ private:
     std::string path_;    // as the user gave it
     std::string target_;  // the file written: path_ with symlinks followed
 };
-
-// `s` as the inside of a JSON string literal.
-std::string json_escape(const std::string& s);
 
 }  // namespace wkv

@@ -30,7 +30,7 @@ const CommandSpec kPplCommand{
     "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
     join_flags({
         model_flag(),
-        {"--tokenizer", "-t", "PATH", "tokenizer (default: the GGUF's own)"},
+        tokenizer_flag(),
         {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
         {"--ctx", "", "L", "window length in tokens"},
         {"--stride", "", "S", "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
@@ -129,34 +129,37 @@ void print_table(const std::vector<CacheSettings>& grid, const std::vector<Docum
 void write_json(const OutputFile& out, const Args& args, const std::string& device, uint32_t window, uint32_t stride, uint32_t lanes,
                 const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                 const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
-    std::ostringstream j;
-    j.precision(10);
-    j << "{\n  \"model\": \"" << json_escape(args.text("--model")) << "\",\n  \"device\": \"" << json_escape(device)
-      << "\",\n  \"window\": " << window << ",\n  \"stride\": " << stride << ",\n  \"positions\": \""
-      << (grid.empty() || grid[0].positions == PositionMode::cache_index ? "cache" : "original") << "\",\n  \"kv_type\": \""
-      << kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type) << "\",\n  \"lanes\": " << lanes << ",\n  \"wall_s\": " << wall_s
-      << ",\n  \"interrupted\": " << (interrupted ? "true" : "false") << ",\n  \"files\": [";
-    for (size_t f = 0; f < docs.size(); f++) {
-        j << (f ? ", " : "") << "{\"path\": \"" << json_escape(docs[f].path) << "\", \"tokens\": " << docs[f].tokens.size() << "}";
-    }
-    j << "],\n  \"results\": [";
-    bool first = true;
+    nlohmann::json files = nlohmann::json::array();
+    for (const Document& doc : docs) files.push_back({{"path", doc.path}, {"tokens", doc.tokens.size()}});
+    nlohmann::json results = nlohmann::json::array();
     for (size_t s = 0; s < grid.size(); s++) {
         for (size_t f = 0; f < docs.size(); f++) {
             const Cell& c = cells[s][f];
             if (!c.done) continue;
             const CachePolicy& p = grid[s].policy;
-            j << (first ? "\n    " : ",\n    ") << "{\"policy\": \"" << policy_name(p.kind) << "\", \"budget\": " << p.budget
-              << ", \"sinks\": " << p.sinks << ", \"recent\": " << p.recent << ", \"file\": \"" << json_escape(docs[f].path)
-              << "\", \"tokens\": " << c.sum.scored << ", \"total_nll\": " << c.sum.total_nll << ", \"perplexity\": ";
-            if (c.sum.scored) j << c.sum.perplexity();
-            else j << "null";
-            j << ", \"wall_s\": " << c.wall_s << "}";
-            first = false;
+            results.push_back({{"policy", policy_name(p.kind)},
+                               {"budget", p.budget},
+                               {"sinks", p.sinks},
+                               {"recent", p.recent},
+                               {"file", docs[f].path},
+                               {"tokens", c.sum.scored},
+                               {"total_nll", c.sum.total_nll},
+                               {"perplexity", c.sum.scored ? nlohmann::json(c.sum.perplexity()) : nlohmann::json()},
+                               {"wall_s", c.wall_s}});
         }
     }
-    j << "\n  ]\n}\n";
-    out.write(j.str());
+    const bool cache_positions = grid.empty() || grid[0].positions == PositionMode::cache_index;
+    out.write({{"model", args.text("--model")},
+               {"device", device},
+               {"window", window},
+               {"stride", stride},
+               {"positions", cache_positions ? "cache" : "original"},
+               {"kv_type", kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type)},
+               {"lanes", lanes},
+               {"wall_s", wall_s},
+               {"interrupted", interrupted},
+               {"files", files},
+               {"results", results}});
 }
 
 }  // namespace

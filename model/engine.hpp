@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,11 @@ public:
     virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
     // Feeds `token` without computing logits: a context token nobody scores.
     virtual void feed(int32_t token, uint32_t pos) = 0;
+    // Feeds tokens at first_pos, first_pos + 1, ...: the same as feeding them one at a
+    // time (an engine may process them in chunks, reading each weight once per chunk).
+    virtual void feed(std::span<const int32_t> tokens, uint32_t first_pos) {
+        for (size_t i = 0; i < tokens.size(); i++) feed(tokens[i], first_pos + static_cast<uint32_t>(i));
+    }
     // Feeds `token` and returns the negative log-likelihood of `target` as the
     // next token, computed where the logits are (on a GPU only a float comes back).
     virtual double nll(int32_t token, uint32_t pos, int32_t target) = 0;
@@ -22,6 +28,8 @@ public:
     virtual void reset() = 0;
     // Bytes allocated for the KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
+    // Entries in the cache now, per layer and KV head (at most the budget).
+    virtual uint32_t cache_entries() const = 0;
     // Bytes of all weights, as this engine stores them.
     virtual uint64_t weight_bytes() const = 0;
     // Bytes of weights one forward pass reads: all but the embedding table, of

@@ -36,10 +36,11 @@ std::string quoted(std::string_view text);
 // \xNN: what the CLI prints, so an error is always one line.
 std::string one_line(std::string_view message);
 
-// Throws an Error whose message starts with `subject` (a file path or a flag).
+// Throws an Error whose message starts with `subject` (a file path or a flag,
+// as given: only its control characters are escaped).
 [[noreturn]] inline void fail(const std::string& subject, const std::string& problem,
                               ExitCode code = ExitCode::bad_input) {
-    throw Error(subject + ": " + problem, code);
+    throw Error(one_line(subject) + ": " + problem, code);
 }
 
 }  // namespace wkv

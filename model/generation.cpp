@@ -1,20 +1,31 @@
 #include "generation.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
 namespace wkv {
 
-Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler)
-    : engine_(engine), tokenizer_(tokenizer), sampler_(sampler) {}
+Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler, std::vector<int32_t> stop_tokens)
+    : engine_(engine), tokenizer_(tokenizer), sampler_(sampler), stop_tokens_(std::move(stop_tokens)) {
+    stop_tokens_.push_back(tokenizer.eos_id());
+    stop_tokens_.push_back(tokenizer.bos_id());
+}
 
 void Generator::append(const std::vector<int32_t>& tokens, const std::function<void(size_t fed)>& fed) {
-    for (size_t i = 0; i < tokens.size(); i++) {
-        if (pending_) {
-            engine_.feed(*pending_, next_pos_++);
-            if (fed) fed(i);
-        }
-        pending_ = tokens[i];
+    if (tokens.empty()) return;
+    // What goes into the cache now: a token still waiting, and all but the last
+    // of these, in pieces so that a long prompt can report how it goes.
+    std::vector<int32_t> now;
+    if (pending_) now.push_back(*pending_);
+    now.insert(now.end(), tokens.begin(), tokens.end() - 1);
+    pending_ = tokens.back();
+    constexpr size_t kPiece = 256;
+    for (size_t done = 0; done < now.size(); done += kPiece) {
+        const size_t n = std::min(kPiece, now.size() - done);
+        engine_.feed(std::span<const int32_t>(now).subspan(done, n), next_pos_);
+        next_pos_ += static_cast<uint32_t>(n);
+        if (fed) fed(done + n);
     }
 }
 
@@ -28,7 +39,7 @@ StopReason Generator::generate(int64_t max_tokens, const std::function<bool(std:
         const int32_t token = *pending_;
         const int32_t next = sampler_.sample(engine_.forward(token, next_pos_++));
         pending_ = next;
-        if (next == tokenizer_.eos_id() || next == tokenizer_.bos_id()) {
+        if (std::find(stop_tokens_.begin(), stop_tokens_.end(), next) != stop_tokens_.end()) {
             reason = StopReason::end_of_text;
             break;
         }

@@ -18,7 +18,7 @@ namespace wkv {
 
 enum class StopReason {
     length,       // max_tokens were generated
-    end_of_text,  // the model sampled EOS (or BOS)
+    end_of_text,  // the model sampled EOS, BOS or a stop token
     stopped,      // on_text returned false
 };
 
@@ -30,7 +30,8 @@ struct GenerationStats {
 
 class Generator {
 public:
-    Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler);
+    // Besides EOS and BOS, `stop_tokens` end a reply too (a chat template's end of turn).
+    Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler, std::vector<int32_t> stop_tokens = {});
 
     // Appends tokens to the sequence. Every token before the last goes into the
     // cache at once, without logits (Engine::feed: nothing is computed or read
@@ -54,6 +55,7 @@ private:
     Engine& engine_;
     const Tokenizer& tokenizer_;
     Sampler sampler_;
+    std::vector<int32_t> stop_tokens_;
     uint32_t next_pos_ = 0;           // position of the next token fed
     std::optional<int32_t> pending_;  // appended or sampled, not yet fed
     GenerationStats stats_;

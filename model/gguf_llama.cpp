@@ -41,33 +41,33 @@ public:
         const GgufValue* v = g_.find(key);
         if (!v) return std::nullopt;
         if (!is_integer_type(v->type) || v->number < 0 || v->number > 4294967295.0) {
-            fail(path_, "metadata '" + key + "' is not an unsigned 32-bit integer");
+            fail(path_, "metadata " + quoted(key) + " is not an unsigned 32-bit integer");
         }
         return static_cast<uint32_t>(v->number);
     }
     uint32_t required_u32(const std::string& key) const {
         auto v = u32(key);
-        if (!v) fail(path_, "metadata '" + key + "' is missing");
+        if (!v) fail(path_, "metadata " + quoted(key) + " is missing");
         return *v;
     }
     std::optional<float> f32(const std::string& key) const {
         const GgufValue* v = g_.find(key);
         if (!v) return std::nullopt;
         if (v->type != GgufValueType::f32 && v->type != GgufValueType::f64) {
-            fail(path_, "metadata '" + key + "' is not a float");
+            fail(path_, "metadata " + quoted(key) + " is not a float");
         }
         return static_cast<float>(v->number);
     }
     std::optional<bool> boolean(const std::string& key) const {
         const GgufValue* v = g_.find(key);
         if (!v) return std::nullopt;
-        if (v->type != GgufValueType::boolean) fail(path_, "metadata '" + key + "' is not a boolean");
+        if (v->type != GgufValueType::boolean) fail(path_, "metadata " + quoted(key) + " is not a boolean");
         return v->number != 0;
     }
     std::optional<std::string> text(const std::string& key) const {
         const GgufValue* v = g_.find(key);
         if (!v) return std::nullopt;
-        if (v->type != GgufValueType::string) fail(path_, "metadata '" + key + "' is not a string");
+        if (v->type != GgufValueType::string) fail(path_, "metadata " + quoted(key) + " is not a string");
         return v->text;
     }
 
@@ -174,27 +174,27 @@ void load_gguf_llama(Model& m) {
     auto view = [&](const std::string& name, bool required = true) -> std::optional<TensorView> {
         auto it = by_name.find(name);
         if (it == by_name.end()) {
-            if (required) fail(m.path, "tensor '" + name + "' is missing");
+            if (required) fail(m.path, "tensor " + quoted(name) + " is missing");
             return std::nullopt;
         }
         const GgufTensorInfo& info = *it->second;
         const WeightType* type = weight_type_by_ggml_id(info.ggml_type);
         if (!type) {
-            fail(m.path, "tensor '" + name + "' has unsupported tensor type " + ggml_type_name(info.ggml_type) + " (" +
+            fail(m.path, "tensor " + quoted(name) + " has unsupported tensor type " + ggml_type_name(info.ggml_type) + " (" +
                              std::to_string(info.ggml_type) + "); supported: " + weight_type_list());
         }
         // GGUF lists the fastest-varying dimension first: [cols, rows].
-        if (info.dims.size() > 2) fail(m.path, "tensor '" + name + "' has more than 2 dimensions");
+        if (info.dims.size() > 2) fail(m.path, "tensor " + quoted(name) + " has more than 2 dimensions");
         TensorView t;
         t.name = name;
         t.type = type->type;
         t.cols = info.dims[0];
         t.rows = info.dims.size() == 2 ? info.dims[1] : 1;
-        const uint64_t bytes = tensor_bytes(m.path + ": tensor '" + name + "'", t.type, t.rows, t.cols);
+        const uint64_t bytes = tensor_bytes(m.path + ": tensor " + quoted(name), t.type, t.rows, t.cols);
         const auto begin = checked_add(g.data_offset, info.offset);
         const auto end = begin ? checked_add(*begin, bytes) : std::nullopt;
         if (!end || *end > m.file.size()) {
-            fail(m.path, "truncated: tensor '" + name + "' data at offset " + std::to_string(info.offset) + " (" +
+            fail(m.path, "truncated: tensor " + quoted(name) + " data at offset " + std::to_string(info.offset) + " (" +
                              std::to_string(bytes) + " bytes) lies past the end of the file");
         }
         t.data = m.file.data() + *begin;
@@ -239,6 +239,7 @@ void load_gguf_llama(Model& m) {
     }
 
     m.embedded_tokenizer_kind = meta.text("tokenizer.ggml.model").value_or("");
+    m.chat_template = meta.text("tokenizer.chat_template").value_or("");
     if (m.embedded_tokenizer_kind == "llama") m.vocabulary = read_vocabulary(g, meta, m.path, c.vocab_size);
 }
 

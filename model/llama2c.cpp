@@ -46,7 +46,7 @@ TensorView take(ByteReader& r, std::string name, TensorType type, uint64_t rows,
     t.rows = rows;
     t.cols = cols;
     t.group_size = group_size;
-    const uint64_t bytes = tensor_bytes(r.path() + ": tensor '" + t.name + "'", type, rows, cols, group_size);
+    const uint64_t bytes = tensor_bytes(r.path() + ": tensor " + quoted(t.name), type, rows, cols, group_size);
     if (type == TensorType::q8_grouped) {
         t.data = r.take(t.elements(), t.name);
         t.scales = r.take(bytes - t.elements(), t.name + " scales");

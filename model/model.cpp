@@ -37,7 +37,7 @@ namespace {
 
 void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t cols) {
     if (t.rows != rows || t.cols != cols) {
-        fail(m.path, "tensor '" + t.name + "' has shape [" + std::to_string(t.rows) + "][" + std::to_string(t.cols) +
+        fail(m.path, "tensor " + quoted(t.name) + " has shape [" + std::to_string(t.rows) + "][" + std::to_string(t.cols) +
                          "], expected [" + std::to_string(rows) + "][" + std::to_string(cols) + "]");
     }
 }
@@ -45,7 +45,7 @@ void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t c
 void expect_norm(const Model& m, const TensorView& t) {
     expect_shape(m, t, 1, m.config.dim);
     if (t.type != TensorType::f32 && t.type != TensorType::f16) {
-        fail(m.path, "norm tensor '" + t.name + "' has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
+        fail(m.path, "norm tensor " + quoted(t.name) + " has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
     }
 }
 

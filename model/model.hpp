@@ -44,6 +44,7 @@ struct Model {
     // GGUF files may embed their tokenizer (tokenizer.ggml.*).
     std::optional<Vocabulary> vocabulary;
     std::string embedded_tokenizer_kind;  // tokenizer.ggml.model, "" when absent
+    std::string chat_template;            // tokenizer.chat_template (Jinja), "" when absent
 
     // The file's metadata as printable text, key by key (GGUF key/values; the
     // header of a llama2.c file), for `wkv info`.

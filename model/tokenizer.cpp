@@ -81,7 +81,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
     MappedFile probe(path);  // the same clear errors as every other file (missing, directory, empty)
     t.sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
     const auto status = t.sp_->Load(path);
-    if (!status.ok()) fail(path, "not a sentencepiece model (" + std::string(status.message()) + ")");
+    if (!status.ok()) fail(path, "not a sentencepiece model (" + one_line(status.message()) + ")");
     const int n = t.sp_->GetPieceSize();
     if (n < 3 || n > kMaxVocab) fail(path, "has " + std::to_string(n) + " pieces");
     Vocabulary& v = t.vocab_;
@@ -129,22 +129,64 @@ std::vector<int32_t> Tokenizer::encode_prompt(std::string_view text) const {
     return ids;
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+std::optional<int32_t> Tokenizer::find_piece(std::string_view piece) const {
+    for (int32_t id = 0; id < vocab_.size(); id++) {
+        if (vocab_.pieces[id] == piece) return id;
+    }
+    return std::nullopt;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool dummy_prefix) const {
     std::vector<int32_t> ids;
     if (add_bos) ids.push_back(vocab_.bos_id);
     if (text.empty()) return ids;
     std::vector<int32_t> pieces;
     if (sp_) {
         const auto status = sp_->Encode(text, &pieces);
-        if (!status.ok()) fail(source_, "cannot encode text: " + std::string(status.message()));
+        if (!status.ok()) fail(source_, "cannot encode text: " + one_line(status.message()));
     } else {
-        pieces = encode_bpe(text);
+        pieces = encode_bpe(text, dummy_prefix);
     }
     ids.insert(ids.end(), pieces.begin(), pieces.end());
     return ids;
 }
 
-std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text) const {
+std::string Tokenizer::normalize(std::string_view text) {
+    auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+    auto continuation = [&](size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        // The length of a valid UTF-8 character at i (shortest form, no
+        // surrogates, at most U+10FFFF), or 0 for an invalid byte.
+        const uint8_t b = byte(i);
+        size_t len = 0;
+        if (b < 0x80) {
+            len = 1;
+        } else if (b >= 0xC2 && b <= 0xDF) {
+            len = continuation(i + 1) ? 2 : 0;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            const uint8_t lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+            len = i + 1 < text.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && continuation(i + 2) ? 3 : 0;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            const uint8_t lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+            len = i + 1 < text.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+        }
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD, one per invalid byte
+            i++;
+        } else if (text.substr(i, len) == "\xE2\x96\x81") {
+            out += ' ';
+            i += len;
+        } else {
+            out += text.substr(i, len);
+            i += len;
+        }
+    }
+    return out;
+}
+
+std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text, bool dummy_prefix) const {
     struct Symbol {
         int32_t id;
         int32_t prev, next;  // neighbours in the list, -1 at the ends
@@ -153,7 +195,7 @@ std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text) const {
 
     // 1. Characters (a byte and its UTF-8 continuation bytes, at most 4) after
     //    the dummy-prefix space; unknown characters fall back to byte pieces.
-    const std::string prefixed = " " + std::string(text);
+    const std::string prefixed = (dummy_prefix ? " " : "") + normalize(text);
     for (size_t i = 0; i < prefixed.size();) {
         size_t len = 1;
         while (i + len < prefixed.size() && len < 4 && (static_cast<uint8_t>(prefixed[i + len]) & 0xC0) == 0x80) len++;
@@ -215,8 +257,9 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
         case PieceType::unused:
             return {};
         case PieceType::byte: {
+            // A vocabulary without a plain space piece spells the dummy prefix as <0x20>.
             const int b = byte_of_piece(vocab_.pieces[id]);
-            return b < 0 ? std::string() : std::string(1, static_cast<char>(b));
+            return b < 0 || (b == ' ' && prev == vocab_.bos_id) ? std::string() : std::string(1, static_cast<char>(b));
         }
         default:
             break;

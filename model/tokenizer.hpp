@@ -10,6 +10,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,15 +35,23 @@ public:
     ~Tokenizer();
 
     // BOS (when asked) then the pieces of `text`; a leading space is added to
-    // non-empty text, as sentencepiece's dummy prefix does.
-    std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+    // non-empty text, as sentencepiece's dummy prefix does, unless `dummy_prefix`
+    // is false (text that continues a sequence, e.g. after a chat template's
+    // special token; a sentencepiece .model always adds it).
+    std::vector<int32_t> encode(std::string_view text, bool add_bos, bool dummy_prefix = true) const;
+    // `text` as sentencepiece sees it before encoding: every byte that is not
+    // part of valid UTF-8 becomes U+FFFD, and U+2581 (sentencepiece's own mark
+    // for a space) becomes a space. decode(encode(text)) gives this back.
+    static std::string normalize(std::string_view text);
+    // The id of the token whose piece is exactly `piece` (any type), if there is one.
+    std::optional<int32_t> find_piece(std::string_view piece) const;
     // A prompt as the model's tokenizer settings ask: BOS and EOS where the
     // vocabulary says to add them (GGUF's add_bos_token, add_eos_token).
     std::vector<int32_t> encode_prompt(std::string_view text) const;
 
     // The bytes token `id` contributes to the text when it follows `prev`:
     // control tokens give nothing, byte tokens their byte, and the first piece
-    // after BOS loses its leading space (the dummy prefix).
+    // after BOS loses its leading space (the dummy prefix), a byte piece too.
     std::string decode_piece(int32_t prev, int32_t id) const;
     std::string decode(const std::vector<int32_t>& ids) const;  // as if after BOS
 
@@ -55,7 +64,7 @@ public:
 private:
     Tokenizer() = default;
     void index_pieces();
-    std::vector<int32_t> encode_bpe(std::string_view text) const;
+    std::vector<int32_t> encode_bpe(std::string_view text, bool dummy_prefix) const;
 
     Vocabulary vocab_;
     std::string source_;

@@ -20,30 +20,32 @@ uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t con
     return n;
 }
 
-// Floats per sequence of each activation buffer, as the constructor allocates them.
-std::vector<uint32_t> activation_floats(const ModelConfig& c) {
+// Floats per row of each activation buffer, as the constructor allocates them:
+// x, xb, q, k, v, att_out, hb, hb2 (a row per sequence, or per token of a prompt chunk).
+std::vector<uint32_t> row_floats(const ModelConfig& c) {
     const uint32_t q_dim = c.n_heads * c.head_dim();
-    // x, xb, q, k, v, att_out, hb, hb2, logits, logits_host
-    return {c.dim, c.dim, q_dim, c.kv_dim(), c.kv_dim(), q_dim, c.hidden_dim, c.hidden_dim, c.vocab_size, c.vocab_size};
+    return {c.dim, c.dim, q_dim, c.kv_dim(), c.kv_dim(), q_dim, c.hidden_dim, c.hidden_dim};
 }
+
+uint32_t activation_rows(size_t sequences, uint32_t max_chunk) { return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk); }
 
 }  // namespace
 
-BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences)
-    : ctx_(ctx),
-      w_(weights),
+BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk)
+    : w_(weights),
       c_(weights.config),
       sequences_(std::move(sequences)),
+      rows_(activation_rows(sequences_.size(), max_chunk)),
       kernels_(ctx),
       recorder_(ctx),
-      x_(ctx, uint64_t{padded(c_.dim)} * 4 * sequences_.size(), Memory::device_local),
-      xb_(ctx, uint64_t{padded(c_.dim)} * 4 * sequences_.size(), Memory::device_local),
-      q_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * sequences_.size(), Memory::device_local),
-      k_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * sequences_.size(), Memory::device_local),
-      v_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * sequences_.size(), Memory::device_local),
-      att_out_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * sequences_.size(), Memory::device_local),
-      hb_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * sequences_.size(), Memory::device_local),
-      hb2_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * sequences_.size(), Memory::device_local),
+      x_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
+      xb_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
+      q_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * rows_, Memory::device_local),
+      k_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * rows_, Memory::device_local),
+      v_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * rows_, Memory::device_local),
+      att_out_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * rows_, Memory::device_local),
+      hb_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * rows_, Memory::device_local),
+      hb2_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * rows_, Memory::device_local),
       logits_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::device_local),
       logits_host_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::host_visible),
       nll_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
@@ -65,13 +67,14 @@ BufferRange BatchEngine::slice(const Buffer& b, uint32_t seq, uint32_t floats) c
     return BufferRange(b, uint64_t{seq} * padded(floats) * 4, uint64_t{floats} * 4);
 }
 
-BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences) {
+BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk) {
     BufferBytes b;
-    for (uint32_t floats : activation_floats(c)) {
-        const uint64_t bytes = uint64_t{padded(floats)} * 4 * sequences.size();
+    auto add = [&](uint64_t bytes) {
         b.total += bytes;
         b.largest = std::max(b.largest, bytes);
-    }
+    };
+    for (uint32_t floats : row_floats(c)) add(uint64_t{padded(floats)} * 4 * activation_rows(sequences.size(), max_chunk));
+    for (int i = 0; i < 2; i++) add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
     b.total += 4 * sequences.size() + rope;  // the NLLs, the RoPE table
     b.largest = std::max(b.largest, rope);
@@ -107,95 +110,122 @@ float BatchEngine::nll(uint32_t b) const {
     return value;
 }
 
-void BatchEngine::record_layer(uint32_t l, const std::vector<SequenceStep>& steps, const std::vector<bool>& compress) {
+BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos) {
+    if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
+    if (state_[b].entries >= rings_[b]->capacity()) {
+        throw Error("KV cache is full (" + std::to_string(rings_[b]->capacity()) + " entries per layer and head)");
+    }
+    if (sequences_[b].positions == PositionMode::original && pos >= rope_positions_) {
+        throw Error("position " + std::to_string(pos) + " is past the model's context of " + std::to_string(rope_positions_) +
+                    " (original positions; --positions cache keeps them inside it)");
+    }
+    const CachePolicy& p = sequences_[b].policy;
+    CacheWork w;
+    w.row = row;
+    w.seq = b;
+    w.pos = pos;
+    w.n_entries = state_[b].entries + 1;
+    w.compress = p.compresses() && w.n_entries > p.budget;
+    w.step = state_[b].steps;
+    // The sequence as it stands after this token.
+    state_[b].entries = w.compress ? state_[b].entries : w.n_entries;
+    state_[b].steps++;
+    return w;
+}
+
+void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves) {
     const GpuLayerWeights& w = w_.layers[l];
-    const uint32_t B = size(), hd = c_.head_dim(), q_dim = c_.n_heads * hd;
+    const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd;
     const BufferRange norm_attn = w.attn_norm.chunks.front().buffer, norm_ffn = w.ffn_norm.chunks.front().buffer;
     Recorder& r = recorder_;
 
-    kernels_.rmsnorm(r, x_, norm_attn, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
+    kernels_.rmsnorm(r, x_, norm_attn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    kernels_.matvec(r, w.wq, xb_, padded(c_.dim), q_, padded(q_dim), B, false);
-    kernels_.matvec(r, w.wk, xb_, padded(c_.dim), k_, padded(c_.kv_dim()), B, false);
-    kernels_.matvec(r, w.wv, xb_, padded(c_.dim), v_, padded(c_.kv_dim()), B, false);
+    kernels_.matvec(r, w.wq, xb_, padded(c_.dim), q_, padded(q_dim), rows, false);
+    kernels_.matvec(r, w.wk, xb_, padded(c_.dim), k_, padded(c_.kv_dim()), rows, false);
+    kernels_.matvec(r, w.wv, xb_, padded(c_.dim), v_, padded(c_.kv_dim()), rows, false);
     r.barrier();
 
-    // Each sequence's own cache: append, attend, keep scores, compress (spec §2.3).
-    for (uint32_t b = 0; b < B; b++) {
-        if (!steps[b].active) continue;
-        kernels_.kv_append(r, rings_[b]->layer(l), slice(k_, b, c_.kv_dim()), slice(v_, b, c_.kv_dim()), rope_, c_.n_kv_heads,
-                           rings_[b]->capacity(), hd, steps[b].pos, sequences_[b].positions);
+    // Each token's cache work in order (spec §2.3): append, attend, keep scores,
+    // compress. A wave touches each sequence's cache at most once, so its
+    // dispatches need no barriers between them.
+    for (const std::vector<CacheWork>& wave : waves) {
+        for (const CacheWork& t : wave) {
+            kernels_.kv_append(r, rings_[t.seq]->layer(l), slice(k_, t.row, c_.kv_dim()), slice(v_, t.row, c_.kv_dim()), rope_,
+                               c_.n_kv_heads, rings_[t.seq]->capacity(), hd, t.pos, sequences_[t.seq].positions);
+        }
+        r.barrier();
+        for (const CacheWork& t : wave) {
+            const PositionMode positions = sequences_[t.seq].positions;
+            const uint32_t q_pos = positions == PositionMode::cache_index ? t.n_entries - 1 : t.pos;
+            kernels_.attention(r, slice(q_, t.row, q_dim), rings_[t.seq]->layer(l), rope_, slice(att_out_, t.row, q_dim), c_.n_heads,
+                               c_.group_size(), rings_[t.seq]->capacity(), hd, t.n_entries, q_pos, positions);
+        }
+        r.barrier();
+        for (const CacheWork& t : wave) {
+            kernels_.score_accumulate(r, rings_[t.seq]->layer(l), c_.n_kv_heads, c_.group_size(), rings_[t.seq]->capacity(), t.n_entries,
+                                      policy_info(sequences_[t.seq].policy.kind).uses_head_mean);
+        }
+        r.barrier();
+        bool any_compress = false;
+        for (const CacheWork& t : wave) {
+            if (!t.compress) continue;
+            kernels_.compress(r, rings_[t.seq]->layer(l), sequences_[t.seq].policy, l, c_.n_kv_heads, rings_[t.seq]->capacity(), hd,
+                              t.step);
+            any_compress = true;
+        }
+        if (any_compress) r.barrier();
     }
-    r.barrier();
-    for (uint32_t b = 0; b < B; b++) {
-        if (!steps[b].active) continue;
-        const PositionMode positions = sequences_[b].positions;
-        const uint32_t n_entries = state_[b].entries + 1;
-        const uint32_t q_pos = positions == PositionMode::cache_index ? n_entries - 1 : steps[b].pos;
-        kernels_.attention(r, slice(q_, b, q_dim), rings_[b]->layer(l), rope_, slice(att_out_, b, q_dim), c_.n_heads, c_.group_size(),
-                           rings_[b]->capacity(), hd, n_entries, q_pos, positions);
-    }
-    r.barrier();
-    for (uint32_t b = 0; b < B; b++) {
-        if (!steps[b].active) continue;
-        kernels_.score_accumulate(r, rings_[b]->layer(l), c_.n_kv_heads, c_.group_size(), rings_[b]->capacity(), state_[b].entries + 1,
-                                  policy_info(sequences_[b].policy.kind).uses_head_mean);
-    }
-    r.barrier();
-    bool any_compress = false;
-    for (uint32_t b = 0; b < B; b++) {
-        if (!steps[b].active || !compress[b]) continue;
-        kernels_.compress(r, rings_[b]->layer(l), sequences_[b].policy, l, c_.n_kv_heads, rings_[b]->capacity(), hd, state_[b].steps);
-        any_compress = true;
-    }
-    if (any_compress) r.barrier();
 
-    kernels_.matvec(r, w.wo, att_out_, padded(q_dim), x_, padded(c_.dim), B, true);  // residual
+    kernels_.matvec(r, w.wo, att_out_, padded(q_dim), x_, padded(c_.dim), rows, true);  // residual
     r.barrier();
-    kernels_.rmsnorm(r, x_, norm_ffn, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
+    kernels_.rmsnorm(r, x_, norm_ffn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    kernels_.matvec(r, w.w1, xb_, padded(c_.dim), hb_, padded(c_.hidden_dim), B, false);
-    kernels_.matvec(r, w.w3, xb_, padded(c_.dim), hb2_, padded(c_.hidden_dim), B, false);
+    kernels_.matvec(r, w.w1, xb_, padded(c_.dim), hb_, padded(c_.hidden_dim), rows, false);
+    kernels_.matvec(r, w.w3, xb_, padded(c_.dim), hb2_, padded(c_.hidden_dim), rows, false);
     r.barrier();
-    kernels_.swiglu(r, hb_, hb2_, B * padded(c_.hidden_dim));
+    kernels_.swiglu(r, hb_, hb2_, rows * padded(c_.hidden_dim));
     r.barrier();
-    kernels_.matvec(r, w.w2, hb_, padded(c_.hidden_dim), x_, padded(c_.dim), B, true);  // residual
+    kernels_.matvec(r, w.w2, hb_, padded(c_.hidden_dim), x_, padded(c_.dim), rows, true);  // residual
     r.barrier();
+}
+
+void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves) {
+    Recorder& r = recorder_;
+    for (uint32_t row = 0; row < rows; row++) {
+        if (row_tokens[row] >= 0) kernels_.embedding(r, w_.token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
+    }
+    r.barrier();
+    for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, waves);
 }
 
 void BatchEngine::step(const std::vector<SequenceStep>& steps) {
     const uint32_t B = size();
     if (steps.size() != B) throw std::logic_error("BatchEngine::step needs one entry per sequence");
-    std::vector<bool> compress(B, false);
+    // One token per active sequence, in row b: one wave of cache work.
+    const std::vector<SequenceState> before = state_;
+    std::vector<std::vector<CacheWork>> waves(1);
+    std::vector<int32_t> row_tokens(B, -1);
     bool any_output = false;
-    for (uint32_t b = 0; b < B; b++) {
-        const SequenceStep& s = steps[b];
-        if (!s.active) continue;
-        if (s.token < 0 || static_cast<uint32_t>(s.token) >= c_.vocab_size) {
-            throw Error("token id " + std::to_string(s.token) + " is outside the vocabulary");
+    try {
+        for (uint32_t b = 0; b < B; b++) {
+            const SequenceStep& s = steps[b];
+            if (!s.active) continue;
+            if (s.output == StepOutput::nll && (s.target < 0 || static_cast<uint32_t>(s.target) >= c_.vocab_size)) {
+                throw Error("token id " + std::to_string(s.target) + " is outside the vocabulary");
+            }
+            waves[0].push_back(plan_token(b, b, s.token, s.pos));
+            row_tokens[b] = s.token;
+            any_output = any_output || s.output != StepOutput::none;
         }
-        if (s.output == StepOutput::nll && (s.target < 0 || static_cast<uint32_t>(s.target) >= c_.vocab_size)) {
-            throw Error("token id " + std::to_string(s.target) + " is outside the vocabulary");
-        }
-        if (state_[b].entries >= rings_[b]->capacity()) {
-            throw Error("KV cache is full (" + std::to_string(rings_[b]->capacity()) + " entries per layer and head)");
-        }
-        if (sequences_[b].positions == PositionMode::original && s.pos >= rope_positions_) {
-            throw Error("position " + std::to_string(s.pos) + " is past the model's context of " + std::to_string(rope_positions_) +
-                        " (original positions; --positions cache keeps them inside it)");
-        }
-        const CachePolicy& p = sequences_[b].policy;
-        compress[b] = p.compresses() && state_[b].entries + 1 > p.budget;
-        any_output = any_output || s.output != StepOutput::none;
+    } catch (...) {
+        state_ = before;  // nothing was recorded
+        throw;
     }
 
     Recorder& r = recorder_;
     r.begin();
-    for (uint32_t b = 0; b < B; b++) {
-        if (steps[b].active) kernels_.embedding(r, w_.token_embedding, static_cast<uint32_t>(steps[b].token), slice(x_, b, c_.dim));
-    }
-    r.barrier();
-    for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, steps, compress);
+    record_tokens(B, row_tokens, waves);
     if (any_output) {
         kernels_.rmsnorm(r, x_, w_.final_norm.chunks.front().buffer, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
         r.barrier();
@@ -213,11 +243,36 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
         r.host_barrier();
     }
     r.submit_and_wait();
-    for (uint32_t b = 0; b < B; b++) {
-        if (!steps[b].active) continue;
-        state_[b].entries = compress[b] ? state_[b].entries : state_[b].entries + 1;
-        state_[b].steps++;
+}
+
+void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) {
+    if (tokens.empty() || tokens.size() > rows_) throw std::logic_error("BatchEngine::prefill: 1 to max_chunk tokens at once");
+    // Token t of the chunk in row t; its cache work one wave each, in order, as
+    // token-by-token steps would do it. The matrices read their weights once for
+    // the whole chunk, and a batched matvec equals single ones bit for bit, so the
+    // result is that of feeding the tokens one at a time, exactly.
+    const uint32_t n = static_cast<uint32_t>(tokens.size());
+    const std::vector<SequenceState> before = state_;
+    std::vector<std::vector<CacheWork>> waves;
+    try {
+        for (uint32_t t = 0; t < n; t++) waves.push_back({plan_token(t, b, tokens[t], first_pos + t)});
+    } catch (...) {
+        state_ = before;
+        throw;
     }
+    Recorder& r = recorder_;
+    r.begin();
+    record_tokens(n, std::vector<int32_t>(tokens.begin(), tokens.end()), waves);
+    if (logits) {
+        // The last token's logits, in the sequence's row of the logits buffers.
+        kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_.final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim), c_.dim, c_.rms_eps);
+        r.barrier();
+        kernels_.matvec(r, w_.classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false);
+        const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;
+        r.copy(logits_, offset, logits_host_, offset, uint64_t{c_.vocab_size} * 4);
+        r.host_barrier();
+    }
+    r.submit_and_wait();
 }
 
 }  // namespace wkv

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "gpu_weights.hpp"
@@ -30,16 +31,24 @@ struct SequenceStep {
 class BatchEngine {
 public:
 
-    BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences);
+    // `max_chunk`: the most prompt tokens prefill() takes at once (activation rows).
+    BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1);
 
     // One token for every active sequence.
     void step(const std::vector<SequenceStep>& steps);
+    // Up to max_chunk tokens of sequence b at positions first_pos, first_pos + 1, ...:
+    // every weight read once for all of them, each token's cache work in order, so
+    // the result equals feeding them one at a time, bit for bit. With `logits`, the
+    // last token's logits are read back (logits(b)).
+    void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
+    uint32_t max_chunk() const { return rows_; }
     // After a step: sequence b's logits (StepOutput::logits) or NLL (StepOutput::nll).
     std::vector<float> logits(uint32_t b) const;
     float nll(uint32_t b) const;
 
     void reset(uint32_t b);  // empty that sequence's cache
     uint32_t size() const { return static_cast<uint32_t>(sequences_.size()); }
+    const ModelConfig& config() const { return c_; }
     const KvCacheRing& cache(uint32_t b) const { return *rings_[b]; }
     uint32_t entries(uint32_t b) const { return state_[b].entries; }
     uint64_t kv_cache_bytes() const;
@@ -48,7 +57,7 @@ public:
     struct BufferBytes {
         uint64_t total = 0, largest = 0;
     };
-    static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences);
+    static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences, uint32_t max_chunk = 1);
     uint64_t buffer_bytes() const;
     // Device time per shader over the steps after enable_profiling() (`wkv ppl --profile`).
     void enable_profiling() { recorder_.enable_profiling(); }
@@ -59,24 +68,34 @@ private:
         uint32_t entries = 0;  // in every layer and head
         uint32_t steps = 0;    // tokens fed since the cache was empty
     };
-    // Sequence b's slice of a batched activation buffer of `floats` per sequence.
-    BufferRange slice(const Buffer& b, uint32_t seq, uint32_t floats) const;
-    void record_layer(uint32_t l, const std::vector<SequenceStep>& steps, const std::vector<bool>& compress);
+    // One token's work on its sequence's cache in one layer.
+    struct CacheWork {
+        uint32_t row, seq, pos, n_entries, step;  // n_entries: with the token appended
+        bool compress;                            // n_entries > budget: the policy runs after attention
+    };
+    // Checks a token, works out its cache work and advances the sequence's state.
+    CacheWork plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos);
+    // Row `row` of an activation buffer of `floats` per row.
+    BufferRange slice(const Buffer& b, uint32_t row, uint32_t floats) const;
+    // Every layer for `rows` rows (row_tokens: each row's token, -1 for none).
+    void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves);
+    void record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves);
 
-    Context& ctx_;
     const GpuWeights& w_;
     ModelConfig c_;
     std::vector<CacheSettings> sequences_;
+    uint32_t rows_;  // activation rows: a sequence each in step(), a token each in prefill()
     Kernels kernels_;
     Recorder recorder_;
-    // Activations, one slice per sequence b at b * padded(n) floats (each slice
-    // starts on a 256-byte boundary, so any device can bind it).
-    Buffer x_;            // [B][dim]: the residual stream
-    Buffer xb_;           // [B][dim]: the normed input of a block
-    Buffer q_;            // [B][n_heads * head_dim]: queries
-    Buffer k_, v_;        // [B][n_kv_heads * head_dim]: the new token's keys and values
-    Buffer att_out_;      // [B][n_heads * head_dim]: attention output
-    Buffer hb_, hb2_;     // [B][hidden_dim]: SwiGLU gate (then silu(gate) * up) and up
+    // Activations, one row per sequence b (step) or per token of a chunk
+    // (prefill) at b * padded(n) floats: R = max(B, max_chunk) rows. Each row
+    // starts on a 256-byte boundary, so any device can bind it.
+    Buffer x_;            // [R][dim]: the residual stream
+    Buffer xb_;           // [R][dim]: the normed input of a block
+    Buffer q_;            // [R][n_heads * head_dim]: queries
+    Buffer k_, v_;        // [R][n_kv_heads * head_dim]: the new token's keys and values
+    Buffer att_out_;      // [R][n_heads * head_dim]: attention output
+    Buffer hb_, hb2_;     // [R][hidden_dim]: SwiGLU gate (then silu(gate) * up) and up
     Buffer logits_;       // [B][vocab_size]
     Buffer logits_host_;  // [B][vocab_size], host-visible: the logits a step reads back
     Buffer nll_host_;     // [B], host-visible: one NLL per sequence

@@ -34,12 +34,17 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, Memory memory) : ctx_(&ctx), size_(
                     ExitCode::device);
     }
     vk_check(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0), "vkBindBufferMemory");
+    allocated_ = req.size;
+    ctx.count_allocation(static_cast<int64_t>(allocated_));
     if (host) vk_check(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory");
 }
 
 Buffer::~Buffer() {
     if (buffer_) vkDestroyBuffer(ctx_->device(), buffer_, nullptr);
-    if (memory_) vkFreeMemory(ctx_->device(), memory_, nullptr);  // unmaps too
+    if (memory_) {
+        vkFreeMemory(ctx_->device(), memory_, nullptr);  // unmaps too
+        ctx_->count_allocation(-static_cast<int64_t>(allocated_));
+    }
 }
 
 Buffer::Buffer(Buffer&& other) noexcept
@@ -47,6 +52,7 @@ Buffer::Buffer(Buffer&& other) noexcept
       buffer_(std::exchange(other.buffer_, VK_NULL_HANDLE)),
       memory_(std::exchange(other.memory_, VK_NULL_HANDLE)),
       size_(other.size_),
+      allocated_(other.allocated_),
       mapped_(std::exchange(other.mapped_, nullptr)) {}
 
 void Buffer::upload(const void* data, uint64_t bytes, uint64_t offset) {

@@ -34,6 +34,7 @@ private:
     VkBuffer buffer_ = VK_NULL_HANDLE;
     VkDeviceMemory memory_ = VK_NULL_HANDLE;
     uint64_t size_ = 0;
+    uint64_t allocated_ = 0;  // the allocation's size, counted in Context::device_bytes_allocated
     void* mapped_ = nullptr;
 };
 

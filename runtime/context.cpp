@@ -41,7 +41,7 @@ bool validation_from_environment() {
     const char* v = std::getenv("WKV_VALIDATION");
     if (!v || !*v || std::strcmp(v, "0") == 0) return false;
     if (std::strcmp(v, "1") == 0) return true;
-    throw Error(std::string("WKV_VALIDATION: expected 0 or 1, got '") + v + "'");
+    throw Error("WKV_VALIDATION: expected 0 or 1, got " + quoted(v));
 }
 
 bool has_validation_layer() {
@@ -292,10 +292,10 @@ Context::Context(const ContextOptions& options) {
         VkPhysicalDeviceProperties props;
         vkGetPhysicalDeviceProperties(physical_, &props);
         if (props.apiVersion < VK_API_VERSION_1_1) {
-            throw Error("device '" + info_.name + "' supports only Vulkan " + info_.api_version + "; 1.1 is needed", ExitCode::device);
+            throw Error("device " + quoted(info_.name) + " supports only Vulkan " + info_.api_version + "; 1.1 is needed", ExitCode::device);
         }
         if (!info_.subgroup_arithmetic) {
-            throw Error("device '" + info_.name + "' has no subgroup arithmetic in compute shaders, which wkv's matvec needs",
+            throw Error("device " + quoted(info_.name) + " has no subgroup arithmetic in compute shaders, which wkv's matvec needs",
                         ExitCode::device);
         }
         limits_ = props.limits;
@@ -313,7 +313,7 @@ Context::Context(const ContextOptions& options) {
                 found = true;
             }
         }
-        if (!found) throw Error("device '" + info_.name + "' has no compute queue", ExitCode::device);
+        if (!found) throw Error("device " + quoted(info_.name) + " has no compute queue", ExitCode::device);
 
         const float priority = 1.0f;
         VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -367,7 +367,7 @@ uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required
             if ((type_bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & want) == want) return i;
         }
     }
-    throw Error("device '" + info_.name + "' has no suitable memory type", ExitCode::device);
+    throw Error("device " + quoted(info_.name) + " has no suitable memory type", ExitCode::device);
 }
 
 void Context::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {

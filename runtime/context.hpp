@@ -5,6 +5,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,11 @@ public:
     // Submits and waits with a time limit, so a hung device becomes an error, not a hang.
     void submit_and_wait(VkCommandBuffer cmd, VkFence fence);
 
+    // Device memory wkv holds right now (every Buffer's allocation), for memory
+    // reports that must stay flat over a long run.
+    uint64_t device_bytes_allocated() const { return device_bytes_.load(); }
+    void count_allocation(int64_t bytes) { device_bytes_ += static_cast<uint64_t>(bytes); }
+
     bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
     std::vector<std::string> validation_messages() const;
 
@@ -91,6 +97,7 @@ private:
     VkPhysicalDeviceLimits limits_{};
     VkPhysicalDeviceMemoryProperties memory_{};
 
+    std::atomic<uint64_t> device_bytes_{0};
     mutable std::mutex messages_mutex_;
     std::vector<std::string> messages_;
 };

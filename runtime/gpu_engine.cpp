@@ -1,5 +1,7 @@
 #include "gpu_engine.hpp"
 
+#include <algorithm>
+
 #include "memory_plan.hpp"
 
 namespace wkv {
@@ -7,15 +9,19 @@ namespace wkv {
 namespace {
 
 // Refuses a run that does not fit the device before anything is uploaded.
-std::unique_ptr<GpuWeights> plan_and_upload(Context& ctx, const Model& model, const CacheSettings& settings, const GpuEngineOptions& o) {
-    check_fits(plan_memory(model, {settings}, o.max_chunk_bytes ? o.max_chunk_bytes : ctx.info().max_storage_buffer_range), ctx.info());
+// Shrinks o.prompt_chunk first where the device's limits ask for it.
+std::unique_ptr<GpuWeights> plan_and_upload(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions& o) {
+    o.prompt_chunk = prompt_chunk_that_fits(model.config, {settings}, ctx.info(), o.prompt_chunk);
+    check_fits(plan_memory(model, {settings}, o.max_chunk_bytes ? o.max_chunk_bytes : ctx.info().max_storage_buffer_range, o.prompt_chunk),
+               ctx.info());
     return upload_weights(ctx, model, o.max_chunk_bytes, o.upload_progress);
 }
 
 }  // namespace
 
 GpuEngine::GpuEngine(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions options)
-    : ctx_(ctx), weights_(plan_and_upload(ctx, model, settings, options)), batch_(ctx, *weights_, {settings}) {}
+    : ctx_(ctx), weights_(plan_and_upload(ctx, model, settings, options)),  // (fits options.prompt_chunk, which batch_ reads next)
+      batch_(ctx, *weights_, {settings}, options.prompt_chunk) {}
 
 const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
     batch_.step({{true, token, pos, StepOutput::logits, 0}});
@@ -24,6 +30,13 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
 }
 
 void GpuEngine::feed(int32_t token, uint32_t pos) { batch_.step({{true, token, pos, StepOutput::none, 0}}); }
+
+void GpuEngine::feed(std::span<const int32_t> tokens, uint32_t first_pos) {
+    for (size_t done = 0; done < tokens.size(); done += batch_.max_chunk()) {
+        const size_t n = std::min<size_t>(batch_.max_chunk(), tokens.size() - done);
+        batch_.prefill(0, tokens.subspan(done, n), first_pos + static_cast<uint32_t>(done), false);
+    }
+}
 
 double GpuEngine::nll(int32_t token, uint32_t pos, int32_t target) {
     batch_.step({{true, token, pos, StepOutput::nll, target}});

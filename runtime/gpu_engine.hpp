@@ -14,8 +14,12 @@
 
 namespace wkv {
 
+// Prompt tokens fed at once (each weight read once per chunk), unless the device's limits ask for fewer.
+constexpr uint32_t kPromptChunk = 64;
+
 struct GpuEngineOptions {
     uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
+    uint32_t prompt_chunk = kPromptChunk;
     UploadProgress upload_progress;  // told how the upload of the weights goes
 };
 
@@ -29,9 +33,11 @@ public:
 
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
     void feed(int32_t token, uint32_t pos) override;
+    void feed(std::span<const int32_t> tokens, uint32_t first_pos) override;
     double nll(int32_t token, uint32_t pos, int32_t target) override;
     void reset() override { batch_.reset(0); }
     uint64_t kv_cache_bytes() const override { return batch_.kv_cache_bytes(); }
+    uint32_t cache_entries() const override { return batch_.entries(0); }
     uint64_t weight_bytes() const override { return weights_->bytes(); }
     uint64_t bytes_read_per_token() const override { return weights_->bytes_read_per_token(); }
     std::string device_name() const override { return ctx_.info().name; }

@@ -70,7 +70,7 @@ GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_by
     uint64_t rows_per_chunk = std::min<uint64_t>(limit / row_bytes, t.rows);
     while (rows_per_chunk > 0 && device_bytes(g.type, rows_per_chunk, t.cols) > limit) rows_per_chunk--;
     if (rows_per_chunk == 0) {
-        throw Error("tensor '" + t.name + "': one row (" + std::to_string(row_bytes) + " bytes) exceeds the device's storage buffer range of " +
+        throw Error("tensor " + quoted(t.name) + ": one row (" + std::to_string(row_bytes) + " bytes) exceeds the device's storage buffer range of " +
                         std::to_string(limit) + " bytes",
                     ExitCode::device);
     }

@@ -20,7 +20,7 @@ std::string format_bytes(uint64_t bytes) {
     return buf;
 }
 
-MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes) {
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes, uint32_t prompt_chunk) {
     MemoryPlan plan;
     const ModelConfig& c = model.config;
     // Weights as upload_weights stores them: norms as f32 vectors, matrices in chunks of whole rows.
@@ -52,12 +52,21 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
         plan.kv_layer_buffer = std::max(plan.kv_layer_buffer, layer);
         plan.kv_largest_section = std::max(plan.kv_largest_section, uint64_t{c.n_kv_heads} * s.policy.slots() * c.head_dim() * kv_type_bytes(s.kv_type));
     }
-    const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(c, sequences);
+    const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(c, sequences, prompt_chunk);
     plan.activations = buffers.total;
     plan.largest_activation = buffers.largest;
     plan.config = c;
     plan.settings = sequences;
+    plan.prompt_chunk = prompt_chunk;
     return plan;
+}
+
+uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
+                                uint32_t wanted) {
+    const uint64_t limit = std::min(device.max_allocation_bytes, device.max_storage_buffer_range);
+    uint32_t chunk = std::max(1u, wanted);
+    while (chunk > 1 && BatchEngine::buffer_bytes(config, sequences, chunk).largest > limit) chunk--;
+    return chunk;
 }
 
 namespace {
@@ -70,7 +79,7 @@ uint64_t cache_bytes_at(const MemoryPlan& plan, uint32_t entries) {
         s.policy.budget = entries;
         bytes += KvCacheRing::bytes_for(plan.config, s.policy.slots(), s.kv_type);
     }
-    return bytes + BatchEngine::buffer_bytes(plan.config, resized).total;
+    return bytes + BatchEngine::buffer_bytes(plan.config, resized, plan.prompt_chunk).total;
 }
 
 // The longest cache (entries per layer and KV head) that fits `free` beside the weights; 0 if none.

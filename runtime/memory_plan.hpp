@@ -30,13 +30,22 @@ struct MemoryPlan {
     // What the plan was made for: to work out a cache that would fit.
     ModelConfig config;
     std::vector<CacheSettings> settings;
+    uint32_t prompt_chunk = 1;
 
     uint64_t total() const { return weights + kv_cache + activations; }
 };
 
 // The plan for `model` with one sequence per setting, weights split into
 // chunks of at most `max_chunk_bytes` (the device's maxStorageBufferRange).
-MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes);
+// `prompt_chunk`: the most prompt tokens processed at once (activation rows).
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes,
+                       uint32_t prompt_chunk = 1);
+
+// The most prompt tokens, at most `wanted`, that can go through the layers at
+// once while every activation buffer stays within the device's binding and
+// allocation limits (lowered limits shrink the chunk, they do not fail the run).
+uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
+                                uint32_t wanted);
 
 // Why the plan does not fit the device, in one line with what would fit
 // instead; empty when it fits.

@@ -64,7 +64,7 @@ void Recorder::begin() {
 
 void Recorder::enable_profiling() {
     if (queries_) return;
-    if (ctx_.timestamp_bits() == 0) throw Error("device '" + ctx_.info().name + "' cannot time commands (no timestamps on its compute queue)");
+    if (ctx_.timestamp_bits() == 0) throw Error("device " + quoted(ctx_.info().name) + " cannot time commands (no timestamps on its compute queue)");
     VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     info.queryType = VK_QUERY_TYPE_TIMESTAMP;
     info.queryCount = kQueries;

@@ -49,7 +49,7 @@ Json shared_json(const std::string& relative) { return parse_json(read_file(shar
 
 std::vector<int32_t> to_ids(const Json& array) {
     std::vector<int32_t> out;
-    for (double x : array.numbers()) out.push_back(static_cast<int32_t>(x));
+    for (double x : array.get<std::vector<double>>()) out.push_back(static_cast<int32_t>(x));
     return out;
 }
 
@@ -73,7 +73,7 @@ struct Started {
 // Starts the wkv binary under test with these arguments, stdout and stderr to
 // files, and its files limited to `max_file_bytes` (0: no limit).
 Started start_wkv(const std::vector<std::string>& args, uint64_t max_file_bytes = 0,
-                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
+                  const std::vector<std::pair<std::string, std::string>>& env = {}, const std::string& input_file = "") {
     static int counter = 0;
     Started s{-1, temp_dir() / ("run" + std::to_string(counter) + ".out"), temp_dir() / ("run" + std::to_string(counter) + ".err")};
     counter++;
@@ -90,6 +90,7 @@ Started start_wkv(const std::vector<std::string>& args, uint64_t max_file_bytes 
         for (std::string& a : copy) argv.push_back(a.data());
         argv.push_back(nullptr);
         if (!std::freopen(s.out.c_str(), "w", stdout) || !std::freopen(s.err.c_str(), "w", stderr)) _exit(127);
+        if (!input_file.empty() && !std::freopen(input_file.c_str(), "r", stdin)) _exit(127);
         for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
         if (max_file_bytes) {
             const rlimit limit{max_file_bytes, max_file_bytes};
@@ -117,6 +118,49 @@ RunResult run_wkv(const std::vector<std::string>& args) { return finish(start_wk
 
 RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env) {
     return finish(start_wkv(args, 0, env));
+}
+
+RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::string& input) {
+    static int counter = 0;
+    const std::string path = (temp_dir() / ("input" + std::to_string(counter++) + ".txt")).string();
+    write_file(path, std::vector<uint8_t>(input.begin(), input.end()));
+    return finish(start_wkv(args, 0, {}, path));
+}
+
+ServerProcess::ServerProcess(std::vector<std::string> args) {
+    static int counter = 0;
+    const std::string port_file = (temp_dir() / ("port" + std::to_string(counter++))).string();
+    args.insert(args.begin(), "serve");
+    args.insert(args.end(), {"--port", "0", "--port-file", port_file});
+    const Started s = start_wkv(args);
+    pid_ = s.pid;
+    out_ = s.out.string();
+    err_ = s.err.string();
+    // Wait for it to listen (loading a model on lavapipe takes a few seconds).
+    for (int i = 0; i < 600 && port_ == 0; i++) {
+        std::ifstream in(port_file);
+        if (!(in >> port_)) port_ = 0;
+        int status = 0;
+        if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+            stopped_ = true;
+            FAIL("wkv serve exited before listening: " << read_file(err_));
+        }
+        if (port_ == 0) ::usleep(100 * 1000);
+    }
+    REQUIRE_MESSAGE(port_ != 0, "wkv serve did not listen within 60 s: " << read_file(err_));
+}
+
+ServerProcess::~ServerProcess() {
+    if (!stopped_) stop();
+}
+
+RunResult ServerProcess::stop() {
+    if (!stopped_) {
+        ::kill(pid_, SIGINT);
+        result_ = finish(Started{pid_, out_, err_});
+        stopped_ = true;
+    }
+    return result_;
 }
 
 RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes) {

@@ -7,13 +7,18 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config.hpp"
-#include "json.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 #include "runtime/context.hpp"
 
 namespace wkv::test {
+
+// Reference files in ../shared and the output of `wkv ... --json`.
+using Json = nlohmann::json;
+inline Json parse_json(const std::string& text) { return Json::parse(text); }
 
 // Path of a file under ../shared (or $WKV_SHARED). Fails the test loudly,
 // never skips, when the file is missing: CI must have the real data.
@@ -44,6 +49,27 @@ RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vect
 RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes);
 // The same, sending SIGINT after `interrupt_after_ms` (as a user's Ctrl-C).
 RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrupt_after_ms);
+
+// wkv serve running in the background on a free port of 127.0.0.1, stopped
+// (SIGINT) when this goes out of scope.
+class ServerProcess {
+public:
+    explicit ServerProcess(std::vector<std::string> args);  // args after "serve"
+    ~ServerProcess();
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    RunResult stop();  // SIGINT, then its exit code and output
+
+private:
+    int pid_ = -1;
+    int port_ = 0;
+    std::string out_, err_;
+    bool stopped_ = false;
+    RunResult result_;
+};
+
+// Runs wkv with `input` as its standard input.
+RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::string& input);
 
 // One Vulkan context for the whole test process, with the validation layer on.
 Context& validated_context();

@@ -24,10 +24,12 @@ public:
         logits_[script_.at(next_++)] = 10.0f;
         return logits_;
     }
+    using Engine::feed;
     void feed(int32_t token, uint32_t pos) override { calls.push_back("feed " + std::to_string(token) + "@" + std::to_string(pos)); }
     double nll(int32_t, uint32_t, int32_t) override { throw std::logic_error("not used"); }
     void reset() override { calls.push_back("reset"); }
     uint64_t kv_cache_bytes() const override { return 0; }
+    uint32_t cache_entries() const override { return 0; }
     uint64_t weight_bytes() const override { return 0; }
     uint64_t bytes_read_per_token() const override { return 0; }
     std::string device_name() const override { return "script"; }

@@ -35,7 +35,7 @@ double worst_logit_error(Engine& cpu, Engine& gpu, const std::vector<int32_t>& t
 
 std::vector<int32_t> story_tokens(size_t n) {
     std::vector<int32_t> ids = {1};
-    for (int32_t id : to_ids(shared_json("models/stories260K.reference.json")["greedy_ids_256"])) ids.push_back(id);
+    for (int32_t id : to_ids(shared_json("models/stories260K.reference.json").at("greedy_ids_256"))) ids.push_back(id);
     ids.resize(n);
     return ids;
 }
@@ -54,14 +54,14 @@ TEST_CASE("conformance: every shader against the CPU reference (tolerances besid
 TEST_CASE("stories260K fp32 on the GPU: logits within 1e-4 of the stored ones, 256 greedy tokens exact") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     const Json ref = shared_json("models/stories260K.reference.json");
-    const std::vector<int32_t> expected = to_ids(ref["greedy_ids_256"]);
+    const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
     GpuEngine gpu(validated_context(), model, 256);
     int32_t token = 1;
     std::vector<int32_t> got;
     for (uint32_t pos = 0; pos < 256; pos++) {
         const std::vector<float>& logits = gpu.forward(token, pos);
         if (pos < 4) {
-            const std::vector<double> stored = ref["logits"][std::to_string(pos)].numbers();
+            const std::vector<double> stored = ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>();
             double err = 0;
             for (size_t i = 0; i < stored.size(); i++) err = std::max(err, std::fabs(logits[i] - stored[i]));
             CHECK(err < 1e-4);
@@ -103,10 +103,40 @@ TEST_CASE("the device reads what the CPU reads per token: one row of an untied e
     check_no_validation_messages();
 }
 
+TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: logits and every cache slot, while policies evict") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    std::vector<int32_t> prompt = {1};
+    for (int32_t i = 0; i < 150; i++) prompt.push_back((i * 37 + 11) % 512);
+    Context& ctx = validated_context();
+    for (PolicyKind kind : {PolicyKind::full, PolicyKind::weightedkv, PolicyKind::tova, PolicyKind::cam}) {
+        PolicyRequest r;
+        r.kind = kind;
+        r.budget = kind == PolicyKind::full ? 256 : 32;  // the compressing ones evict inside the chunks
+        const CacheSettings settings{resolve_policy(r, 512), PositionMode::cache_index};
+        GpuEngine one(ctx, model, settings);
+        for (uint32_t pos = 0; pos < prompt.size(); pos++) one.feed(prompt[pos], pos);
+        const std::vector<float> expected = one.forward(7, static_cast<uint32_t>(prompt.size()));
+        for (uint32_t chunk : {64u, 5u}) {
+            GpuEngineOptions options;
+            options.prompt_chunk = chunk;
+            GpuEngine chunked(ctx, model, settings, options);
+            chunked.feed(prompt, 0);
+            CHECK_MESSAGE(chunked.forward(7, static_cast<uint32_t>(prompt.size())) == expected, policy_name(kind) << " chunk " << chunk);
+            CHECK(chunked.entries() == one.entries());
+            for (uint32_t l = 0; l < model.config.n_layers; l++) {
+                const KvLayerSnapshot a = one.cache().read_layer(l), b = chunked.cache().read_layer(l);
+                CHECK(same_tables(a, b, one.cache().capacity()));
+                CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt));
+            }
+        }
+    }
+    check_no_validation_messages();
+}
+
 TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
     GpuEngine whole(validated_context(), model, 8);
-    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, {}});
+    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, 64, {}});
     for (uint32_t pos = 0; pos < 8; pos++) {
         const int32_t token = static_cast<int32_t>(pos * 431 % 4096);
         const std::vector<float> a = whole.forward(token, pos);

@@ -190,6 +190,27 @@ TEST_CASE("add_bos_token and add_eos_token decide a prompt's ends") {
 
 TEST_SUITE("cli") {
 
+TEST_CASE("a file that claims a huge context gets the default cache of 4096 entries, not a cache that size") {
+    // Before the default was capped, a 9 MB GGUF claiming 4,194,304 tokens asked for a 54 GiB cache.
+    RandomModelOptions o;
+    o.config = small_gqa_config(64, 256);
+    o.config.context = 4194304;
+    o.seed = 7;
+    const std::string path = (temp_dir() / "huge_context.gguf").string();
+    write_file(path, random_llama_gguf(o));
+    const Model model = load_model(path);
+    CHECK(model.config.context == 4194304);
+    const RunResult r = run_wkv({"info", "-m", path});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK_MESSAGE(r.out.find("cache: full budget=4096") != std::string::npos, r.out);
+    const CachePolicy policy = resolve_policy(PolicyRequest{}, model.config.context);
+    CHECK(policy.budget == 4096);
+    const MemoryPlan plan = plan_memory(model, {CacheSettings{policy, PositionMode::cache_index}}, 128u << 20, kPromptChunk);
+    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 4096, KvType::f32));
+    CHECK(plan.activations < (4u << 20));  // the RoPE table covers the cache's positions, not the claimed context
+    CHECK_MESSAGE(r.out.find("KV cache " + format_bytes(plan.kv_cache)) != std::string::npos, r.out);
+}
+
 TEST_CASE("wkv info: metadata, weights by type, the plan, and whether it fits") {
     const RunResult r = run_wkv({"info", "-m", shared_file("models/quant/wkv-eval-8m.Q4_K_M.gguf"), "--policy", "weightedkv", "--budget",
                                  "256"});

@@ -219,12 +219,12 @@ TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equal
     const Json ref = shared_json("models/wkv-eval-8m.reference.json");
     const Model model = load_model(shared_file("models/wkv-eval-8m.bin"));
     const Tokenizer tokenizer = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
-    std::vector<int32_t> tokens = tokenizer.encode(read_file(shared_file(ref["ppl_doc"].string)).substr(0, 2000), true);
+    std::vector<int32_t> tokens = tokenizer.encode(read_file(shared_file(ref.at("ppl_doc").get<std::string>())).substr(0, 2000), true);
     tokens.resize(97);
     Reference engine(model, 96);
     const NllSum got = evaluate_window(engine, tokens, plan_windows(97, 97, 97)[0]);
     double expected = 0;
-    const std::vector<double> nll = ref["nll_per_token"].numbers();
+    const std::vector<double> nll = ref.at("nll_per_token").get<std::vector<double>>();
     for (size_t i = 0; i < 96; i++) expected += nll[i];
     CHECK(got.scored == 96);
     CHECK(got.total_nll == doctest::Approx(expected).epsilon(1e-5));
@@ -246,19 +246,19 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     CHECK(gpu.out.find(" 298\n") != std::string::npos);  // 2 files x (150 - 1) scored tokens
 
     const Json j = parse_json(read_file(json));
-    CHECK(j["window"].number == 64);
-    CHECK(j["stride"].number == 32);
-    CHECK(j["files"].array.size() == 2);
-    REQUIRE(j["results"].array.size() == 10);  // (full + 2 policies x 2 budgets) x 2 files
-    for (const Json& r : j["results"].array) {
-        for (const char* key : {"policy", "budget", "sinks", "recent", "file", "tokens", "total_nll", "perplexity", "wall_s"}) CHECK(r.has(key));
-        CHECK(r["tokens"].number == 149);
-        CHECK(r["perplexity"].number == doctest::Approx(std::exp(r["total_nll"].number / 149)).epsilon(1e-6));
+    CHECK(j.at("window").get<double>() == 64);
+    CHECK(j.at("stride").get<double>() == 32);
+    CHECK(j.at("files").size() == 2);
+    REQUIRE(j.at("results").size() == 10);  // (full + 2 policies x 2 budgets) x 2 files
+    for (const Json& r : j.at("results")) {
+        for (const char* key : {"policy", "budget", "sinks", "recent", "file", "tokens", "total_nll", "perplexity", "wall_s"}) CHECK(r.contains(key));
+        CHECK(r.at("tokens").get<double>() == 149);
+        CHECK(r.at("perplexity").get<double>() == doctest::Approx(std::exp(r.at("total_nll").get<double>() / 149)).epsilon(1e-6));
     }
-    CHECK(j["results"].array[0]["policy"].string == "full");
-    CHECK(j["results"].array[0]["budget"].number == 64);
+    CHECK(j.at("results").at(0).at("policy").get<std::string>() == "full");
+    CHECK(j.at("results").at(0).at("budget").get<double>() == 64);
     // 8 windows (4 per file) of 5 settings: three lanes fill 15 of 16 sequences.
-    CHECK(j["lanes"].number == 3);
+    CHECK(j.at("lanes").get<double>() == 3);
     CHECK(gpu.out.find(", 3 lanes, ") != std::string::npos);
 
     // --profile: every dispatch timed; the counts follow from the protocol.
@@ -282,9 +282,9 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     one_lane_args.insert(one_lane_args.end(), {"--lanes", "1", "--json", one_lane_json});
     REQUIRE(run_wkv(one_lane_args).exit_code == 0);
     const Json one = parse_json(read_file(one_lane_json));
-    CHECK(one["lanes"].number == 1);
-    REQUIRE(one["results"].array.size() == 10);
-    for (size_t i = 0; i < 10; i++) CHECK(one["results"].array[i]["total_nll"].number == j["results"].array[i]["total_nll"].number);
+    CHECK(one.at("lanes").get<double>() == 1);
+    REQUIRE(one.at("results").size() == 10);
+    for (size_t i = 0; i < 10; i++) CHECK(one.at("results").at(i).at("total_nll").get<double>() == j.at("results").at(i).at("total_nll").get<double>());
 
     const std::string cpu_json = (temp_dir() / "ppl_cpu.json").string();
     std::vector<std::string> cpu_args = common;
@@ -293,10 +293,10 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     REQUIRE(cpu.exit_code == 0);
     // The same numbers on the other engine, within float accumulation (1e-5 relative).
     const Json k = parse_json(read_file(cpu_json));
-    REQUIRE(k["results"].array.size() == 10);
+    REQUIRE(k.at("results").size() == 10);
     for (size_t i = 0; i < 10; i++) {
-        CHECK(k["results"].array[i]["policy"].string == j["results"].array[i]["policy"].string);
-        CHECK(k["results"].array[i]["perplexity"].number == doctest::Approx(j["results"].array[i]["perplexity"].number).epsilon(1e-5));
+        CHECK(k.at("results").at(i).at("policy").get<std::string>() == j.at("results").at(i).at("policy").get<std::string>());
+        CHECK(k.at("results").at(i).at("perplexity").get<double>() == doctest::Approx(j.at("results").at(i).at("perplexity").get<double>()).epsilon(1e-5));
     }
 }
 

@@ -28,7 +28,7 @@ float as_float(double v) { return static_cast<float>(v); }
 double implied_perplexity(const Json& logits, const std::vector<int32_t>& tokens) {
     double nll = 0;
     for (size_t i = 0; i + 1 < tokens.size(); i++) {
-        const std::vector<double> l = logits.array[i].numbers();
+        const std::vector<double> l = logits.at(i).get<std::vector<double>>();
         double max = l[0], sum = 0;
         for (double x : l) max = std::max(max, x);
         for (double x : l) sum += std::exp(x - max);
@@ -40,16 +40,16 @@ double implied_perplexity(const Json& logits, const std::vector<int32_t>& tokens
 // llama.cpp's logits with f32 activations on the dequantised weights: for F32
 // (which has no dequantised copy) the file's own.
 const Json& f32_logits(const Json& record) {
-    return record.has("logits_dequant_f32") ? record["logits_dequant_f32"] : record["logits"];
+    return record.contains("logits_dequant_f32") ? record.at("logits_dequant_f32") : record.at("logits");
 }
 
 // The worst |engine - llama.cpp| / max|llama.cpp logit| over the prompt, position by position.
 double worst_logit_error(Engine& engine, const Json& record) {
-    const std::vector<int32_t> tokens = to_ids(record["token_ids"]);
+    const std::vector<int32_t> tokens = to_ids(record.at("token_ids"));
     double worst = 0;
     for (uint32_t pos = 0; pos < tokens.size(); pos++) {
         const std::vector<float>& got = engine.forward(tokens[pos], pos);
-        const std::vector<double> want = f32_logits(record).array[pos].numbers();
+        const std::vector<double> want = f32_logits(record).at(pos).get<std::vector<double>>();
         double scale = 0, err = 0;
         for (size_t i = 0; i < want.size(); i++) {
             scale = std::max(scale, std::fabs(want[i]));
@@ -70,30 +70,30 @@ TEST_CASE("every type's CPU dequantisation equals llama.cpp's, bit for bit (firs
         const Json record = parse_json(read_file(kq_file(type, "json")));
         std::map<std::string, const TensorView*> by_name;
         for (const TensorView* t : all_tensors(m)) by_name[t->name] = t;
-        for (const Json& entry : record["tensors"].array) {
-            const std::string name = entry["name"].string;
+        for (const Json& entry : record.at("tensors")) {
+            const std::string name = entry.at("name").get<std::string>();
             REQUIRE_MESSAGE(by_name.count(name), type << ": " << name);
             const TensorView& t = *by_name.at(name);
-            CHECK(std::string(tensor_type_name(t.type)) == entry["type"].string);
+            CHECK(std::string(tensor_type_name(t.type)) == entry.at("type").get<std::string>());
             std::vector<float> row(t.cols);
             uint64_t mismatches = 0;
             double sum = 0;
             for (uint64_t r = 0; r < t.rows; r++) {
                 dequantize_row(t, r, row.data());
                 for (float v : row) sum += v;
-                if (r < entry["rows"].array.size()) {
-                    const std::vector<double> want = entry["rows"].array[r].numbers();
+                if (r < entry.at("rows").size()) {
+                    const std::vector<double> want = entry.at("rows").at(r).get<std::vector<double>>();
                     for (uint64_t c = 0; c < t.cols; c++) mismatches += row[c] != as_float(want[c]);
                 }
             }
-            const std::vector<double> index = entry["sample_index"].numbers(), value = entry["sample_value"].numbers();
+            const std::vector<double> index = entry.at("sample_index").get<std::vector<double>>(), value = entry.at("sample_value").get<std::vector<double>>();
             for (size_t i = 0; i < index.size(); i++) {
                 const uint64_t flat = static_cast<uint64_t>(index[i]);
                 dequantize_row(t, flat / t.cols, row.data());
                 mismatches += row[flat % t.cols] != as_float(value[i]);
             }
             CHECK_MESSAGE(mismatches == 0, type << " " << name << ": " << mismatches << " values differ from llama.cpp's");
-            const double want_sum = entry["sum"].number;
+            const double want_sum = entry.at("sum").get<double>();
             CHECK_MESSAGE(std::fabs(sum - want_sum) <= 1e-9 * std::max(1.0, std::fabs(want_sum)), type << " " << name);
         }
     }
@@ -117,9 +117,9 @@ TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's lo
     for (const std::string type : kTypes) {
         const Json record = parse_json(read_file(kq_file(type, "json")));
         const std::string prompt = (temp_dir() / (type + ".prompt.txt")).string();
-        const std::string text = record["prompt"].string;
+        const std::string text = record.at("prompt").get<std::string>();
         write_file(prompt, std::vector<uint8_t>(text.begin(), text.end()));
-        const std::vector<int32_t> tokens = to_ids(record["token_ids"]);
+        const std::vector<int32_t> tokens = to_ids(record.at("token_ids"));
         const double want = implied_perplexity(f32_logits(record), tokens);
         for (bool cpu : {true, false}) {
             const std::string json = (temp_dir() / (type + (cpu ? ".cpu" : ".gpu") + ".json")).string();
@@ -127,10 +127,10 @@ TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's lo
             if (cpu) args.push_back("--cpu");
             const RunResult r = run_wkv(args);
             REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-            const Json result = parse_json(read_file(json))["results"].array.at(0);
-            CHECK(result["tokens"].number == tokens.size() - 1);
-            CHECK_MESSAGE(std::fabs(result["perplexity"].number / want - 1) <= 1e-4,
-                          type << (cpu ? " CPU " : " GPU ") << result["perplexity"].number << " vs " << want);
+            const Json result = parse_json(read_file(json)).at("results").at(0);
+            CHECK(result.at("tokens").get<double>() == tokens.size() - 1);
+            CHECK_MESSAGE(std::fabs(result.at("perplexity").get<double>() / want - 1) <= 1e-4,
+                          type << (cpu ? " CPU " : " GPU ") << result.at("perplexity").get<double>() << " vs " << want);
         }
     }
 }
@@ -160,11 +160,11 @@ TEST_CASE("wkv-eval-8m Q4_K_M and Q3_K_M: perplexity within 0.1% of llama.cpp's 
     const std::vector<RunResult> results = run_wkv_parallel(runs);
     for (size_t i = 0; i < results.size(); i++) {
         REQUIRE_MESSAGE(results[i].exit_code == 0, labels[i] << ": " << results[i].err);
-        const Json r = parse_json(read_file(jsons[i]))["results"].array.at(0);
+        const Json r = parse_json(read_file(jsons[i])).at("results").at(0);
         const double want = files[i / 2].second;
-        CHECK(r["tokens"].number == 1023);
-        CHECK_MESSAGE(std::fabs(r["perplexity"].number / want - 1) <= 1e-3, labels[i] << ": " << r["perplexity"].number << " vs llama.cpp " << want);
-        MESSAGE(labels[i] << ": " << r["perplexity"].number << " (llama.cpp " << want << ")");
+        CHECK(r.at("tokens").get<double>() == 1023);
+        CHECK_MESSAGE(std::fabs(r.at("perplexity").get<double>() / want - 1) <= 1e-3, labels[i] << ": " << r.at("perplexity").get<double>() << " vs llama.cpp " << want);
+        MESSAGE(labels[i] << ": " << r.at("perplexity").get<double>() << " (llama.cpp " << want << ")");
     }
 }
 

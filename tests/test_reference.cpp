@@ -104,12 +104,12 @@ TEST_CASE("KV cache: slots are reused, data never moves, memory never grows") {
 TEST_CASE("stories260K fp32: logits at positions 0-3 within 1e-4, 256 greedy tokens exact") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     const Json ref = shared_json("models/stories260K.reference.json");
-    const std::vector<int32_t> expected = to_ids(ref["greedy_ids_256"]);
+    const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
     Reference engine(model, 256);
     int32_t token = 1;
     for (uint32_t pos = 0; pos < 4; pos++) {
         const std::vector<float>& logits = engine.forward(token, pos);
-        CHECK(max_abs_diff(logits, ref["logits"][std::to_string(pos)].numbers()) < 1e-4);
+        CHECK(max_abs_diff(logits, ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>()) < 1e-4);
         token = expected[pos];
     }
     CHECK(greedy(model, 256) == expected);
@@ -118,7 +118,7 @@ TEST_CASE("stories260K fp32: logits at positions 0-3 within 1e-4, 256 greedy tok
 TEST_CASE("the two position modes agree while nothing is evicted") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     Reference by_index(model, 64, PositionMode::cache_index), by_position(model, 64, PositionMode::original);
-    const std::vector<int32_t> tokens = to_ids(shared_json("models/stories260K.reference.json")["greedy_ids_256"]);
+    const std::vector<int32_t> tokens = to_ids(shared_json("models/stories260K.reference.json").at("greedy_ids_256"));
     double worst = 0;
     for (uint32_t pos = 0; pos < 64; pos++) {
         const int32_t token = pos == 0 ? 1 : tokens[pos - 1];
@@ -151,12 +151,12 @@ TEST_CASE("score bookkeeping: cnt is each entry's age, acc sums to steps x query
 TEST_CASE("stories260K q8 (llama2.c v2): where its greedy text departs, and its logit error") {
     const Model q8 = load_model(shared_file("models/stories260K_q80.bin"));
     const Json ref = shared_json("models/stories260K.reference.json");
-    const std::vector<int32_t> expected = to_ids(ref["greedy_ids_256"]);
+    const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
     Reference engine(q8, 4);
     double worst = 0;
     int32_t token = 1;
     for (uint32_t pos = 0; pos < 4; pos++) {
-        worst = std::max(worst, max_abs_diff(engine.forward(token, pos), ref["logits"][std::to_string(pos)].numbers()));
+        worst = std::max(worst, max_abs_diff(engine.forward(token, pos), ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>()));
         token = expected[pos];
     }
     const std::vector<int32_t> got = greedy(q8, 256);
@@ -171,7 +171,7 @@ TEST_CASE("stories260K q8 (llama2.c v2): where its greedy text departs, and its 
 
 TEST_CASE("wkv-eval-8m: logits, greedy tokens and per-token NLL match the PyTorch reference") {
     const Json ref = shared_json("models/wkv-eval-8m.reference.json");
-    const std::vector<int32_t> expected = to_ids(ref["greedy_ids_256"]);
+    const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
     const std::pair<const char*, double> files[] = {
         {"models/wkv-eval-8m.bin", 1e-3}, {"models/wkv-eval-8m.f16.gguf", 0.05}};
     for (const auto& [file, tolerance] : files) {
@@ -179,7 +179,7 @@ TEST_CASE("wkv-eval-8m: logits, greedy tokens and per-token NLL match the PyTorc
         Reference engine(model, 4);
         int32_t token = 1;
         for (uint32_t pos = 0; pos < 4; pos++) {
-            const double err = max_abs_diff(engine.forward(token, pos), ref["logits"][std::to_string(pos)].numbers());
+            const double err = max_abs_diff(engine.forward(token, pos), ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>());
             CHECK_MESSAGE(err < tolerance, file << " position " << pos << " max |logit error| " << err);
             token = expected[pos];
         }
@@ -189,9 +189,9 @@ TEST_CASE("wkv-eval-8m: logits, greedy tokens and per-token NLL match the PyTorc
 
     // NLL of the first tokens of the held-out document, with the model's own tokenizer.
     const Tokenizer tokenizer = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
-    const std::string doc = read_file(shared_file(ref["ppl_doc"].string));
+    const std::string doc = read_file(shared_file(ref.at("ppl_doc").get<std::string>()));
     const std::vector<int32_t> tokens = tokenizer.encode(doc.substr(0, 4000), true);
-    const std::vector<double> nll = ref["nll_per_token"].numbers();
+    const std::vector<double> nll = ref.at("nll_per_token").get<std::vector<double>>();
     Reference engine(model, 48);
     double worst = 0;
     for (uint32_t pos = 0; pos + 1 < 48; pos++) {

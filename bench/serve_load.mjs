@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// A load benchmark for `wkv serve`, on loopback only, bounded in tokens and
+// time: N clients at once, each holding one long conversation (the whole
+// history sent again every turn, as OpenAI clients do, so the server reuses
+// what the slot holds). It runs the same workload with 1 client first, as the
+// baseline, then with N, and reports aggregate tok/s against N = 1, the
+// server's resident set and device memory over time (sampled from /stats), and
+// whether every client got every answer whole (a finish_reason and [DONE]).
+//
+//   node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--out DIR] -- WKV_SERVE_ARGS...
+//
+// WKV_SERVE_ARGS are given to `wkv serve` as they are (the model, its
+// tokenizer and template, cache flags); --parallel and --port are set here.
+// Defaults: 4 clients, 5,000-token conversations, 128-token replies, 1,200 s
+// per phase, results in bench/results/serve_load/.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+function options(argv) {
+  const o = { clients: 4, tokens: 5000, reply: 128, limitS: 1200, out: "bench/results/serve_load", wkv: process.env.WKV || "build/cli/wkv" };
+  const split = argv.indexOf("--");
+  const mine = split < 0 ? argv : argv.slice(0, split);
+  o.serve = split < 0 ? [] : argv.slice(split + 1);
+  for (let i = 0; i < mine.length; i += 2) {
+    const [flag, value] = [mine[i], mine[i + 1]];
+    const n = Number(value);
+    if (flag === "--out") o.out = value;
+    else if (["--clients", "--tokens", "--reply", "--limit-s"].includes(flag) && Number.isInteger(n) && n > 0) {
+      o[{ "--clients": "clients", "--tokens": "tokens", "--reply": "reply", "--limit-s": "limitS" }[flag]] = n;
+    } else {
+      console.error(`serve_load: bad flag '${flag}' or value '${value}'`);
+      process.exit(2);
+    }
+  }
+  if (!o.serve.length) {
+    console.error("usage: node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--out DIR] -- -m MODEL ...");
+    process.exit(2);
+  }
+  return o;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer(o, parallel) {
+  const dir = mkdtempSync(join(tmpdir(), "wkv-load-"));
+  const portFile = join(dir, "port");
+  const child = spawn(o.wkv, ["serve", ...o.serve, "--parallel", String(parallel), "--queue", "0", "--port", "0", "--port-file", portFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  for (let i = 0; i < 1200; i++) {
+    try {
+      const port = Number(readFileSync(portFile, "utf8"));
+      if (port > 0) return { child, base: `http://127.0.0.1:${port}` };
+    } catch {}
+    if (child.exitCode !== null) throw new Error(`wkv serve exited: ${stderr}`);
+    await sleep(100);
+  }
+  child.kill("SIGTERM");
+  throw new Error("wkv serve did not listen within 120 s");
+}
+
+// One streamed chat turn; returns the reply text and whether it ended properly.
+async function turn(base, messages, maxTokens, seed) {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ messages, max_tokens: maxTokens, temperature: 0.8, seed, stream: true }),
+  });
+  if (res.status !== 200) return { text: "", complete: false, status: res.status, usage: null };
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "", text = "", finish = null, done = false;
+  for (;;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      if (!event.startsWith("data: ")) continue;
+      const data = event.slice(6);
+      if (data === "[DONE]") { done = true; continue; }
+      const chunk = JSON.parse(data);
+      if (chunk.error) return { text, complete: false, status: 200 };
+      const choice = chunk.choices[0];
+      text += choice.delta.content || "";
+      if (choice.finish_reason) finish = choice.finish_reason;
+    }
+  }
+  return { text, complete: done && finish !== null, status: 200 };
+}
+
+const userLines = [
+  "Tell me a story about a cat and a boat.",
+  "What happened next?",
+  "And then? Tell me more about the friends.",
+  "Where did they go after that?",
+  "How did the day end?",
+];
+
+// A client holds one conversation until it has `tokens` tokens (prompt and replies, as the server counted them).
+async function client(base, o, id, deadline) {
+  const messages = [{ role: "system", content: "You tell short stories." }];
+  let tokens = 0, generated = 0, turns = 0, complete = 0;
+  while (tokens < o.tokens && Date.now() < deadline) {
+    messages.push({ role: "user", content: userLines[turns % userLines.length] });
+    const r = await turn(base, messages, o.reply, 1000 * id + turns);
+    turns++;
+    if (!r.complete) return { id, turns, complete, tokens, generated, failed: `turn ${turns}: status ${r.status}` };
+    complete++;
+    messages.push({ role: "assistant", content: r.text });
+    const stats = await (await fetch(`${base}/stats`)).json();
+    generated = stats.tokens_generated;  // refined below per client; kept for the record
+    tokens = messages.reduce((n, m) => n + m.content.length, 0) / 4;  // rough until the exact count below
+    // The exact count: the slot holding this conversation reports its position.
+    const mine = stats.slots.filter((s) => !s.busy).map((s) => s.tokens);
+    if (mine.length) tokens = Math.max(...mine.filter((t) => t <= tokens * 4 + 64), 0) || tokens;
+  }
+  return { id, turns, complete, tokens: Math.round(tokens), failed: tokens < o.tokens ? "time limit" : null };
+}
+
+async function phase(o, n) {
+  const { child, base } = await startServer(o, n);
+  const samples = [];
+  const t0 = Date.now();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        const s = await (await fetch(`${base}/stats`)).json();
+        samples.push({ t: (Date.now() - t0) / 1000, generated: s.tokens_generated, resident: s.resident_bytes, device: s.device_bytes_allocated, kv: s.kv_bytes_in_use });
+      } catch {}
+      await sleep(1000);
+    }
+  })();
+  const deadline = t0 + o.limitS * 1000;
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => client(base, o, i, deadline)));
+  const wall = (Date.now() - t0) / 1000;
+  sampling = false;
+  await sampler;
+  const final = await (await fetch(`${base}/stats`)).json();
+  child.kill("SIGTERM");
+  await new Promise((r) => child.on("exit", r));
+  return { n, wall, results, samples, generated: final.tokens_generated, tokPerS: final.tokens_generated / wall };
+}
+
+function spread(values) {
+  const tail = values.slice(Math.floor(values.length / 10));  // after warm-up
+  if (!tail.length) return { min: 0, max: 0, pct: 0 };
+  const min = Math.min(...tail), max = Math.max(...tail);
+  return { min, max, pct: max ? (100 * (max - min)) / max : 0 };
+}
+
+const o = options(process.argv.slice(2));
+mkdirSync(o.out, { recursive: true });
+const phases = [];
+for (const n of o.clients === 1 ? [1] : [1, o.clients]) {
+  console.error(`serve_load: ${n} client(s), ${o.tokens} tokens each`);
+  const p = await phase(o, n);
+  phases.push(p);
+  writeFileSync(join(o.out, `samples_${n}.tsv`),
+    "seconds\ttokens_generated\tresident_bytes\tdevice_bytes\tkv_bytes_in_use\n" +
+    p.samples.map((s) => [s.t, s.generated, s.resident, s.device, s.kv].join("\t")).join("\n") + "\n");
+}
+const base = phases[0];
+const mib = (b) => (b / 1048576).toFixed(1);
+let md = `# wkv serve under load\n\n\`node bench/serve_load.mjs --clients ${o.clients} --tokens ${o.tokens} --reply ${o.reply} -- ${o.serve.join(" ")}\`\n\n`;
+md += "| clients | wall s | tokens generated | aggregate tok/s | vs 1 client | complete answers | resident MiB (after warm-up) | device MiB |\n|---|---|---|---|---|---|---|---|\n";
+let allComplete = true;
+for (const p of phases) {
+  const answers = p.results.reduce((n, r) => n + r.complete, 0), turns = p.results.reduce((n, r) => n + r.turns, 0);
+  const failed = p.results.filter((r) => r.failed);
+  if (failed.length) allComplete = false;
+  const rs = spread(p.samples.map((s) => s.resident)), ds = spread(p.samples.map((s) => s.device));
+  md += `| ${p.n} | ${p.wall.toFixed(1)} | ${p.generated} | ${p.tokPerS.toFixed(1)} | ${(p.tokPerS / base.tokPerS).toFixed(2)}× | ${answers}/${turns}` +
+    `${failed.length ? " (" + failed.map((r) => `client ${r.id}: ${r.failed}`).join("; ") + ")" : ""} | ` +
+    `${mib(rs.min)}–${mib(rs.max)} (${rs.pct.toFixed(2)} %) | ${mib(ds.min)}–${mib(ds.max)} (${ds.pct.toFixed(2)} %) |\n`;
+}
+md += `\nSamples of /stats every second: \`samples_N.tsv\` beside this file.\n`;
+writeFileSync(join(o.out, "summary.md"), md);
+writeFileSync(join(o.out, "summary.json"), JSON.stringify(phases.map((p) => ({ clients: p.n, wall_s: p.wall, generated: p.generated, tok_per_s: p.tokPerS, results: p.results })), null, 2));
+process.stdout.write(md);
+process.exit(allComplete ? 0 : 1);

@@ -1,0 +1,131 @@
+// wkv chat: a conversation in the terminal, or from a script on stdin. The
+// cache carries over from turn to turn, so each turn feeds only its own
+// tokens, and a compressing policy keeps the cache one size however long the
+// conversation runs. Ctrl-C stops a reply, not the program.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "chat_template.hpp"
+#include "commands.hpp"
+#include "error.hpp"
+#include "generation.hpp"
+
+namespace wkv {
+
+const CommandSpec kChatCommand{
+    "chat",
+    "An interactive conversation: type a message, read the reply as it streams. Commands: /reset\n"
+    "(a new conversation), /stats, /exit (or end of input). Ctrl-C stops the current reply.",
+    join_flags({
+        model_flag(),
+        tokenizer_flag(),
+        {"--system", "", "TEXT", "a system message that opens the conversation"},
+        {"--chat-template", "", "NAME", "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF's tokenizer.chat_template)"},
+        {"--n-predict", "-n", "N", "most tokens in one reply (default 512)"},
+        device_flag(),
+        cpu_flag(),
+        {"--help", "-h", "", "show this help"},
+    }, join_flags(sampling_flags(), cache_flags())),
+};
+
+namespace {
+
+std::atomic<bool> g_stop_reply{false};
+extern "C" void on_stop_reply(int) { g_stop_reply = true; }
+
+}  // namespace
+
+ChatFamily chat_family(const Args& args, const Model& model) {
+    if (args.has("--chat-template")) {
+        const std::string name = args.text("--chat-template");
+        const auto family = parse_chat_family(name);
+        if (!family) throw Error("--chat-template " + quoted(name) + " is not one of " + chat_family_names());
+        return *family;
+    }
+    if (model.chat_template.empty()) {
+        fail(model.path, "has no chat template (tokenizer.chat_template); name one with --chat-template (" + chat_family_names() + ")");
+    }
+    const auto family = recognise_chat_template(model.chat_template);
+    if (!family) {
+        fail(model.path, "its chat template is none of the families wkv knows (" + chat_family_names() + "); name one with --chat-template");
+    }
+    return *family;
+}
+
+int run_chat(const Args& args) {
+    const Model model = load_model(args.required_text("--model"));
+    const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
+    const ChatTemplate chat(chat_family(args, model), tokenizer);
+    const CacheSettings cache = cache_settings(args, model.config);
+    const int64_t max_reply = args.integer("--n-predict", 512, 1, 1 << 20);
+    const std::string system = args.text("--system");
+    const SamplerSettings sampling = sampler_settings(args);
+    EngineHandle handle = make_engine(args, model, cache);
+    print_random_seed(args, sampling);
+    Engine& engine = *handle.engine;
+    Generator generator(engine, tokenizer, sampling, chat.stop_tokens());
+    const bool interactive = ::isatty(STDIN_FILENO);
+    // The keys and values held now: grows with the conversation until the cache is full, then stays.
+    auto kv_in_use = [&] { return engine.cache_entries() * kv_entry_bytes(model.config, cache.kv_type); };
+
+    bool first = true, ended = true;
+    GenerationStats last;
+    std::string line;
+    while (true) {
+        if (interactive) std::fputs("> ", stderr);
+        if (!std::getline(std::cin, line)) break;  // end of input
+        if (line == "/exit") break;
+        if (line == "/reset") {
+            generator.reset();
+            first = ended = true;
+            std::fprintf(stderr, "(a new conversation)\n");
+            continue;
+        }
+        if (line == "/stats") {
+            std::fprintf(stderr,
+                         "stats: conversation_tokens=%u cache_entries=%u kv_bytes_in_use=%llu kv_cache_bytes=%llu last_reply_tokens=%lld "
+                         "tok_per_s=%.2f\n",
+                         generator.length(), engine.cache_entries(), static_cast<unsigned long long>(kv_in_use()),
+                         static_cast<unsigned long long>(engine.kv_cache_bytes()), static_cast<long long>(last.tokens),
+                         last.tokens_per_second());
+            continue;
+        }
+        if (line.empty()) continue;
+
+        std::vector<int32_t> turn = first ? std::vector<int32_t>{} : chat.close_reply(ended);
+        const std::vector<int32_t> user = chat.user_turn(line, system, first);
+        turn.insert(turn.end(), user.begin(), user.end());
+        if (!cache.policy.compresses() && generator.length() + turn.size() + max_reply > cache.policy.budget) {
+            std::fprintf(stderr, "wkv: the conversation would outgrow the full cache of %u entries; /reset it, or chat with a "
+                                 "compressing --policy, whose cache never fills\n",
+                         cache.policy.budget);
+            continue;
+        }
+        // From here Ctrl-C ends this turn (its prompt still goes in whole, so the
+        // cache stays a valid conversation); at the "> " prompt it ends wkv.
+        g_stop_reply = false;
+        std::signal(SIGINT, on_stop_reply);
+        generator.append(turn);
+        first = false;
+        const StopReason reason = g_stop_reply ? StopReason::stopped : generator.generate(max_reply, [](std::string_view piece) {
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+            return !g_stop_reply;
+        });
+        std::signal(SIGINT, SIG_DFL);
+        ended = reason == StopReason::end_of_text;
+        last = generator.stats();
+        std::fputs("\n", stdout);
+        std::fflush(stdout);
+        std::fprintf(stderr, "[tokens=%lld tok_per_s=%.2f cache_entries=%u kv_bytes_in_use=%llu%s]\n", static_cast<long long>(last.tokens),
+                     last.tokens_per_second(), engine.cache_entries(), static_cast<unsigned long long>(kv_in_use()),
+                     reason == StopReason::stopped ? " stopped" : "");
+    }
+    return 0;
+}
+
+}  // namespace wkv

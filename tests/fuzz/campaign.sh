@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A longer fuzzing campaign: every harness for SECONDS (default 1800), its
+# executions and findings added to docs/fuzzing.tsv, and docs/fuzzing.md
+# rewritten with the totals per harness. Run it with the fuzzers built:
+#
+#   WKV_BUILD_DIR=build-fuzz ./setup.sh -DWKV_FUZZ=ON
+#   tests/fuzz/campaign.sh [SECONDS]
+#
+# The corpora stay in build-fuzz/fuzz-corpus, so a later campaign goes on
+# from where this one stopped; findings are in build-fuzz/fuzz-findings.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-1800}
+log=docs/fuzzing.tsv
+[ -f "$log" ] || printf 'date\tharness\tseconds\texecutions\tfindings\n' > "$log"
+tests/fuzz/run.sh build-fuzz "$seconds" "$log"
+status=$?
+
+{
+    echo "# Fuzzing"
+    echo
+    echo "Totals over every campaign recorded in \`fuzzing.tsv\` (\`tests/fuzz/campaign.sh SECONDS\`; CI's"
+    echo "30-second runs are not counted). A finding is a crash, a sanitizer report (ASan, UBSan), a"
+    echo "harness's own check (see each file in \`tests/fuzz/\`), a timeout of 20 s or more than 2 GiB."
+    echo
+    echo "| harness | campaigns | hours | executions | findings |"
+    echo "|---|---|---|---|---|"
+    awk -F'\t' 'NR > 1 { n[$2]++; s[$2] += $3; e[$2] += $4; f[$2] += $5 }
+        END { for (h in n) printf "| %s | %d | %.1f | %d | %d |\n", h, n[h], s[h] / 3600, e[h], f[h] }' "$log" | sort
+} > docs/fuzzing.md
+cat docs/fuzzing.md
+exit $status

@@ -1,0 +1,138 @@
+// Chat templates, exact token by exact token, and `wkv chat` driven by a script.
+#include <doctest/doctest.h>
+
+#include <regex>
+
+#include "chat_template.hpp"
+#include "error.hpp"
+#include "support.hpp"
+#include "tokenizer.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+// Llama 2's vocabulary with the special tokens of the other families after it
+// (ids 32000..32005), as the GGUFs of fine-tunes that use them add them.
+Tokenizer llama2_with_specials() {
+    Vocabulary v = Tokenizer::load(shared_file("models/llama2-tokenizer.bin")).vocabulary();
+    for (const char* piece : {"<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}) {
+        v.pieces.push_back(piece);
+        v.scores.push_back(0.0f);
+        v.types.push_back(PieceType::control);
+    }
+    return Tokenizer::from_vocabulary(v);
+}
+
+std::vector<std::string> pieces(const Tokenizer& t, const std::vector<int32_t>& ids) {
+    std::vector<std::string> out;
+    for (int32_t id : ids) out.push_back(t.vocabulary().pieces[id]);
+    return out;
+}
+
+}  // namespace
+
+TEST_SUITE("chat") {
+
+TEST_CASE("templates are recognised by their markers, and named") {
+    CHECK(recognise_chat_template("{% for m in messages %}{{ '<|im_start|>' + m['role'] }}") == ChatFamily::chatml);
+    CHECK(recognise_chat_template("{{ bos_token + '[INST] ' + content + ' [/INST]' }}") == ChatFamily::llama2);
+    CHECK(recognise_chat_template("<|start_header_id|>{{ role }}<|end_header_id|>\n\n") == ChatFamily::llama3);
+    CHECK(recognise_chat_template("{{ '<|user|>\\n' + message['content'] + eos_token }}") == ChatFamily::zephyr);
+    CHECK(!recognise_chat_template("{{ messages }}").has_value());
+    CHECK(parse_chat_family("chatml") == ChatFamily::chatml);
+    CHECK(!parse_chat_family("vicuna").has_value());
+    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr");
+}
+
+TEST_CASE("each family renders a system message and a user turn to these exact tokens") {
+    const Tokenizer t = llama2_with_specials();
+    const std::vector<ChatMessage> conversation = {{"system", "Be brief."}, {"user", "Hi!"}};
+    // Llama 2: BOS, then one text with the system message folded into the first [INST]: exactly
+    // what sentencepiece makes of Meta's prompt format.
+    const std::vector<int32_t> llama2 = ChatTemplate(ChatFamily::llama2, t).render(conversation);
+    CHECK(llama2 == std::vector<int32_t>{1,  518,   25580, 29962, 3532, 14816, 29903, 6778, 13,    3629,  11473, 29889, 13,
+                                         29966, 829, 14816, 29903, 6778, 13,   13,    18567, 29991, 518, 29914, 25580, 29962});
+    CHECK(llama2 == Tokenizer::load(shared_file("models/llama2-tokenizer.model"))
+                        .encode("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi! [/INST]", /*add_bos=*/true));
+    // ChatML: <|im_start|> (32000) and <|im_end|> (32001) are single tokens; text after them has no
+    // dummy prefix ("system", not " system"); newlines are the byte token <0x0A> (13).
+    const std::vector<int32_t> chatml = ChatTemplate(ChatFamily::chatml, t).render(conversation);
+    CHECK(chatml == std::vector<int32_t>{1,     32000, 5205, 13,   3629, 11473, 29889, 32001, 13,  32000,
+                                         1792,  13,    18567, 29991, 32001, 13, 32000, 465,  22137, 13});
+    CHECK(pieces(t, chatml)[2] == "system");
+    CHECK(pieces(t, chatml)[17] + pieces(t, chatml)[18] == "assistant");
+    // Llama 3 headers, <|begin_of_text|> (32002) first.
+    CHECK(ChatTemplate(ChatFamily::llama3, t).render(conversation) ==
+          std::vector<int32_t>{32002, 32003, 5205, 32004, 13, 13, 3629, 11473, 29889, 32005, 32003, 1792,
+                               32004, 13,    13,   18567, 29991, 32005, 32003, 465, 22137, 32004, 13, 13});
+    // Zephyr: its markers are text; each message ends with EOS (2), then a newline.
+    CHECK(ChatTemplate(ChatFamily::zephyr, t).render(conversation) ==
+          std::vector<int32_t>{1,     529,   29989, 5205, 29989, 29958, 13,    3629, 11473, 29889, 2,     13,   29966, 29989, 1792,
+                               29989, 29958, 13,    18567, 29991, 2,   13,    29966, 29989, 465,   22137, 29989, 29958, 13});
+}
+
+TEST_CASE("a conversation continued turn by turn is the conversation rendered whole") {
+    const Tokenizer t = llama2_with_specials();
+    for (ChatFamily f : {ChatFamily::llama2, ChatFamily::chatml, ChatFamily::llama3, ChatFamily::zephyr}) {
+        const ChatTemplate chat(f, t);
+        const std::vector<ChatMessage> all = {{"system", "S"}, {"user", "A"}, {"assistant", "B"}, {"user", "C"}};
+        // Turn 1, the reply "B" ending with the end of turn, then turn 2.
+        std::vector<int32_t> turns = chat.user_turn("A", "S", true);
+        const std::vector<int32_t> reply = t.encode(f == ChatFamily::llama2 ? " B" : "B", false, false);  // as the model would write it
+        turns.insert(turns.end(), reply.begin(), reply.end());
+        turns.push_back(chat.end_of_turn());
+        const std::vector<int32_t> close = chat.close_reply(true), next = chat.user_turn("C", "S", false);
+        turns.insert(turns.end(), close.begin(), close.end());
+        turns.insert(turns.end(), next.begin(), next.end());
+        CHECK_MESSAGE(turns == chat.render(all), std::string(chat_family_name(f)));
+        // And a client's history continued from the first two messages and the reply.
+        std::vector<int32_t> continued = chat.render({all[0], all[1]});
+        continued.insert(continued.end(), reply.begin(), reply.end());
+        const std::vector<int32_t> rest = chat.close_reply(false), more = chat.render({all[3]}, /*opens=*/false);
+        continued.insert(continued.end(), rest.begin(), rest.end());
+        continued.insert(continued.end(), more.begin(), more.end());
+        CHECK_MESSAGE(continued == chat.render(all), std::string(chat_family_name(f)));
+    }
+    // A family whose end of turn the vocabulary lacks is refused when the template is made.
+    const Tokenizer plain = Tokenizer::load(shared_file("models/tok512.bin"));
+    CHECK_THROWS_WITH_AS(ChatTemplate(ChatFamily::chatml, plain), doctest::Contains("needs a token <|im_end|>"), Error);
+}
+
+TEST_CASE("wkv chat from a script: replies stream, the cache carries over and stays one size, /reset starts again") {
+    const std::vector<std::string> args = {"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                           "--chat-template", "llama2", "--temp", "0", "-n", "24", "--policy", "weightedkv", "--budget", "32"};
+    const RunResult r = run_wkv_with_input(args, "Once upon a time\n/stats\nThe dog ran\nA big tree\n/reset\nOnce upon a time\n/exit\nnot read\n");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    std::vector<std::string> replies;
+    for (size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) replies.push_back(r.out.substr(at, nl - at));
+    REQUIRE(replies.size() == 4);
+    CHECK(!replies[0].empty());
+    CHECK(replies[3] == replies[0]);  // greedy, and /reset forgot the conversation
+    CHECK(replies[1] != replies[0]);
+    // Past the budget the entries stay at 32, and the KV bytes in use with them:
+    // stories260K keeps 5 layers x 4 KV heads x 8 dims x (key + value) x 4 bytes = 1280 bytes an entry.
+    const std::regex status(R"(\[tokens=(\d+) tok_per_s=[\d.]+ cache_entries=(\d+) kv_bytes_in_use=(\d+)\])");
+    std::vector<std::smatch> lines;
+    for (std::sregex_iterator it(r.err.begin(), r.err.end(), status), end; it != end; ++it) lines.push_back(*it);
+    REQUIRE(lines.size() == 4);
+    for (const std::smatch& m : lines) {
+        CHECK(std::stoi(m[2]) <= 32);
+        CHECK(std::stoll(m[3]) == std::stoll(m[2]) * 1280);
+    }
+    CHECK(std::stoi(lines[2][2]) == 32);  // the third turn runs past 32 tokens of conversation
+    CHECK(lines[2][3] == lines[1][3]);
+    CHECK(r.err.find("stats: conversation_tokens=") != std::string::npos);
+    CHECK(r.err.find("(a new conversation)") != std::string::npos);
+    // End of input ends it too; a file without a template needs one named.
+    CHECK(run_wkv_with_input({"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                              "--chat-template", "llama2", "-n", "4"},
+                             "Hello\n")
+              .exit_code == 0);
+    const RunResult none = run_wkv_with_input({"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin")}, "");
+    CHECK(none.exit_code == 2);
+    CHECK(none.err.find("has no chat template") != std::string::npos);
+}
+
+}
