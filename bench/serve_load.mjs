@@ -46,7 +46,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startServer(o, parallel) {
   const dir = mkdtempSync(join(tmpdir(), "wkv-load-"));
   const portFile = join(dir, "port");
-  const child = spawn(o.wkv, ["serve", ...o.serve, "--parallel", String(parallel), "--queue", "0", "--port", "0", "--port-file", portFile], {
+  const child = spawn(o.wkv, ["serve", ...o.serve, "--parallel", String(parallel), "--queue", String(parallel), "--port", "0", "--port-file", portFile], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -63,17 +63,18 @@ async function startServer(o, parallel) {
   throw new Error("wkv serve did not listen within 120 s");
 }
 
-// One streamed chat turn; returns the reply text and whether it ended properly.
+// One streamed chat turn; returns the reply text, whether it ended properly
+// (a finish_reason, then [DONE]) and the usage the server reported.
 async function turn(base, messages, maxTokens, seed) {
   const res = await fetch(`${base}/v1/chat/completions`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ messages, max_tokens: maxTokens, temperature: 0.8, seed, stream: true }),
+    body: JSON.stringify({ messages, max_tokens: maxTokens, temperature: 0.8, seed, stream: true, stream_options: { include_usage: true } }),
   });
   if (res.status !== 200) return { text: "", complete: false, status: res.status, usage: null };
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
-  let buffer = "", text = "", finish = null, done = false;
+  let buffer = "", text = "", finish = null, done = false, usage = null;
   for (;;) {
     const { value, done: end } = await reader.read();
     if (end) break;
@@ -86,13 +87,15 @@ async function turn(base, messages, maxTokens, seed) {
       const data = event.slice(6);
       if (data === "[DONE]") { done = true; continue; }
       const chunk = JSON.parse(data);
-      if (chunk.error) return { text, complete: false, status: 200 };
+      if (chunk.error) return { text, complete: false, status: 200, usage };
+      if (chunk.usage) usage = chunk.usage;
       const choice = chunk.choices[0];
+      if (!choice) continue;
       text += choice.delta.content || "";
       if (choice.finish_reason) finish = choice.finish_reason;
     }
   }
-  return { text, complete: done && finish !== null, status: 200 };
+  return { text, complete: done && finish !== null && usage !== null, status: 200, usage };
 }
 
 const userLines = [
@@ -103,25 +106,23 @@ const userLines = [
   "How did the day end?",
 ];
 
-// A client holds one conversation until it has `tokens` tokens (prompt and replies, as the server counted them).
+// A client holds one conversation until it has `tokens` tokens: the prompt of its last turn
+// (the whole history, as the server counted it) plus the reply.
 async function client(base, o, id, deadline) {
   const messages = [{ role: "system", content: "You tell short stories." }];
-  let tokens = 0, generated = 0, turns = 0, complete = 0;
+  let tokens = 0, turns = 0, complete = 0, reused = 0, fed = 0;
   while (tokens < o.tokens && Date.now() < deadline) {
     messages.push({ role: "user", content: userLines[turns % userLines.length] });
     const r = await turn(base, messages, o.reply, 1000 * id + turns);
     turns++;
-    if (!r.complete) return { id, turns, complete, tokens, generated, failed: `turn ${turns}: status ${r.status}` };
+    if (!r.complete) return { id, turns, complete, tokens, reused, fed, failed: `turn ${turns}: status ${r.status}` };
     complete++;
     messages.push({ role: "assistant", content: r.text });
-    const stats = await (await fetch(`${base}/stats`)).json();
-    generated = stats.tokens_generated;  // refined below per client; kept for the record
-    tokens = messages.reduce((n, m) => n + m.content.length, 0) / 4;  // rough until the exact count below
-    // The exact count: the slot holding this conversation reports its position.
-    const mine = stats.slots.filter((s) => !s.busy).map((s) => s.tokens);
-    if (mine.length) tokens = Math.max(...mine.filter((t) => t <= tokens * 4 + 64), 0) || tokens;
+    tokens = r.usage.total_tokens;
+    reused += r.usage.prompt_tokens_details.cached_tokens;
+    fed += r.usage.prompt_tokens - r.usage.prompt_tokens_details.cached_tokens;
   }
-  return { id, turns, complete, tokens: Math.round(tokens), failed: tokens < o.tokens ? "time limit" : null };
+  return { id, turns, complete, tokens, reused, fed, failed: tokens < o.tokens ? "time limit" : null };
 }
 
 async function phase(o, n) {
@@ -170,15 +171,16 @@ for (const n of o.clients === 1 ? [1] : [1, o.clients]) {
 const base = phases[0];
 const mib = (b) => (b / 1048576).toFixed(1);
 let md = `# wkv serve under load\n\n\`node bench/serve_load.mjs --clients ${o.clients} --tokens ${o.tokens} --reply ${o.reply} -- ${o.serve.join(" ")}\`\n\n`;
-md += "| clients | wall s | tokens generated | aggregate tok/s | vs 1 client | complete answers | resident MiB (after warm-up) | device MiB |\n|---|---|---|---|---|---|---|---|\n";
+md += "| clients | wall s | tokens generated | aggregate tok/s | vs 1 client | complete answers | prompt tokens reused / fed | resident MiB (after warm-up) | device MiB |\n|---|---|---|---|---|---|---|---|---|\n";
 let allComplete = true;
 for (const p of phases) {
   const answers = p.results.reduce((n, r) => n + r.complete, 0), turns = p.results.reduce((n, r) => n + r.turns, 0);
   const failed = p.results.filter((r) => r.failed);
   if (failed.length) allComplete = false;
   const rs = spread(p.samples.map((s) => s.resident)), ds = spread(p.samples.map((s) => s.device));
+  const reused = p.results.reduce((n, r) => n + r.reused, 0), fed = p.results.reduce((n, r) => n + r.fed, 0);
   md += `| ${p.n} | ${p.wall.toFixed(1)} | ${p.generated} | ${p.tokPerS.toFixed(1)} | ${(p.tokPerS / base.tokPerS).toFixed(2)}× | ${answers}/${turns}` +
-    `${failed.length ? " (" + failed.map((r) => `client ${r.id}: ${r.failed}`).join("; ") + ")" : ""} | ` +
+    `${failed.length ? " (" + failed.map((r) => `client ${r.id}: ${r.failed}`).join("; ") + ")" : ""} | ${reused} / ${fed} | ` +
     `${mib(rs.min)}–${mib(rs.max)} (${rs.pct.toFixed(2)} %) | ${mib(ds.min)}–${mib(ds.max)} (${ds.pct.toFixed(2)} %) |\n`;
 }
 md += `\nSamples of /stats every second: \`samples_N.tsv\` beside this file.\n`;

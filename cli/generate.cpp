@@ -20,6 +20,7 @@ const CommandSpec kGenerateCommand{
         tokenizer_flag(),
         {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
         {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
+        {"--ignore-eos", "", "", "go on through end-of-text tokens until -n tokens are generated"},
         {"--stats-every", "", "N", "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
         device_flag(),
         cpu_flag(),
@@ -71,6 +72,7 @@ int run_generate(const Args& args) {
     print_random_seed(args, settings);
 
     Generator generator(*handle.engine, tokenizer, settings);
+    if (args.has("--ignore-eos")) generator.ignore_end_of_text();
     {
         Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/false);
         generator.append(prompt, [&](size_t fed) { progress.set(fed); });

@@ -49,6 +49,8 @@ public:
     // Tokens in the sequence so far, the waiting one included: the next one's position.
     uint32_t length() const { return next_pos_ + (pending_ ? 1 : 0); }
     const GenerationStats& stats() const { return stats_; }  // of the last generate()
+    // Generates through EOS and BOS (they print nothing): for benchmarks and soak runs.
+    void ignore_end_of_text() { stop_tokens_.clear(); }
     void reset();  // a new sequence: the cache emptied, nothing waiting
 
 private:

@@ -153,6 +153,30 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
     CHECK(cache_bytes(r16) < cache_bytes(r32));
 }
 
+TEST_CASE("generate: --ignore-eos goes on through the end of the story; --stats-every reports memory") {
+    const std::vector<std::string> args = {"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                           "--temp", "0", "-n", "500", "--stats-every", "200"};
+    const RunResult stops = run_wkv(args);  // the greedy story ends after 345 tokens
+    std::vector<std::string> through = args;
+    through.push_back("--ignore-eos");
+    const RunResult all = run_wkv(through);
+    REQUIRE(stops.exit_code == 0);
+    REQUIRE(all.exit_code == 0);
+    CHECK(last_line(stops.err).find("stats: tokens=345 ") == 0);
+    CHECK(last_line(all.err).find("stats: tokens=500 ") == 0);
+    CHECK(all.out.rfind(stops.out, 0) == 0);  // the same story, then more
+    // One line per 200 tokens; the full cache holds one entry per token so far, 1280 bytes each.
+    const std::regex memory(R"(memory: tokens=(\d+) kv_bytes_in_use=(\d+) resident_bytes=(\d+) device_bytes=(\d+))");
+    std::vector<std::smatch> lines;
+    for (std::sregex_iterator it(all.err.begin(), all.err.end(), memory), end; it != end; ++it) lines.push_back(*it);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0][1] == "200");
+    CHECK(lines[0][2] == "256000");
+    CHECK(lines[1][2] == "512000");
+    CHECK(lines[1][4] == lines[0][4]);  // device memory is allocated once
+    CHECK(std::stoull(lines[0][3]) > 0);
+}
+
 TEST_CASE("generate: GGUF with its embedded vocabulary, and a GGUF with a tokenizer file") {
     const RunResult embedded = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "--temp", "0", "-n", "8"});
     const RunResult with_file = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "-t",
