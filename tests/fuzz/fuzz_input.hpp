@@ -9,16 +9,22 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "error.hpp"
 
 namespace wkv::fuzz {
 
-// Writes `data` to a file in /dev/shm whose name ends in `suffix` (the
-// tokenizer loader chooses its format by the extension) and returns its path.
+// Writes `data` to a file in memory (/dev/shm, else /tmp) whose name ends in
+// `suffix` (the tokenizer loader chooses its format by the extension) and
+// returns its path. The file is removed when the fuzzer exits.
 inline std::string as_file(const uint8_t* data, size_t size, const std::string& suffix) {
-    const std::string path = "/dev/shm/wkv-fuzz-" + std::to_string(::getpid()) + suffix;
+    static const std::string folder = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    static std::set<std::string> written;  // removed at exit
+    const std::string path = folder + "/wkv-fuzz-" + std::to_string(::getpid()) + suffix;
+    if (written.empty()) std::atexit([] { for (const std::string& p : written) ::unlink(p.c_str()); });
+    written.insert(path);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) std::abort();
     for (size_t done = 0; done < size;) {
