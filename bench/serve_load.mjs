@@ -7,8 +7,11 @@
 // server's resident set and device memory over time (sampled from /stats), and
 // whether every client got every answer whole (a finish_reason and [DONE]).
 //
-//   node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--out DIR] -- WKV_SERVE_ARGS...
+//   node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--pause-ms P] [--soak 1] [--out DIR] -- WKV_SERVE_ARGS...
 //
+// --soak 1: the soak instead of the comparison: one phase of N clients for
+// the whole --limit-s, each starting a new conversation whenever one reaches
+// T tokens, pausing P ms after each answer (a bounded load).
 // WKV_SERVE_ARGS are given to `wkv serve` as they are (the model, its
 // tokenizer and template, cache flags); --parallel and --port are set here.
 // Defaults: 4 clients, 5,000-token conversations, 128-token replies, 1,200 s
@@ -19,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function options(argv) {
-  const o = { clients: 4, tokens: 5000, reply: 128, limitS: 1200, out: "bench/results/serve_load", wkv: process.env.WKV || "build/cli/wkv" };
+  const o = { clients: 4, tokens: 5000, reply: 128, limitS: 1200, pauseMs: 0, soak: 0, out: "bench/results/serve_load", wkv: process.env.WKV || "build/cli/wkv" };
   const split = argv.indexOf("--");
   const mine = split < 0 ? argv : argv.slice(0, split);
   o.serve = split < 0 ? [] : argv.slice(split + 1);
@@ -27,8 +30,8 @@ function options(argv) {
     const [flag, value] = [mine[i], mine[i + 1]];
     const n = Number(value);
     if (flag === "--out") o.out = value;
-    else if (["--clients", "--tokens", "--reply", "--limit-s"].includes(flag) && Number.isInteger(n) && n > 0) {
-      o[{ "--clients": "clients", "--tokens": "tokens", "--reply": "reply", "--limit-s": "limitS" }[flag]] = n;
+    else if (["--clients", "--tokens", "--reply", "--limit-s", "--pause-ms", "--soak"].includes(flag) && Number.isInteger(n) && n >= 0) {
+      o[{ "--clients": "clients", "--tokens": "tokens", "--reply": "reply", "--limit-s": "limitS", "--pause-ms": "pauseMs", "--soak": "soak" }[flag]] = n;
     } else {
       console.error(`serve_load: bad flag '${flag}' or value '${value}'`);
       process.exit(2);
@@ -108,10 +111,17 @@ const userLines = [
 
 // A client holds one conversation until it has `tokens` tokens: the prompt of its last turn
 // (the whole history, as the server counted it) plus the reply.
+// In a soak it then starts another, until the deadline.
 async function client(base, o, id, deadline) {
-  const messages = [{ role: "system", content: "You tell short stories." }];
-  let tokens = 0, turns = 0, complete = 0, reused = 0, fed = 0;
-  while (tokens < o.tokens && Date.now() < deadline) {
+  let messages = [{ role: "system", content: "You tell short stories." }];
+  let tokens = 0, turns = 0, complete = 0, reused = 0, fed = 0, conversations = 1;
+  for (;;) {
+    if (tokens >= o.tokens && o.soak && Date.now() < deadline) {
+      messages = [{ role: "system", content: "You tell short stories." }];
+      tokens = 0;
+      conversations++;
+    }
+    if (tokens >= o.tokens || Date.now() >= deadline) break;
     messages.push({ role: "user", content: userLines[turns % userLines.length] });
     const r = await turn(base, messages, o.reply, 1000 * id + turns);
     turns++;
@@ -121,8 +131,9 @@ async function client(base, o, id, deadline) {
     tokens = r.usage.total_tokens;
     reused += r.usage.prompt_tokens_details.cached_tokens;
     fed += r.usage.prompt_tokens - r.usage.prompt_tokens_details.cached_tokens;
+    if (o.pauseMs) await sleep(o.pauseMs);
   }
-  return { id, turns, complete, tokens, reused, fed, failed: tokens < o.tokens ? "time limit" : null };
+  return { id, turns, complete, tokens, reused, fed, conversations, failed: tokens < o.tokens && !o.soak ? "time limit" : null };
 }
 
 async function phase(o, n) {
@@ -160,7 +171,7 @@ function spread(values) {
 const o = options(process.argv.slice(2));
 mkdirSync(o.out, { recursive: true });
 const phases = [];
-for (const n of o.clients === 1 ? [1] : [1, o.clients]) {
+for (const n of o.clients === 1 || o.soak ? [o.clients] : [1, o.clients]) {
   console.error(`serve_load: ${n} client(s), ${o.tokens} tokens each`);
   const p = await phase(o, n);
   phases.push(p);

@@ -12,6 +12,7 @@
 # runs. Node 20 is needed (Debian's nodejs) for this benchmark only.
 # llama.cpp's Vulkan backend hides CPU devices such as lavapipe unless
 # GGML_VK_VISIBLE_DEVICES names them, so it is set to wkv's --device.
+# With WKV_PEER_NO_INSTALL=1 a missing peer is an error (exit 4), not an npm install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,8 @@ command -v node >/dev/null || { echo "$0: node not found (apt-get install nodejs
 peer_dir=${WKV_PEER_DIR:-$HOME/.cache/wkv-peer}
 export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
 if [ ! -d "$peer_dir/node_modules/@node-llama-cpp/linux-x64-vulkan" ]; then
+    # bench/gpu_check.sh must reach no network: it asks for the peer only if it is there.
+    [ "${WKV_PEER_NO_INSTALL:-0}" = 1 ] && { echo "$0: llama.cpp peer not installed in $peer_dir" >&2; exit 4; }
     mkdir -p "$peer_dir"
     (cd "$peer_dir" && npm init -y >/dev/null &&
         npm install --no-audit --no-fund --ignore-scripts node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64-vulkan@3.22.1 >/dev/null)

@@ -11,7 +11,9 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "output.hpp"
+#include "memory_plan.hpp"  // format_bytes
 #include "reference.hpp"
+#include "roofline.hpp"
 #include "sampler.hpp"
 
 namespace wkv {
@@ -22,11 +24,12 @@ const CommandSpec kBenchCommand{
     "read per token / time); each figure is the median of --reps runs.",
     join_flags({
         model_flag(),
-        {"--n-prompt", "-p", "N", "prompt tokens, fed one at a time as generate feeds them (default 64)"},
+        {"--n-prompt", "-p", "N", "prompt tokens, fed in chunks as generate feeds them (default 64)"},
         {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
         {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
         {"--json", "", "PATH", "also write the results as JSON"},
         {"--vs-cpu", "", "", "also run the CPU reference as a baseline and print the ratio"},
+        {"--roofline", "", "", "also measure the device's copy bandwidth and the share of it decode reaches"},
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
@@ -39,6 +42,8 @@ struct BenchResult {
     std::string device;
     double prefill_tok_s = 0, decode_tok_s = 0, decode_gb_s = 0;
     uint64_t weight_bytes = 0, kv_cache_bytes = 0;
+    // Per decoded token, on a device: dispatches recorded, host time recording them, host time waiting.
+    double dispatches = 0, record_ms = 0, wait_ms = 0;
 };
 
 double median(std::vector<double> v) {
@@ -49,7 +54,7 @@ double median(std::vector<double> v) {
 BenchResult bench_engine(const Args& args, const Model& model, const CacheSettings& cache, bool cpu, uint32_t n_prompt,
                          uint32_t n_predict, uint32_t reps) {
     const ModelConfig& c = model.config;
-    std::vector<double> prefill, decode, bandwidth;
+    std::vector<double> prefill, decode, bandwidth, record_ms, wait_ms;
     BenchResult r;
     for (uint32_t rep = 0; rep < reps; rep++) {
         EngineHandle h = cpu ? EngineHandle{nullptr, std::make_unique<Reference>(model, cache)} : make_engine(args, model, cache);
@@ -69,6 +74,7 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         int32_t token = argmax(e.forward(prompt_token(pos), pos));
         pos++;
         auto t1 = clock::now();
+        const HostCounters before = e.host_counters();
         // Bytes read per decode step: the weights a token reads, plus the keys and values of every live entry
         // (at most budget + 1 of them with a compressing policy).
         const auto entry_bytes = static_cast<double>(kv_entry_bytes(c, cache.kv_type));
@@ -78,6 +84,10 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
             bytes += static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
+        const HostCounters after = e.host_counters();
+        r.dispatches = static_cast<double>(after.dispatches - before.dispatches) / n_predict;  // the same every run
+        record_ms.push_back((after.record_seconds - before.record_seconds) * 1e3 / n_predict);
+        wait_ms.push_back((after.wait_seconds - before.wait_seconds) * 1e3 / n_predict);
         const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
         const double decode_s = std::chrono::duration<double>(t2 - t1).count();
         prefill.push_back(n_prompt / prefill_s);
@@ -87,6 +97,8 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
     r.prefill_tok_s = median(prefill);
     r.decode_tok_s = median(decode);
     r.decode_gb_s = median(bandwidth);
+    r.record_ms = median(record_ms);
+    r.wait_ms = median(wait_ms);
     return r;
 }
 
@@ -94,11 +106,16 @@ void print(const BenchResult& r) {
     std::printf("%-36s prefill %9.1f tok/s   decode %9.1f tok/s   %8.3f GB/s   weights %.1f MiB   KV cache %.2f MiB\n",
                 r.device.c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, r.weight_bytes / 1048576.0,
                 r.kv_cache_bytes / 1048576.0);
+    if (r.dispatches > 0) {
+        std::printf("%-36s per decoded token: %.0f dispatches, host %.3f ms recording and %.3f ms waiting for the device\n", "",
+                    r.dispatches, r.record_ms, r.wait_ms);
+    }
 }
 
 nlohmann::json json_record(const BenchResult& r) {
     return {{"device", r.device},           {"prefill_tok_s", r.prefill_tok_s}, {"decode_tok_s", r.decode_tok_s},
-            {"decode_gb_s", r.decode_gb_s}, {"weight_bytes", r.weight_bytes},   {"kv_cache_bytes", r.kv_cache_bytes}};
+            {"decode_gb_s", r.decode_gb_s}, {"weight_bytes", r.weight_bytes},   {"kv_cache_bytes", r.kv_cache_bytes},
+            {"dispatches_per_token", r.dispatches}, {"record_ms_per_token", r.record_ms}, {"wait_ms_per_token", r.wait_ms}};
 }
 
 }  // namespace
@@ -126,6 +143,14 @@ int run_bench(const Args& args) {
         std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
                     main.decode_tok_s / cpu.decode_tok_s);
         json["cpu_reference"] = json_record(cpu);
+    }
+    if (args.has("--roofline") && !args.has("--cpu")) {
+        Context ctx(context_options(args));
+        const CopyBandwidth copy = measure_copy_bandwidth(ctx);
+        std::printf("roofline: a copy kernel moves %.3f GB/s (%s copied); decode reaches %.1f%% of it\n", copy.gb_s,
+                    format_bytes(copy.bytes).c_str(), 100.0 * main.decode_gb_s / copy.gb_s);
+        json["copy_gb_s"] = copy.gb_s;
+        json["decode_share_of_copy"] = main.decode_gb_s / copy.gb_s;
     }
     if (json_out) json_out->write(json);
     return 0;

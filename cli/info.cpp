@@ -51,14 +51,16 @@ int run_info(const Args& args) {
     const std::vector<DeviceInfo> devices = list_devices();
     for (const DeviceInfo& d : devices) {
         // As generate would run: with the prompt chunk that fits this device.
-        const MemoryPlan plan = plan_memory(model, {cache}, d.max_storage_buffer_range,
+        const MemoryPlan plan = plan_memory(model, {cache}, d.max_buffer_bytes(),
                                             prompt_chunk_that_fits(model.config, {cache}, d, kPromptChunk));
         std::printf("device %u: %s\n  plan: weights %s (", d.index, d.name.c_str(), format_bytes(plan.weights).c_str());
         for (size_t i = 0; i < plan.weights_by_type.size(); i++) {
             std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(), format_bytes(plan.weights_by_type[i].second).c_str());
         }
-        std::printf("), KV cache %s (%s per layer), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
-                    format_bytes(plan.kv_layer_buffer).c_str(), format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
+        std::printf("), KV cache %s (%s per layer%s), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
+                    format_bytes(plan.kv_cache / plan.config.n_layers).c_str(),
+                    plan.kv_split ? ", split by KV heads into buffers the device can bind" : "",
+                    format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
         const std::string why = why_it_does_not_fit(plan, d);
         if (why.empty()) {
             std::printf("  fits: %s of %s free\n", format_bytes(plan.total()).c_str(), format_bytes(d.device_local_free).c_str());

@@ -242,7 +242,7 @@ int run_ppl(const Args& args) {
         }
         lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
         const std::vector<CacheSettings> sequences = lane_settings(grid, lanes);
-        check_fits(plan_memory(model, sequences, ctx.info().max_storage_buffer_range), ctx.info());  // before any upload
+        check_fits(plan_memory(model, sequences, ctx.info().max_buffer_bytes()), ctx.info());  // before any upload
         const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
         BatchEngine batch(ctx, *weights, sequences);
         if (args.has("--profile")) batch.enable_profiling();

@@ -127,7 +127,7 @@ int run_serve(const Args& args) {
     const std::vector<CacheSettings> sequences(parallel, cache);
     // The memory plan of all the conversations at once, before any upload.
     const uint32_t prompt_chunk = prompt_chunk_that_fits(model.config, sequences, ctx.info(), kPromptChunk);
-    check_fits(plan_memory(model, sequences, ctx.info().max_storage_buffer_range, prompt_chunk), ctx.info());
+    check_fits(plan_memory(model, sequences, ctx.info().max_buffer_bytes(), prompt_chunk), ctx.info());
     const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
     SlotPool pool(ctx, *weights, tokenizer, chat, cache, parallel, queue, prompt_chunk);
 

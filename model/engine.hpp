@@ -9,6 +9,15 @@
 
 namespace wkv {
 
+// What the host did to drive a device engine, counted since it was made:
+// command buffers submitted, dispatches recorded, seconds spent recording
+// them and seconds blocked waiting for the device. (`wkv bench` reports them
+// per token: on a CPU driver the wait is the compute itself.)
+struct HostCounters {
+    uint64_t submits = 0, dispatches = 0;
+    double record_seconds = 0, wait_seconds = 0;
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -36,6 +45,7 @@ public:
     // which one row (the bandwidth figure of `wkv bench` divides this by time).
     virtual uint64_t bytes_read_per_token() const = 0;
     virtual std::string device_name() const = 0;
+    virtual HostCounters host_counters() const { return {}; }  // zero where nothing is dispatched
 };
 
 }  // namespace wkv

@@ -20,18 +20,20 @@ uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t con
     return n;
 }
 
+uint32_t qkv_floats(const ModelConfig& c) { return c.n_heads * c.head_dim() + 2 * c.kv_dim(); }
+
 // Floats per row of each activation buffer, as the constructor allocates them:
-// x, xb, q, k, v, att_out, hb, hb2 (a row per sequence, or per token of a prompt chunk).
+// x, xb, qkv, att_out, gate_up (a row per sequence, or per token of a prompt chunk).
 std::vector<uint32_t> row_floats(const ModelConfig& c) {
-    const uint32_t q_dim = c.n_heads * c.head_dim();
-    return {c.dim, c.dim, q_dim, c.kv_dim(), c.kv_dim(), q_dim, c.hidden_dim, c.hidden_dim};
+    return {c.dim, c.dim, qkv_floats(c), c.n_heads * c.head_dim(), 2 * c.hidden_dim};
 }
 
 uint32_t activation_rows(size_t sequences, uint32_t max_chunk) { return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk); }
 
 }  // namespace
 
-BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk)
+BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk,
+                         uint64_t max_buffer_bytes)
     : w_(weights),
       c_(weights.config),
       sequences_(std::move(sequences)),
@@ -40,12 +42,9 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
       recorder_(ctx),
       x_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
       xb_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
-      q_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * rows_, Memory::device_local),
-      k_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * rows_, Memory::device_local),
-      v_(ctx, uint64_t{padded(c_.kv_dim())} * 4 * rows_, Memory::device_local),
+      qkv_(ctx, uint64_t{padded(qkv_floats(c_))} * 4 * rows_, Memory::device_local),
       att_out_(ctx, uint64_t{padded(c_.n_heads * c_.head_dim())} * 4 * rows_, Memory::device_local),
-      hb_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * rows_, Memory::device_local),
-      hb2_(ctx, uint64_t{padded(c_.hidden_dim)} * 4 * rows_, Memory::device_local),
+      gate_up_(ctx, uint64_t{padded(2 * c_.hidden_dim)} * 4 * rows_, Memory::device_local),
       logits_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::device_local),
       logits_host_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::host_visible),
       nll_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
@@ -57,7 +56,9 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
                         " the attention shader supports",
                     ExitCode::device);
     }
-    for (const CacheSettings& s : sequences_) rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots(), s.kv_type));
+    for (const CacheSettings& s : sequences_) {
+        rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots(), s.kv_type, max_buffer_bytes));
+    }
     state_.resize(sequences_.size());
     const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope());
     rope_.upload(table.data(), table.size() * 4);
@@ -83,7 +84,7 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &q_, &k_, &v_, &att_out_, &hb_, &hb2_, &logits_, &logits_host_, &nll_host_, &rope_}) total += b->size();
+    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &rope_}) total += b->size();
     return total;
 }
 
@@ -135,15 +136,21 @@ BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, int32_t
 
 void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves) {
     const GpuLayerWeights& w = w_.layers[l];
-    const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd;
+    const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd, qkv_dim = qkv_floats(c_), gate_up_dim = 2 * c_.hidden_dim;
     const BufferRange norm_attn = w.attn_norm.chunks.front().buffer, norm_ffn = w.ffn_norm.chunks.front().buffer;
     Recorder& r = recorder_;
+    // Matrices stacked on upload, or apart: either way each writes its rows of one output.
+    auto project = [&](const std::vector<GpuTensor>& parts, const Buffer& out, uint32_t out_floats) {
+        uint32_t first = 0;
+        for (const GpuTensor& t : parts) {
+            kernels_.matvec(r, t, xb_, padded(c_.dim), out, padded(out_floats), rows, false, first);
+            first += t.rows;
+        }
+    };
 
     kernels_.rmsnorm(r, x_, norm_attn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    kernels_.matvec(r, w.wq, xb_, padded(c_.dim), q_, padded(q_dim), rows, false);
-    kernels_.matvec(r, w.wk, xb_, padded(c_.dim), k_, padded(c_.kv_dim()), rows, false);
-    kernels_.matvec(r, w.wv, xb_, padded(c_.dim), v_, padded(c_.kv_dim()), rows, false);
+    project(w.qkv, qkv_, qkv_dim);  // each row: q, then k, then v
     r.barrier();
 
     // Each token's cache work in order (spec §2.3): append, attend, keep scores,
@@ -151,27 +158,27 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     // dispatches need no barriers between them.
     for (const std::vector<CacheWork>& wave : waves) {
         for (const CacheWork& t : wave) {
-            kernels_.kv_append(r, rings_[t.seq]->layer(l), slice(k_, t.row, c_.kv_dim()), slice(v_, t.row, c_.kv_dim()), rope_,
-                               c_.n_kv_heads, rings_[t.seq]->capacity(), hd, t.pos, sequences_[t.seq].positions);
+            const BufferRange qkv = slice(qkv_, t.row, qkv_dim);
+            kernels_.kv_append(r, rings_[t.seq]->layer(l), qkv, q_dim, qkv, q_dim + c_.kv_dim(), rope_, rings_[t.seq]->capacity(), hd,
+                               t.pos, sequences_[t.seq].positions);
         }
         r.barrier();
         for (const CacheWork& t : wave) {
             const PositionMode positions = sequences_[t.seq].positions;
             const uint32_t q_pos = positions == PositionMode::cache_index ? t.n_entries - 1 : t.pos;
-            kernels_.attention(r, slice(q_, t.row, q_dim), rings_[t.seq]->layer(l), rope_, slice(att_out_, t.row, q_dim), c_.n_heads,
+            kernels_.attention(r, slice(qkv_, t.row, qkv_dim), rings_[t.seq]->layer(l), rope_, slice(att_out_, t.row, q_dim),
                                c_.group_size(), rings_[t.seq]->capacity(), hd, t.n_entries, q_pos, positions);
         }
         r.barrier();
         for (const CacheWork& t : wave) {
-            kernels_.score_accumulate(r, rings_[t.seq]->layer(l), c_.n_kv_heads, c_.group_size(), rings_[t.seq]->capacity(), t.n_entries,
+            kernels_.score_accumulate(r, rings_[t.seq]->layer(l), c_.group_size(), rings_[t.seq]->capacity(), t.n_entries,
                                       policy_info(sequences_[t.seq].policy.kind).uses_head_mean);
         }
         r.barrier();
         bool any_compress = false;
         for (const CacheWork& t : wave) {
             if (!t.compress) continue;
-            kernels_.compress(r, rings_[t.seq]->layer(l), sequences_[t.seq].policy, l, c_.n_kv_heads, rings_[t.seq]->capacity(), hd,
-                              t.step);
+            kernels_.compress(r, rings_[t.seq]->layer(l), sequences_[t.seq].policy, l, rings_[t.seq]->capacity(), hd, t.step);
             any_compress = true;
         }
         if (any_compress) r.barrier();
@@ -181,12 +188,11 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     r.barrier();
     kernels_.rmsnorm(r, x_, norm_ffn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    kernels_.matvec(r, w.w1, xb_, padded(c_.dim), hb_, padded(c_.hidden_dim), rows, false);
-    kernels_.matvec(r, w.w3, xb_, padded(c_.dim), hb2_, padded(c_.hidden_dim), rows, false);
+    project(w.gate_up, gate_up_, gate_up_dim);  // each row: gate, then up
     r.barrier();
-    kernels_.swiglu(r, hb_, hb2_, rows * padded(c_.hidden_dim));
+    kernels_.swiglu(r, gate_up_, c_.hidden_dim, padded(gate_up_dim), rows);
     r.barrier();
-    kernels_.matvec(r, w.w2, hb_, padded(c_.hidden_dim), x_, padded(c_.dim), rows, true);  // residual
+    kernels_.matvec(r, w.w2, gate_up_, padded(gate_up_dim), x_, padded(c_.dim), rows, true);  // residual
     r.barrier();
 }
 

@@ -32,7 +32,9 @@ class BatchEngine {
 public:
 
     // `max_chunk`: the most prompt tokens prefill() takes at once (activation rows).
-    BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1);
+    // `max_buffer_bytes`: split cache layers above this (0 = the device's limits).
+    BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1,
+                uint64_t max_buffer_bytes = 0);
 
     // One token for every active sequence.
     void step(const std::vector<SequenceStep>& steps);
@@ -62,6 +64,7 @@ public:
     // Device time per shader over the steps after enable_profiling() (`wkv ppl --profile`).
     void enable_profiling() { recorder_.enable_profiling(); }
     std::vector<ShaderTime> profile() const { return recorder_.profile(); }
+    const HostCounters& host_counters() const { return recorder_.counters(); }
 
 private:
     struct SequenceState {
@@ -92,10 +95,10 @@ private:
     // starts on a 256-byte boundary, so any device can bind it.
     Buffer x_;            // [R][dim]: the residual stream
     Buffer xb_;           // [R][dim]: the normed input of a block
-    Buffer q_;            // [R][n_heads * head_dim]: queries
-    Buffer k_, v_;        // [R][n_kv_heads * head_dim]: the new token's keys and values
+    Buffer qkv_;          // [R][q | k | v]: queries (n_heads * head_dim), the new token's keys and values
+                          // (n_kv_heads * head_dim each), as one stacked projection writes them
     Buffer att_out_;      // [R][n_heads * head_dim]: attention output
-    Buffer hb_, hb2_;     // [R][hidden_dim]: SwiGLU gate (then silu(gate) * up) and up
+    Buffer gate_up_;      // [R][gate | up] (hidden_dim each): SwiGLU's inputs; gate becomes silu(gate) * up
     Buffer logits_;       // [B][vocab_size]
     Buffer logits_host_;  // [B][vocab_size], host-visible: the logits a step reads back
     Buffer nll_host_;     // [B], host-visible: one NLL per sequence

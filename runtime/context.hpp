@@ -5,6 +5,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -29,6 +30,9 @@ struct DeviceInfo {
     uint64_t max_allocation_bytes = 0;  // maxMemoryAllocationSize
     uint64_t device_local_bytes = 0;    // the largest device-local heap
     uint64_t device_local_free = 0;     // what VK_EXT_memory_budget says is free there, else the heap's size
+
+    // The most one buffer may hold: one allocation, bound whole to a shader.
+    uint64_t max_buffer_bytes() const { return std::min(max_storage_buffer_range, max_allocation_bytes); }
 };
 
 struct ContextOptions {

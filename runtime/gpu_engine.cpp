@@ -12,16 +12,16 @@ namespace {
 // Shrinks o.prompt_chunk first where the device's limits ask for it.
 std::unique_ptr<GpuWeights> plan_and_upload(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions& o) {
     o.prompt_chunk = prompt_chunk_that_fits(model.config, {settings}, ctx.info(), o.prompt_chunk);
-    check_fits(plan_memory(model, {settings}, o.max_chunk_bytes ? o.max_chunk_bytes : ctx.info().max_storage_buffer_range, o.prompt_chunk),
+    check_fits(plan_memory(model, {settings}, o.max_buffer_bytes ? o.max_buffer_bytes : ctx.info().max_buffer_bytes(), o.prompt_chunk),
                ctx.info());
-    return upload_weights(ctx, model, o.max_chunk_bytes, o.upload_progress);
+    return upload_weights(ctx, model, o.max_buffer_bytes, o.upload_progress);
 }
 
 }  // namespace
 
 GpuEngine::GpuEngine(Context& ctx, const Model& model, const CacheSettings& settings, GpuEngineOptions options)
     : ctx_(ctx), weights_(plan_and_upload(ctx, model, settings, options)),  // (fits options.prompt_chunk, which batch_ reads next)
-      batch_(ctx, *weights_, {settings}, options.prompt_chunk) {}
+      batch_(ctx, *weights_, {settings}, options.prompt_chunk, options.max_buffer_bytes) {}
 
 const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
     batch_.step({{true, token, pos, StepOutput::logits, 0}});

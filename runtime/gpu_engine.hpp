@@ -18,7 +18,7 @@ namespace wkv {
 constexpr uint32_t kPromptChunk = 64;
 
 struct GpuEngineOptions {
-    uint64_t max_chunk_bytes = 0;  // split weights above this (0 = the device's storage buffer range)
+    uint64_t max_buffer_bytes = 0;  // split weight matrices and cache layers above this (0 = DeviceInfo::max_buffer_bytes)
     uint32_t prompt_chunk = kPromptChunk;
     UploadProgress upload_progress;  // told how the upload of the weights goes
 };
@@ -41,6 +41,7 @@ public:
     uint64_t weight_bytes() const override { return weights_->bytes(); }
     uint64_t bytes_read_per_token() const override { return weights_->bytes_read_per_token(); }
     std::string device_name() const override { return ctx_.info().name; }
+    HostCounters host_counters() const override { return batch_.host_counters(); }
 
     const KvCacheRing& cache() const { return batch_.cache(0); }
     uint32_t entries() const { return batch_.entries(0); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "error.hpp"
 
@@ -57,26 +58,51 @@ std::vector<uint32_t> device_words(const TensorView& t, uint64_t first_row, uint
     return words;
 }
 
+bool stackable(std::span<const TensorView* const> parts) {
+    for (const TensorView* t : parts) {
+        if (device_type(t->type) != device_type(parts[0]->type) || t->cols != parts[0]->cols) return false;
+    }
+    return true;
+}
+
 GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_bytes) {
+    const TensorView* parts[] = {&t};
+    return stack_tensors(ctx, t.name, parts, max_chunk_bytes);
+}
+
+GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts, uint64_t max_chunk_bytes) {
+    if (!stackable(parts)) throw std::logic_error("stack_tensors: " + name + " has parts of different types or widths");
     GpuTensor g;
-    g.name = t.name;
-    g.type = device_type(t.type);
-    g.rows = static_cast<uint32_t>(t.rows);
-    g.cols = static_cast<uint32_t>(t.cols);
-    const uint64_t limit = max_chunk_bytes ? max_chunk_bytes : ctx.info().max_storage_buffer_range;
+    g.name = name;
+    g.type = device_type(parts[0]->type);
+    g.cols = static_cast<uint32_t>(parts[0]->cols);
+    uint64_t total_rows = 0;
+    for (const TensorView* t : parts) total_rows += t->rows;
+    g.rows = static_cast<uint32_t>(total_rows);
+    const uint64_t limit = max_chunk_bytes ? max_chunk_bytes : ctx.info().max_buffer_bytes();
     // Each chunk is repacked from its own first value, so any row count fits
     // the layouts; take the most rows whose bytes stay within the limit.
-    const uint64_t row_bytes = device_bytes(g.type, 1, t.cols);
-    uint64_t rows_per_chunk = std::min<uint64_t>(limit / row_bytes, t.rows);
-    while (rows_per_chunk > 0 && device_bytes(g.type, rows_per_chunk, t.cols) > limit) rows_per_chunk--;
+    const uint64_t row_bytes = device_bytes(g.type, 1, g.cols);
+    uint64_t rows_per_chunk = std::min<uint64_t>(limit / row_bytes, total_rows);
+    while (rows_per_chunk > 0 && device_bytes(g.type, rows_per_chunk, g.cols) > limit) rows_per_chunk--;
     if (rows_per_chunk == 0) {
-        throw Error("tensor " + quoted(t.name) + ": one row (" + std::to_string(row_bytes) + " bytes) exceeds the device's storage buffer range of " +
+        throw Error("tensor " + quoted(name) + ": one row (" + std::to_string(row_bytes) + " bytes) exceeds the device's buffer limit of " +
                         std::to_string(limit) + " bytes",
                     ExitCode::device);
     }
-    for (uint64_t first = 0; first < t.rows; first += rows_per_chunk) {
-        const uint64_t n = std::min(rows_per_chunk, t.rows - first);
-        const std::vector<uint32_t> words = device_words(t, first, n);
+    for (uint64_t first = 0; first < total_rows; first += rows_per_chunk) {
+        const uint64_t n = std::min(rows_per_chunk, total_rows - first);
+        // The chunk's rows from each part they fall in; the device layout is row after row.
+        std::vector<uint32_t> words;
+        uint64_t part_first = 0;
+        for (const TensorView* t : parts) {
+            const uint64_t from = std::max(first, part_first), to = std::min(first + n, part_first + t->rows);
+            if (from < to) {
+                const std::vector<uint32_t> rows = device_words(*t, from - part_first, to - from);
+                words.insert(words.end(), rows.begin(), rows.end());
+            }
+            part_first += t->rows;
+        }
         Buffer buffer(ctx, words.size() * 4, Memory::device_local);
         buffer.upload(words.data(), words.size() * 4);
         g.chunks.push_back({std::move(buffer), static_cast<uint32_t>(first), static_cast<uint32_t>(n)});

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,13 @@ uint64_t device_bytes(TensorType device_type, uint64_t rows, uint64_t cols);
 // Rows [first_row, first_row + n_rows) of `t` in the device layout.
 std::vector<uint32_t> device_words(const TensorView& t, uint64_t first_row, uint64_t n_rows);
 
-// max_chunk_bytes: 0 = the device's maxStorageBufferRange (tests force smaller).
+// max_chunk_bytes: 0 = DeviceInfo::max_buffer_bytes (tests force smaller).
 GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_bytes = 0);
+
+// Whether matrices can be stacked into one (stack_tensors): the same device type and columns.
+bool stackable(std::span<const TensorView* const> parts);
+// The rows of `parts` one after another as one matrix named `name`, so one
+// dispatch computes what would take one per part (Q, K and V; gate and up).
+GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts, uint64_t max_chunk_bytes = 0);
 
 }  // namespace wkv

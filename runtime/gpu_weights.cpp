@@ -18,7 +18,9 @@ uint64_t GpuWeights::bytes() const {
     uint64_t total = token_embedding.bytes() + final_norm.bytes();
     if (separate_classifier) total += separate_classifier->bytes();
     for (const GpuLayerWeights& l : layers) {
-        for (const GpuTensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) total += t->bytes();
+        for (const GpuTensor* t : {&l.attn_norm, &l.wo, &l.ffn_norm, &l.w2}) total += t->bytes();
+        for (const GpuTensor& t : l.qkv) total += t.bytes();
+        for (const GpuTensor& t : l.gate_up) total += t.bytes();
     }
     return total;
 }
@@ -28,17 +30,29 @@ uint64_t GpuWeights::bytes_read_per_token() const {
     return bytes() - (separate_classifier ? table : 0) + table / token_embedding.rows;
 }
 
-std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes, const UploadProgress& progress) {
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_buffer_bytes, const UploadProgress& progress) {
     auto w = std::make_unique<GpuWeights>();
     w->config = model.config;
     const uint64_t total = model.weight_bytes();
     uint64_t done = 0;
     // Uploads one tensor and reports the bytes it took in the file.
     auto matrix = [&](const TensorView& t) {
-        GpuTensor g = upload_tensor(ctx, t, max_chunk_bytes);
+        GpuTensor g = upload_tensor(ctx, t, max_buffer_bytes);
         done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
         if (progress) progress(done, total);
         return g;
+    };
+    // Matrices that read the same input, stacked where they can be.
+    auto stacked = [&](const std::string& name, std::vector<const TensorView*> parts) {
+        std::vector<GpuTensor> out;
+        if (stackable(parts)) {
+            out.push_back(stack_tensors(ctx, name, parts, max_buffer_bytes));
+            for (const TensorView* t : parts) done += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
+            if (progress) progress(done, total);
+        } else {
+            for (const TensorView* t : parts) out.push_back(matrix(*t));
+        }
+        return out;
     };
     auto norm = [&](const TensorView& t) {
         GpuTensor g = upload_norm(ctx, t);
@@ -49,14 +63,11 @@ std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uin
     for (const LayerWeights& l : model.layers) {
         GpuLayerWeights g;
         g.attn_norm = norm(l.attn_norm);
-        g.wq = matrix(l.wq);
-        g.wk = matrix(l.wk);
-        g.wv = matrix(l.wv);
+        g.qkv = stacked(l.wq.name + "+k+v", {&l.wq, &l.wk, &l.wv});
         g.wo = matrix(l.wo);
         g.ffn_norm = norm(l.ffn_norm);
-        g.w1 = matrix(l.w1);
+        g.gate_up = stacked(l.w1.name + "+up", {&l.w1, &l.w3});
         g.w2 = matrix(l.w2);
-        g.w3 = matrix(l.w3);
         w->layers.push_back(std::move(g));
     }
     w->final_norm = norm(model.final_norm);

@@ -12,7 +12,12 @@
 namespace wkv {
 
 struct GpuLayerWeights {
-    GpuTensor attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;  // norms as f32 vectors
+    GpuTensor attn_norm, wo, ffn_norm, w2;  // norms as f32 vectors
+    // Wq, Wk and Wv stacked into one matrix, so one dispatch computes q, k and v
+    // into consecutive rows of one output; or each its own matrix where their
+    // types differ (K-quant mixes often store Wv apart).
+    std::vector<GpuTensor> qkv;
+    std::vector<GpuTensor> gate_up;  // W1 (gate) and W3 (up), likewise
 };
 
 struct GpuWeights {
@@ -30,8 +35,8 @@ struct GpuWeights {
 // Told the bytes uploaded so far and the total, after each tensor.
 using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
 
-// max_chunk_bytes: split matrices above this (0 = the device's storage buffer range).
-std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_chunk_bytes = 0,
+// max_buffer_bytes: split matrices above this (0 = DeviceInfo::max_buffer_bytes).
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_buffer_bytes = 0,
                                            const UploadProgress& progress = {});
 
 }  // namespace wkv

@@ -37,7 +37,7 @@ Kernels::Kernels(Context& ctx)
                                                         std::vector<uint32_t>{workgroup_}));
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{workgroup_});
-    swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 2, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
+    swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 1, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
     score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheSections, sizeof(push::ScoreAccumulate),
                                                    std::vector<uint32_t>{workgroup_});
@@ -83,7 +83,7 @@ void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, Buf
 }
 
 void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
-                     uint32_t batch, bool accumulate) const {
+                     uint32_t batch, bool accumulate, uint32_t first_out) const {
     for (uint32_t first = 0; first < batch; first += kMaxBatch) {
         const uint32_t n = std::min(kMaxBatch, batch - first);
         // Later groups of vectors bind the buffers from their first vector on (256-byte aligned strides).
@@ -95,7 +95,7 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
             const uint32_t groups_x = std::min(groups, kMaxGroupsX);
             const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
             r.dispatch(matvec_pipeline(w.type, n), {c.buffer, first ? xs : x, first ? outs : out},
-                       push::Matvec{c.rows, w.cols, c.first_row, accumulate ? 1u : 0u, groups_x, rows_per_group,
+                       push::Matvec{c.rows, w.cols, first_out + c.first_row, accumulate ? 1u : 0u, groups_x, rows_per_group,
                                     x_stride, out_stride},
                        groups_x, groups_y);
         }
@@ -107,40 +107,56 @@ void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRang
     r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride}, batch);
 }
 
-void Kernels::swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const {
-    r.dispatch(*swiglu_, {gate, up}, push::Swiglu{n}, (n + workgroup_ - 1) / workgroup_);
+void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const {
+    r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows}, (n * rows + workgroup_ - 1) / workgroup_);
 }
 
-void Kernels::kv_append(Recorder& r, const KvLayer& l, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                        uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const {
-    r.dispatch(*kv_append_[kv_index(l.type)], cache_bindings(l, {k_new, v_new, rope}),
-               push::KvAppend{capacity, head_dim, pos, static_cast<uint32_t>(positions)}, n_kv_heads);
+void Kernels::kv_append(Recorder& r, const std::vector<KvLayer>& layer, BufferRange k_new, uint32_t k_first, BufferRange v_new,
+                        uint32_t v_first, BufferRange rope, uint32_t capacity, uint32_t head_dim, uint32_t pos,
+                        PositionMode positions) const {
+    for (const KvLayer& g : layer) {
+        r.dispatch(*kv_append_[kv_index(g.type)], cache_bindings(g, {k_new, v_new, rope}),
+                   push::KvAppend{capacity, head_dim, pos, static_cast<uint32_t>(positions), g.first_head, k_first, v_first},
+                   g.n_heads);
+    }
 }
 
-void Kernels::attention(Recorder& r, BufferRange q, const KvLayer& l, BufferRange rope, BufferRange out, uint32_t n_heads,
+void Kernels::attention(Recorder& r, BufferRange q, const std::vector<KvLayer>& layer, BufferRange rope, BufferRange out,
                         uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
                         PositionMode positions) const {
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-    r.dispatch(*attention_[kv_index(l.type)], cache_bindings(l, {q, rope, out}),
-               push::Attention{group_size, capacity, head_dim, n_entries, q_pos, static_cast<uint32_t>(positions), scale}, n_heads);
+    for (const KvLayer& g : layer) {
+        r.dispatch(*attention_[kv_index(g.type)], cache_bindings(g, {q, rope, out}),
+                   push::Attention{group_size, capacity, head_dim, n_entries, q_pos, static_cast<uint32_t>(positions), scale,
+                                   g.first_head * group_size},
+                   g.n_heads * group_size);
+    }
 }
 
-void Kernels::score_accumulate(Recorder& r, const KvLayer& l, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
+void Kernels::score_accumulate(Recorder& r, const std::vector<KvLayer>& layer, uint32_t group_size, uint32_t capacity,
                                uint32_t n_entries, bool head_mean) const {
-    // One workgroup per KV head, and one more for the head mean.
-    r.dispatch(*score_accumulate_, cache_bindings(l, {}), push::ScoreAccumulate{capacity, n_entries, n_kv_heads, group_size},
-               n_kv_heads + (head_mean ? 1 : 0));
+    const uint32_t layer_heads = (layer.back().first_head + layer.back().n_heads) * group_size;
+    for (const KvLayer& g : layer) {
+        // The head mean runs on through the groups in order.
+        if (head_mean && g.first_head > 0) r.barrier();
+        // One workgroup per KV head, and one more for the head mean.
+        r.dispatch(*score_accumulate_, cache_bindings(g, {}),
+                   push::ScoreAccumulate{capacity, n_entries, g.n_heads, group_size, g.first_head * group_size, layer_heads},
+                   g.n_heads + (head_mean ? 1 : 0));
+    }
 }
 
-void Kernels::compress(Recorder& r, const KvLayer& l, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
+void Kernels::compress(Recorder& r, const std::vector<KvLayer>& layer, const CachePolicy& policy, uint32_t layer_index,
                        uint32_t capacity, uint32_t head_dim, uint32_t step) const {
     const PolicyInfo& info = policy_info(policy.kind);
     if (!info.compress_head) return;
-    const Pipeline& pipeline = *policy_[static_cast<size_t>(&info - policy_table().data())][kv_index(l.type)];
-    r.dispatch(pipeline, cache_bindings(l, {}),
-               push::Policy{capacity, head_dim, policy.budget + 1, policy.sinks, policy.recent, policy.cam_n, policy.seed, step,
-                            layer_index, n_kv_heads},
-               info.per_layer ? 1 : n_kv_heads);  // one workgroup per KV head, or one choice per layer
+    for (const KvLayer& g : layer) {
+        const Pipeline& pipeline = *policy_[static_cast<size_t>(&info - policy_table().data())][kv_index(g.type)];
+        r.dispatch(pipeline, cache_bindings(g, {}),
+                   push::Policy{capacity, head_dim, policy.budget + 1, policy.sinks, policy.recent, policy.cam_n, policy.seed, step,
+                                layer_index, g.n_heads, g.first_head},
+                   info.per_layer ? 1 : g.n_heads);  // one workgroup per KV head, or one choice per layer
+    }
 }
 
 void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {

@@ -24,30 +24,37 @@ public:
 
     // out = row `token` of the table.
     void embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const;
-    // out[b] (+)= W x[b] for a batch of vectors laid out every x_stride / out_stride floats;
-    // one dispatch per chunk of W and per kMaxBatch vectors.
+    // out[b] (+)= W x[b] for a batch of vectors laid out every x_stride / out_stride floats,
+    // the result from element first_out on in each output vector; one dispatch per
+    // chunk of W and per kMaxBatch vectors.
     void matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
-                uint32_t batch, bool accumulate) const;
+                uint32_t batch, bool accumulate, uint32_t first_out = 0) const;
     void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
         matvec(r, w, x, 0, out, 0, 1, accumulate);
     }
     // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
     void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch = 1,
                  uint32_t stride = 0) const;
-    void swiglu(Recorder& r, BufferRange gate, BufferRange up, uint32_t n) const;
-    // Appends k_new/v_new ([n_kv_heads][head_dim]) of the token at `pos` to the layer's cache.
-    void kv_append(Recorder& r, const KvLayer& layer, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                   uint32_t n_kv_heads, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const;
-    // Attention of n_heads query heads over the layer's `n_entries` entries.
-    void attention(Recorder& r, BufferRange q, const KvLayer& layer, BufferRange rope, BufferRange out, uint32_t n_heads,
+    // For `rows` vectors every `stride` floats, each [gate (n) | up (n)]:
+    // gate = silu(gate) * up, in place.
+    void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const;
+    // The cache kernels take a layer of a KvCacheRing, its groups of KV heads
+    // (KvCacheRing::layer), and dispatch once per group.
+    //
+    // Appends the token at `pos` to the layer's cache: its keys and values
+    // ([n_kv_heads][head_dim] each) from element k_first of k_new and v_first of v_new.
+    void kv_append(Recorder& r, const std::vector<KvLayer>& layer, BufferRange k_new, uint32_t k_first, BufferRange v_new,
+                   uint32_t v_first, BufferRange rope, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const;
+    // Attention of the query heads (group_size per KV head) over the layer's `n_entries` entries.
+    void attention(Recorder& r, BufferRange q, const std::vector<KvLayer>& layer, BufferRange rope, BufferRange out,
                    uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
                    PositionMode positions) const;
     // acc/cnt of every entry of the layer from the attention probabilities, and
     // with `head_mean` their average over the query heads (PolicyInfo::uses_head_mean).
-    void score_accumulate(Recorder& r, const KvLayer& layer, uint32_t n_kv_heads, uint32_t group_size, uint32_t capacity,
+    void score_accumulate(Recorder& r, const std::vector<KvLayer>& layer, uint32_t group_size, uint32_t capacity,
                           uint32_t n_entries, bool head_mean) const;
     // One compression of a layer holding policy.budget + 1 entries.
-    void compress(Recorder& r, const KvLayer& layer, const CachePolicy& policy, uint32_t layer_index, uint32_t n_kv_heads,
+    void compress(Recorder& r, const std::vector<KvLayer>& layer, const CachePolicy& policy, uint32_t layer_index,
                   uint32_t capacity, uint32_t head_dim, uint32_t step) const;
     // result[index] = NLL of `target` under the logits.
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "error.hpp"
+#include "memory_plan.hpp"  // format_bytes
 #include "tensor.hpp"
 
 namespace wkv {
@@ -46,46 +48,99 @@ std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
     return out;
 }
 
-// The bytes of each section of one layer's buffer, in KvLayer order.
-std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type) {
-    const uint64_t heads = config.n_kv_heads, slots = heads * capacity;
+// The bytes of each section of one group's buffer, in KvLayer order; `last`
+// only in a layer's first group, which holds it for all.
+std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads, bool first) {
+    const uint64_t slots = uint64_t{heads} * capacity;
     const uint64_t element_bytes = kv_type_bytes(type);
     return {
-        slots * config.head_dim() * element_bytes,  // keys
-        slots * config.head_dim() * element_bytes,  // values
-        slots * 4,                                  // acc
-        slots * 4,                                  // cnt
-        slots * 4,                                  // order
-        slots * 4,                                  // free
-        heads * 2 * 4,                              // counts
-        uint64_t{config.n_heads} * capacity * 4,    // probs
-        uint64_t{capacity} * 4,                     // last
+        slots * config.head_dim() * element_bytes,                // keys
+        slots * config.head_dim() * element_bytes,                // values
+        slots * 4,                                                // acc
+        slots * 4,                                                // cnt
+        slots * 4,                                                // order
+        slots * 4,                                                // free
+        uint64_t{heads} * 2 * 4,                                  // counts
+        uint64_t{heads} * config.group_size() * capacity * 4,     // probs
+        first ? uint64_t{capacity} * 4 : 0,                       // last
     };
+}
+
+uint64_t buffer_bytes(const std::array<uint64_t, 9>& sections) {
+    uint64_t total = 0;
+    for (uint64_t b : sections) total += align(b);
+    return total;
+}
+
+// KV heads per group: all of them if a layer fits one buffer, else the most
+// whose buffer fits (at least one, which the caller checks).
+uint32_t heads_per_group(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+    uint32_t heads = config.n_kv_heads;
+    while (heads > 1 && max_buffer_bytes && buffer_bytes(section_bytes(config, capacity, type, heads, true)) > max_buffer_bytes) heads--;
+    return heads;
+}
+
+// The heads of each group of a layer, in order.
+std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+    const uint32_t per_group = heads_per_group(config, capacity, type, max_buffer_bytes);
+    std::vector<uint32_t> groups;
+    for (uint32_t first = 0; first < config.n_kv_heads; first += per_group) groups.push_back(std::min(per_group, config.n_kv_heads - first));
+    return groups;
 }
 
 }  // namespace
 
-uint64_t KvCacheRing::bytes_for(const ModelConfig& config, uint32_t capacity, KvType type) {
+uint64_t KvCacheRing::bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
     uint64_t layer = 0;
-    for (uint64_t b : section_bytes(config, capacity, type)) layer += align(b);
+    bool first = true;
+    for (uint32_t heads : group_heads(config, capacity, type, max_buffer_bytes)) {
+        layer += buffer_bytes(section_bytes(config, capacity, type, heads, first));
+        first = false;
+    }
     return layer * config.n_layers;
 }
 
-KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type)
+uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+    // The first group is the largest: the most heads, and `last`.
+    return buffer_bytes(section_bytes(config, capacity, type, group_heads(config, capacity, type, max_buffer_bytes)[0], true));
+}
+
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes)
     : config_(config), capacity_(capacity), type_(type) {
-    const std::array<uint64_t, 9> sections = section_bytes(config, capacity, type);
-    uint64_t total = 0;
-    std::vector<uint64_t> offsets;
-    for (uint64_t b : sections) {
-        offsets.push_back(total);
-        total += align(b);
+    const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
+    const std::vector<uint32_t> groups = group_heads(config, capacity, type, limit);
+    // The memory plan refuses this first, with advice; this is the last line of defence.
+    if (const uint64_t one_head = largest_buffer_for(config, capacity, type, limit); one_head > limit) {
+        throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) + " in one buffer, above the device's limit of " +
+                        format_bytes(limit),
+                    ExitCode::device);
     }
     // All buffers first: the ranges below point at them, so the vector must not move them again.
-    buffers_.reserve(config.n_layers);
-    for (uint32_t l = 0; l < config.n_layers; l++) buffers_.emplace_back(ctx, total, Memory::device_local);
-    for (const Buffer& b : buffers_) {
-        auto section = [&](int i) { return BufferRange(b, offsets[i], sections[i]); };
-        layers_.push_back({type, section(0), section(1), section(2), section(3), section(4), section(5), section(6), section(7), section(8)});
+    buffers_.reserve(size_t{config.n_layers} * groups.size());
+    for (uint32_t l = 0; l < config.n_layers; l++) {
+        bool first = true;
+        for (uint32_t heads : groups) {
+            buffers_.emplace_back(ctx, buffer_bytes(section_bytes(config, capacity, type, heads, first)), Memory::device_local);
+            first = false;
+        }
+    }
+    const Buffer* b = buffers_.data();
+    for (uint32_t l = 0; l < config.n_layers; l++) {
+        layers_.emplace_back();
+        uint32_t first_head = 0;
+        for (uint32_t heads : groups) {
+            const std::array<uint64_t, 9> sizes = section_bytes(config, capacity, type, heads, first_head == 0);
+            std::array<BufferRange, 9> s;
+            uint64_t offset = 0;
+            for (size_t i = 0; i < sizes.size(); i++) {
+                s[i] = BufferRange(*b, offset, sizes[i]);
+                offset += align(sizes[i]);
+            }
+            if (first_head > 0) s[8] = layers_.back().front().last;
+            layers_.back().push_back({type, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
+            first_head += heads;
+            b++;
+        }
     }
     clear();
 }
@@ -140,42 +195,68 @@ uint64_t KvCacheRing::bytes() const {
 
 void KvCacheRing::clear() {
     // As KvCache: no entries, every slot free, slot 0 on top of the stack.
-    std::vector<uint32_t> free(static_cast<size_t>(config_.n_kv_heads) * capacity_);
-    std::vector<uint32_t> counts(static_cast<size_t>(config_.n_kv_heads) * 2);
-    for (uint32_t h = 0; h < config_.n_kv_heads; h++) {
-        for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
-        counts[2 * h] = 0;
-        counts[2 * h + 1] = capacity_;
-    }
-    std::vector<uint8_t> zeros(buffers_.empty() ? 0 : buffers_[0].size(), 0);
-    for (uint32_t l = 0; l < layers_.size(); l++) {
-        buffers_[l].upload(zeros.data(), zeros.size());
-        buffers_[l].upload(free.data(), free.size() * 4, layers_[l].free.offset);
-        buffers_[l].upload(counts.data(), counts.size() * 4, layers_[l].counts.offset);
+    Buffer* b = buffers_.data();
+    for (const std::vector<KvLayer>& groups : layers_) {
+        for (const KvLayer& g : groups) {
+            std::vector<uint32_t> free(size_t{g.n_heads} * capacity_), counts(size_t{g.n_heads} * 2);
+            for (uint32_t h = 0; h < g.n_heads; h++) {
+                for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
+                counts[2 * h] = 0;
+                counts[2 * h + 1] = capacity_;
+            }
+            const std::vector<uint8_t> zeros(b->size(), 0);
+            b->upload(zeros.data(), zeros.size());
+            b->upload(free.data(), free.size() * 4, g.free.offset);
+            b->upload(counts.data(), counts.size() * 4, g.counts.offset);
+            b++;
+        }
     }
 }
 
 KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
-    std::vector<uint8_t> bytes(buffers_[l].size());
-    buffers_[l].download(bytes.data(), bytes.size());
-    const KvLayer& k = layers_[l];
-    return {unpack(bytes, k.keys, type_),   unpack(bytes, k.values, type_), slice<float>(bytes, k.acc),
-            slice<float>(bytes, k.probs),   slice<float>(bytes, k.last),   slice<uint32_t>(bytes, k.cnt),
-            slice<uint32_t>(bytes, k.order), slice<uint32_t>(bytes, k.free), slice<uint32_t>(bytes, k.counts)};
+    // The groups' sections one after another make the layer's: every section is head-major.
+    KvLayerSnapshot out;
+    auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    for (const KvLayer& g : layers_[l]) {
+        const Buffer& buffer = *g.keys.buffer;
+        std::vector<uint8_t> bytes(buffer.size());
+        buffer.download(bytes.data(), bytes.size());
+        append(out.keys, unpack(bytes, g.keys, type_));
+        append(out.values, unpack(bytes, g.values, type_));
+        append(out.acc, slice<float>(bytes, g.acc));
+        append(out.probs, slice<float>(bytes, g.probs));
+        append(out.cnt, slice<uint32_t>(bytes, g.cnt));
+        append(out.order, slice<uint32_t>(bytes, g.order));
+        append(out.free, slice<uint32_t>(bytes, g.free));
+        append(out.counts, slice<uint32_t>(bytes, g.counts));
+    }
+    const BufferRange& last = layers_[l].front().last;
+    out.last.resize(last.size / 4);
+    last.buffer->download(out.last.data(), last.size, last.offset);
+    return out;
 }
 
 void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
-    const KvLayer& k = layers_[l];
-    auto put = [&](const auto& v, const BufferRange& r) { buffers_[l].upload(v.data(), r.size, r.offset); };
-    put(pack(s.keys, type_), k.keys);
-    put(pack(s.values, type_), k.values);
-    put(s.acc, k.acc);
-    put(s.probs, k.probs);
-    put(s.last, k.last);
-    put(s.cnt, k.cnt);
-    put(s.order, k.order);
-    put(s.free, k.free);
-    put(s.counts, k.counts);
+    for (const KvLayer& g : layers_[l]) {
+        // The group's part of a head-major section of `per_head` elements per head.
+        auto part = [&](const auto& v, uint64_t per_head) {
+            using T = typename std::decay_t<decltype(v)>::value_type;
+            const auto from = v.begin() + static_cast<ptrdiff_t>(g.first_head * per_head);
+            return std::vector<T>(from, from + static_cast<ptrdiff_t>(g.n_heads * per_head));
+        };
+        auto put = [&](const auto& v, const BufferRange& r) { owned(r).upload(v.data(), r.size, r.offset); };
+        const uint64_t slots = capacity_, elements = uint64_t{capacity_} * config_.head_dim();
+        put(pack(part(s.keys, elements), type_), g.keys);
+        put(pack(part(s.values, elements), type_), g.values);
+        put(part(s.acc, slots), g.acc);
+        put(part(s.probs, slots * config_.group_size()), g.probs);
+        put(part(s.cnt, slots), g.cnt);
+        put(part(s.order, slots), g.order);
+        put(part(s.free, slots), g.free);
+        put(part(s.counts, 2), g.counts);
+    }
+    const BufferRange& last = layers_[l].front().last;
+    owned(last).upload(s.last.data(), last.size, last.offset);
 }
 
 }  // namespace wkv

@@ -1,8 +1,14 @@
-// The KV cache on the device: one buffer per layer, allocated once, whose
+// The KV cache on the device, allocated once: per layer, buffers whose
 // sections hold per KV head the keys and values of `capacity` physical slots,
 // acc/cnt bookkeeping, the logical order table, the free-slot stack and the
 // entry/free counts, plus the last step's attention probabilities per query
 // head. The layout mirrors KvCache (model/kv_cache.hpp) slot for slot.
+//
+// A layer is one buffer unless that would exceed the device's limits on one
+// buffer (maxStorageBufferRange, maxMemoryAllocationSize): then its KV heads
+// are split into groups of consecutive heads, one buffer each. Heads never
+// look at each other's entries, so each group is a cache of its own; the
+// shaders run once per group and only TOVA's head mean spans them all.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +20,13 @@
 
 namespace wkv {
 
-// One layer's sections, in the order shaders/kv_cache.glsl binds them (0..8).
+// One layer's sections for a group of its KV heads (usually all of them), in
+// the order shaders/kv_cache.glsl binds them (0..8). Indices in the sections
+// count from the group's first head.
 struct KvLayer {
     KvType type;         // of keys and values; f16 packs two halves per 32-bit word
+    uint32_t first_head; // the group's first KV head in the layer
+    uint32_t n_heads;    // KV heads in the group
     BufferRange keys;    // f32|f16 [kv_head][slot][head_dim]
     BufferRange values;  // f32|f16 [kv_head][slot][head_dim]
     BufferRange acc;     // f32 [kv_head][slot]
@@ -25,7 +35,8 @@ struct KvLayer {
     BufferRange free;    // u32 [kv_head][capacity]: stack of free slots
     BufferRange counts;  // u32 [kv_head][2]: entries, free slots
     BufferRange probs;   // f32 [query head][capacity]: last step's attention
-    BufferRange last;    // f32 [capacity]: last step's attention averaged over query heads (TOVA)
+    BufferRange last;    // f32 [capacity]: last step's attention averaged over all the layer's query heads
+                         // (TOVA); one section per layer, shared by its groups
 };
 
 // One layer's cache read back to the host (for tests and `wkv conformance`);
@@ -45,14 +56,19 @@ bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t ca
 
 class KvCacheRing {
 public:
-    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32);
+    // max_buffer_bytes: split layers above this (0 = the device's DeviceInfo::max_buffer_bytes(); tests force smaller).
+    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32, uint64_t max_buffer_bytes = 0);
 
     uint32_t capacity() const { return capacity_; }
     KvType type() const { return type_; }
-    const KvLayer& layer(uint32_t l) const { return layers_[l]; }
+    // Layer l's groups of KV heads, in head order.
+    const std::vector<KvLayer>& layer(uint32_t l) const { return layers_[l]; }
     uint64_t bytes() const;  // every byte allocated, padding included
-    // What a ring of this shape allocates (bytes() before building one).
-    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type);
+
+    // What a ring of this shape allocates (bytes() before building one), and
+    // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
+    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
+    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
     void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);
@@ -60,11 +76,13 @@ public:
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
+    Buffer& owned(const BufferRange& r) { return buffers_[static_cast<size_t>(r.buffer - buffers_.data())]; }  // a range's buffer, writable
+
     ModelConfig config_;
     uint32_t capacity_;
     KvType type_;
-    std::vector<Buffer> buffers_;  // one per layer
-    std::vector<KvLayer> layers_;
+    std::vector<Buffer> buffers_;  // one per layer and group, layer by layer
+    std::vector<std::vector<KvLayer>> layers_;
 };
 
 }  // namespace wkv

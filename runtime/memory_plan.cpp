@@ -20,7 +20,7 @@ std::string format_bytes(uint64_t bytes) {
     return buf;
 }
 
-MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes, uint32_t prompt_chunk) {
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_buffer_bytes, uint32_t prompt_chunk) {
     MemoryPlan plan;
     const ModelConfig& c = model.config;
     // Weights as upload_weights stores them: norms as f32 vectors, matrices in chunks of whole rows.
@@ -28,7 +28,7 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     auto add = [&](const TensorView& t, bool norm) {
         const TensorType type = norm ? TensorType::f32 : device_type(t.type);
         const uint64_t row = device_bytes(type, 1, t.cols);
-        const uint64_t rows_per_chunk = std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_chunk_bytes ? max_chunk_bytes / row : t.rows));
+        const uint64_t rows_per_chunk = std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_buffer_bytes ? max_buffer_bytes / row : t.rows));
         const uint64_t bytes = device_bytes(type, t.rows, t.cols);
         by_type[tensor_type_name(type)] += bytes;
         plan.weights += bytes;
@@ -44,13 +44,14 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     if (model.classifier.data != model.token_embedding.data) add(model.classifier, false);
     plan.weights_by_type.assign(by_type.begin(), by_type.end());
 
-    // One KV cache ring per sequence: one buffer per layer, keys and values its largest sections.
+    // One KV cache ring per sequence.
     plan.sequences = static_cast<uint32_t>(sequences.size());
     for (const CacheSettings& s : sequences) {
-        const uint64_t layer = KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type) / c.n_layers;
-        plan.kv_cache += layer * c.n_layers;
-        plan.kv_layer_buffer = std::max(plan.kv_layer_buffer, layer);
-        plan.kv_largest_section = std::max(plan.kv_largest_section, uint64_t{c.n_kv_heads} * s.policy.slots() * c.head_dim() * kv_type_bytes(s.kv_type));
+        const uint64_t ring = KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type, max_buffer_bytes);
+        const uint64_t largest = KvCacheRing::largest_buffer_for(c, s.policy.slots(), s.kv_type, max_buffer_bytes);
+        plan.kv_cache += ring;
+        plan.kv_buffer = std::max(plan.kv_buffer, largest);
+        plan.kv_split = plan.kv_split || largest * c.n_layers < ring;
     }
     const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(c, sequences, prompt_chunk);
     plan.activations = buffers.total;
@@ -58,12 +59,13 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     plan.config = c;
     plan.settings = sequences;
     plan.prompt_chunk = prompt_chunk;
+    plan.max_buffer_bytes = max_buffer_bytes;
     return plan;
 }
 
 uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
                                 uint32_t wanted) {
-    const uint64_t limit = std::min(device.max_allocation_bytes, device.max_storage_buffer_range);
+    const uint64_t limit = device.max_buffer_bytes();
     uint32_t chunk = std::max(1u, wanted);
     while (chunk > 1 && BatchEngine::buffer_bytes(config, sequences, chunk).largest > limit) chunk--;
     return chunk;
@@ -77,7 +79,7 @@ uint64_t cache_bytes_at(const MemoryPlan& plan, uint32_t entries) {
     uint64_t bytes = 0;
     for (CacheSettings& s : resized) {
         s.policy.budget = entries;
-        bytes += KvCacheRing::bytes_for(plan.config, s.policy.slots(), s.kv_type);
+        bytes += KvCacheRing::bytes_for(plan.config, s.policy.slots(), s.kv_type, plan.max_buffer_bytes);
     }
     return bytes + BatchEngine::buffer_bytes(plan.config, resized, plan.prompt_chunk).total;
 }
@@ -117,13 +119,13 @@ std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device
                              : std::string();
     };
     const std::string cache_advice = "a smaller -c/--ctx-size or --budget, or --kv-type f16, would fit";
+    const std::string kBufferLimit = "buffer (maxStorageBufferRange, maxMemoryAllocationSize)";
     for (const std::string& reason : {
-             over(plan.kv_largest_section, device.max_storage_buffer_range, "a layer's cached keys", "binding (maxStorageBufferRange)", cache_advice),
-             over(plan.kv_layer_buffer, device.max_allocation_bytes, "a layer of the KV cache", "allocation (maxMemoryAllocationSize)", cache_advice),
-             over(plan.largest_weight_buffer, device.max_allocation_bytes, "a weight matrix", "allocation (maxMemoryAllocationSize)",
+             over(plan.kv_buffer, device.max_buffer_bytes(), "one KV head of a layer's cache", kBufferLimit, cache_advice),
+             over(plan.largest_weight_buffer, device.max_buffer_bytes(), "a weight matrix row", kBufferLimit,
                   "the device cannot hold this model"),
-             over(plan.largest_activation, std::min(device.max_allocation_bytes, device.max_storage_buffer_range), "the activations",
-                  "buffer (maxStorageBufferRange)", "fewer sequences at once would fit"),
+             over(plan.largest_activation, device.max_buffer_bytes(), "the activations", kBufferLimit,
+                  "fewer sequences at once would fit"),
          }) {
         if (!reason.empty()) return reason;
     }

@@ -21,8 +21,8 @@ struct MemoryPlan {
     uint64_t weights = 0;
     uint64_t largest_weight_buffer = 0;  // one chunk of one matrix: one allocation and one binding
     uint64_t kv_cache = 0;               // every sequence's ring, every layer
-    uint64_t kv_layer_buffer = 0;        // the largest layer of one ring: one allocation
-    uint64_t kv_largest_section = 0;     // the largest section of it (keys, values): one binding
+    uint64_t kv_buffer = 0;              // the largest buffer of a ring (a layer, or a group of its KV heads)
+    bool kv_split = false;               // some ring splits its layers into groups of KV heads
     uint32_t sequences = 0;
     uint64_t activations = 0;            // activations, logits and the RoPE table
     uint64_t largest_activation = 0;     // the largest of those buffers (logits of every sequence)
@@ -31,14 +31,16 @@ struct MemoryPlan {
     ModelConfig config;
     std::vector<CacheSettings> settings;
     uint32_t prompt_chunk = 1;
+    uint64_t max_buffer_bytes = 0;
 
     uint64_t total() const { return weights + kv_cache + activations; }
 };
 
-// The plan for `model` with one sequence per setting, weights split into
-// chunks of at most `max_chunk_bytes` (the device's maxStorageBufferRange).
+// The plan for `model` with one sequence per setting, weight matrices and
+// cache layers split into buffers of at most `max_buffer_bytes`
+// (DeviceInfo::max_buffer_bytes) as the upload and the ring split them.
 // `prompt_chunk`: the most prompt tokens processed at once (activation rows).
-MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_chunk_bytes,
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_buffer_bytes,
                        uint32_t prompt_chunk = 1);
 
 // The most prompt tokens, at most `wanted`, that can go through the layers at

@@ -51,6 +51,7 @@ void Recorder::add_pool() {
 }
 
 void Recorder::begin() {
+    begun_ = std::chrono::steady_clock::now();
     vk_check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -134,6 +135,7 @@ void Recorder::dispatch_raw(const Pipeline& p, std::span<const BufferRange> buff
     vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout(), 0, 1, &set, 0, nullptr);
     vkCmdPushConstants(cmd_, p.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
     vkCmdDispatch(cmd_, groups_x, groups_y, 1);
+    counters_.dispatches++;
     timestamp(p.name().c_str());
 }
 
@@ -170,7 +172,11 @@ void Recorder::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, u
 
 void Recorder::submit_and_wait() {
     vk_check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+    const auto recorded = std::chrono::steady_clock::now();
     ctx_.submit_and_wait(cmd_, fence_);
+    counters_.submits++;
+    counters_.record_seconds += std::chrono::duration<double>(recorded - begun_).count();
+    counters_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - recorded).count();
     if (!queries_ || timed_.empty()) return;
     std::vector<uint64_t> ticks(timed_.size() + 1);
     vk_check(vkGetQueryPoolResults(ctx_.device(), queries_, 0, static_cast<uint32_t>(ticks.size()), ticks.size() * 8, ticks.data(), 8,

@@ -7,6 +7,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <map>
 #include <span>
@@ -15,6 +16,7 @@
 
 #include "buffer.hpp"
 #include "context.hpp"
+#include "engine.hpp"  // HostCounters
 #include "pipeline.hpp"
 
 namespace wkv {
@@ -58,6 +60,7 @@ public:
     void enable_profiling();
     // The totals so far, the most expensive shader first.
     std::vector<ShaderTime> profile() const;
+    const HostCounters& counters() const { return counters_; }
 
 private:
     void timestamp(const char* label);  // a no-op unless profiling: it runs on every dispatch
@@ -76,6 +79,9 @@ private:
     VkQueryPool queries_ = VK_NULL_HANDLE;  // set when profiling
     std::vector<std::string> timed_;        // what ended at each timestamp after the first, this command buffer
     std::map<std::string, ShaderTime> totals_;
+
+    HostCounters counters_;
+    std::chrono::steady_clock::time_point begun_;  // when the command buffer being recorded was begun
 };
 
 }  // namespace wkv

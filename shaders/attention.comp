@@ -1,5 +1,6 @@
 #version 450
-// Decode attention for one layer, one workgroup per query head: scores q.k
+// Decode attention for one layer (a group of its KV heads,
+// runtime/kv_cache_ring.hpp), one workgroup per query head: scores q.k
 // over the L cached entries in logical order, softmax in fp32, output sum p.v.
 // The probabilities stay in `probs` (per query head, by logical index) for the
 // score bookkeeping of the cache policies.
@@ -28,6 +29,7 @@ layout(push_constant) uniform Push {
     uint q_pos;
     uint positions;   // PositionMode: 0 cache-index (keys rotated here at their index), 1 original
     float scale;      // 1 / sqrt(head_dim)
+    uint head_base;   // the group's first query head: where its heads are in q and out
 } p;
 
 shared float q_rot[MAX_HEAD_DIM];
@@ -38,9 +40,10 @@ void main() {
     const uint half_dim = p.head_dim / 2;
     const uint head = h / p.group_size;
     const uint probs_base = h * p.capacity;
+    const uint qh = p.head_base + h;
 
     for (uint i = t; i < half_dim; i += WG) {
-        const vec2 r = rotate(vec2(q[h * p.head_dim + 2 * i], q[h * p.head_dim + 2 * i + 1]), rope[p.q_pos * half_dim + i]);
+        const vec2 r = rotate(vec2(q[qh * p.head_dim + 2 * i], q[qh * p.head_dim + 2 * i + 1]), rope[p.q_pos * half_dim + i]);
         q_rot[2 * i] = r.x;
         q_rot[2 * i + 1] = r.y;
     }
@@ -78,6 +81,6 @@ void main() {
             const uint v_base = (head * p.capacity + order_[head * p.capacity + e]) * half_dim;
             sum += probs[probs_base + e] * KV_UNPACK(values[v_base + d / 2])[d & 1];
         }
-        out_[h * p.head_dim + d] = sum;
+        out_[qh * p.head_dim + d] = sum;
     }
 }

@@ -1,6 +1,6 @@
 #version 450
-// Appends the new token's key and value to one layer's cache, one
-// workgroup per KV head: pop a slot from the head's free list, put it last in
+// Appends the new token's key and value to one layer's cache (a group of its
+// KV heads, runtime/kv_cache_ring.hpp), one workgroup per KV head: pop a slot from the head's free list, put it last in
 // the logical order, clear its acc/cnt, and copy the key (rotated at its
 // absolute position in original-positions mode) and the value into the slot.
 // Mirrors KvCache::append in model/kv_cache.cpp, so slot numbers match the CPU's.
@@ -10,8 +10,8 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 
-layout(std430, binding = KV_SECTIONS + 0) readonly buffer KNew { float k_new[]; };  // [n_kv_heads][head_dim]
-layout(std430, binding = KV_SECTIONS + 1) readonly buffer VNew { float v_new[]; };  // [n_kv_heads][head_dim]
+layout(std430, binding = KV_SECTIONS + 0) readonly buffer KNew { float k_new[]; };  // [n_kv_heads][head_dim] from k_first
+layout(std430, binding = KV_SECTIONS + 1) readonly buffer VNew { float v_new[]; };  // [n_kv_heads][head_dim] from v_first
 layout(std430, binding = KV_SECTIONS + 2) readonly buffer Rope { vec2 rope[]; };    // [position][head_dim / 2] (cos, sin)
 
 layout(push_constant) uniform Push {
@@ -19,6 +19,9 @@ layout(push_constant) uniform Push {
     uint head_dim;
     uint pos;        // absolute position of the token
     uint positions;  // PositionMode: 0 cache-index (stored before RoPE), 1 original (stored rotated at pos)
+    uint head_base;  // the group's first KV head: where its heads are in k_new and v_new
+    uint k_first;    // where the keys start in k_new (after the queries, when q, k and v share a buffer)
+    uint v_first;
 } p;
 
 shared uint slot;
@@ -38,12 +41,12 @@ void main() {
         slot = s;
     }
     barrier();
-    const uint src = head * p.head_dim;
+    const uint src = (p.head_base + head) * p.head_dim;  // from k_first, v_first
     const uint dst = (head * p.capacity + slot) * (p.head_dim / 2);
     for (uint i = t; i < p.head_dim / 2; i += WG) {
-        vec2 k = vec2(k_new[src + 2 * i], k_new[src + 2 * i + 1]);
+        vec2 k = vec2(k_new[p.k_first + src + 2 * i], k_new[p.k_first + src + 2 * i + 1]);
         if (p.positions == 1) k = rotate(k, rope[p.pos * (p.head_dim / 2) + i]);
         keys[dst + i] = KV_PACK(k);
-        values[dst + i] = KV_PACK(vec2(v_new[src + 2 * i], v_new[src + 2 * i + 1]));
+        values[dst + i] = KV_PACK(vec2(v_new[p.v_first + src + 2 * i], v_new[p.v_first + src + 2 * i + 1]));
     }
 }

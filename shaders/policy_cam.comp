@@ -32,7 +32,7 @@ void main() {
         const float mean = sum / float(n);
         const float acc_j = acc[base + slot_of(head, j)];
         const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
-        if (cam_uniform(p.seed, p.layer, head, p.step) < probability) {
+        if (cam_uniform(p.seed, p.layer, p.head_base + head, p.step) < probability) {
             const uint half_dim = p.head_dim / 2;
             const uint from = (base + slot_of(head, j)) * half_dim;
             for (uint k = 1; k <= n; k++) {

@@ -19,7 +19,8 @@ layout(push_constant) uniform Push {
     uint seed;
     uint step;
     uint layer;
-    uint n_kv_heads;
+    uint n_kv_heads;  // in this group of the layer's KV heads (runtime/kv_cache_ring.hpp)
+    uint head_base;   // the group's first KV head in the layer
 } p;
 
 uint slot_of(uint head, uint index) { return order_[head * p.capacity + index]; }

@@ -1,17 +1,24 @@
 #version 450
-// gate = silu(gate) * up, element-wise: the SwiGLU of the feed-forward block.
+// The SwiGLU of the feed-forward block, for `rows` vectors laid out every
+// `stride` floats, each [gate (n) | up (n)] as the stacked gate and up
+// projections write them: gate = silu(gate) * up, in place, where the down
+// projection reads it.
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 
-layout(std430, binding = 0) buffer Gate { float gate[]; };
-layout(std430, binding = 1) readonly buffer Up { float up[]; };
+layout(std430, binding = 0) buffer GateUp { float gate_up[]; };
 
-layout(push_constant) uniform Push { uint n; } p;
+layout(push_constant) uniform Push {
+    uint n;       // hidden size
+    uint stride;  // floats between consecutive vectors
+    uint rows;
+} p;
 
 void main() {
     const uint i = gl_GlobalInvocationID.x;
-    if (i >= p.n) return;
-    const float g = gate[i];
-    gate[i] = g / (1.0 + exp(-g)) * up[i];
+    if (i >= p.n * p.rows) return;
+    const uint gate = i / p.n * p.stride + i % p.n;
+    const float g = gate_up[gate];
+    gate_up[gate] = g / (1.0 + exp(-g)) * gate_up[gate + p.n];
 }

@@ -133,10 +133,70 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
     check_no_validation_messages();
 }
 
+TEST_CASE("a cache split into groups of KV heads (small buffer limits) gives the same logits and the same cache, bit for bit") {
+    // stories260K: 4 KV heads, 2 query heads each. With f16 keys and values
+    // at budget 32, a layer in one buffer takes 9,472 bytes, a group of three
+    // heads 7,168, of two 5,888 and one head 3,584.
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    std::vector<int32_t> prompt = {1};
+    for (int32_t i = 0; i < 90; i++) prompt.push_back((i * 53 + 7) % 512);
+    Context& ctx = validated_context();
+    std::vector<PolicyKind> kinds = compressing_policies();
+    kinds.push_back(PolicyKind::full);
+    for (PolicyKind kind : kinds) {
+        PolicyRequest r;
+        r.kind = kind;
+        r.budget = 32;
+        // The full cache takes what fits; the others evict through most of the prompt.
+        const std::vector<int32_t> text(prompt.begin(), prompt.begin() + (kind == PolicyKind::full ? 31 : static_cast<std::ptrdiff_t>(prompt.size())));
+        const CacheSettings settings{resolve_policy(r, 512), PositionMode::cache_index, KvType::f16};
+        GpuEngine whole(ctx, model, settings);
+        REQUIRE(whole.cache().layer(0).size() == 1);
+        whole.feed(text, 0);
+        const std::vector<float> expected = whole.forward(7, static_cast<uint32_t>(text.size()));
+        // limit, then the groups' heads: uneven, even, one head each.
+        for (const auto& [limit, heads] : {std::pair{7500ull, std::vector<uint32_t>{3, 1}}, std::pair{6000ull, std::vector<uint32_t>{2, 2}},
+                                           std::pair{4000ull, std::vector<uint32_t>{1, 1, 1, 1}}}) {
+            GpuEngineOptions options;
+            options.max_buffer_bytes = limit;
+            GpuEngine split(ctx, model, settings, options);
+            std::vector<uint32_t> got;
+            for (const KvLayer& g : split.cache().layer(0)) got.push_back(g.n_heads);
+            CHECK(got == heads);
+            const size_t groups = heads.size();
+            split.feed(text, 0);
+            CHECK_MESSAGE(split.forward(7, static_cast<uint32_t>(text.size())) == expected, std::string(policy_name(kind)) << " in " << groups << " groups");
+            for (uint32_t l = 0; l < model.config.n_layers; l++) {
+                const KvLayerSnapshot a = whole.cache().read_layer(l), b = split.cache().read_layer(l);
+                CHECK(same_tables(a, b, whole.cache().capacity()));
+                CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt && a.probs == b.probs));
+                CHECK(a.last == b.last);  // TOVA's head mean, carried across the groups
+            }
+        }
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("a decode step is one command buffer of 10 dispatches per layer: Q, K and V stacked, gate and up stacked") {
+    // Per layer: rmsnorm, qkv, kv_append, attention, score_accumulate, wo, rmsnorm,
+    // gate+up, swiglu, w2; then the embedding, the final rmsnorm and the classifier.
+    const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    GpuEngine gpu(validated_context(), model, 16);
+    const HostCounters before = gpu.host_counters();
+    gpu.forward(1, 0);
+    const HostCounters after = gpu.host_counters();
+    CHECK(after.submits - before.submits == 1);
+    CHECK(after.dispatches - before.dispatches == 6 * 10 + 3);
+    CHECK(after.wait_seconds > before.wait_seconds);
+    check_no_validation_messages();
+}
+
 TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
     GpuEngine whole(validated_context(), model, 8);
     GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, 64, {}});
+    CHECK(split.cache().layer(0).size() == 1);  // a cache of 9 slots still fits one buffer
+    // (the stacked Q, K and V of a layer, 864 rows, take three chunks that cut across the parts)
     for (uint32_t pos = 0; pos < 8; pos++) {
         const int32_t token = static_cast<int32_t>(pos * 431 % 4096);
         const std::vector<float> a = whole.forward(token, pos);

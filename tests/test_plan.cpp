@@ -56,19 +56,30 @@ TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
     r.budget = 64;
     const CacheSettings cache{resolve_policy(r, 1024), PositionMode::cache_index, KvType::f16};
     Context& ctx = validated_context();
-    const MemoryPlan plan = plan_memory(model, {cache}, ctx.info().max_storage_buffer_range);
+    const MemoryPlan plan = plan_memory(model, {cache}, ctx.info().max_buffer_bytes());
     GpuEngine gpu(ctx, model, cache);
     CHECK(plan.weights == gpu.weight_bytes());
     CHECK(plan.kv_cache == gpu.kv_cache_bytes());
     CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 65, KvType::f16));
-    CHECK(plan.kv_largest_section == 6ull * 65 * 48 * 2);  // keys of one layer: KV heads x slots x head_dim, f16
+    CHECK(plan.kv_buffer == plan.kv_cache / 6);  // one buffer per layer
+    CHECK(!plan.kv_split);
     CHECK(plan.weights_by_type.size() == 2);                // q8_0 matrices, f32 norms
     const std::vector<CacheSettings> three(3, cache);
     const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(model.config, three);
     const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
     const BatchEngine batch(ctx, *weights, three);
     CHECK(buffers.total == batch.buffer_bytes());
-    CHECK(plan_memory(model, three, ctx.info().max_storage_buffer_range).kv_cache == 3 * plan.kv_cache);
+    CHECK(plan_memory(model, three, ctx.info().max_buffer_bytes()).kv_cache == 3 * plan.kv_cache);
+    // Below one layer's buffer the layers split into groups of KV heads, as the ring splits them.
+    const MemoryPlan split = plan_memory(model, {cache}, plan.kv_buffer - 1);
+    CHECK(split.kv_split);
+    CHECK(split.kv_buffer < plan.kv_buffer);
+    CHECK(split.kv_cache >= plan.kv_cache);  // each group's sections are padded on their own
+    GpuEngineOptions options;
+    options.max_buffer_bytes = plan.kv_buffer - 1;
+    GpuEngine split_gpu(ctx, model, cache, options);
+    CHECK(split_gpu.kv_cache_bytes() == split.kv_cache);
+    CHECK(split_gpu.cache().layer(0).size() == 2);
     check_no_validation_messages();
 }
 
@@ -99,8 +110,13 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     device.device_local_free = plan.weights / 2;
     CHECK(why_it_does_not_fit(plan, device).find("a smaller quantisation") != std::string::npos);
     device.device_local_free = 1ull << 34;
-    device.max_storage_buffer_range = plan.kv_largest_section - 1;
-    CHECK(why_it_does_not_fit(plan, device).find("maxStorageBufferRange") != std::string::npos);
+    // A layer above the buffer limit splits by KV heads; only one head's cache above it is refused.
+    const uint64_t one_head = plan_memory(model, {full}, 1).kv_buffer;
+    device.max_storage_buffer_range = one_head;
+    CHECK(why_it_does_not_fit(plan_memory(model, {full}, device.max_buffer_bytes()), device).empty());
+    device.max_storage_buffer_range = one_head - 1;
+    CHECK(why_it_does_not_fit(plan_memory(model, {full}, device.max_buffer_bytes()), device).find("one KV head of a layer's cache needs") !=
+          std::string::npos);
     device.max_storage_buffer_range = 1ull << 30;
     CHECK(why_it_does_not_fit(plan, device).empty());
 
@@ -109,7 +125,14 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
                                            shared_file("models/wkv-eval-8m.tokenizer.model"), "-n", "4", "--temp", "0"};
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "40000000"}}), 3, "entries would fit (-c/--ctx-size or --budget)");
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "30000000"}}), 3, "a smaller quantisation");
-    check_error(run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "100000"}}), 3, "maxStorageBufferRange");
+    check_error(run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "100000"}}), 3, "one KV head of a layer's cache needs");
+    // A binding limit between one head's cache (385 KiB) and a layer's (2.3 MiB):
+    // the cache splits by KV heads, weights by rows, and the text is the same.
+    const RunResult plain = run_wkv(args);
+    const RunResult split = run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "1000000"}});
+    CHECK(plain.exit_code == 0);
+    CHECK(split.exit_code == 0);
+    CHECK(split.out == plain.out);
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "lots"}}), 2, "WKV_DEVICE_MEMORY: expected a positive number of bytes");
     // With a cache that fits the lowered memory, it runs.
     std::vector<std::string> small = args;

@@ -150,7 +150,7 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
         // The GPU starts from the same state and must end in the same one.
         gpu.write_layer(0, snapshot_of(cache, 0, 1));
         rec.begin();
-        kernels.compress(rec, gpu.layer(0), p, 0, 1, p.slots(), 8, step);
+        kernels.compress(rec, gpu.layer(0), p, 0, p.slots(), 8, step);
         rec.submit_and_wait();
         const uint32_t j = select_lowest_average(cache, 0, 0, p);
         CHECK(tokens[j] == merged_away[step]);
@@ -222,8 +222,8 @@ TEST_CASE("f16 keys and values: every policy GPU vs CPU in lockstep, both positi
     lockstep(random, {policy(PolicyKind::full, 600), PositionMode::cache_index, KvType::f16}, 600, "random f16 full");
 
     const ModelConfig& c = stories.config;
-    const uint64_t kv_f32 = KvCacheRing(validated_context(), c, 65, KvType::f32).layer(0).keys.size;
-    const uint64_t kv_f16 = KvCacheRing(validated_context(), c, 65, KvType::f16).layer(0).keys.size;
+    const uint64_t kv_f32 = KvCacheRing(validated_context(), c, 65, KvType::f32).layer(0).front().keys.size;
+    const uint64_t kv_f16 = KvCacheRing(validated_context(), c, 65, KvType::f16).layer(0).front().keys.size;
     CHECK(kv_f32 == uint64_t{c.n_kv_heads} * 65 * c.head_dim() * 4);
     CHECK(kv_f16 * 2 == kv_f32);
     check_no_validation_messages();

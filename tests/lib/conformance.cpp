@@ -207,19 +207,23 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
         out.push_back({"rmsnorm", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
     }
     for (uint32_t n : {1u, 100u, 11008u}) {
-        const std::vector<float> gate = rng.vector(n, 6.0f), up = rng.vector(n, 2.0f);
-        Buffer gg = device_vector(ctx, gate);
-        const Buffer gu = device_vector(ctx, up);
+        // Three vectors of [gate | up | 3 spare floats], as the stacked projection lays them out.
+        const uint32_t rows = 3, stride = 2 * n + 3;
+        const std::vector<float> data = rng.vector(rows * stride, 4.0f);
+        Buffer g = device_vector(ctx, data);
         rec.begin();
-        k.swiglu(rec, gg, gu, n);
+        k.swiglu(rec, g, n, stride, rows);
         rec.submit_and_wait();
-        const std::vector<float> got = read_floats(gg, n);
+        const std::vector<float> got = read_floats(g, rows * stride);
         double worst = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const double g = gate[i], expected = g / (1.0 + std::exp(-g)) * up[i];
-            worst = std::max(worst, std::fabs(got[i] - expected) / (std::fabs(expected) + 1e-6));
+        for (uint32_t row = 0; row < rows; row++) {
+            for (uint32_t i = 0; i < stride; i++) {
+                const size_t at = size_t{row} * stride + i;
+                const double gate = data[at], expected = i < n ? gate / (1.0 + std::exp(-gate)) * data[at + n] : data[at];
+                worst = std::max(worst, std::fabs(got[at] - expected) / (std::fabs(expected) + 1e-6));
+            }
         }
-        out.push_back({"swiglu", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
+        out.push_back({"swiglu", shape("n", n) + " x3 rows", worst, kElementTolerance, "|err| / |cpu|; up and spare untouched"});
     }
 }
 
@@ -277,9 +281,9 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 vn.upload(vv.data(), vv.size() * 4);
                 const uint32_t pos = step;
                 rec.begin();
-                k.kv_append(rec, gpu.layer(0), kn, vn, rope, c.n_kv_heads, capacity, cs.head_dim, pos, mode);
+                k.kv_append(rec, gpu.layer(0), kn, 0, vn, 0, rope, capacity, cs.head_dim, pos, mode);
                 rec.barrier();
-                k.attention(rec, q, gpu.layer(0), rope, att_out, c.n_heads, c.group_size(), capacity, cs.head_dim, step + 1,
+                k.attention(rec, q, gpu.layer(0), rope, att_out, c.group_size(), capacity, cs.head_dim, step + 1,
                             by_index ? step : pos, mode);
                 rec.submit_and_wait();
 
@@ -388,7 +392,7 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 KvCacheRing gpu(ctx, c, policy.slots(), type);
                 gpu.write_layer(0, snapshot_of(cpu, 0, c.n_heads, last));
                 rec.begin();
-                k.compress(rec, gpu.layer(0), policy, 0, c.n_kv_heads, policy.slots(), lay.head_dim, trial);
+                k.compress(rec, gpu.layer(0), policy, 0, policy.slots(), lay.head_dim, trial);
                 rec.submit_and_wait();
                 compress_layer(cpu, 0, policy, {last, trial});
                 const KvLayerSnapshot want = snapshot_of(cpu, 0, c.n_heads, last), got = gpu.read_layer(0);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Two builds of wkv on the same files, their runs interleaved (base, new, base,
+# new, ...): medians of prefill and decode tokens/s and the ratio new / base.
+# How a change to a kernel or to the engine is judged, at every size that
+# matters (the eval model and bench/real_shapes.sh's files).
+#
+#   bench/ab.sh [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n_prompt=64 n_predict=64 rounds=5 out=""
+usage() { echo "usage: $0 [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL..." >&2; exit 2; }
+while getopts "p:n:r:o:" opt; do
+    case $opt in
+        p) n_prompt=$OPTARG ;; n) n_predict=$OPTARG ;; r) rounds=$OPTARG ;; o) out=$OPTARG ;;
+        *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 3 ] || usage
+base=$1 new=$2
+shift 2
+for w in "$base" "$new"; do [ -x "$w" ] || { echo "$0: $w is not an executable" >&2; exit 2; }; done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+field() { tr -d '\n ' < "$2" | grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
+
+table="| file | base prefill tok/s | new prefill tok/s | prefill ratio | base decode tok/s | new decode tok/s | decode ratio |
+|---|---|---|---|---|---|---|"
+for model in "$@"; do
+    : > "$tmp/base" ; : > "$tmp/new"
+    for ((r = 0; r < rounds; r++)); do
+        for side in base new; do
+            wkv=$base; [ $side = new ] && wkv=$new
+            "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 1 --json "$tmp/r.json" > /dev/null
+            echo "$(field prefill_tok_s "$tmp/r.json") $(field decode_tok_s "$tmp/r.json")" >> "$tmp/$side"
+        done
+    done
+    bp=$(cut -d' ' -f1 "$tmp/base" | median); bd=$(cut -d' ' -f2 "$tmp/base" | median)
+    np=$(cut -d' ' -f1 "$tmp/new" | median); nd=$(cut -d' ' -f2 "$tmp/new" | median)
+    row=$(awk -v f="$(basename "$model")" -v bp="$bp" -v bd="$bd" -v np="$np" -v nd="$nd" \
+        'BEGIN { printf "| %s | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2fx |", f, bp, np, np / bp, bd, nd, nd / bd }')
+    echo "$row"
+    table="$table
+$row"
+done
+summary="$new against $base, -p $n_prompt -n $n_predict, $rounds interleaved rounds, medians:"
+if [ -n "$out" ]; then printf '%s\n\n%s\n' "$summary" "$table" > "$out"; fi
