@@ -181,7 +181,8 @@ for (const n of o.clients === 1 || o.soak ? [o.clients] : [1, o.clients]) {
 }
 const base = phases[0];
 const mib = (b) => (b / 1048576).toFixed(1);
-let md = `# wkv serve under load\n\n\`node bench/serve_load.mjs --clients ${o.clients} --tokens ${o.tokens} --reply ${o.reply} -- ${o.serve.join(" ")}\`\n\n`;
+const soakFlags = o.soak ? ` --soak 1 --pause-ms ${o.pauseMs} --limit-s ${o.limitS}` : "";
+let md = `# wkv serve under load\n\n\`node bench/serve_load.mjs${soakFlags} --clients ${o.clients} --tokens ${o.tokens} --reply ${o.reply} -- ${o.serve.join(" ")}\`\n\n`;
 md += "| clients | wall s | tokens generated | aggregate tok/s | vs 1 client | complete answers | prompt tokens reused / fed | resident MiB (after warm-up) | device MiB |\n|---|---|---|---|---|---|---|---|---|\n";
 let allComplete = true;
 for (const p of phases) {
