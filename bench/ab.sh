@@ -7,6 +7,7 @@
 #   bench/ab.sh [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 n_prompt=64 n_predict=64 rounds=5 out=""
 usage() { echo "usage: $0 [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL..." >&2; exit 2; }
@@ -23,8 +24,6 @@ shift 2
 for w in "$base" "$new"; do [ -x "$w" ] || { echo "$0: $w is not an executable" >&2; exit 2; }; done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
-field() { tr -d '\n ' < "$2" | grep -o "\"$1\":[0-9.e+-]*" | head -1 | cut -d: -f2; }
 
 table="| file | base prefill tok/s | new prefill tok/s | prefill ratio | base decode tok/s | new decode tok/s | decode ratio |
 |---|---|---|---|---|---|---|"
@@ -34,7 +33,7 @@ for model in "$@"; do
         for side in base new; do
             wkv=$base; [ $side = new ] && wkv=$new
             "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 1 --json "$tmp/r.json" > /dev/null
-            echo "$(field prefill_tok_s "$tmp/r.json") $(field decode_tok_s "$tmp/r.json")" >> "$tmp/$side"
+            echo "$(json_field prefill_tok_s < "$tmp/r.json") $(json_field decode_tok_s < "$tmp/r.json")" >> "$tmp/$side"
         done
     done
     bp=$(cut -d' ' -f1 "$tmp/base" | median); bd=$(cut -d' ' -f2 "$tmp/base" | median)
@@ -46,4 +45,4 @@ for model in "$@"; do
 $row"
 done
 summary="$new against $base, -p $n_prompt -n $n_predict, $rounds interleaved rounds, medians:"
-if [ -n "$out" ]; then printf '%s\n\n%s\n' "$summary" "$table" > "$out"; fi
+write_report "$out" "$summary" "$table"

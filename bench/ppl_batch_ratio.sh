@@ -8,6 +8,7 @@
 # Usage: bench/ppl_batch_ratio.sh [TOKENS] [REPEATS] [FILE ...]   (MODEL, TOKENIZER from the environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 tokens=${1:-1024}
 repeats=${2:-3}
 shift $(($# < 2 ? $# : 2))
@@ -22,7 +23,7 @@ run() {  # prints the wall seconds of one wkv ppl run
     /usr/bin/time -f "%e" ./build/cli/wkv ppl -m "$model" -t "$tokenizer" "${file_args[@]}" --ctx 512 --max-tokens "$tokens" "$@" \
         2>&1 >/dev/null | tail -1
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+middle() { printf '%s\n' "$@" | median; }
 
 all_policies=(--policy full,streaming,h2o,tova,cam,evict,weightedkv --budget 64)
 declare -a one1 all1 oned alld
@@ -37,5 +38,5 @@ report() {
     echo "$label: full cache alone $one s, all 7 policies in one batch $all s, ratio $(echo "scale=2; $all / $one" | bc)"
 }
 echo "${#files[@]} file(s), $tokens tokens each, median of $repeats runs (full alone: ${one1[*]} | ${oned[*]}; all 7: ${all1[*]} | ${alld[*]})"
-report "--lanes 1     " "$(median "${one1[@]}")" "$(median "${all1[@]}")"
-report "default lanes " "$(median "${oned[@]}")" "$(median "${alld[@]}")"
+report "--lanes 1     " "$(middle "${one1[@]}")" "$(middle "${all1[@]}")"
+report "default lanes " "$(middle "${oned[@]}")" "$(middle "${alld[@]}")"

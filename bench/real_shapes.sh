@@ -17,6 +17,7 @@
 # Llama 2's tokenizer.model comes from $WKV_TOKENIZER (default ../shared/models/llama2-tokenizer.model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 n_prompt=64 n_predict=32 rounds=1 device=0 out="" json_dir=""
 usage() { echo "usage: $0 [-p N] [-n N] [-r ROUNDS] [-d DEVICE] [-o OUT.md] [-j JSON_DIR] [SHAPE:TYPE ...]" >&2; exit 2; }
@@ -38,7 +39,6 @@ for tool in "$wkv" "$maker"; do [ -x "$tool" ] || { echo "$0: $tool not built (r
 mkdir -p "$dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-field() { grep -o "\"$1\": *[0-9.e+-]*" | head -1 | sed 's/.*: *//'; }
 
 report="wkv at real shapes (synthetic random weights), device $device, -p $n_prompt -n $n_predict:
 
@@ -51,10 +51,10 @@ for spec in "${files[@]}"; do
     [ -s "$file" ] || "$maker" "$shape" "$type" "$tokenizer" "$file" >&2
     if "$wkv" bench -m "$file" -p "$n_prompt" -n "$n_predict" -r 1 --device "$device" --roofline --json "$tmp/r.json" \
         > "$tmp/out" 2> "$tmp/err"; then
-        r=$(tr -d '\n ' < "$tmp/r.json")
-        row=$(awk -v n="$shape $type" -v d="$(field decode_tok_s <<< "$r")" -v g="$(field decode_gb_s <<< "$r")" \
-            -v c="$(field copy_gb_s <<< "$r")" -v s="$(field decode_share_of_copy <<< "$r")" \
-            -v k="$(field dispatches_per_token <<< "$r")" -v h="$(field record_ms_per_token <<< "$r")" \
+        f() { json_field "$1" < "$tmp/r.json"; }
+        row=$(awk -v n="$shape $type" -v d="$(f decode_tok_s)" -v g="$(f decode_gb_s)" \
+            -v c="$(f copy_gb_s)" -v s="$(f decode_share_of_copy)" \
+            -v k="$(f dispatches_per_token)" -v h="$(f record_ms_per_token)" \
             'BEGIN { printf "| %s | %.2f | %.2f | %.2f | %.0f%% | %.0f | %.3f |", n, d, g, c, 100 * s, k, h }')
         fitting+=("$file")
         if [ -n "$json_dir" ]; then mkdir -p "$json_dir" && cp "$tmp/r.json" "$json_dir/$shape.$type.json"; fi

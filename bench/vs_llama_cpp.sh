@@ -15,6 +15,7 @@
 # With WKV_PEER_NO_INSTALL=1 a missing peer is an error (exit 4), not an npm install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 n_prompt=64 n_predict=128 rounds=3 device=0 out=""
 while getopts "p:n:r:d:o:" opt; do
@@ -42,8 +43,6 @@ cp bench/llama_cpp_peer.mjs "$peer_dir/"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
-field() { grep -o "\"$1\": *[0-9.e+-]*" | head -1 | sed 's/.*: *//'; }
 
 table="| file | wkv prefill tok/s | llama.cpp prefill tok/s | prefill ratio | wkv decode tok/s | wkv GB/s | llama.cpp decode tok/s | decode ratio |
 |---|---|---|---|---|---|---|---|"
@@ -54,9 +53,9 @@ for model in "$@"; do
         # Each engine runs 3 times in its own process and reports its median;
         # the rounds alternate between the engines.
         "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 3 --device "$device" --json "$tmp/w.json" >/dev/null
-        echo "$(field prefill_tok_s < "$tmp/w.json") $(field decode_tok_s < "$tmp/w.json") $(field decode_gb_s < "$tmp/w.json")" >> "$tmp/wkv"
+        echo "$(json_field prefill_tok_s < "$tmp/w.json") $(json_field decode_tok_s < "$tmp/w.json") $(json_field decode_gb_s < "$tmp/w.json")" >> "$tmp/wkv"
         GGML_VK_VISIBLE_DEVICES=$device node "$peer_dir/llama_cpp_peer.mjs" "$model" "$n_prompt" "$n_predict" 3 vulkan > "$tmp/p.jsonl"
-        echo "$(field prefill_tok_s < <(sed -n 2p "$tmp/p.jsonl")) $(field decode_tok_s < <(sed -n 2p "$tmp/p.jsonl"))" >> "$tmp/peer"
+        echo "$(sed -n 2p "$tmp/p.jsonl" | json_field prefill_tok_s) $(sed -n 2p "$tmp/p.jsonl" | json_field decode_tok_s)" >> "$tmp/peer"
         # (the middle of three runs: the first includes llama.cpp's pipeline compilation)
     done
     wp=$(cut -d' ' -f1 "$tmp/wkv" | median); wd=$(cut -d' ' -f2 "$tmp/wkv" | median); wg=$(cut -d' ' -f3 "$tmp/wkv" | median)
@@ -68,4 +67,4 @@ for model in "$@"; do
 $row"
 done
 summary="wkv vs llama.cpp Vulkan, device $device, -p $n_prompt -n $n_predict, $rounds interleaved rounds, medians:"
-if [ -n "$out" ]; then printf '%s\n\n%s\n' "$summary" "$table" > "$out"; fi
+write_report "$out" "$summary" "$table"

@@ -71,7 +71,8 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         for (uint32_t p = 0; p + 1 < n_prompt; p++) prompt.push_back(prompt_token(p));
         e.feed(prompt, 0);
         pos = static_cast<uint32_t>(prompt.size());
-        int32_t token = argmax(e.forward(prompt_token(pos), pos));
+        Sampler greedy({0.0f, 1.0f, 0});  // generate's decode loop at temperature 0
+        int32_t token = e.next_token(prompt_token(pos), pos, greedy);
         pos++;
         auto t1 = clock::now();
         const HostCounters before = e.host_counters();
@@ -80,7 +81,7 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
         const auto entry_bytes = static_cast<double>(kv_entry_bytes(c, cache.kv_type));
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
-            token = argmax(e.forward(token, pos));
+            token = e.next_token(token, pos, greedy);
             bytes += static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();

@@ -244,7 +244,7 @@ void SlotPool::run() {
                 if (!steps[b].active) continue;
                 steps[b].token = *s.pending;
                 steps[b].pos = s.pos;
-                steps[b].output = StepOutput::logits;
+                steps[b].output = s.sampler->greedy() ? StepOutput::token : StepOutput::logits;  // greedy: picked on the device
                 decoding.push_back(b);
             }
             if (!decoding.empty()) batch_.step(steps);
@@ -253,7 +253,7 @@ void SlotPool::run() {
                 Slot& s = slots_[b];
                 s.pos++;
                 const int32_t previous = *s.pending;
-                const int32_t next = s.sampler->sample(batch_.logits(b));
+                const int32_t next = s.sampler->greedy() ? batch_.token(b) : s.sampler->sample(batch_.logits(b));
                 s.pending = next;
                 if (ends_reply(next)) {
                     s.reply_ended = !chat_ || next == chat_->end_of_turn() || next == tokenizer_.eos_id();

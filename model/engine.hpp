@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "sampler.hpp"
+
 namespace wkv {
 
 // What the host did to drive a device engine, counted since it was made:
@@ -23,6 +25,10 @@ public:
     virtual ~Engine() = default;
     // Runs `token` at absolute position `pos`, appending it to the KV cache; returns the logits.
     virtual const std::vector<float>& forward(int32_t token, uint32_t pos) = 0;
+    // Runs `token` as forward() does and returns the token `sampler` picks
+    // next (Sampler::sample). An engine may pick it where the logits are: a GPU
+    // engine decoding greedily hands back only the token id.
+    virtual int32_t next_token(int32_t token, uint32_t pos, Sampler& sampler) { return sampler.sample(forward(token, pos)); }
     // Feeds `token` without computing logits: a context token nobody scores.
     virtual void feed(int32_t token, uint32_t pos) = 0;
     // Feeds tokens at first_pos, first_pos + 1, ...: the same as feeding them one at a

@@ -37,7 +37,7 @@ StopReason Generator::generate(int64_t max_tokens, const std::function<bool(std:
     StopReason reason = StopReason::length;
     while (stats_.tokens < max_tokens) {
         const int32_t token = *pending_;
-        const int32_t next = sampler_.sample(engine_.forward(token, next_pos_++));
+        const int32_t next = engine_.next_token(token, next_pos_++, sampler_);
         pending_ = next;
         if (std::find(stop_tokens_.begin(), stop_tokens_.end(), next) != stop_tokens_.end()) {
             reason = StopReason::end_of_text;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 
 namespace wkv {
@@ -21,6 +22,10 @@ float Sampler::next_uniform() {
 }
 
 int32_t Sampler::sample(const std::vector<float>& logits) {
+    return settings_.temperature == 0.0f ? argmax(logits) : pick(logits, next_uniform());
+}
+
+int32_t Sampler::pick(const std::vector<float>& logits, float uniform) {
     if (settings_.temperature == 0.0f) return argmax(logits);
     const size_t n = logits.size();
     probs_.resize(n);
@@ -32,15 +37,26 @@ int32_t Sampler::sample(const std::vector<float>& logits) {
     }
     for (float& p : probs_) p = static_cast<float>(p / sum);
 
-    // Nucleus: the most probable tokens whose mass first reaches top_p.
+    // Nucleus: the most probable tokens whose mass first reaches top_p, in
+    // order of probability, ties in index order. A sampled distribution is
+    // usually peaked, so sort only the 64 most probable first (one pass over
+    // n = 32000 for Llama 2, not a full sort); only if they fall short of
+    // top_p sort them all. Either way the same tokens in the same order.
     order_.resize(n);
     std::iota(order_.begin(), order_.end(), 0);
-    std::stable_sort(order_.begin(), order_.end(), [&](int32_t a, int32_t b) { return probs_[a] > probs_[b]; });
-    size_t kept = 0;
+    const auto before = [&](int32_t a, int32_t b) { return probs_[a] > probs_[b] || (probs_[a] == probs_[b] && a < b); };
+    size_t sorted = std::min<size_t>(n, 64), kept = 0;
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), before);
     double mass = 0.0;
-    while (kept < n && (kept == 0 || mass < settings_.top_p)) mass += probs_[order_[kept++]];
+    while (kept < n && (kept == 0 || mass < settings_.top_p)) {
+        if (kept == sorted) {
+            std::sort(order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), before);
+            sorted = n;
+        }
+        mass += probs_[order_[kept++]];
+    }
 
-    const double r = next_uniform() * mass;
+    const double r = uniform * mass;
     double cumulative = 0.0;
     for (size_t i = 0; i < kept; i++) {
         cumulative += probs_[order_[i]];

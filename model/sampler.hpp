@@ -19,6 +19,9 @@ class Sampler {
 public:
     explicit Sampler(SamplerSettings settings);
     int32_t sample(const std::vector<float>& logits);
+    bool greedy() const { return settings_.temperature == 0.0f; }  // sample() is argmax(), no draw
+    // What sample() picks with `uniform` (in [0, 1)) as its random draw.
+    int32_t pick(const std::vector<float>& logits, float uniform);
 
 private:
     float next_uniform();  // [0, 1)

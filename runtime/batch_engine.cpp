@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "error.hpp"
+#include "push_constants.hpp"
 
 namespace wkv {
 
@@ -30,6 +31,29 @@ std::vector<uint32_t> row_floats(const ModelConfig& c) {
 
 uint32_t activation_rows(size_t sequences, uint32_t max_chunk) { return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk); }
 
+// Room for the cache kernels' entries of one command buffer (Recorder::add_entries):
+// per layer and wave, an entry per group of KV heads for each of append,
+// attention, scores and compression, at most doubled by rounding each dispatch's
+// first entry up. A step is one wave over every sequence's groups (all_groups),
+// a prompt chunk a wave per token over one sequence's (at most most_groups).
+uint64_t entry_bytes(const ModelConfig& c, uint64_t all_groups, uint64_t most_groups, uint32_t max_chunk) {
+    const uint64_t per_layer = std::max(all_groups, uint64_t{max_chunk} * most_groups);
+    return 2 * 4 * per_layer * c.n_layers * sizeof(push::CacheEntry);
+}
+
+// The same for the engine's sequences, as their rings split on this device.
+uint64_t entry_bytes(Context& ctx, const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk,
+                     uint64_t max_buffer_bytes) {
+    const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
+    uint64_t all_groups = 0, most_groups = 0;
+    for (const CacheSettings& s : sequences) {
+        const uint64_t g = KvCacheRing::groups_for(c, s.policy.slots(), s.kv_type, limit);
+        all_groups += g;
+        most_groups = std::max(most_groups, g);
+    }
+    return entry_bytes(c, all_groups, most_groups, max_chunk);
+}
+
 }  // namespace
 
 BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk,
@@ -39,7 +63,7 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
       kernels_(ctx),
-      recorder_(ctx),
+      recorder_(ctx, entry_bytes(ctx, c_, sequences_, rows_, max_buffer_bytes)),
       x_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
       xb_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
       qkv_(ctx, uint64_t{padded(qkv_floats(c_))} * 4 * rows_, Memory::device_local),
@@ -48,6 +72,7 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
       logits_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::device_local),
       logits_host_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::host_visible),
       nll_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
+      tokens_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
       rope_(ctx, uint64_t{max_positions(sequences_, c_.context)} * c_.head_dim() * 4, Memory::device_local),
       rope_positions_(max_positions(sequences_, c_.context)) {
     if (sequences_.empty()) throw std::logic_error("BatchEngine needs at least one sequence");
@@ -56,9 +81,9 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
                         " the attention shader supports",
                     ExitCode::device);
     }
-    for (const CacheSettings& s : sequences_) {
-        rings_.push_back(std::make_unique<KvCacheRing>(ctx, c_, s.policy.slots(), s.kv_type, max_buffer_bytes));
-    }
+    std::vector<RingShape> shapes;
+    for (const CacheSettings& s : sequences_) shapes.push_back({s.policy.slots(), s.kv_type});
+    rings_ = KvCacheRing::batch(ctx, c_, shapes, max_buffer_bytes);
     state_.resize(sequences_.size());
     const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope());
     rope_.upload(table.data(), table.size() * 4);
@@ -77,14 +102,16 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
     for (uint32_t floats : row_floats(c)) add(uint64_t{padded(floats)} * 4 * activation_rows(sequences.size(), max_chunk));
     for (int i = 0; i < 2; i++) add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
-    b.total += 4 * sequences.size() + rope;  // the NLLs, the RoPE table
+    b.total += 2 * 4 * sequences.size() + rope;  // the NLLs, the tokens, the RoPE table
+    b.total += entry_bytes(c, sequences.size(), 1, activation_rows(sequences.size(), max_chunk));  // (caches not split)
     b.largest = std::max(b.largest, rope);
     return b;
 }
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &rope_}) total += b->size();
+    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &rope_}) total += b->size();
+    total += recorder_.entries().size();
     return total;
 }
 
@@ -103,6 +130,12 @@ std::vector<float> BatchEngine::logits(uint32_t b) const {
     std::vector<float> out(c_.vocab_size);
     logits_host_.download(out.data(), out.size() * 4, uint64_t{b} * padded(c_.vocab_size) * 4);
     return out;
+}
+
+int32_t BatchEngine::token(uint32_t b) const {
+    uint32_t value = 0;
+    tokens_host_.download(&value, 4, uint64_t{b} * 4);
+    return static_cast<int32_t>(value);
 }
 
 float BatchEngine::nll(uint32_t b) const {
@@ -154,34 +187,38 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     r.barrier();
 
     // Each token's cache work in order (spec §2.3): append, attend, keep scores,
-    // compress. A wave touches each sequence's cache at most once, so its
-    // dispatches need no barriers between them.
+    // compress. A wave touches each sequence's cache at most once, so each of
+    // its kernels is one dispatch for every sequence in it (the rings share buffers).
     for (const std::vector<CacheWork>& wave : waves) {
+        std::vector<CacheTask> tasks, compressing;
         for (const CacheWork& t : wave) {
-            const BufferRange qkv = slice(qkv_, t.row, qkv_dim);
-            kernels_.kv_append(r, rings_[t.seq]->layer(l), qkv, q_dim, qkv, q_dim + c_.kv_dim(), rope_, rings_[t.seq]->capacity(), hd,
-                               t.pos, sequences_[t.seq].positions);
+            const CacheSettings& s = sequences_[t.seq];
+            push::CacheEntry e{};
+            e.n_entries = t.n_entries;
+            e.pos = t.pos;
+            e.q_pos = s.positions == PositionMode::cache_index ? t.n_entries - 1 : t.pos;
+            e.positions = static_cast<uint32_t>(s.positions);
+            e.q_first = t.row * padded(qkv_dim);  // each row of qkv_: q, then k, then v
+            e.k_first = e.q_first + q_dim;
+            e.v_first = e.k_first + c_.kv_dim();
+            e.out_first = t.row * padded(q_dim);
+            e.step = t.step;
+            e.head_mean = policy_info(s.policy.kind).uses_head_mean ? 1 : 0;
+            for (const CacheTask& task : cache_tasks(rings_[t.seq]->layer(l), rings_[t.seq]->capacity(), e, &s.policy)) {
+                tasks.push_back(task);
+                if (t.compress) compressing.push_back(task);
+            }
         }
+        kernels_.kv_append(r, tasks, qkv_, qkv_, rope_, hd);
         r.barrier();
-        for (const CacheWork& t : wave) {
-            const PositionMode positions = sequences_[t.seq].positions;
-            const uint32_t q_pos = positions == PositionMode::cache_index ? t.n_entries - 1 : t.pos;
-            kernels_.attention(r, slice(qkv_, t.row, qkv_dim), rings_[t.seq]->layer(l), rope_, slice(att_out_, t.row, q_dim),
-                               c_.group_size(), rings_[t.seq]->capacity(), hd, t.n_entries, q_pos, positions);
-        }
+        kernels_.attention(r, tasks, qkv_, rope_, att_out_, c_.group_size(), hd);
         r.barrier();
-        for (const CacheWork& t : wave) {
-            kernels_.score_accumulate(r, rings_[t.seq]->layer(l), c_.group_size(), rings_[t.seq]->capacity(), t.n_entries,
-                                      policy_info(sequences_[t.seq].policy.kind).uses_head_mean);
-        }
+        kernels_.score_accumulate(r, tasks, c_.group_size(), c_.n_heads);
         r.barrier();
-        bool any_compress = false;
-        for (const CacheWork& t : wave) {
-            if (!t.compress) continue;
-            kernels_.compress(r, rings_[t.seq]->layer(l), sequences_[t.seq].policy, l, rings_[t.seq]->capacity(), hd, t.step);
-            any_compress = true;
+        if (!compressing.empty()) {
+            kernels_.compress(r, compressing, l, hd);
+            r.barrier();
         }
-        if (any_compress) r.barrier();
     }
 
     kernels_.matvec(r, w.wo, att_out_, padded(q_dim), x_, padded(c_.dim), rows, true);  // residual
@@ -237,6 +274,8 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
         r.barrier();
         kernels_.matvec(r, w_.classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
         r.barrier();
+        const bool any_token = std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) { return s.active && s.output == StepOutput::token; });
+        if (any_token) kernels_.argmax(r, logits_, c_.vocab_size, padded(c_.vocab_size), B, tokens_host_);  // one dispatch for all rows
         for (uint32_t b = 0; b < B; b++) {
             if (!steps[b].active) continue;
             if (steps[b].output == StepOutput::nll) {

@@ -1,8 +1,10 @@
 // The forward pass for a batch of sequences on a Vulkan device: every weight
 // is read once per step for all of them (matvec takes a batch of inputs),
 // while each sequence keeps its own KV cache ring, cache policy, position and
-// step count. One command buffer per step records every layer of every
-// sequence with the barriers between dispatches. A batch of one is how
+// step count. The rings share buffers (KvCacheRing::batch), so each cache
+// shader is one dispatch for every sequence of a step, not one per sequence.
+// One command buffer per step records every layer of every sequence with the
+// barriers between dispatches. A batch of one is how
 // `wkv generate` runs; perplexity evaluation batches every (policy, budget).
 #pragma once
 
@@ -18,7 +20,9 @@
 
 namespace wkv {
 
-enum class StepOutput { none, logits, nll };
+// What a step hands back for a sequence: nothing, its logits, the NLL of a
+// target, or its greedy next token (picked on the device).
+enum class StepOutput { none, logits, nll, token };
 
 struct SequenceStep {
     bool active = true;   // an inactive sequence is left untouched this step
@@ -44,9 +48,11 @@ public:
     // last token's logits are read back (logits(b)).
     void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
     uint32_t max_chunk() const { return rows_; }
-    // After a step: sequence b's logits (StepOutput::logits) or NLL (StepOutput::nll).
+    // After a step: sequence b's logits (StepOutput::logits), NLL (StepOutput::nll)
+    // or greedy next token (StepOutput::token).
     std::vector<float> logits(uint32_t b) const;
     float nll(uint32_t b) const;
+    int32_t token(uint32_t b) const;
 
     void reset(uint32_t b);  // empty that sequence's cache
     uint32_t size() const { return static_cast<uint32_t>(sequences_.size()); }
@@ -54,8 +60,8 @@ public:
     const KvCacheRing& cache(uint32_t b) const { return *rings_[b]; }
     uint32_t entries(uint32_t b) const { return state_[b].entries; }
     uint64_t kv_cache_bytes() const;
-    // The bytes of the engine's own buffers (activations, logits, RoPE table) for these
-    // sequences, before building one (for the memory plan), and as built.
+    // The bytes of the engine's own buffers (activations, logits, RoPE table, the cache kernels'
+    // entries) for these sequences, before building one (for the memory plan), and as built.
     struct BufferBytes {
         uint64_t total = 0, largest = 0;
     };
@@ -102,6 +108,7 @@ private:
     Buffer logits_;       // [B][vocab_size]
     Buffer logits_host_;  // [B][vocab_size], host-visible: the logits a step reads back
     Buffer nll_host_;     // [B], host-visible: one NLL per sequence
+    Buffer tokens_host_;  // [B], host-visible: one greedy next token per sequence
     Buffer rope_;         // [position][head_dim / 2] of (cos, sin)
     uint32_t rope_positions_;
     std::vector<std::unique_ptr<KvCacheRing>> rings_;

@@ -20,12 +20,13 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, Memory memory) : ctx_(&ctx), size_(
     vk_check(vkCreateBuffer(ctx.device(), &info, nullptr, &buffer_), "vkCreateBuffer");
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(ctx.device(), buffer_, &req);
-    const bool host = memory == Memory::host_visible;
+    const bool host = memory != Memory::device_local;
     VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     alloc.allocationSize = req.size;
     alloc.memoryTypeIndex = host ? ctx.memory_type(req.memoryTypeBits,
                                                    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                                   VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
+                                                   memory == Memory::host_visible ? VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+                                                                                  : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
                                  : ctx.memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     const VkResult r = vkAllocateMemory(ctx.device(), &alloc, nullptr, &memory_);
     if (r != VK_SUCCESS) {

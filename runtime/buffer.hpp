@@ -1,5 +1,4 @@
-// A VkBuffer with its own memory (RAII): device-local for weights, activations
-// and the cache, host-visible where results come back to the CPU.
+// A VkBuffer with its own memory (RAII).
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -10,7 +9,11 @@
 
 namespace wkv {
 
-enum class Memory { device_local, host_visible };
+// device_local: weights, activations, the cache. host_visible: what the host
+// reads back (cached memory where there is some). host_to_device: small data the
+// host writes for shaders to read (device-local and mappable where a GPU offers
+// it, so shaders do not read across the bus).
+enum class Memory { device_local, host_visible, host_to_device };
 
 class Buffer {
 public:

@@ -29,6 +29,12 @@ const std::vector<float>& GpuEngine::forward(int32_t token, uint32_t pos) {
     return logits_;
 }
 
+int32_t GpuEngine::next_token(int32_t token, uint32_t pos, Sampler& sampler) {
+    if (!sampler.greedy()) return sampler.sample(forward(token, pos));  // top-p stays on the host (docs/results.md)
+    batch_.step({{true, token, pos, StepOutput::token, 0}});
+    return batch_.token(0);
+}
+
 void GpuEngine::feed(int32_t token, uint32_t pos) { batch_.step({{true, token, pos, StepOutput::none, 0}}); }
 
 void GpuEngine::feed(std::span<const int32_t> tokens, uint32_t first_pos) {

@@ -32,6 +32,7 @@ public:
         : GpuEngine(ctx, model, full_cache(entries, positions), options) {}
 
     const std::vector<float>& forward(int32_t token, uint32_t pos) override;
+    int32_t next_token(int32_t token, uint32_t pos, Sampler& sampler) override;
     void feed(int32_t token, uint32_t pos) override;
     void feed(std::span<const int32_t> tokens, uint32_t first_pos) override;
     double nll(int32_t token, uint32_t pos, int32_t target) override;

@@ -16,13 +16,9 @@ size_t type_index(TensorType t) { return static_cast<size_t>(&weight_type(t) - w
 
 int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
 
-// The layer's cache sections at bindings 0..8, as kv_cache.glsl declares them, then the shader's own.
-std::vector<BufferRange> cache_bindings(const KvLayer& l, std::initializer_list<BufferRange> own) {
-    std::vector<BufferRange> b = {l.keys, l.values, l.acc, l.cnt, l.order, l.free, l.counts, l.probs, l.last};
-    b.insert(b.end(), own);
-    return b;
-}
+// The cache sections at bindings 0..8 and the entries at 9, as kv_cache.glsl declares them.
 constexpr uint32_t kCacheSections = 9;
+constexpr uint32_t kCacheBindings = 10;
 
 }  // namespace
 
@@ -38,14 +34,15 @@ Kernels::Kernels(Context& ctx)
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{workgroup_});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 1, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
+    argmax_ = std::make_unique<Pipeline>(ctx, "argmax", 2, sizeof(push::Argmax), std::vector<uint32_t>{workgroup_});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
-    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheSections, sizeof(push::ScoreAccumulate),
+    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheBindings, sizeof(push::ScoreAccumulate),
                                                    std::vector<uint32_t>{workgroup_});
     for (int kv = 0; kv < 2; kv++) {
         const std::string suffix = kv == 0 ? "_f32" : "_f16";
-        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheSections + 3, sizeof(push::KvAppend),
+        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheBindings + 3, sizeof(push::KvAppend),
                                                     std::vector<uint32_t>{workgroup_});
-        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheSections + 3, sizeof(push::Attention),
+        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
                                                     std::vector<uint32_t>{workgroup_, kMaxHeadDim});
     }
     for (const PolicyInfo& info : policy_table()) {
@@ -53,7 +50,7 @@ Kernels::Kernels(Context& ctx)
         if (!info.compress_head) continue;  // the full cache never compresses
         for (int kv = 0; kv < 2; kv++) {
             policy_.back()[kv] = std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
-                                                            kCacheSections, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
+                                                            kCacheBindings, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
         }
     }
 }
@@ -111,52 +108,135 @@ void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stri
     r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows}, (n * rows + workgroup_ - 1) / workgroup_);
 }
 
-void Kernels::kv_append(Recorder& r, const std::vector<KvLayer>& layer, BufferRange k_new, uint32_t k_first, BufferRange v_new,
-                        uint32_t v_first, BufferRange rope, uint32_t capacity, uint32_t head_dim, uint32_t pos,
-                        PositionMode positions) const {
+std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t capacity, const push::CacheEntry& fields,
+                                   const CachePolicy* policy) {
+    std::vector<CacheTask> tasks;
     for (const KvLayer& g : layer) {
-        r.dispatch(*kv_append_[kv_index(g.type)], cache_bindings(g, {k_new, v_new, rope}),
-                   push::KvAppend{capacity, head_dim, pos, static_cast<uint32_t>(positions), g.first_head, k_first, v_first},
-                   g.n_heads);
+        CacheTask t{&g, policy, fields};
+        push::CacheEntry& e = t.entry;
+        // Sections are bound whole from the start of their buffer, so a base is an offset in elements.
+        const uint64_t pair_bytes = g.type == KvType::f16 ? 4 : 8;
+        e.keys = static_cast<uint32_t>(g.keys.offset / pair_bytes);
+        e.values = static_cast<uint32_t>(g.values.offset / pair_bytes);
+        e.acc = static_cast<uint32_t>(g.acc.offset / 4);
+        e.cnt = static_cast<uint32_t>(g.cnt.offset / 4);
+        e.order = static_cast<uint32_t>(g.order.offset / 4);
+        e.free = static_cast<uint32_t>(g.free.offset / 4);
+        e.counts = static_cast<uint32_t>(g.counts.offset / 4);
+        e.probs = static_cast<uint32_t>(g.probs.offset / 4);
+        e.last = static_cast<uint32_t>(g.last.offset / 4);
+        e.capacity = capacity;
+        e.first_head = g.first_head;
+        e.n_heads = g.n_heads;
+        if (policy) {
+            e.sinks = policy->sinks;
+            e.recent = policy->recent;
+            e.cam_n = policy->cam_n;
+            e.seed = policy->seed;
+        }
+        tasks.push_back(t);
+    }
+    return tasks;
+}
+
+template <typename Push>
+void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline, const auto& width, Push push,
+                             std::initializer_list<BufferRange> own) const {
+    // Tasks in order, gathered by what one dispatch binds: the pipeline, the
+    // sections' buffer and the buffer of `last` (a split layer's first group's).
+    std::vector<std::vector<const CacheTask*>> batches;
+    auto same = [&](const CacheTask* a, const CacheTask* b) {
+        return &pipeline(*a) == &pipeline(*b) && a->group->keys.buffer == b->group->keys.buffer &&
+               a->group->last.buffer == b->group->last.buffer;
+    };
+    for (const CacheTask* t : tasks) {
+        auto it = std::find_if(batches.begin(), batches.end(), [&](const auto& b) { return same(b.front(), t); });
+        if (it == batches.end()) {
+            batches.push_back({t});
+        } else {
+            it->push_back(t);
+        }
+    }
+    for (const std::vector<const CacheTask*>& batch : batches) {
+        std::vector<push::CacheEntry> entries;
+        uint32_t groups_y = 1;
+        for (const CacheTask* t : batch) {
+            entries.push_back(t->entry);
+            groups_y = std::max(groups_y, width(*t));
+        }
+        push.first = r.add_entries(entries.data(), static_cast<uint32_t>(entries.size()), sizeof(push::CacheEntry));
+        const KvLayer& g = *batch.front()->group;
+        const Buffer& sections = *g.keys.buffer;
+        std::vector<BufferRange> bindings(kCacheSections - 1, BufferRange(sections));
+        bindings.push_back(BufferRange(*g.last.buffer));
+        bindings.push_back(BufferRange(r.entries()));
+        bindings.insert(bindings.end(), own);
+        r.dispatch(pipeline(*batch.front()), std::span<const BufferRange>(bindings), push, static_cast<uint32_t>(batch.size()), groups_y);
     }
 }
 
-void Kernels::attention(Recorder& r, BufferRange q, const std::vector<KvLayer>& layer, BufferRange rope, BufferRange out,
-                        uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
-                        PositionMode positions) const {
+namespace {
+std::vector<const CacheTask*> pointers(std::span<const CacheTask> tasks) {
+    std::vector<const CacheTask*> out;
+    for (const CacheTask& t : tasks) out.push_back(&t);
+    return out;
+}
+}  // namespace
+
+void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
+                        uint32_t head_dim) const {
+    dispatch_cache(
+        r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *kv_append_[kv_index(t.group->type)]; },
+        [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim}, {k_new, v_new, rope});
+}
+
+void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
+                        uint32_t group_size, uint32_t head_dim) const {
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-    for (const KvLayer& g : layer) {
-        r.dispatch(*attention_[kv_index(g.type)], cache_bindings(g, {q, rope, out}),
-                   push::Attention{group_size, capacity, head_dim, n_entries, q_pos, static_cast<uint32_t>(positions), scale,
-                                   g.first_head * group_size},
-                   g.n_heads * group_size);
-    }
+    dispatch_cache(
+        r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *attention_[kv_index(t.group->type)]; },
+        [&](const CacheTask& t) { return t.entry.n_heads * group_size; }, push::Attention{0, group_size, head_dim, scale},
+        {q, rope, out});
 }
 
-void Kernels::score_accumulate(Recorder& r, const std::vector<KvLayer>& layer, uint32_t group_size, uint32_t capacity,
-                               uint32_t n_entries, bool head_mean) const {
-    const uint32_t layer_heads = (layer.back().first_head + layer.back().n_heads) * group_size;
-    for (const KvLayer& g : layer) {
-        // The head mean runs on through the groups in order.
-        if (head_mean && g.first_head > 0) r.barrier();
+void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const {
+    // A split layer's head mean runs on through its groups in order: the k-th
+    // group of every task's layer goes in round k, with a barrier between rounds.
+    std::vector<std::vector<const CacheTask*>> rounds;
+    for (size_t i = 0; i < tasks.size(); i++) {
+        size_t round = 0;
+        for (size_t j = 0; j < i; j++) {
+            if (tasks[j].group->last.buffer == tasks[i].group->last.buffer && tasks[j].group->last.offset == tasks[i].group->last.offset) round++;
+        }
+        if (round >= rounds.size()) rounds.resize(round + 1);
+        rounds[round].push_back(&tasks[i]);
+    }
+    for (size_t k = 0; k < rounds.size(); k++) {
+        if (k > 0) r.barrier();
         // One workgroup per KV head, and one more for the head mean.
-        r.dispatch(*score_accumulate_, cache_bindings(g, {}),
-                   push::ScoreAccumulate{capacity, n_entries, g.n_heads, group_size, g.first_head * group_size, layer_heads},
-                   g.n_heads + (head_mean ? 1 : 0));
+        dispatch_cache(
+            r, rounds[k], [&](const CacheTask&) -> const Pipeline& { return *score_accumulate_; },
+            [](const CacheTask& t) { return t.entry.n_heads + t.entry.head_mean; }, push::ScoreAccumulate{0, group_size, layer_heads}, {});
     }
 }
 
-void Kernels::compress(Recorder& r, const std::vector<KvLayer>& layer, const CachePolicy& policy, uint32_t layer_index,
-                       uint32_t capacity, uint32_t head_dim, uint32_t step) const {
-    const PolicyInfo& info = policy_info(policy.kind);
-    if (!info.compress_head) return;
-    for (const KvLayer& g : layer) {
-        const Pipeline& pipeline = *policy_[static_cast<size_t>(&info - policy_table().data())][kv_index(g.type)];
-        r.dispatch(pipeline, cache_bindings(g, {}),
-                   push::Policy{capacity, head_dim, policy.budget + 1, policy.sinks, policy.recent, policy.cam_n, policy.seed, step,
-                                layer_index, g.n_heads, g.first_head},
-                   info.per_layer ? 1 : g.n_heads);  // one workgroup per KV head, or one choice per layer
+void Kernels::compress(Recorder& r, std::span<const CacheTask> tasks, uint32_t layer_index, uint32_t head_dim) const {
+    std::vector<const CacheTask*> compressing;
+    for (const CacheTask& t : tasks) {
+        if (t.policy && policy_info(t.policy->kind).compress_head) compressing.push_back(&t);
     }
+    auto info = [](const CacheTask& t) -> const PolicyInfo& { return policy_info(t.policy->kind); };
+    dispatch_cache(
+        r, compressing,
+        [&](const CacheTask& t) -> const Pipeline& {
+            return *policy_[static_cast<size_t>(&info(t) - policy_table().data())][kv_index(t.group->type)];
+        },
+        [&](const CacheTask& t) { return info(t).per_layer ? 1u : t.entry.n_heads; },  // a workgroup per KV head, or one choice per layer
+        push::Policy{0, head_dim, layer_index}, {});
+}
+
+void Kernels::argmax(Recorder& r, BufferRange logits, uint32_t n, uint32_t stride, uint32_t rows, BufferRange tokens) const {
+    r.dispatch(*argmax_, {logits, tokens}, push::Argmax{n, stride}, rows);
 }
 
 void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "buffer.hpp"
@@ -11,9 +12,23 @@
 #include "kv_cache_ring.hpp"
 #include "pipeline.hpp"
 #include "policy.hpp"
+#include "push_constants.hpp"
 #include "recorder.hpp"
 
 namespace wkv {
+
+// One group of KV heads (a KvLayer) of one sequence's cache, and what one
+// token does to it, for the cache kernels below.
+struct CacheTask {
+    const KvLayer* group = nullptr;
+    const CachePolicy* policy = nullptr;  // for compress()
+    push::CacheEntry entry{};             // the shader's entry: sections and shape from the group
+};
+
+// A task per group of a layer's cache, each with `fields` but its own sections
+// and shape, and the policy's parameters (with a policy).
+std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t capacity, const push::CacheEntry& fields,
+                                   const CachePolicy* policy = nullptr);
 
 class Kernels {
 public:
@@ -38,24 +53,27 @@ public:
     // For `rows` vectors every `stride` floats, each [gate (n) | up (n)]:
     // gate = silu(gate) * up, in place.
     void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const;
-    // The cache kernels take a layer of a KvCacheRing, its groups of KV heads
-    // (KvCacheRing::layer), and dispatch once per group.
+    // The cache kernels take tasks: groups of KV heads of sequences' caches in
+    // one layer (cache_tasks()), each with what the token does to it. Tasks
+    // whose caches share buffers (KvCacheRing::batch packs a batch's so) run in
+    // one dispatch, whatever their sequences, capacities, positions or counts.
     //
-    // Appends the token at `pos` to the layer's cache: its keys and values
-    // ([n_kv_heads][head_dim] each) from element k_first of k_new and v_first of v_new.
-    void kv_append(Recorder& r, const std::vector<KvLayer>& layer, BufferRange k_new, uint32_t k_first, BufferRange v_new,
-                   uint32_t v_first, BufferRange rope, uint32_t capacity, uint32_t head_dim, uint32_t pos, PositionMode positions) const;
-    // Attention of the query heads (group_size per KV head) over the layer's `n_entries` entries.
-    void attention(Recorder& r, BufferRange q, const std::vector<KvLayer>& layer, BufferRange rope, BufferRange out,
-                   uint32_t group_size, uint32_t capacity, uint32_t head_dim, uint32_t n_entries, uint32_t q_pos,
-                   PositionMode positions) const;
-    // acc/cnt of every entry of the layer from the attention probabilities, and
-    // with `head_mean` their average over the query heads (PolicyInfo::uses_head_mean).
-    void score_accumulate(Recorder& r, const std::vector<KvLayer>& layer, uint32_t group_size, uint32_t capacity,
-                          uint32_t n_entries, bool head_mean) const;
-    // One compression of a layer holding policy.budget + 1 entries.
-    void compress(Recorder& r, const std::vector<KvLayer>& layer, const CachePolicy& policy, uint32_t layer_index,
-                  uint32_t capacity, uint32_t head_dim, uint32_t step) const;
+    // Appends each task's token: its keys and values ([n_kv_heads][head_dim]
+    // each) from element k_first of k_new and v_first of v_new.
+    void kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
+                   uint32_t head_dim) const;
+    // Attention of each task's query heads (group_size per KV head, from q_first
+    // of q; the output from out_first of out) over its n_entries entries.
+    void attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
+                   uint32_t group_size, uint32_t head_dim) const;
+    // acc/cnt of every entry from the attention probabilities, and for tasks with
+    // head_mean their average over the layer's query heads (PolicyInfo::uses_head_mean).
+    void score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const;
+    // One compression of each task's cache (holding its policy's budget + 1 entries).
+    void compress(Recorder& r, std::span<const CacheTask> tasks, uint32_t layer_index, uint32_t head_dim) const;
+    // tokens[b] = the first index of the largest of the n logits of vector b
+    // (every `stride` floats), for b < rows: greedy decoding's next tokens.
+    void argmax(Recorder& r, BufferRange logits, uint32_t n, uint32_t stride, uint32_t rows, BufferRange tokens) const;
     // result[index] = NLL of `target` under the logits.
     void nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const;
 
@@ -63,12 +81,21 @@ private:
     uint32_t matvec_rows(uint32_t batch) const;
     const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;  // created when first used
     const Pipeline& embedding_pipeline(TensorType t) const;
+    // Dispatches `pipeline(task)` for the tasks, one dispatch per pipeline and
+    // buffers: a column of workgroups per task (x), as many (y) as `width(task)`
+    // of the widest (those past a task's width exit at once); `push` starts
+    // with the first entry's index. Tasks along x, not y: a CPU driver hands
+    // each thread a contiguous range of the grid, and along y every range would
+    // hold whole sequences, one thread the long caches and another the short.
+    template <typename Push>
+    void dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline, const auto& width, Push push,
+                        std::initializer_list<BufferRange> own) const;
 
     Context& ctx_;
     // By row of the weight type table; matvec also by batch size - 1.
     mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
     std::vector<std::unique_ptr<Pipeline>> embedding_;
-    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, nll_, score_accumulate_;
+    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, argmax_, nll_, score_accumulate_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
     std::unique_ptr<Pipeline> kv_append_[2], attention_[2];
     std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full

@@ -105,44 +105,96 @@ uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, uint32_t cap
     return buffer_bytes(section_bytes(config, capacity, type, group_heads(config, capacity, type, max_buffer_bytes)[0], true));
 }
 
+uint32_t KvCacheRing::groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+    return static_cast<uint32_t>(group_heads(config, capacity, type, max_buffer_bytes).size());
+}
+
 KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes)
     : config_(config), capacity_(capacity), type_(type) {
+    allocate(ctx, {this}, max_buffer_bytes);
+}
+
+std::vector<std::unique_ptr<KvCacheRing>> KvCacheRing::batch(Context& ctx, const ModelConfig& config, const std::vector<RingShape>& shapes,
+                                                              uint64_t max_buffer_bytes) {
+    std::vector<std::unique_ptr<KvCacheRing>> rings;
+    std::vector<KvCacheRing*> raw;
+    for (const RingShape& s : shapes) {
+        rings.emplace_back(new KvCacheRing(config, s.capacity, s.type));
+        raw.push_back(rings.back().get());
+    }
+    allocate(ctx, raw, max_buffer_bytes);
+    return rings;
+}
+
+void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes) {
     const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
-    const std::vector<uint32_t> groups = group_heads(config, capacity, type, limit);
-    // The memory plan refuses this first, with advice; this is the last line of defence.
-    if (const uint64_t one_head = largest_buffer_for(config, capacity, type, limit); one_head > limit) {
-        throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) + " in one buffer, above the device's limit of " +
-                        format_bytes(limit),
-                    ExitCode::device);
+    std::vector<std::vector<uint32_t>> groups;  // per ring
+    for (const KvCacheRing* r : rings) {
+        // The memory plan refuses this first, with advice; this is the last line of defence.
+        if (const uint64_t one_head = largest_buffer_for(r->config_, r->capacity_, r->type_, limit); one_head > limit) {
+            throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) + " in one buffer, above the device's limit of " +
+                            format_bytes(limit),
+                        ExitCode::device);
+        }
+        groups.push_back(group_heads(r->config_, r->capacity_, r->type_, limit));
+    }
+    // Where each group goes: [ring][layer][group] -> (buffer, offset). A layer's
+    // groups fill a buffer of their type in ring order, the next one when it is full.
+    struct Place {
+        size_t buffer;
+        uint64_t offset;
+    };
+    std::vector<std::vector<std::vector<Place>>> places(rings.size());
+    std::vector<uint64_t> sizes;
+    const uint32_t n_layers = rings.front()->config_.n_layers;
+    for (uint32_t l = 0; l < n_layers; l++) {
+        std::array<size_t, 2> open = {SIZE_MAX, SIZE_MAX};  // by KvType: this layer's buffer being filled
+        for (size_t r = 0; r < rings.size(); r++) {
+            places[r].emplace_back();
+            size_t& current = open[rings[r]->type_ == KvType::f16 ? 1 : 0];
+            bool first = true;
+            for (uint32_t heads : groups[r]) {
+                const uint64_t bytes = buffer_bytes(section_bytes(rings[r]->config_, rings[r]->capacity_, rings[r]->type_, heads, first));
+                if (current == SIZE_MAX || sizes[current] + bytes > limit) {
+                    current = sizes.size();
+                    sizes.push_back(0);
+                }
+                places[r].back().push_back({current, sizes[current]});
+                sizes[current] += bytes;
+                first = false;
+            }
+        }
     }
     // All buffers first: the ranges below point at them, so the vector must not move them again.
-    buffers_.reserve(size_t{config.n_layers} * groups.size());
-    for (uint32_t l = 0; l < config.n_layers; l++) {
-        bool first = true;
-        for (uint32_t heads : groups) {
-            buffers_.emplace_back(ctx, buffer_bytes(section_bytes(config, capacity, type, heads, first)), Memory::device_local);
-            first = false;
-        }
-    }
-    const Buffer* b = buffers_.data();
-    for (uint32_t l = 0; l < config.n_layers; l++) {
-        layers_.emplace_back();
-        uint32_t first_head = 0;
-        for (uint32_t heads : groups) {
-            const std::array<uint64_t, 9> sizes = section_bytes(config, capacity, type, heads, first_head == 0);
-            std::array<BufferRange, 9> s;
-            uint64_t offset = 0;
-            for (size_t i = 0; i < sizes.size(); i++) {
-                s[i] = BufferRange(*b, offset, sizes[i]);
-                offset += align(sizes[i]);
+    auto storage = std::make_shared<std::vector<Buffer>>();
+    storage->reserve(sizes.size());
+    for (uint64_t bytes : sizes) storage->emplace_back(ctx, bytes, Memory::device_local);
+    for (size_t r = 0; r < rings.size(); r++) {
+        KvCacheRing& ring = *rings[r];
+        ring.storage_ = storage;
+        for (uint32_t l = 0; l < n_layers; l++) {
+            ring.layers_.emplace_back();
+            ring.blocks_.emplace_back();
+            uint32_t first_head = 0;
+            for (size_t g = 0; g < groups[r].size(); g++) {
+                const uint32_t heads = groups[r][g];
+                const Place at = places[r][l][g];
+                const Buffer& b = (*storage)[at.buffer];
+                const std::array<uint64_t, 9> section_sizes = section_bytes(ring.config_, ring.capacity_, ring.type_, heads, first_head == 0);
+                std::array<BufferRange, 9> s;
+                uint64_t offset = at.offset;
+                for (size_t i = 0; i < section_sizes.size(); i++) {
+                    s[i] = BufferRange(b, offset, section_sizes[i]);
+                    offset += align(section_sizes[i]);
+                }
+                if (first_head > 0) s[8] = ring.layers_.back().front().last;
+                ring.layers_.back().push_back({ring.type_, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
+                ring.blocks_.back().push_back(BufferRange(b, at.offset, offset - at.offset));
+                first_head += heads;
             }
-            if (first_head > 0) s[8] = layers_.back().front().last;
-            layers_.back().push_back({type, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
-            first_head += heads;
-            b++;
         }
+        ring.clear();
     }
-    clear();
 }
 
 KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads, const std::vector<float>& last) {
@@ -189,26 +241,29 @@ bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t ca
 
 uint64_t KvCacheRing::bytes() const {
     uint64_t total = 0;
-    for (const Buffer& b : buffers_) total += b.size();
+    for (const std::vector<BufferRange>& layer : blocks_) {
+        for (const BufferRange& block : layer) total += block.size;
+    }
     return total;
 }
 
 void KvCacheRing::clear() {
     // As KvCache: no entries, every slot free, slot 0 on top of the stack.
-    Buffer* b = buffers_.data();
-    for (const std::vector<KvLayer>& groups : layers_) {
-        for (const KvLayer& g : groups) {
+    for (size_t l = 0; l < layers_.size(); l++) {
+        for (size_t i = 0; i < layers_[l].size(); i++) {
+            const KvLayer& g = layers_[l][i];
+            const BufferRange& block = blocks_[l][i];
             std::vector<uint32_t> free(size_t{g.n_heads} * capacity_), counts(size_t{g.n_heads} * 2);
             for (uint32_t h = 0; h < g.n_heads; h++) {
                 for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
                 counts[2 * h] = 0;
                 counts[2 * h + 1] = capacity_;
             }
-            const std::vector<uint8_t> zeros(b->size(), 0);
-            b->upload(zeros.data(), zeros.size());
-            b->upload(free.data(), free.size() * 4, g.free.offset);
-            b->upload(counts.data(), counts.size() * 4, g.counts.offset);
-            b++;
+            Buffer& b = owned(block);
+            const std::vector<uint8_t> zeros(block.size, 0);
+            b.upload(zeros.data(), zeros.size(), block.offset);
+            b.upload(free.data(), free.size() * 4, g.free.offset);
+            b.upload(counts.data(), counts.size() * 4, g.counts.offset);
         }
     }
 }

@@ -9,9 +9,15 @@
 // are split into groups of consecutive heads, one buffer each. Heads never
 // look at each other's entries, so each group is a cache of its own; the
 // shaders run once per group and only TOVA's head mean spans them all.
+//
+// The rings of a batch (KvCacheRing::batch) share buffers: each layer's groups
+// of every ring are packed one after another into as few buffers as the limits
+// allow, so a cache shader serves every sequence of the batch in one dispatch
+// (runtime/kernels.hpp). Each ring still has its own fixed slots; nothing moves.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "buffer.hpp"
@@ -54,21 +60,32 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
 // and equal order tables and free stacks up to those counts (past them is unused space).
 bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity);
 
+struct RingShape {
+    uint32_t capacity;
+    KvType type;
+};
+
 class KvCacheRing {
 public:
     // max_buffer_bytes: split layers above this (0 = the device's DeviceInfo::max_buffer_bytes(); tests force smaller).
     KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32, uint64_t max_buffer_bytes = 0);
+    // A ring per shape, packed into shared buffers layer by layer (each buffer
+    // within max_buffer_bytes as above).
+    static std::vector<std::unique_ptr<KvCacheRing>> batch(Context& ctx, const ModelConfig& config, const std::vector<RingShape>& shapes,
+                                                            uint64_t max_buffer_bytes = 0);
 
     uint32_t capacity() const { return capacity_; }
     KvType type() const { return type_; }
     // Layer l's groups of KV heads, in head order.
     const std::vector<KvLayer>& layer(uint32_t l) const { return layers_[l]; }
-    uint64_t bytes() const;  // every byte allocated, padding included
+    uint64_t bytes() const;  // every byte of its own, padding included (bytes_for)
 
     // What a ring of this shape allocates (bytes() before building one), and
     // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
     static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
     static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
+    // Groups of KV heads per layer (1 unless a layer is split).
+    static uint32_t groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes);
     void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);
@@ -76,13 +93,17 @@ public:
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
-    Buffer& owned(const BufferRange& r) { return buffers_[static_cast<size_t>(r.buffer - buffers_.data())]; }  // a range's buffer, writable
+    KvCacheRing(const ModelConfig& config, uint32_t capacity, KvType type) : config_(config), capacity_(capacity), type_(type) {}
+    // Places every group of every ring, layer by layer, in buffers shared by the rings.
+    static void allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes);
+    Buffer& owned(const BufferRange& r) { return (*storage_)[static_cast<size_t>(r.buffer - storage_->data())]; }  // writable
 
     ModelConfig config_;
     uint32_t capacity_;
     KvType type_;
-    std::vector<Buffer> buffers_;  // one per layer and group, layer by layer
+    std::shared_ptr<std::vector<Buffer>> storage_;  // shared by the rings of a batch
     std::vector<std::vector<KvLayer>> layers_;
+    std::vector<std::vector<BufferRange>> blocks_;  // [layer][group]: all of the group's sections
 };
 
 }  // namespace wkv

@@ -20,22 +20,36 @@ struct Rmsnorm {  // rmsnorm.comp
 struct Swiglu {  // swiglu.comp
     uint32_t n, stride, rows;
 };
+// One group of KV heads of one sequence in a dispatch of a cache shader:
+// kv_cache.glsl's CacheEntry, read from a buffer (Recorder::add_entries), not
+// pushed. Bases count elements from the start of the bound buffer: pairs of
+// keys or values (8 bytes in f32, 4 in f16), or 4-byte words.
+struct CacheEntry {
+    uint32_t keys, values, acc, cnt, order, free, counts, probs, last;  // where the group's sections start
+    uint32_t capacity, first_head, n_heads;
+    uint32_t n_entries, pos, q_pos, positions;  // positions: PositionMode
+    uint32_t q_first, k_first, v_first, out_first;
+    uint32_t step, sinks, recent, cam_n, seed;
+    uint32_t head_mean;
+};
 struct KvAppend {  // kv_append.comp
-    uint32_t capacity, head_dim, pos, positions, head_base, k_first, v_first;  // positions: PositionMode
+    uint32_t first, head_dim;
 };
 struct Attention {  // attention.comp
-    uint32_t group_size, capacity, head_dim, n_entries, q_pos, positions;  // positions: PositionMode
+    uint32_t first, group_size, head_dim;
     float scale;
-    uint32_t head_base;
 };
 struct ScoreAccumulate {  // score_accumulate.comp
-    uint32_t capacity, n_entries, n_kv_heads, group_size, mean_first, layer_heads;
+    uint32_t first, group_size, layer_heads;
 };
 struct Policy {  // policy_common.glsl, every policy_*.comp
-    uint32_t capacity, head_dim, n_entries, sinks, recent, cam_n, seed, step, layer, n_kv_heads, head_base;
+    uint32_t first, head_dim, layer;
 };
 struct Copy {  // copy.comp
     uint32_t n, threads;
+};
+struct Argmax {  // argmax.comp
+    uint32_t n, stride;
 };
 struct Nll {  // nll.comp
     uint32_t n, target_id, result_index;

@@ -1,6 +1,7 @@
 #include "recorder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -15,7 +16,7 @@ constexpr uint32_t kBuffersPerPool = kSetsPerPool * 12;
 constexpr uint32_t kQueries = 16384;  // timestamps per command buffer when profiling; later dispatches go untimed
 }  // namespace
 
-Recorder::Recorder(Context& ctx) : ctx_(ctx) {
+Recorder::Recorder(Context& ctx, uint64_t entry_bytes) : ctx_(ctx), entries_(ctx, entry_bytes, Memory::host_to_device) {
     VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pool.queueFamilyIndex = ctx.queue_family();
@@ -52,6 +53,7 @@ void Recorder::add_pool() {
 
 void Recorder::begin() {
     begun_ = std::chrono::steady_clock::now();
+    entries_used_ = 0;
     vk_check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -61,6 +63,17 @@ void Recorder::begin() {
         vkCmdResetQueryPool(cmd_, queries_, 0, kQueries);
         vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, 0);
     }
+}
+
+uint32_t Recorder::add_entries(const void* data, uint32_t count, uint32_t entry_bytes) {
+    const uint64_t first = (entries_used_ + entry_bytes - 1) / entry_bytes;
+    const uint64_t end = (first + count) * entry_bytes;
+    if (end > entries_.size()) {
+        throw std::logic_error("a command buffer's entries need more than the recorder's " + std::to_string(entries_.size()) + " bytes");
+    }
+    std::memcpy(static_cast<uint8_t*>(entries_.mapped()) + first * entry_bytes, data, uint64_t{count} * entry_bytes);
+    entries_used_ = end;
+    return static_cast<uint32_t>(first);
 }
 
 void Recorder::enable_profiling() {

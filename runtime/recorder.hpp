@@ -3,6 +3,8 @@
 // constants, workgroups". Descriptor sets are made on first use of a
 // (pipeline layout, buffer ranges) combination and reused afterwards, so a
 // forward pass recorded every token allocates nothing after the first.
+// Parameters too many to push (a table of per-sequence entries for one
+// dispatch) go into a buffer the host writes and every such dispatch binds whole.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -30,7 +32,8 @@ struct ShaderTime {
 
 class Recorder {
 public:
-    explicit Recorder(Context& ctx);
+    // entry_bytes: room for the entries one command buffer adds (add_entries).
+    explicit Recorder(Context& ctx, uint64_t entry_bytes = 64 * 1024);
     ~Recorder();
     Recorder(const Recorder&) = delete;
     Recorder& operator=(const Recorder&) = delete;
@@ -47,6 +50,10 @@ public:
                   uint32_t groups_y = 1) {
         dispatch_raw(p, std::span(buffers.begin(), buffers.size()), &push, sizeof(Push), groups_x, groups_y);
     }
+    // Copies `count` entries of `entry_bytes` each into this command buffer's
+    // entry buffer; returns the index of the first, counted in entries of that size.
+    uint32_t add_entries(const void* data, uint32_t count, uint32_t entry_bytes);
+    const Buffer& entries() const { return entries_; }
     // Makes every earlier shader write visible to every later shader.
     void barrier();
     // Makes shader writes to host-visible buffers visible to the host after submit.
@@ -80,6 +87,8 @@ private:
     std::vector<std::string> timed_;        // what ended at each timestamp after the first, this command buffer
     std::map<std::string, ShaderTime> totals_;
 
+    Buffer entries_;           // written by the host (Memory::host_to_device)
+    uint64_t entries_used_ = 0;  // bytes, this command buffer
     HostCounters counters_;
     std::chrono::steady_clock::time_point begun_;  // when the command buffer being recorded was begun
 };

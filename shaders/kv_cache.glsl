@@ -1,14 +1,14 @@
 // One layer's KV cache (runtime/kv_cache_ring.hpp): its sections are bound at
 // the same numbers in every shader that touches the cache, in KvLayer order,
 // so no two shaders disagree on where a section is. A shader's own buffers
-// start at binding KV_SECTIONS. Mirrors KvCache (model/kv_cache.hpp) slot
+// start at binding KV_BINDINGS. Mirrors KvCache (model/kv_cache.hpp) slot
 // for slot.
 //
 // Keys and values are stored as pairs of adjacent dimensions, the unit RoPE
 // rotates. A pair is a vec2 of f32, or, built with KV_F16, one 32-bit word of
 // two f16 (packHalf2x16 rounds to nearest), which halves the cache and needs no
 // 16-bit storage feature. Either way pair i of (head, slot) is element
-// (head * capacity + slot) * head_dim / 2 + i of the section.
+// (head * capacity + slot) * head_dim / 2 + i from the section's start.
 #ifndef KV_F16
 #define KV_F16 0  // shaders that never read keys or values build once
 #endif
@@ -22,6 +22,11 @@
 #define KV_PACK(pair) (pair)
 #endif
 
+// Every sequence of a batch, and every group of a split layer, has its
+// sections at its own place in these buffers (runtime/kv_cache_ring.hpp packs
+// them), so one dispatch serves them all: workgroup column x works on the
+// entries[] element `first + x`, which says where its sections start and what
+// the step does to it. Indices below count from those starts.
 layout(std430, binding = 0) buffer Keys { KV_PAIR keys[]; };        // [kv_head][slot][head_dim / 2]
 layout(std430, binding = 1) buffer Values { KV_PAIR values[]; };    // [kv_head][slot][head_dim / 2]
 layout(std430, binding = 2) buffer Acc { float acc[]; };            // [kv_head][slot]: attention received, summed
@@ -31,4 +36,24 @@ layout(std430, binding = 5) buffer Free { uint free_slots[]; };     // [kv_head]
 layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x {entries, free slots}
 layout(std430, binding = 7) coherent buffer Probs { float probs[]; };  // [query head][capacity]: last attention
 layout(std430, binding = 8) buffer Last { float last[]; };          // [logical index]: probs averaged over heads (TOVA)
-const uint KV_SECTIONS = 9;
+
+// One group of KV heads of one sequence in one dispatch (push::CacheEntry in
+// runtime/push_constants.hpp, field for field).
+struct CacheEntry {
+    uint keys, values, acc, cnt, order_, free_slots, counts, probs, last;  // where its sections start, in elements
+    uint capacity;
+    uint first_head;  // the group's first KV head in the layer
+    uint n_heads;     // KV heads in the group
+    uint n_entries;   // entries with the new token appended (L)
+    uint pos;         // the token's absolute position
+    uint q_pos;       // where the query is rotated
+    uint positions;   // PositionMode: 0 cache-index (keys stored before RoPE), 1 original
+    uint q_first, k_first, v_first, out_first;  // where the token's q, k, v and attention output start
+    uint step, sinks, recent, cam_n, seed;      // the policy's
+    uint head_mean;   // 1: keep `last` (TOVA)
+};
+layout(std430, binding = 9) readonly buffer Entries { CacheEntry entries[]; };
+const uint KV_BINDINGS = 10;  // a shader's own buffers start here
+
+CacheEntry cache;  // this workgroup's, from load_entry()
+void load_entry(uint first) { cache = entries[first + gl_WorkGroupID.x]; }

@@ -22,21 +22,22 @@ float cam_uniform(uint seed, uint layer, uint head, uint step) {
 }
 
 void main() {
-    const uint head = gl_WorkGroupID.x;
-    const uint base = head * p.capacity;
-    const uint j = p.sinks;
-    const uint n = min(p.cam_n, p.n_entries - 1 - j);
+    if (!begin_entry()) return;
+    const uint head = gl_WorkGroupID.y;
+    const uint base = head_slots(head);
+    const uint j = cache.sinks;
+    const uint n = min(cache.cam_n, cache.n_entries - 1 - j);
     if (n > 0) {
         float sum = 0.0;  // in index order, as the CPU sums
-        for (uint k = 1; k <= n; k++) sum += acc[base + slot_of(head, j + k)];
+        for (uint k = 1; k <= n; k++) sum += acc[cache.acc + base + slot_of(head, j + k)];
         const float mean = sum / float(n);
-        const float acc_j = acc[base + slot_of(head, j)];
+        const float acc_j = acc[cache.acc + base + slot_of(head, j)];
         const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
-        if (cam_uniform(p.seed, p.layer, p.head_base + head, p.step) < probability) {
+        if (cam_uniform(cache.seed, p.layer, cache.first_head + head, cache.step) < probability) {
             const uint half_dim = p.head_dim / 2;
-            const uint from = (base + slot_of(head, j)) * half_dim;
+            const uint from = cache.values + (base + slot_of(head, j)) * half_dim;
             for (uint k = 1; k <= n; k++) {
-                const uint into = (base + slot_of(head, j + k)) * half_dim;
+                const uint into = cache.values + (base + slot_of(head, j + k)) * half_dim;
                 for (uint i = gl_LocalInvocationID.x; i < half_dim; i += WG) {
                     precise vec2 added = KV_UNPACK(values[into + i]) + KV_UNPACK(values[from + i]) / float(n);
                     values[into + i] = KV_PACK(added);

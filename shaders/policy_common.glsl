@@ -1,7 +1,8 @@
 // What every policy shader shares (one per row of the policy table in
 // model/policy.cpp, each mirroring that policy's CPU function): the layer's
-// cache sections, the push constants, a first-index argmin over a range of
-// logical indices, and the removal of an entry (KvCache::remove).
+// cache sections and entries (workgroup x: entry, y: KV head), the push
+// constants, a first-index argmin over a range of logical indices, and the
+// removal of an entry (KvCache::remove).
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -10,23 +11,20 @@ layout(constant_id = 0) const uint WG = 64;
 #include "reduce.glsl"
 
 layout(push_constant) uniform Push {
-    uint capacity;
+    uint first;  // the dispatch's first entry (its n_entries: L = budget + 1)
     uint head_dim;
-    uint n_entries;  // L = budget + 1
-    uint sinks;
-    uint recent;
-    uint cam_n;
-    uint seed;
-    uint step;
     uint layer;
-    uint n_kv_heads;  // in this group of the layer's KV heads (runtime/kv_cache_ring.hpp)
-    uint head_base;   // the group's first KV head in the layer
 } p;
 
-uint slot_of(uint head, uint index) { return order_[head * p.capacity + index]; }
+// Where each KV head's tables start.
+uint head_slots(uint head) { return head * cache.capacity; }
+
+uint slot_of(uint head, uint index) { return order_[cache.order_ + head_slots(head) + index]; }
 
 // acc / cnt of the entry in `slot` of `head`: WeightedKV's average attention.
-float average_attention(uint head, uint slot) { return acc[head * p.capacity + slot] / float(cnt[head * p.capacity + slot]); }
+float average_attention(uint head, uint slot) {
+    return acc[cache.acc + head_slots(head) + slot] / float(cnt[cache.cnt + head_slots(head) + slot]);
+}
 
 // The smallest SCORE(i) over [begin, end), the first index on ties; every
 // invocation gets the answer. SCORE(i) is a macro the shader defines.
@@ -46,11 +44,18 @@ uint argmin_range(uint begin, uint end) {
 // Drops logical index j of `head`: the order table closes the gap, the slot
 // goes on top of the free stack. Called by one invocation.
 void remove_entry(uint head, uint j) {
-    const uint base = head * p.capacity;
-    const uint s = order_[base + j];
-    for (uint i = j; i + 1 < p.n_entries; i++) order_[base + i] = order_[base + i + 1];
-    const uint free_count = counts[2 * head + 1];
-    free_slots[base + free_count] = s;
-    counts[2 * head + 1] = free_count + 1;
-    counts[2 * head] = p.n_entries - 1;
+    const uint order_base = cache.order_ + head_slots(head);
+    const uint s = order_[order_base + j];
+    for (uint i = j; i + 1 < cache.n_entries; i++) order_[order_base + i] = order_[order_base + i + 1];
+    const uint free_count = counts[cache.counts + 2 * head + 1];
+    free_slots[cache.free_slots + head_slots(head) + free_count] = s;
+    counts[cache.counts + 2 * head + 1] = free_count + 1;
+    counts[cache.counts + 2 * head] = cache.n_entries - 1;
+}
+
+// Loads this workgroup's entry; false for a workgroup past its KV heads (y
+// runs to the widest entry's heads), which then does nothing.
+bool begin_entry() {
+    load_entry(p.first);
+    return gl_WorkGroupID.y < cache.n_heads;
 }

@@ -7,7 +7,8 @@ uint g_head;
 #include "policy_common.glsl"
 
 void main() {
-    g_head = gl_WorkGroupID.x;
-    const uint j = argmin_range(p.sinks, p.n_entries - max(p.recent, 1u));
+    if (!begin_entry()) return;
+    g_head = gl_WorkGroupID.y;
+    const uint j = argmin_range(cache.sinks, cache.n_entries - max(cache.recent, 1u));
     if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j);
 }

@@ -5,5 +5,6 @@
 #include "policy_common.glsl"
 
 void main() {
-    if (gl_LocalInvocationID.x == 0) remove_entry(gl_WorkGroupID.x, p.sinks);
+    if (!begin_entry()) return;
+    if (gl_LocalInvocationID.x == 0) remove_entry(gl_WorkGroupID.y, cache.sinks);
 }

@@ -9,13 +9,14 @@ uint g_head;
 #include "policy_common.glsl"
 
 void main() {
-    g_head = gl_WorkGroupID.x;
-    const uint j = argmin_range(p.sinks, p.n_entries - max(p.recent, 1u));
+    if (!begin_entry()) return;
+    g_head = gl_WorkGroupID.y;
+    const uint j = argmin_range(cache.sinks, cache.n_entries - max(cache.recent, 1u));
     const uint from = slot_of(g_head, j), into = slot_of(g_head, j + 1);
     const float w1 = average_attention(g_head, from), w2 = average_attention(g_head, into);
     const float sum = w1 + w2;
     const uint half_dim = p.head_dim / 2;
-    const uint a = (g_head * p.capacity + from) * half_dim, b = (g_head * p.capacity + into) * half_dim;
+    const uint a = cache.values + (head_slots(g_head) + from) * half_dim, b = cache.values + (head_slots(g_head) + into) * half_dim;
     for (uint i = gl_LocalInvocationID.x; i < half_dim; i += WG) {
         const vec2 va = KV_UNPACK(values[a + i]), vb = KV_UNPACK(values[b + i]);
         // precise: the same roundings as model/policy.cpp, no fused multiply-add.

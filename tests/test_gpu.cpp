@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "error.hpp"
 #include "conformance.hpp"
@@ -188,6 +189,31 @@ TEST_CASE("a decode step is one command buffer of 10 dispatches per layer: Q, K 
     CHECK(after.submits - before.submits == 1);
     CHECK(after.dispatches - before.dispatches == 6 * 10 + 3);
     CHECK(after.wait_seconds > before.wait_seconds);
+    check_no_validation_messages();
+}
+
+TEST_CASE("greedy decoding picks on the device: the tokens of argmax over the logits, and only a token id comes back") {
+    const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    GpuEngine on_device(validated_context(), model, 40), on_host(validated_context(), model, 40);
+    Sampler greedy({0.0f, 1.0f, 0});
+    // A varied start, so the greedy continuation is not one token over and over.
+    std::vector<int32_t> prompt = {1};
+    for (int32_t i = 1; i < 12; i++) prompt.push_back((i * 389 + 17) % static_cast<int32_t>(model.config.vocab_size));
+    const std::span<const int32_t> context = std::span<const int32_t>(prompt).first(prompt.size() - 1);
+    on_device.feed(context, 0);
+    on_host.feed(context, 0);
+    int32_t a = prompt.back(), b = prompt.back();
+    std::vector<int32_t> tokens;
+    for (uint32_t pos = 11; pos < 40; pos++) {
+        const HostCounters before = on_device.host_counters();
+        a = on_device.next_token(a, pos, greedy);
+        // The decode step of the test above, and the argmax.
+        CHECK(on_device.host_counters().dispatches - before.dispatches == 6 * 10 + 3 + 1);
+        b = argmax(on_host.forward(b, pos));
+        CHECK(a == b);
+        tokens.push_back(a);
+    }
+    CHECK(std::set<int32_t>(tokens.begin(), tokens.end()).size() > 3);  // text, not one token over and over
     check_no_validation_messages();
 }
 

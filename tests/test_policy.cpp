@@ -150,7 +150,10 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
         // The GPU starts from the same state and must end in the same one.
         gpu.write_layer(0, snapshot_of(cache, 0, 1));
         rec.begin();
-        kernels.compress(rec, gpu.layer(0), p, 0, p.slots(), 8, step);
+        push::CacheEntry e{};
+        e.n_entries = p.budget + 1;
+        e.step = step;
+        kernels.compress(rec, cache_tasks(gpu.layer(0), p.slots(), e, &p), 0, 8);
         rec.submit_and_wait();
         const uint32_t j = select_lowest_average(cache, 0, 0, p);
         CHECK(tokens[j] == merged_away[step]);

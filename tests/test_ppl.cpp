@@ -149,6 +149,66 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     check_no_validation_messages();
 }
 
+TEST_CASE("a batch's caches share buffers: one dispatch per cache kernel, per key type and per policy, for every sequence") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    const ModelConfig& c = model.config;
+    auto policy = [](PolicyKind kind, KvType type, PositionMode positions = PositionMode::cache_index) {
+        PolicyRequest r;
+        r.kind = kind;
+        r.budget = 8;
+        return CacheSettings{resolve_policy(r, 512), positions, type};
+    };
+    CacheSettings full = full_cache(40);
+    std::vector<CacheSettings> grid = {full,
+                                       policy(PolicyKind::weightedkv, KvType::f32),
+                                       policy(PolicyKind::tova, KvType::f16),
+                                       policy(PolicyKind::h2o, KvType::f32, PositionMode::original),
+                                       policy(PolicyKind::streaming, KvType::f16),
+                                       policy(PolicyKind::weightedkv, KvType::f16)};
+    const uint32_t B = static_cast<uint32_t>(grid.size());
+    Context& ctx = validated_context();
+    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
+    BatchEngine packed(ctx, *weights, grid);
+    // Buffers too small for the full cache's layer (split into groups of KV heads)
+    // and for more than a few small rings each: the same results from many buffers.
+    const uint64_t limit = KvCacheRing::largest_buffer_for(c, full.policy.slots(), KvType::f32) - 1;
+    BatchEngine scattered(ctx, *weights, grid, 1, limit);
+    REQUIRE(scattered.cache(0).layer(0).size() > 1);
+    std::vector<std::unique_ptr<GpuEngine>> single;
+    for (const CacheSettings& s : grid) single.push_back(std::make_unique<GpuEngine>(ctx, model, s));
+
+    for (uint32_t pos = 0; pos < 30; pos++) {
+        const int32_t token = static_cast<int32_t>((pos * 53 + 7) % c.vocab_size);
+        const std::vector<SequenceStep> steps(B, SequenceStep{true, token, pos, StepOutput::logits, 0});
+        const HostCounters before = packed.host_counters();
+        packed.step(steps);
+        // Per layer: rmsnorm, qkv, wo, rmsnorm, gate+up, swiglu, w2; append,
+        // attention and scores once per key type (f32, f16); once the caches are
+        // full, one compression per (policy, key type): 5 here. Then an embedding
+        // per sequence, the final rmsnorm and the classifier.
+        const uint64_t per_layer = 7 + 3 * 2 + (pos >= 8 ? 5 : 0);
+        CHECK(packed.host_counters().dispatches - before.dispatches == c.n_layers * per_layer + B + 2);
+        scattered.step(steps);
+        for (uint32_t b = 0; b < B; b++) {
+            const std::vector<float> want = single[b]->forward(token, pos);
+            CHECK(packed.logits(b) == want);  // bit for bit
+            CHECK(scattered.logits(b) == want);
+        }
+    }
+    for (uint32_t b = 0; b < B; b++) {
+        for (uint32_t l = 0; l < c.n_layers; l++) {
+            const KvLayerSnapshot want = single[b]->cache().read_layer(l);
+            for (const BatchEngine* e : {&packed, &scattered}) {
+                const KvLayerSnapshot got = e->cache(b).read_layer(l);
+                CHECK(same_tables(got, want, grid[b].policy.slots()));
+                CHECK((got.keys == want.keys && got.values == want.values && got.acc == want.acc && got.cnt == want.cnt));
+                CHECK(got.last == want.last);
+            }
+        }
+    }
+    check_no_validation_messages();
+}
+
 TEST_CASE("lanes: windows of several documents side by side equal one window at a time, bit for bit") {
     const Model model = random_model("ppl_lanes.gguf", small_gqa_config(40, 64), 9);
     // Documents of different lengths, so lanes finish at different steps and take the next window mid-run.

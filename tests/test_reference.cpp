@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 #include "error.hpp"
 #include "random_model.hpp"
@@ -264,6 +265,47 @@ TEST_CASE("sampler: greedy, seeded, nucleus, and the distribution it draws from"
     const int draws = 20000;
     for (int i = 0; i < draws; i++) ones += full.sample(logits) == 1;
     CHECK(static_cast<double>(ones) / draws == doctest::Approx(0.75).epsilon(0.03));
+}
+
+TEST_CASE("sampler: top-p picks what sorting the whole distribution picks, peaked or flat, with ties") {
+    // The nucleus as the definition reads: every token sorted by probability
+    // (ties in index order), the shortest prefix reaching top_p, the draw
+    // walked through it.
+    auto by_full_sort = [](const std::vector<float>& logits, float temperature, float top_p, float uniform) {
+        const float max = *std::max_element(logits.begin(), logits.end());
+        std::vector<float> probs(logits.size());
+        double sum = 0.0;
+        for (size_t i = 0; i < logits.size(); i++) sum += probs[i] = std::exp((logits[i] - max) / temperature);
+        for (float& p : probs) p = static_cast<float>(p / sum);
+        std::vector<int32_t> order(logits.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return probs[a] > probs[b]; });
+        size_t kept = 0;
+        double mass = 0.0;
+        while (kept < order.size() && (kept == 0 || mass < top_p)) mass += probs[order[kept++]];
+        double cumulative = 0.0;
+        for (size_t i = 0; i < kept; i++) {
+            cumulative += probs[order[i]];
+            if (uniform * mass < cumulative) return order[i];
+        }
+        return order[kept - 1];
+    };
+    std::mt19937 rng(77);  // (both sides see the same logits, whatever the library makes of the seed)
+    for (float spread : {0.5f, 3.0f, 12.0f}) {  // flat (a nucleus of thousands) to peaked (a few tokens)
+        for (int trial = 0; trial < 4; trial++) {
+            std::normal_distribution<float> normal(0.0f, spread);
+            std::vector<float> logits(5000);
+            for (float& x : logits) x = normal(rng);
+            for (size_t i = 0; i < logits.size(); i += 7) logits[i] = logits[i / 2];  // equal probabilities
+            for (float top_p : {0.5f, 0.9f, 1.0f}) {
+                Sampler s({0.8f, top_p, 1});
+                for (int d = 0; d < 50; d++) {
+                    const float u = (d + 0.5f) / 50.0f;
+                    CHECK(s.pick(logits, u) == by_full_sort(logits, 0.8f, top_p, u));
+                }
+            }
+        }
+    }
 }
 
 }

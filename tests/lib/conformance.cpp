@@ -14,6 +14,7 @@
 #include "kernels.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
+#include "sampler.hpp"
 
 namespace wkv {
 
@@ -248,6 +249,34 @@ void check_nll(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Confor
     }
 }
 
+// Greedy picks on the device against argmax() on the host: equal maxima (the
+// first wins), -inf, a maximum in the last position; bit-exact, it is a choice.
+void check_argmax(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    Random rng(15);
+    for (uint32_t n : {1u, 7u, 512u, 32000u}) {
+        const uint32_t rows = 4, stride = n + 3;
+        std::vector<float> logits(size_t{rows} * stride, 1e30f);  // the gaps between rows must not count
+        std::vector<std::vector<float>> row(rows);
+        for (uint32_t b = 0; b < rows; b++) {
+            row[b] = rng.vector(n, 8.0f);
+            if (b == 1) std::fill(row[b].begin(), row[b].end(), -INFINITY);
+            if (b == 2 && n > 2) row[b][n / 3] = row[b][n - 1] = 50.0f;  // a tie: the first
+            if (b == 3) row[b][n - 1] = 60.0f;
+            std::copy(row[b].begin(), row[b].end(), logits.begin() + b * stride);
+        }
+        const Buffer gl = device_vector(ctx, logits);
+        Buffer tokens(ctx, 4 * rows, Memory::device_local);
+        rec.begin();
+        k.argmax(rec, gl, n, stride, rows, tokens);
+        rec.submit_and_wait();
+        std::vector<uint32_t> got(rows);
+        tokens.download(got.data(), 4 * rows);
+        double wrong = 0;
+        for (uint32_t b = 0; b < rows; b++) wrong += got[b] != static_cast<uint32_t>(argmax(row[b]));
+        out.push_back({"argmax", shape("vocab", n) + " x4 rows", wrong, 0.0, "rows picking another token than argmax()"});
+    }
+}
+
 // kv_append then attention, step by step, against append_entry + attend on a
 // CPU KvCache, with f32 and f16 storage. The stored values must be the CPU's
 // bit for bit: the same floats, or the same nearest-even f16 roundings.
@@ -280,11 +309,16 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 kn.upload(kv.data(), kv.size() * 4);
                 vn.upload(vv.data(), vv.size() * 4);
                 const uint32_t pos = step;
+                push::CacheEntry e{};
+                e.n_entries = step + 1;
+                e.pos = pos;
+                e.q_pos = by_index ? step : pos;
+                e.positions = static_cast<uint32_t>(mode);
+                const std::vector<CacheTask> tasks = cache_tasks(gpu.layer(0), capacity, e);
                 rec.begin();
-                k.kv_append(rec, gpu.layer(0), kn, 0, vn, 0, rope, capacity, cs.head_dim, pos, mode);
+                k.kv_append(rec, tasks, kn, vn, rope, cs.head_dim);
                 rec.barrier();
-                k.attention(rec, q, gpu.layer(0), rope, att_out, c.group_size(), capacity, cs.head_dim, step + 1,
-                            by_index ? step : pos, mode);
+                k.attention(rec, tasks, q, rope, att_out, c.group_size(), cs.head_dim);
                 rec.submit_and_wait();
 
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
@@ -392,7 +426,10 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 KvCacheRing gpu(ctx, c, policy.slots(), type);
                 gpu.write_layer(0, snapshot_of(cpu, 0, c.n_heads, last));
                 rec.begin();
-                k.compress(rec, gpu.layer(0), policy, 0, policy.slots(), lay.head_dim, trial);
+                push::CacheEntry e{};
+                e.n_entries = policy.budget + 1;
+                e.step = trial;
+                k.compress(rec, cache_tasks(gpu.layer(0), policy.slots(), e, &policy), 0, lay.head_dim);
                 rec.submit_and_wait();
                 compress_layer(cpu, 0, policy, {last, trial});
                 const KvLayerSnapshot want = snapshot_of(cpu, 0, c.n_heads, last), got = gpu.read_layer(0);
@@ -465,6 +502,7 @@ std::vector<ConformanceResult> run_conformance(Context& ctx) {
     check_embedding(ctx, kernels, rec, out);
     check_elementwise(ctx, kernels, rec, out);
     check_nll(ctx, kernels, rec, out);
+    check_argmax(ctx, kernels, rec, out);
     check_attention(ctx, kernels, rec, out);
     check_policies(ctx, kernels, rec, out);
     check_models(ctx, out);
