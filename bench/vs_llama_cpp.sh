@@ -44,8 +44,8 @@ cp bench/llama_cpp_peer.mjs "$peer_dir/"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-table="| file | wkv prefill tok/s | llama.cpp prefill tok/s | prefill ratio | wkv decode tok/s | wkv GB/s | llama.cpp decode tok/s | decode ratio |
-|---|---|---|---|---|---|---|---|"
+table="| file | wkv prefill tok/s | llama.cpp prefill tok/s | prefill ratio | wkv decode tok/s | wkv GB/s | llama.cpp decode tok/s | decode ratio | wkv prefill / own decode |
+|---|---|---|---|---|---|---|---|---|"
 for model in "$@"; do
     name=$(basename "$model")
     : > "$tmp/wkv" ; : > "$tmp/peer"
@@ -61,7 +61,7 @@ for model in "$@"; do
     wp=$(cut -d' ' -f1 "$tmp/wkv" | median); wd=$(cut -d' ' -f2 "$tmp/wkv" | median); wg=$(cut -d' ' -f3 "$tmp/wkv" | median)
     pp=$(cut -d' ' -f1 "$tmp/peer" | median); pd=$(cut -d' ' -f2 "$tmp/peer" | median)
     row=$(awk -v n="$name" -v wp="$wp" -v wd="$wd" -v wg="$wg" -v pp="$pp" -v pd="$pd" \
-        'BEGIN { printf "| %s | %.1f | %.1f | %.2fx | %.1f | %.3f | %.1f | %.2fx |", n, wp, pp, wp / pp, wd, wg, pd, wd / pd }')
+        'BEGIN { printf "| %s | %.1f | %.1f | %.2fx | %.1f | %.3f | %.1f | %.2fx | %.2fx |", n, wp, pp, wp / pp, wd, wg, pd, wd / pd, wp / wd }')
     echo "$row"
     table="$table
 $row"

@@ -14,6 +14,7 @@
 #include "error.hpp"
 #include "mapped_file.hpp"
 #include "output.hpp"
+#include "profile_table.hpp"
 #include "progress.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
@@ -86,17 +87,6 @@ uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettin
         lanes = std::min<uint64_t>(Kernels::kMaxBatch / grid.size(), kLaneMemory / std::max<uint64_t>(lane_bytes, 1));
     }
     return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(lanes, windows)));
-}
-
-void print_profile(const std::vector<ShaderTime>& shaders) {
-    double total = 0;
-    for (const ShaderTime& t : shaders) total += t.seconds;
-    std::fprintf(stderr, "\n%-24s %11s %10s %7s\n", "shader", "dispatches", "seconds", "share");
-    for (const ShaderTime& t : shaders) {
-        std::fprintf(stderr, "%-24s %11llu %10.3f %6.1f%%\n", t.shader.c_str(), static_cast<unsigned long long>(t.dispatches), t.seconds,
-                     total > 0 ? 100 * t.seconds / total : 0.0);
-    }
-    std::fprintf(stderr, "%-24s %11s %10.3f\n", "all", "", total);
 }
 
 std::string format_ppl(const NllSum& s) {

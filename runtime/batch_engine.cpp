@@ -31,6 +31,14 @@ std::vector<uint32_t> row_floats(const ModelConfig& c) {
 
 uint32_t activation_rows(size_t sequences, uint32_t max_chunk) { return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk); }
 
+// The attention probabilities of a prompt chunk, every token's (none without chunks).
+uint64_t chunk_probs_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk) {
+    if (max_chunk <= 1) return 4;  // (a buffer is never empty)
+    uint32_t slots = 1;
+    for (const CacheSettings& s : sequences) slots = std::max(slots, s.policy.slots());
+    return uint64_t{activation_rows(sequences.size(), max_chunk)} * c.n_heads * slots * 4;
+}
+
 // Room for the cache kernels' entries of one command buffer (Recorder::add_entries):
 // per layer and wave, an entry per group of KV heads for each of append,
 // attention, scores and compression, at most doubled by rounding each dispatch's
@@ -62,6 +70,7 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
       c_(weights.config),
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
+      attend_in_chunks_(max_chunk > 1),
       kernels_(ctx),
       recorder_(ctx, entry_bytes(ctx, c_, sequences_, rows_, max_buffer_bytes)),
       x_(ctx, uint64_t{padded(c_.dim)} * 4 * rows_, Memory::device_local),
@@ -73,6 +82,7 @@ BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<Ca
       logits_host_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::host_visible),
       nll_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
       tokens_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
+      chunk_probs_(ctx, chunk_probs_bytes(c_, sequences_, max_chunk), Memory::device_local),
       rope_(ctx, uint64_t{max_positions(sequences_, c_.context)} * c_.head_dim() * 4, Memory::device_local),
       rope_positions_(max_positions(sequences_, c_.context)) {
     if (sequences_.empty()) throw std::logic_error("BatchEngine needs at least one sequence");
@@ -101,6 +111,7 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
     };
     for (uint32_t floats : row_floats(c)) add(uint64_t{padded(floats)} * 4 * activation_rows(sequences.size(), max_chunk));
     for (int i = 0; i < 2; i++) add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
+    add(chunk_probs_bytes(c, sequences, max_chunk));
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
     b.total += 2 * 4 * sequences.size() + rope;  // the NLLs, the tokens, the RoPE table
     b.total += entry_bytes(c, sequences.size(), 1, activation_rows(sequences.size(), max_chunk));  // (caches not split)
@@ -110,7 +121,7 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &rope_}) total += b->size();
+    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &chunk_probs_, &rope_}) total += b->size();
     total += recorder_.entries().size();
     return total;
 }
@@ -204,14 +215,21 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
             e.out_first = t.row * padded(q_dim);
             e.step = t.step;
             e.head_mean = policy_info(s.policy.kind).uses_head_mean ? 1 : 0;
-            for (const CacheTask& task : cache_tasks(rings_[t.seq]->layer(l), rings_[t.seq]->capacity(), e, &s.policy)) {
+            e.tokens = t.tokens;
+            const uint32_t capacity = rings_[t.seq]->capacity();
+            for (CacheTask& task : cache_tasks(rings_[t.seq]->layer(l), capacity, e, &s.policy)) {
+                if (t.tokens > 1) {  // the chunk's probabilities: [token][layer's query head][capacity]
+                    task.chunk_probs = &chunk_probs_;
+                    task.entry.probs = task.group->first_head * c_.group_size() * capacity;
+                    task.entry.probs_stride = c_.n_heads * capacity;
+                }
                 tasks.push_back(task);
                 if (t.compress) compressing.push_back(task);
             }
         }
-        kernels_.kv_append(r, tasks, qkv_, qkv_, rope_, hd);
+        kernels_.kv_append(r, tasks, qkv_, qkv_, rope_, hd, padded(qkv_dim));
         r.barrier();
-        kernels_.attention(r, tasks, qkv_, rope_, att_out_, c_.group_size(), hd);
+        kernels_.attention(r, tasks, qkv_, rope_, att_out_, c_.group_size(), hd, padded(qkv_dim), padded(q_dim));
         r.barrier();
         kernels_.score_accumulate(r, tasks, c_.group_size(), c_.n_heads);
         r.barrier();
@@ -292,15 +310,25 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
 
 void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) {
     if (tokens.empty() || tokens.size() > rows_) throw std::logic_error("BatchEngine::prefill: 1 to max_chunk tokens at once");
-    // Token t of the chunk in row t; its cache work one wave each, in order, as
-    // token-by-token steps would do it. The matrices read their weights once for
-    // the whole chunk, and a batched matvec equals single ones bit for bit, so the
-    // result is that of feeding the tokens one at a time, exactly.
+    // Token t of the chunk in row t. The tokens the cache takes without evicting
+    // form one wave of cache work (appended together, then attending causally);
+    // each token that compresses is a wave of its own, in order, as token-by-token
+    // steps would do it. The matrices read their weights once for the whole
+    // chunk, and a batched matvec equals single ones bit for bit, so the result
+    // is that of feeding the tokens one at a time, exactly.
     const uint32_t n = static_cast<uint32_t>(tokens.size());
     const std::vector<SequenceState> before = state_;
     std::vector<std::vector<CacheWork>> waves;
     try {
-        for (uint32_t t = 0; t < n; t++) waves.push_back({plan_token(t, b, tokens[t], first_pos + t)});
+        for (uint32_t t = 0; t < n; t++) {
+            const CacheWork w = plan_token(t, b, tokens[t], first_pos + t);
+            CacheWork* run = waves.empty() ? nullptr : &waves.back().front();
+            if (run && attend_in_chunks_ && !w.compress && !run->compress) {
+                run->tokens++;
+            } else {
+                waves.push_back({w});
+            }
+        }
     } catch (...) {
         state_ = before;
         throw;

@@ -43,9 +43,12 @@ public:
     // One token for every active sequence.
     void step(const std::vector<SequenceStep>& steps);
     // Up to max_chunk tokens of sequence b at positions first_pos, first_pos + 1, ...:
-    // every weight read once for all of them, each token's cache work in order, so
-    // the result equals feeding them one at a time, bit for bit. With `logits`, the
-    // last token's logits are read back (logits(b)).
+    // every weight read once for all of them. While the cache takes them without
+    // evicting, they are appended together and attend in one pass, each causally
+    // (query j over the entries up to its own); a token that makes the policy
+    // evict is processed on its own, after those before it. Either way the result
+    // equals feeding them one at a time, bit for bit. With `logits`, the last
+    // token's logits are read back (logits(b)).
     void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
     uint32_t max_chunk() const { return rows_; }
     // After a step: sequence b's logits (StepOutput::logits), NLL (StepOutput::nll)
@@ -77,10 +80,13 @@ private:
         uint32_t entries = 0;  // in every layer and head
         uint32_t steps = 0;    // tokens fed since the cache was empty
     };
-    // One token's work on its sequence's cache in one layer.
+    // One token's work on its sequence's cache in one layer, or that of a run
+    // of `tokens` consecutive tokens of a prompt chunk (rows row, row + 1, ...)
+    // that the cache takes without evicting.
     struct CacheWork {
-        uint32_t row, seq, pos, n_entries, step;  // n_entries: with the token appended
-        bool compress;                            // n_entries > budget: the policy runs after attention
+        uint32_t row, seq, pos, n_entries, step;  // of the first token; n_entries: with it appended
+        bool compress;                            // n_entries > budget: the policy runs after attention (one token)
+        uint32_t tokens = 1;
     };
     // Checks a token, works out its cache work and advances the sequence's state.
     CacheWork plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos);
@@ -94,6 +100,7 @@ private:
     ModelConfig c_;
     std::vector<CacheSettings> sequences_;
     uint32_t rows_;  // activation rows: a sequence each in step(), a token each in prefill()
+    bool attend_in_chunks_;  // prefill() appends and attends a chunk's tokens together (chunk_probs_ holds them)
     Kernels kernels_;
     Recorder recorder_;
     // Activations, one row per sequence b (step) or per token of a chunk
@@ -109,6 +116,7 @@ private:
     Buffer logits_host_;  // [B][vocab_size], host-visible: the logits a step reads back
     Buffer nll_host_;     // [B], host-visible: one NLL per sequence
     Buffer tokens_host_;  // [B], host-visible: one greedy next token per sequence
+    Buffer chunk_probs_;  // [max_chunk][n_heads][largest capacity]: a prompt chunk's attention (CacheTask::chunk_probs)
     Buffer rope_;         // [position][head_dim / 2] of (cos, sin)
     uint32_t rope_positions_;
     std::vector<std::unique_ptr<KvCacheRing>> rings_;

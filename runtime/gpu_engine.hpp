@@ -44,6 +44,10 @@ public:
     std::string device_name() const override { return ctx_.info().name; }
     HostCounters host_counters() const override { return batch_.host_counters(); }
 
+    // Device time per shader from now on (`wkv bench --profile`).
+    void enable_profiling() { batch_.enable_profiling(); }
+    std::vector<ShaderTime> profile() const { return batch_.profile(); }
+
     const KvCacheRing& cache() const { return batch_.cache(0); }
     uint32_t entries() const { return batch_.entries(0); }
 

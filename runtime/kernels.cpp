@@ -43,7 +43,9 @@ Kernels::Kernels(Context& ctx)
         kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheBindings + 3, sizeof(push::KvAppend),
                                                     std::vector<uint32_t>{workgroup_});
         attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
-                                                    std::vector<uint32_t>{workgroup_, kMaxHeadDim});
+                                                    std::vector<uint32_t>{workgroup_, kMaxHeadDim, 1});
+        chunk_attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
+                                                          std::vector<uint32_t>{workgroup_, kMaxHeadDim, kChunkQueries});
     }
     for (const PolicyInfo& info : policy_table()) {
         policy_.emplace_back();
@@ -147,7 +149,7 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
     std::vector<std::vector<const CacheTask*>> batches;
     auto same = [&](const CacheTask* a, const CacheTask* b) {
         return &pipeline(*a) == &pipeline(*b) && a->group->keys.buffer == b->group->keys.buffer &&
-               a->group->last.buffer == b->group->last.buffer;
+               a->group->last.buffer == b->group->last.buffer && a->chunk_probs == b->chunk_probs;
     };
     for (const CacheTask* t : tasks) {
         auto it = std::find_if(batches.begin(), batches.end(), [&](const auto& b) { return same(b.front(), t); });
@@ -168,6 +170,7 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
         const KvLayer& g = *batch.front()->group;
         const Buffer& sections = *g.keys.buffer;
         std::vector<BufferRange> bindings(kCacheSections - 1, BufferRange(sections));
+        if (batch.front()->chunk_probs) bindings.back() = BufferRange(*batch.front()->chunk_probs);  // binding 7, probs
         bindings.push_back(BufferRange(*g.last.buffer));
         bindings.push_back(BufferRange(r.entries()));
         bindings.insert(bindings.end(), own);
@@ -184,18 +187,35 @@ std::vector<const CacheTask*> pointers(std::span<const CacheTask> tasks) {
 }  // namespace
 
 void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                        uint32_t head_dim) const {
+                        uint32_t head_dim, uint32_t row_stride) const {
     dispatch_cache(
         r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *kv_append_[kv_index(t.group->type)]; },
-        [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim}, {k_new, v_new, rope});
+        [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim, row_stride}, {k_new, v_new, rope});
 }
 
 void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
-                        uint32_t group_size, uint32_t head_dim) const {
+                        uint32_t group_size, uint32_t head_dim, uint32_t q_stride, uint32_t out_stride) const {
+    // A chunk's tokens in blocks of kChunkQueries, an entry each.
+    std::vector<CacheTask> blocks;
+    for (const CacheTask& t : tasks) {
+        for (uint32_t j = 0; j < t.entry.tokens; j += kChunkQueries) {
+            CacheTask b = t;
+            push::CacheEntry& e = b.entry;
+            e.tokens = std::min(kChunkQueries, t.entry.tokens - j);
+            e.n_entries += j;
+            e.pos += j;
+            e.q_pos += j;
+            e.q_first += j * q_stride;
+            e.out_first += j * out_stride;
+            e.probs += j * t.entry.probs_stride;
+            blocks.push_back(b);
+        }
+    }
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
     dispatch_cache(
-        r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *attention_[kv_index(t.group->type)]; },
-        [&](const CacheTask& t) { return t.entry.n_heads * group_size; }, push::Attention{0, group_size, head_dim, scale},
+        r, pointers(blocks),
+        [&](const CacheTask& t) -> const Pipeline& { return t.chunk_probs ? *chunk_attention_[kv_index(t.group->type)] : *attention_[kv_index(t.group->type)]; },
+        [&](const CacheTask& t) { return t.entry.n_heads * group_size; }, push::Attention{0, group_size, head_dim, scale, q_stride, out_stride},
         {q, rope, out});
 }
 

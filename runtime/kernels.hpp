@@ -23,6 +23,9 @@ struct CacheTask {
     const KvLayer* group = nullptr;
     const CachePolicy* policy = nullptr;  // for compress()
     push::CacheEntry entry{};             // the shader's entry: sections and shape from the group
+    // A prompt chunk's tokens (entry.tokens > 1) keep their probabilities here,
+    // [token][query head][capacity] from entry.probs, not in the group's one-token section.
+    const Buffer* chunk_probs = nullptr;
 };
 
 // A task per group of a layer's cache, each with `fields` but its own sections
@@ -34,6 +37,7 @@ class Kernels {
 public:
     static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
     static constexpr uint32_t kMaxBatch = 16;      // most vectors per matvec dispatch (its per-row sums live in registers)
+    static constexpr uint32_t kChunkQueries = 8;   // most tokens of a prompt chunk one attention workgroup takes
 
     explicit Kernels(Context& ctx);
 
@@ -58,14 +62,19 @@ public:
     // whose caches share buffers (KvCacheRing::batch packs a batch's so) run in
     // one dispatch, whatever their sequences, capacities, positions or counts.
     //
-    // Appends each task's token: its keys and values ([n_kv_heads][head_dim]
+    // A task may carry several consecutive tokens of its sequence (entry.tokens,
+    // a prompt chunk the cache takes without evicting), each `row_stride`
+    // floats on from the one before in the activations.
+    //
+    // Appends each task's tokens: their keys and values ([n_kv_heads][head_dim]
     // each) from element k_first of k_new and v_first of v_new.
     void kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                   uint32_t head_dim) const;
+                   uint32_t head_dim, uint32_t row_stride) const;
     // Attention of each task's query heads (group_size per KV head, from q_first
-    // of q; the output from out_first of out) over its n_entries entries.
+    // of q; the output from out_first of out) over its n_entries entries; token
+    // j of a chunk over n_entries + j, a workgroup taking kChunkQueries of them.
     void attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
-                   uint32_t group_size, uint32_t head_dim) const;
+                   uint32_t group_size, uint32_t head_dim, uint32_t q_stride, uint32_t out_stride) const;
     // acc/cnt of every entry from the attention probabilities, and for tasks with
     // head_mean their average over the layer's query heads (PolicyInfo::uses_head_mean).
     void score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const;
@@ -97,7 +106,7 @@ private:
     std::vector<std::unique_ptr<Pipeline>> embedding_;
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, argmax_, nll_, score_accumulate_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
-    std::unique_ptr<Pipeline> kv_append_[2], attention_[2];
+    std::unique_ptr<Pipeline> kv_append_[2], attention_[2], chunk_attention_[2];  // chunk: kChunkQueries tokens a workgroup
     std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full
     // The device's shape. On a CPU driver (lavapipe) a workgroup is one subgroup,
     // so every workgroup is one SIMD loop that a thread runs without switching,

@@ -31,13 +31,16 @@ struct CacheEntry {
     uint32_t q_first, k_first, v_first, out_first;
     uint32_t step, sinks, recent, cam_n, seed;
     uint32_t head_mean;
+    uint32_t tokens = 1;  // consecutive tokens of one sequence (a prompt chunk's), each one row on in q/k/v/out
+    uint32_t probs_stride = 0;
 };
 struct KvAppend {  // kv_append.comp
-    uint32_t first, head_dim;
+    uint32_t first, head_dim, row_stride;
 };
 struct Attention {  // attention.comp
     uint32_t first, group_size, head_dim;
     float scale;
+    uint32_t q_stride, out_stride;
 };
 struct ScoreAccumulate {  // score_accumulate.comp
     uint32_t first, group_size, layer_heads;

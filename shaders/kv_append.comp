@@ -1,6 +1,7 @@
 #version 450
 // Appends each token's key and value to its sequence's cache in one layer,
-// one workgroup per KV head of an entry (x: entry, y: head): pop a slot from
+// one workgroup per KV head of an entry (x: entry, y: head; an entry of a
+// prompt chunk appends its tokens in order, each a row further on): pop a slot from
 // the head's free list, put it last in the logical order, clear its acc/cnt,
 // and copy the key (rotated at its absolute position in original-positions
 // mode) and the value into the slot. Mirrors KvCache::append in
@@ -18,6 +19,7 @@ layout(std430, binding = KV_BINDINGS + 2) readonly buffer Rope { vec2 rope[]; };
 layout(push_constant) uniform Push {
     uint first;  // the dispatch's first entry
     uint head_dim;
+    uint row_stride;  // floats from one token's k (v) to the next's
 } p;
 
 shared uint slot;
@@ -28,24 +30,27 @@ void main() {
     if (head >= cache.n_heads) return;  // an entry with fewer heads than the widest
     const uint t = gl_LocalInvocationID.x;
     const uint base = head * cache.capacity;
-    if (t == 0) {
-        const uint free_count = counts[cache.counts + 2 * head + 1] - 1;
-        const uint n_entries = counts[cache.counts + 2 * head];
-        const uint s = free_slots[cache.free_slots + base + free_count];
-        counts[cache.counts + 2 * head + 1] = free_count;
-        order_[cache.order_ + base + n_entries] = s;
-        counts[cache.counts + 2 * head] = n_entries + 1;
-        acc[cache.acc + base + s] = 0.0;
-        cnt[cache.cnt + base + s] = 0;
-        slot = s;
-    }
-    barrier();
-    const uint src = (cache.first_head + head) * p.head_dim;  // from k_first, v_first
-    const uint dst = (base + slot) * (p.head_dim / 2);
-    for (uint i = t; i < p.head_dim / 2; i += WG) {
-        vec2 k = vec2(k_new[cache.k_first + src + 2 * i], k_new[cache.k_first + src + 2 * i + 1]);
-        if (cache.positions == 1) k = rotate(k, rope[cache.pos * (p.head_dim / 2) + i]);
-        keys[cache.keys + dst + i] = KV_PACK(k);
-        values[cache.values + dst + i] = KV_PACK(vec2(v_new[cache.v_first + src + 2 * i], v_new[cache.v_first + src + 2 * i + 1]));
+    for (uint j = 0; j < cache.tokens; j++) {
+        if (t == 0) {
+            const uint free_count = counts[cache.counts + 2 * head + 1] - 1;
+            const uint n_entries = counts[cache.counts + 2 * head];
+            const uint s = free_slots[cache.free_slots + base + free_count];
+            counts[cache.counts + 2 * head + 1] = free_count;
+            order_[cache.order_ + base + n_entries] = s;
+            counts[cache.counts + 2 * head] = n_entries + 1;
+            acc[cache.acc + base + s] = 0.0;
+            cnt[cache.cnt + base + s] = 0;
+            slot = s;
+        }
+        barrier();
+        const uint src = j * p.row_stride + (cache.first_head + head) * p.head_dim;  // from k_first, v_first
+        const uint dst = (base + slot) * (p.head_dim / 2);
+        for (uint i = t; i < p.head_dim / 2; i += WG) {
+            vec2 k = vec2(k_new[cache.k_first + src + 2 * i], k_new[cache.k_first + src + 2 * i + 1]);
+            if (cache.positions == 1) k = rotate(k, rope[(cache.pos + j) * (p.head_dim / 2) + i]);
+            keys[cache.keys + dst + i] = KV_PACK(k);
+            values[cache.values + dst + i] = KV_PACK(vec2(v_new[cache.v_first + src + 2 * i], v_new[cache.v_first + src + 2 * i + 1]));
+        }
+        barrier();  // `slot` is the next token's
     }
 }

@@ -35,6 +35,7 @@ layout(std430, binding = 4) buffer Order { uint order_[]; };        // [kv_head]
 layout(std430, binding = 5) buffer Free { uint free_slots[]; };     // [kv_head][capacity]: a stack of free slots
 layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x {entries, free slots}
 layout(std430, binding = 7) coherent buffer Probs { float probs[]; };  // [query head][capacity]: last attention
+                                                                    // (a prompt chunk's: [token][query head][capacity], elsewhere)
 layout(std430, binding = 8) buffer Last { float last[]; };          // [logical index]: probs averaged over heads (TOVA)
 
 // One group of KV heads of one sequence in one dispatch (push::CacheEntry in
@@ -51,6 +52,8 @@ struct CacheEntry {
     uint q_first, k_first, v_first, out_first;  // where the token's q, k, v and attention output start
     uint step, sinks, recent, cam_n, seed;      // the policy's
     uint head_mean;   // 1: keep `last` (TOVA)
+    uint tokens;        // consecutive tokens of the sequence this entry carries (a prompt chunk's; 1 when decoding)
+    uint probs_stride;  // elements from one token's probs to the next's
 };
 layout(std430, binding = 9) readonly buffer Entries { CacheEntry entries[]; };
 const uint KV_BINDINGS = 10;  // a shader's own buffers start here

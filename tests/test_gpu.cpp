@@ -109,11 +109,17 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
     std::vector<int32_t> prompt = {1};
     for (int32_t i = 0; i < 150; i++) prompt.push_back((i * 37 + 11) % 512);
     Context& ctx = validated_context();
-    for (PolicyKind kind : {PolicyKind::full, PolicyKind::weightedkv, PolicyKind::tova, PolicyKind::cam}) {
+    // The chunks' tokens attend together while the cache takes them (all of them for the full
+    // cache, the first 32 for the others), then one at a time while the policies evict.
+    const std::tuple<PolicyKind, PositionMode, KvType> cases[] = {
+        {PolicyKind::full, PositionMode::cache_index, KvType::f32},       {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::tova, PositionMode::cache_index, KvType::f32},       {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::full, PositionMode::original, KvType::f16},          {PolicyKind::h2o, PositionMode::original, KvType::f16}};
+    for (const auto& [kind, positions, kv_type] : cases) {
         PolicyRequest r;
         r.kind = kind;
         r.budget = kind == PolicyKind::full ? 256 : 32;  // the compressing ones evict inside the chunks
-        const CacheSettings settings{resolve_policy(r, 512), PositionMode::cache_index};
+        const CacheSettings settings{resolve_policy(r, 512), positions, kv_type};
         GpuEngine one(ctx, model, settings);
         for (uint32_t pos = 0; pos < prompt.size(); pos++) one.feed(prompt[pos], pos);
         const std::vector<float> expected = one.forward(7, static_cast<uint32_t>(prompt.size()));
@@ -189,6 +195,32 @@ TEST_CASE("a decode step is one command buffer of 10 dispatches per layer: Q, K 
     CHECK(after.submits - before.submits == 1);
     CHECK(after.dispatches - before.dispatches == 6 * 10 + 3);
     CHECK(after.wait_seconds > before.wait_seconds);
+    check_no_validation_messages();
+}
+
+TEST_CASE("a prompt chunk the cache takes is 10 dispatches per layer, as a decode step: its tokens are appended and attend together") {
+    // 12 tokens (one matvec batch): per layer one dispatch each of rmsnorm, qkv,
+    // kv_append, attention, score_accumulate, wo, rmsnorm, gate+up, swiglu, w2;
+    // and an embedding per token. A wave of cache work per token would be 3 more
+    // dispatches a layer for every token after the first.
+    const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
+    GpuEngine gpu(validated_context(), model, 16);
+    std::vector<int32_t> prompt(12);
+    for (int32_t i = 0; i < 12; i++) prompt[i] = 1 + i * 97;
+    const HostCounters before = gpu.host_counters();
+    gpu.feed(prompt, 0);
+    CHECK(gpu.host_counters().dispatches - before.dispatches == 6 * 10 + 12);
+    CHECK(gpu.entries() == 12);
+    // A policy with a budget of 8 takes the first 8 together; each of the 4 after them evicts,
+    // alone and in order: append, attention, scores and compression, 4 dispatches a layer each.
+    PolicyRequest r;
+    r.kind = PolicyKind::weightedkv;
+    r.budget = 8;
+    GpuEngine evicting(validated_context(), model, CacheSettings{resolve_policy(r, 1024), PositionMode::cache_index});
+    const HostCounters start = evicting.host_counters();
+    evicting.feed(prompt, 0);
+    CHECK(evicting.host_counters().dispatches - start.dispatches == 6 * (10 + 4 * 4) + 12);
+    CHECK(evicting.entries() == 8);
     check_no_validation_messages();
 }
 

@@ -316,9 +316,9 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 e.positions = static_cast<uint32_t>(mode);
                 const std::vector<CacheTask> tasks = cache_tasks(gpu.layer(0), capacity, e);
                 rec.begin();
-                k.kv_append(rec, tasks, kn, vn, rope, cs.head_dim);
+                k.kv_append(rec, tasks, kn, vn, rope, cs.head_dim, 0);
                 rec.barrier();
-                k.attention(rec, tasks, q, rope, att_out, c.group_size(), cs.head_dim);
+                k.attention(rec, tasks, q, rope, att_out, c.group_size(), cs.head_dim, 0, 0);
                 rec.submit_and_wait();
 
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
@@ -359,6 +359,99 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             out.push_back({"kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
             out.push_back({"attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
             out.push_back({"kv_append values", name, worst_stored, 0.0, "|err|: bit-exact"});
+        }
+    }
+}
+
+// A prompt chunk's path: `before` entries cached, then n tokens appended in one
+// kv_append and attending in one dispatch (kChunkQueries a workgroup, each
+// query causal), from rows of [q | k | v] as the engine lays them out; each
+// query's output and probabilities against append_entry + attend token by token.
+void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
+    struct Case {
+        uint32_t n_heads, n_kv_heads, head_dim, before, n;
+    };
+    const Case cases[] = {{8, 4, 8, 0, 20}, {6, 6, 48, 33, 64}, {4, 1, 128, 5, 9}, {2, 2, 256, 70, 3}};
+    Random rng(29);
+    for (const Case& cs : cases) {
+        for (auto [mode, type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
+            ModelConfig c;
+            c.n_layers = 1;
+            c.n_heads = cs.n_heads;
+            c.n_kv_heads = cs.n_kv_heads;
+            c.dim = cs.n_heads * cs.head_dim;
+            const uint32_t capacity = cs.before + cs.n + 2, first_pos = 3;  // positions need not start at 0
+            const uint32_t q_dim = c.dim, stride = q_dim + 2 * c.kv_dim() + 5;  // a row: q, k, v, padding
+            const uint32_t steps = cs.before + cs.n;
+            KvCache cpu(c, capacity, type);
+            KvCacheRing gpu(ctx, c, capacity, type);
+            const std::vector<float> table = rope_table(first_pos + capacity, cs.head_dim, {10000.0f});
+            const Buffer rope = device_vector(ctx, table);
+            std::vector<float> rows_host(size_t{steps} * stride);
+            for (float& x : rows_host) x = rng.uniform() * 2.0f;
+            const Buffer rows = device_vector(ctx, rows_host);
+            Buffer att_out(ctx, uint64_t{steps} * q_dim * 4, Memory::device_local);
+            Buffer probs(ctx, uint64_t{cs.n} * c.n_heads * capacity * 4, Memory::device_local);
+            // The entries before the chunk (appended as one chunk, attending nowhere), then the chunk.
+            auto tasks_for = [&](uint32_t first, uint32_t n) {
+                push::CacheEntry e{};
+                e.n_entries = first + 1;
+                e.pos = first_pos + first;
+                e.q_pos = mode == PositionMode::cache_index ? first : e.pos;
+                e.positions = static_cast<uint32_t>(mode);
+                e.q_first = first * stride;
+                e.k_first = e.q_first + q_dim;
+                e.v_first = e.k_first + c.kv_dim();
+                e.out_first = first * q_dim;
+                e.tokens = n;
+                e.probs_stride = c.n_heads * capacity;
+                std::vector<CacheTask> tasks = cache_tasks(gpu.layer(0), capacity, e);
+                for (CacheTask& t : tasks) {
+                    t.chunk_probs = &probs;
+                    t.entry.probs = 0;
+                }
+                return tasks;
+            };
+            rec.begin();
+            if (cs.before > 0) {
+                k.kv_append(rec, tasks_for(0, cs.before), rows, rows, rope, cs.head_dim, stride);
+                rec.barrier();
+            }
+            const std::vector<CacheTask> chunk = tasks_for(cs.before, cs.n);
+            k.kv_append(rec, chunk, rows, rows, rope, cs.head_dim, stride);
+            rec.barrier();
+            k.attention(rec, chunk, rows, rope, att_out, c.group_size(), cs.head_dim, stride, q_dim);
+            rec.submit_and_wait();
+
+            const std::vector<float> got = read_floats(att_out, size_t{steps} * q_dim), got_probs = read_floats(probs, size_t{cs.n} * c.n_heads * capacity);
+            double worst_out = 0, worst_prob = 0;
+            for (uint32_t t = 0; t < steps; t++) {
+                const float* row = &rows_host[size_t{t} * stride];
+                for (uint32_t h = 0; h < c.n_kv_heads; h++) {
+                    append_entry(cpu, 0, h, row + q_dim + h * cs.head_dim, row + q_dim + c.kv_dim() + h * cs.head_dim, first_pos + t, mode,
+                                 {10000.0f});
+                }
+                if (t < cs.before) continue;
+                const uint32_t j = t - cs.before;
+                for (uint32_t h = 0; h < c.n_heads; h++) {
+                    std::vector<float> p, expected(cs.head_dim);
+                    attend(cpu, 0, h / c.group_size(), row + h * cs.head_dim, mode == PositionMode::cache_index ? t : first_pos + t, mode,
+                           {10000.0f}, p, expected.data());
+                    for (uint32_t d = 0; d < cs.head_dim; d++) {
+                        worst_out = std::max(worst_out, static_cast<double>(std::fabs(got[size_t{t} * q_dim + h * cs.head_dim + d] - expected[d])));
+                    }
+                    for (uint32_t i = 0; i <= t; i++) {
+                        const float gpu_p = got_probs[(size_t{j} * c.n_heads + h) * capacity + i];
+                        worst_prob = std::max(worst_prob, static_cast<double>(std::fabs(gpu_p - p[i])));
+                    }
+                }
+            }
+            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) + " " +
+                                     shape("cached", cs.before, "chunk", cs.n) + (mode == PositionMode::cache_index ? " cache-index " : " original ") +
+                                     kv_type_name(type);
+            const double scale = type == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
+            out.push_back({"chunk kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
+            out.push_back({"chunk attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
         }
     }
 }
@@ -504,6 +597,7 @@ std::vector<ConformanceResult> run_conformance(Context& ctx) {
     check_nll(ctx, kernels, rec, out);
     check_argmax(ctx, kernels, rec, out);
     check_attention(ctx, kernels, rec, out);
+    check_chunk_attention(ctx, kernels, rec, out);
     check_policies(ctx, kernels, rec, out);
     check_models(ctx, out);
     return out;
