@@ -43,7 +43,7 @@ uint64_t chunk_probs_bytes(const ModelConfig& c, const std::vector<CacheSettings
 // per layer and wave, an entry per group of KV heads for each of append,
 // attention, scores and compression, at most doubled by rounding each dispatch's
 // first entry up. A step is one wave over every sequence's groups (all_groups),
-// a prompt chunk a wave per token over one sequence's (at most most_groups).
+// a prompt chunk at most a wave per token over one sequence's (at most most_groups).
 uint64_t entry_bytes(const ModelConfig& c, uint64_t all_groups, uint64_t most_groups, uint32_t max_chunk) {
     const uint64_t per_layer = std::max(all_groups, uint64_t{max_chunk} * most_groups);
     return 2 * 4 * per_layer * c.n_layers * sizeof(push::CacheEntry);
@@ -121,7 +121,10 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &chunk_probs_, &rope_}) total += b->size();
+    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &chunk_probs_,
+                            &rope_}) {
+        total += b->size();
+    }
     total += recorder_.entries().size();
     return total;
 }
@@ -156,7 +159,9 @@ float BatchEngine::nll(uint32_t b) const {
 }
 
 BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos) {
-    if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
+    if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) {
+        throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
+    }
     if (state_[b].entries >= rings_[b]->capacity()) {
         throw Error("KV cache is full (" + std::to_string(rings_[b]->capacity()) + " entries per layer and head)");
     }
@@ -292,7 +297,8 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
         r.barrier();
         kernels_.matvec(r, w_.classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
         r.barrier();
-        const bool any_token = std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) { return s.active && s.output == StepOutput::token; });
+        const bool any_token =
+            std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) { return s.active && s.output == StepOutput::token; });
         if (any_token) kernels_.argmax(r, logits_, c_.vocab_size, padded(c_.vocab_size), B, tokens_host_);  // one dispatch for all rows
         for (uint32_t b = 0; b < B; b++) {
             if (!steps[b].active) continue;

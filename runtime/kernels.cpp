@@ -61,8 +61,15 @@ Kernels::Kernels(Context& ctx)
 // value loaded serves them all. With a subgroup per row, four rows made batches
 // of 3 and 7 vectors 1.15-1.4x faster on lavapipe, and a single vector 1.2x
 // slower; with a row per invocation four rows made a single vector 1.5x faster
-// (two and eight were slower).
-uint32_t Kernels::matvec_rows(uint32_t batch) const { return cpu_driver_ ? 4 : (batch == 1 ? 1 : 4); }
+// (two and eight were slower). A CPU driver loads inputs lane by lane, so a
+// batch's vectors cost loads in proportion to batch / ROWS: for a prompt
+// chunk's batches of 16, eight rows made prefill 1.38x faster on the eval
+// model (16 and 32 rows: 1.6x and 1.8x, but each batch size's pipeline then
+// took 15 and 50 s to compile on lavapipe, against 3.5 s more for eight).
+uint32_t Kernels::matvec_rows(uint32_t batch) const {
+    if (cpu_driver_) return batch >= 8 ? 8 : 4;
+    return batch == 1 ? 1 : 4;
+}
 
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
     std::unique_ptr<Pipeline>& p = matvec_[type_index(t)][batch - 1];
@@ -212,11 +219,12 @@ void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRan
         }
     }
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-    dispatch_cache(
-        r, pointers(blocks),
-        [&](const CacheTask& t) -> const Pipeline& { return t.chunk_probs ? *chunk_attention_[kv_index(t.group->type)] : *attention_[kv_index(t.group->type)]; },
-        [&](const CacheTask& t) { return t.entry.n_heads * group_size; }, push::Attention{0, group_size, head_dim, scale, q_stride, out_stride},
-        {q, rope, out});
+    auto pipeline = [&](const CacheTask& t) -> const Pipeline& {
+        const int kv = kv_index(t.group->type);
+        return t.chunk_probs ? *chunk_attention_[kv] : *attention_[kv];
+    };
+    dispatch_cache(r, pointers(blocks), pipeline, [&](const CacheTask& t) { return t.entry.n_heads * group_size; },
+                   push::Attention{0, group_size, head_dim, scale, q_stride, out_stride}, {q, rope, out});
 }
 
 void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const {
@@ -226,7 +234,8 @@ void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, ui
     for (size_t i = 0; i < tasks.size(); i++) {
         size_t round = 0;
         for (size_t j = 0; j < i; j++) {
-            if (tasks[j].group->last.buffer == tasks[i].group->last.buffer && tasks[j].group->last.offset == tasks[i].group->last.offset) round++;
+            const BufferRange &a = tasks[j].group->last, &b = tasks[i].group->last;
+            if (a.buffer == b.buffer && a.offset == b.offset) round++;
         }
         if (round >= rounds.size()) rounds.resize(round + 1);
         rounds[round].push_back(&tasks[i]);

@@ -40,7 +40,8 @@ struct KvLayer {
     BufferRange order;   // u32 [kv_head][capacity]: logical index -> slot
     BufferRange free;    // u32 [kv_head][capacity]: stack of free slots
     BufferRange counts;  // u32 [kv_head][2]: entries, free slots
-    BufferRange probs;   // f32 [query head][capacity]: last step's attention
+    BufferRange probs;   // f32 [query head][capacity]: the last single token's attention (a prompt
+                         // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
     BufferRange last;    // f32 [capacity]: last step's attention averaged over all the layer's query heads
                          // (TOVA); one section per layer, shared by its groups
 };

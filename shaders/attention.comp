@@ -73,7 +73,9 @@ void main() {
         for (uint i = 0; i < half_dim; i++) {
             vec2 k = KV_UNPACK(keys[k_base + i]);
             if (cache.positions == 0) k = rotate(k, rope[e * half_dim + i]);
-            for (uint j = 0; j < QUERIES; j++) score[j] += q_rot[j * MAX_HEAD_DIM + 2 * i] * k.x + q_rot[j * MAX_HEAD_DIM + 2 * i + 1] * k.y;
+            for (uint j = 0; j < QUERIES; j++) {
+                score[j] += q_rot[j * MAX_HEAD_DIM + 2 * i] * k.x + q_rot[j * MAX_HEAD_DIM + 2 * i + 1] * k.y;
+            }
         }
         for (uint j = 0; j < QUERIES; j++) {
             if (j >= queries || e >= cache.n_entries + j) continue;  // beyond query j's entries

@@ -35,7 +35,7 @@ layout(std430, binding = 4) buffer Order { uint order_[]; };        // [kv_head]
 layout(std430, binding = 5) buffer Free { uint free_slots[]; };     // [kv_head][capacity]: a stack of free slots
 layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x {entries, free slots}
 layout(std430, binding = 7) coherent buffer Probs { float probs[]; };  // [query head][capacity]: last attention
-                                                                    // (a prompt chunk's: [token][query head][capacity], elsewhere)
+                                                                    // (a prompt chunk's: [token][query head][capacity], in a buffer of the engine's)
 layout(std430, binding = 8) buffer Last { float last[]; };          // [logical index]: probs averaged over heads (TOVA)
 
 // One group of KV heads of one sequence in one dispatch (push::CacheEntry in

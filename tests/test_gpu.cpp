@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include "error.hpp"
 #include "conformance.hpp"
@@ -112,9 +113,9 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
     // The chunks' tokens attend together while the cache takes them (all of them for the full
     // cache, the first 32 for the others), then one at a time while the policies evict.
     const std::tuple<PolicyKind, PositionMode, KvType> cases[] = {
-        {PolicyKind::full, PositionMode::cache_index, KvType::f32},       {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
-        {PolicyKind::tova, PositionMode::cache_index, KvType::f32},       {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
-        {PolicyKind::full, PositionMode::original, KvType::f16},          {PolicyKind::h2o, PositionMode::original, KvType::f16}};
+        {PolicyKind::full, PositionMode::cache_index, KvType::f32}, {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::tova, PositionMode::cache_index, KvType::f32}, {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::full, PositionMode::original, KvType::f16},    {PolicyKind::h2o, PositionMode::original, KvType::f16}};
     for (const auto& [kind, positions, kv_type] : cases) {
         PolicyRequest r;
         r.kind = kind;

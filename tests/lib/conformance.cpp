@@ -423,7 +423,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             k.attention(rec, chunk, rows, rope, att_out, c.group_size(), cs.head_dim, stride, q_dim);
             rec.submit_and_wait();
 
-            const std::vector<float> got = read_floats(att_out, size_t{steps} * q_dim), got_probs = read_floats(probs, size_t{cs.n} * c.n_heads * capacity);
+            const std::vector<float> got = read_floats(att_out, size_t{steps} * q_dim);
+            const std::vector<float> got_probs = read_floats(probs, size_t{cs.n} * c.n_heads * capacity);
             double worst_out = 0, worst_prob = 0;
             for (uint32_t t = 0; t < steps; t++) {
                 const float* row = &rows_host[size_t{t} * stride];
@@ -438,7 +439,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
                     attend(cpu, 0, h / c.group_size(), row + h * cs.head_dim, mode == PositionMode::cache_index ? t : first_pos + t, mode,
                            {10000.0f}, p, expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
-                        worst_out = std::max(worst_out, static_cast<double>(std::fabs(got[size_t{t} * q_dim + h * cs.head_dim + d] - expected[d])));
+                        const float gpu_out = got[size_t{t} * q_dim + h * cs.head_dim + d];
+                        worst_out = std::max(worst_out, static_cast<double>(std::fabs(gpu_out - expected[d])));
                     }
                     for (uint32_t i = 0; i <= t; i++) {
                         const float gpu_p = got_probs[(size_t{j} * c.n_heads + h) * capacity + i];
@@ -447,7 +449,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
                 }
             }
             const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) + " " +
-                                     shape("cached", cs.before, "chunk", cs.n) + (mode == PositionMode::cache_index ? " cache-index " : " original ") +
+                                     shape("cached", cs.before, "chunk", cs.n) +
+                                     (mode == PositionMode::cache_index ? " cache-index " : " original ") +
                                      kv_type_name(type);
             const double scale = type == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
             out.push_back({"chunk kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
