@@ -116,7 +116,8 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
         {PolicyKind::full, PositionMode::cache_index, KvType::f32}, {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
         {PolicyKind::tova, PositionMode::cache_index, KvType::f32}, {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
         {PolicyKind::full, PositionMode::original, KvType::f16},    {PolicyKind::h2o, PositionMode::original, KvType::f16}};
-    for (const auto& [kind, positions, kv_type] : cases) {
+    for (const auto& [policy, positions, kv_type] : cases) {
+        const PolicyKind kind = policy;  // (doctest's messages capture it: clang captures no structured binding)
         PolicyRequest r;
         r.kind = kind;
         r.budget = kind == PolicyKind::full ? 256 : 32;  // the compressing ones evict inside the chunks

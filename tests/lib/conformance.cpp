@@ -374,7 +374,9 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
     const Case cases[] = {{8, 4, 8, 0, 20}, {6, 6, 48, 33, 64}, {4, 1, 128, 5, 9}, {2, 2, 256, 70, 3}};
     Random rng(29);
     for (const Case& cs : cases) {
-        for (auto [mode, type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
+        for (auto [positions, kv_type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
+            const PositionMode mode = positions;  // (a lambda below reads it: clang captures no structured binding)
+            const KvType type = kv_type;
             ModelConfig c;
             c.n_layers = 1;
             c.n_heads = cs.n_heads;
