@@ -42,7 +42,7 @@ run() {
     fi
     echo "soak: $name, $n tokens" >&2
     local started=$SECONDS
-    "$wkv" generate -m "$model" -t "$tokenizer" -p "" --temp 0.8 --seed 1 -n "$n" \
+    "$wkv" generate -m "$model" -t "$tokenizer" -p "" --temp 0.8 --seed 1 -n "$n" --max-tokens-per-request 0 \
         --ignore-eos --stats-every "$every" "$@" 2> "$out/$name.log" > /dev/null
     { printf "tokens\tresident_bytes\tdevice_bytes\tkv_bytes_in_use\n"
       sed -n 's/^memory: tokens=\([0-9]*\) kv_bytes_in_use=\([0-9]*\) resident_bytes=\([0-9]*\) device_bytes=\([0-9]*\)$/\1\t\3\t\4\t\2/p' \

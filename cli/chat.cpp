@@ -13,19 +13,21 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "generation.hpp"
+#include "progress.hpp"
 
 namespace wkv {
 
 const CommandSpec kChatCommand{
     "chat",
     "An interactive conversation: type a message, read the reply as it streams. Commands: /reset\n"
-    "(a new conversation), /stats, /exit (or end of input). Ctrl-C stops the current reply.",
+    "(a new conversation), /stats, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the current reply.",
     join_flags({
         model_flag(),
         tokenizer_flag(),
         {"--system", "", "TEXT", "a system message that opens the conversation"},
         {"--chat-template", "", "NAME", "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF's tokenizer.chat_template)"},
         {"--n-predict", "-n", "N", "most tokens in one reply (default 512)"},
+        request_cap_flag(),
         device_flag(),
         cpu_flag(),
         {"--help", "-h", "", "show this help"},
@@ -33,6 +35,13 @@ const CommandSpec kChatCommand{
 };
 
 namespace {
+
+constexpr const char* kChatCommandsHelp =
+    "/reset  start a new conversation (the cache is emptied)\n"
+    "/stats  tokens, cache entries and KV bytes of the conversation\n"
+    "/exit   end (as end of input does)\n"
+    "/help   this list\n"
+    "//text  sends \"/text\" as a message\n";
 
 std::atomic<bool> g_stop_reply{false};
 extern "C" void on_stop_reply(int) { g_stop_reply = true; }
@@ -62,6 +71,8 @@ int run_chat(const Args& args) {
     const ChatTemplate chat(chat_family(args, model), tokenizer);
     const CacheSettings cache = cache_settings(args, model.config);
     const int64_t max_reply = args.integer("--n-predict", 512, 1, 1 << 20);
+    const int64_t cap = request_token_cap(args);
+    check_request_tokens(cap, max_reply, "chat: -n");
     const std::string system = args.text("--system");
     const SamplerSettings sampling = sampler_settings(args);
     EngineHandle handle = make_engine(args, model, cache);
@@ -79,6 +90,10 @@ int run_chat(const Args& args) {
         if (interactive) std::fputs("> ", stderr);
         if (!std::getline(std::cin, line)) break;  // end of input
         if (line == "/exit") break;
+        if (line == "/help") {
+            std::fputs(kChatCommandsHelp, stderr);
+            continue;
+        }
         if (line == "/reset") {
             generator.reset();
             first = ended = true;
@@ -94,10 +109,22 @@ int run_chat(const Args& args) {
                          last.tokens_per_second());
             continue;
         }
+        // A line that starts with '/' is a command; "//" sends a message that starts with '/'.
+        if (line.rfind("//", 0) == 0) {
+            line.erase(0, 1);
+        } else if (!line.empty() && line[0] == '/') {
+            std::fprintf(stderr, "unknown command %s; /help lists them\n", line.c_str());
+            continue;
+        }
         if (line.empty()) continue;
 
         std::vector<int32_t> turn = first ? std::vector<int32_t>{} : chat.close_reply(ended);
         const std::vector<int32_t> user = chat.user_turn(line, system, first);
+        if (cap && static_cast<int64_t>(user.size()) > cap) {
+            std::fprintf(stderr, "wkv: this message has %zu tokens, more than --max-tokens-per-request %lld; it was not sent (0 lifts the cap)\n",
+                         user.size(), static_cast<long long>(cap));
+            continue;
+        }
         turn.insert(turn.end(), user.begin(), user.end());
         if (!cache.policy.compresses() && generator.length() + turn.size() + max_reply > cache.policy.budget) {
             std::fprintf(stderr, "wkv: the conversation would outgrow the full cache of %u entries; /reset it, or chat with a "
@@ -109,7 +136,10 @@ int run_chat(const Args& args) {
         // cache stays a valid conversation); at the "> " prompt it ends wkv.
         g_stop_reply = false;
         std::signal(SIGINT, on_stop_reply);
-        generator.append(turn);
+        {
+            Progress progress("message", "tokens", turn.size(), /*lines_when_piped=*/true);
+            generator.append(turn, [&](size_t fed) { progress.set(fed); });
+        }
         first = false;
         const StopReason reason = g_stop_reply ? StopReason::stopped : generator.generate(max_reply, [](std::string_view piece) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);

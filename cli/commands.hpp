@@ -42,6 +42,18 @@ inline FlagSpec tokenizer_flag() {
     return {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"};
 }
 
+// --max-tokens-per-request: the most tokens one request (a prompt, a chat message) may
+// bring, and the most one reply may generate. A guard against an input that would run
+// silently for hours; 0 lifts it.
+inline FlagSpec request_cap_flag() {
+    return {"--max-tokens-per-request", "", "N",
+            "the most tokens one prompt or message may have, and the most one reply may generate (default 32768; 0: no cap)"};
+}
+// The cap --max-tokens-per-request sets (0: none).
+int64_t request_token_cap(const Args& args);
+// Throws a usage error naming the flag if `what` has more than the cap's `tokens`.
+void check_request_tokens(int64_t cap, int64_t tokens, const std::string& what);
+
 extern const CommandSpec kPplCommand;
 int run_ppl(const Args& args);
 

@@ -21,6 +21,7 @@ const CommandSpec kGenerateCommand{
         {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
         {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
         {"--ignore-eos", "", "", "go on through end-of-text tokens until -n tokens are generated"},
+        request_cap_flag(),
         {"--stats-every", "", "N", "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
         device_flag(),
         cpu_flag(),
@@ -51,7 +52,10 @@ int run_generate(const Args& args) {
 
     const std::vector<int32_t> prompt = tokenizer.encode_prompt(args.text("--prompt"));
     if (prompt.empty()) throw Error(std::string("generate: the model's tokenizer adds no BOS, so the prompt may not be empty"));
-    const int64_t n_predict = args.integer("--n-predict", 256, 0, 1 << 24);
+    const int64_t n_predict = args.integer("--n-predict", 256, 0, int64_t{1} << 40);
+    const int64_t cap = request_token_cap(args);
+    check_request_tokens(cap, static_cast<int64_t>(prompt.size()), "generate: the prompt");
+    check_request_tokens(cap, n_predict, "generate: -n");
     const CacheSettings cache = cache_settings(args, c);
     const int64_t total = static_cast<int64_t>(prompt.size()) + n_predict;
     if (!cache.policy.compresses() && total > cache.policy.budget) {
@@ -74,7 +78,7 @@ int run_generate(const Args& args) {
     Generator generator(*handle.engine, tokenizer, settings);
     if (args.has("--ignore-eos")) generator.ignore_end_of_text();
     {
-        Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/false);
+        Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/true);
         generator.append(prompt, [&](size_t fed) { progress.set(fed); });
     }
     int64_t produced = 0;

@@ -180,8 +180,8 @@ int run_ppl(const Args& args) {
         const MappedFile file(path);
         Document d;
         d.path = path;
-        d.tokens = tokenizer.encode(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), /*add_bos=*/true);
-        if (max_tokens && d.tokens.size() > static_cast<uint64_t>(max_tokens)) d.tokens.resize(static_cast<size_t>(max_tokens));
+        d.tokens = document_tokens(tokenizer, std::string_view(reinterpret_cast<const char*>(file.data()), file.size()),
+                                   static_cast<uint64_t>(max_tokens));
         d.windows = plan_windows(static_cast<uint32_t>(d.tokens.size()), window, stride);
         for (const Window& w : d.windows) d.fed += w.end - w.begin - 1;
         total += d.fed * grid.size();

@@ -15,7 +15,11 @@ void Progress::set(uint64_t done) {
     done_ = done;
     if (!tty_ && !lines_) return;
     const auto now = clock::now();
-    if (std::chrono::duration<double>(now - last_).count() < (tty_ ? 0.2 : 10.0) && done_ < total_) return;
+    const bool due = std::chrono::duration<double>(now - last_).count() >= (tty_ ? 0.2 : 10.0);
+    // The last count is shown where earlier ones were; a job done within the first
+    // interval leaves a log no line.
+    if (!due && (done_ < total_ || (!tty_ && !printed_))) return;
+    printed_ = true;
     last_ = now;
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? done_ / scale_ / elapsed : 0;

@@ -1,7 +1,7 @@
 // Progress of a long job on stderr: a bar redrawn in place when stderr is a
 // terminal (at most 5 times a second), with the rate and the time left. When
-// stderr is not a terminal, a line every 10 s if asked (ppl's long runs), else
-// nothing (loading a model, a prompt).
+// stderr is not a terminal, a line every 10 s if asked (ppl's runs, a prompt:
+// a log shows that a long job is alive), else nothing (loading a model).
 #pragma once
 
 #include <chrono>
@@ -24,7 +24,7 @@ private:
     std::string what_, unit_;
     uint64_t total_, done_ = 0;
     double scale_;
-    bool tty_, lines_, drawn_ = false, finished_ = false;
+    bool tty_, lines_, drawn_ = false, finished_ = false, printed_ = false;
     clock::time_point start_, last_;
 };
 

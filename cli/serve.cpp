@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "runtime/gpu_engine.hpp"
 #include "runtime/gpu_weights.hpp"
 #include "runtime/memory_plan.hpp"
+#include "http_server.hpp"
 #include "serve_page.hpp"
 #include "serve_request.hpp"
 #include "serve_slots.hpp"
@@ -45,6 +47,10 @@ const CommandSpec kServeCommand{
         {"--queue", "", "N", "requests that may wait for a free conversation slot; more get 503 (default 16)"},
         {"--n-predict", "-n", "N", "most tokens in a reply when a request names none (default 256)"},
         {"--port-file", "", "PATH", "write the port listened on to this file once listening (for scripts)"},
+        request_cap_flag(),
+        {"--max-connections", "", "N", "client connections open at once; past it a new one gets 503 at once (default 256)"},
+        {"--read-timeout", "", "SECONDS", "the most time a client may take to send one request, headers and body (default 10)"},
+        {"--allowed-host", "", "NAME", "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; see README)", true},
         device_flag(),
         {"--help", "-h", "", "show this help"},
     }, cache_flags()),
@@ -59,9 +65,27 @@ json error_body(const std::string& message, const std::string& type, const std::
     return {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? json() : json(param)}, {"code", nullptr}}}};
 }
 
+// Text from the model is valid UTF-8 by the time it gets here (Utf8Stream); replacing what
+// is not is the last guard, since a throwing serialiser would take the server down.
+std::string dump(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void reply_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    res.set_content(dump(body), "application/json");
+}
+
+// The body of an error the HTTP layer answers by itself, which it sends empty.
+json http_error_body(int status) {
+    switch (status) {
+    case 400: return error_body("the request is not valid HTTP", "invalid_request_error");
+    case 403: return error_body("forbidden", "invalid_request_error");
+    case 404: return error_body("no such endpoint", "invalid_request_error");
+    case 405: return error_body("this method is not allowed here", "invalid_request_error");
+    case 408: return error_body("the request took too long to arrive (--read-timeout)", "invalid_request_error");
+    case 413: return error_body("the request body is larger than " + std::to_string(kMaxRequestBody) + " bytes", "invalid_request_error");
+    case 414: return error_body("the request line is too long", "invalid_request_error");
+    default: return error_body("the request failed", status >= 500 ? "server_error" : "invalid_request_error");
+    }
 }
 
 // OpenAI's usage object; cached_tokens are the ones the slot already held (history reuse).
@@ -73,6 +97,43 @@ json usage(const Job& job) {
 }
 
 const char* finish_reason(Job::Finish f) { return f == Job::Finish::length ? "length" : "stop"; }
+
+// How a job that ended without its reply is answered: the status and the OpenAI body.
+std::pair<int, json> job_error(Job::Finish finish, const Job& job) {
+    if (finish == Job::Finish::shutdown) return {503, error_body(job.error, "server_shutting_down")};
+    return {400, error_body(job.error, "invalid_request_error", job.error_param)};
+}
+
+// Replies being made: a shutdown lets each send its last event before the connections close.
+class RepliesInFlight {
+public:
+    struct Token {
+        RepliesInFlight& owner;
+        explicit Token(RepliesInFlight& o) : owner(o) { owner.count_++; }
+        ~Token() { owner.count_--; }
+    };
+    // Waits until none is left, or `limit` has passed.
+    void wait_for_none(std::chrono::milliseconds limit) const {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (count_ > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+
+private:
+    std::atomic<int> count_{0};
+};
+
+bool is_loopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// Which methods each path answers; any other method there is a 405.
+const std::map<std::string, std::string>& allowed_methods() {
+    static const std::map<std::string, std::string> methods = {
+        {"/", "GET"}, {"/health", "GET"}, {"/stats", "GET"}, {"/v1/models", "GET"},
+        {"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"},
+    };
+    return methods;
+}
 
 }  // namespace
 
@@ -87,7 +148,9 @@ int run_serve(const Args& args) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     struct Stop {
         std::mutex mutex;
-        httplib::Server* running = nullptr;  // set while listening
+        HttpServer* running = nullptr;  // set while listening
+        SlotPool* pool = nullptr;
+        RepliesInFlight replies;
         bool finished = false;
     } stop;
     std::thread stopper([&stop, &stop_signals] {
@@ -95,8 +158,12 @@ int run_serve(const Args& args) {
         sigwait(&stop_signals, &signal);
         std::lock_guard<std::mutex> lock(stop.mutex);
         if (stop.finished) return;
-        if (stop.running) stop.running->stop();
-        else std::_Exit(128 + signal);  // still loading: nothing to finish or flush
+        if (!stop.running) std::_Exit(128 + signal);  // still loading: nothing to finish or flush
+        // Every reply ends now, with an error its client is sent; then the connections close.
+        stop.pool->shutdown();
+        stop.running->stop_connections();
+        stop.replies.wait_for_none(std::chrono::seconds(3));  // (httplib ends a stream mid-way once stopped)
+        stop.running->stop();
     });
     // However run_serve ends, the stopper is woken and joined.
     struct JoinStopper {
@@ -122,6 +189,16 @@ int run_serve(const Args& args) {
     const std::string host = args.text("--host", "127.0.0.1");
     const int port = static_cast<int>(args.integer("--port", 8080, 0, 65535));
     const std::string model_name = std::filesystem::path(model.path).filename().string();
+    const int64_t max_request_tokens = request_token_cap(args);
+    HttpLimits limits;
+    limits.max_connections = static_cast<size_t>(args.integer("--max-connections", 256, 1, 4096));
+    limits.request_deadline = std::chrono::milliseconds(args.integer("--read-timeout", 10, 1, 3600) * 1000);
+    // A Host header names the server a browser thinks it talks to: on loopback only the
+    // loopback names (and those allowed), so that a page whose name rebinds to 127.0.0.1
+    // cannot drive the server (DNS rebinding).
+    std::vector<std::string> allowed_hosts = args.texts("--allowed-host");
+    const bool check_host = is_loopback(host) || !allowed_hosts.empty();
+    for (const char* name : {"localhost", "127.0.0.1", "[::1]"}) allowed_hosts.push_back(name);
 
     Context ctx(context_options(args));
     const std::vector<CacheSettings> sequences(parallel, cache);
@@ -129,13 +206,58 @@ int run_serve(const Args& args) {
     const uint32_t prompt_chunk = prompt_chunk_that_fits(model.config, sequences, ctx.info(), kPromptChunk);
     check_fits(plan_memory(model, sequences, ctx.info().max_buffer_bytes(), prompt_chunk), ctx.info());
     const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    SlotPool pool(ctx, *weights, tokenizer, chat, cache, parallel, queue, prompt_chunk);
+    SlotPool pool(ctx, *weights, tokenizer, chat, cache, parallel, queue, prompt_chunk, max_request_tokens);
 
-    httplib::Server server;
+    HttpServer server(limits);
     server.set_payload_max_length(kMaxRequestBody);
-    // Every request holds a thread while it streams: enough for the slots, the queue and a few more.
-    server.new_task_queue = [n = parallel + queue + 4] { return new httplib::ThreadPool(n); };
+    server.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
     std::atomic<uint64_t> next_id{1};
+
+    server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+        const std::string host_header = req.get_header_value("Host");
+        if (check_host && !host_allowed(host_header, allowed_hosts)) {
+            reply_json(res, 403, error_body("the Host header names no name this server answers to (--allowed-host)", "invalid_request_error"));
+            HttpServer::close_after_reply();
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        // A browser names the page that sent a request in Origin. Only the server's own page may
+        // drive it: a page elsewhere could otherwise post to it (CSRF; a text/plain POST needs no preflight).
+        if (req.has_header("Origin") && !same_origin(req.get_header_value("Origin"), host_header)) {
+            reply_json(res, 403, error_body("cross-origin requests are not accepted", "invalid_request_error"));
+            HttpServer::close_after_reply();
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        // A body over the limit is refused before it is read (httplib would read it all to skip it).
+        if (req.get_header_value_count("Content-Length") && req.get_header_value<uint64_t>("Content-Length") > kMaxRequestBody) {
+            reply_json(res, 413, http_error_body(413));
+            HttpServer::close_after_reply();
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        const auto route = allowed_methods().find(req.path);
+        const bool head_of_get = req.method == "HEAD" && route != allowed_methods().end() && route->second == "GET";
+        if (route != allowed_methods().end() && req.method != route->second && !head_of_get) {
+            res.set_header("Allow", route->second);
+            reply_json(res, 405, error_body(req.method + " is not allowed on " + req.path + "; use " + route->second, "invalid_request_error"));
+            HttpServer::close_after_reply();  // its body, if any, was not read
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // Errors the HTTP layer answers by itself (a malformed request, a body too large, a request
+    // too slow) get an OpenAI error object too; the connection closes, since part of the
+    // request may be unread.
+    server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        switch (HttpServer::request_fault()) {
+        case HttpServer::Fault::timed_out: res.status = 408; break;
+        case HttpServer::Fault::too_large: res.status = 413; break;
+        case HttpServer::Fault::none: break;
+        }
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
+        HttpServer::close_after_reply();
+        res.set_header("Connection", "close");
+        reply_json(res, res.status, http_error_body(res.status));
+        return httplib::Server::HandlerResponse::Handled;
+    }));
 
     server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
     server.Get("/health", [](const httplib::Request&, httplib::Response& res) { reply_json(res, 200, {{"status", "ok"}}); });
@@ -155,6 +277,7 @@ int run_serve(const Args& args) {
 
     auto completion = [&](bool is_chat) {
         return [&, is_chat](const httplib::Request& req, httplib::Response& res) {
+            auto in_flight = std::make_shared<RepliesInFlight::Token>(stop.replies);  // held until the reply is sent
             std::shared_ptr<Job> job;
             bool stream = false, include_usage = false;
             try {
@@ -169,6 +292,7 @@ int run_serve(const Args& args) {
                 reply_json(res, 400, error_body(e.message, "invalid_request_error", e.param));
                 return;
             }
+            if (max_request_tokens) job->max_tokens = std::min(job->max_tokens, max_request_tokens);
             if (!pool.submit(job)) {
                 reply_json(res, 503, error_body("the server is busy: every slot is taken and the queue is full", "server_busy"));
                 return;
@@ -187,11 +311,14 @@ int run_serve(const Args& args) {
             if (!stream) {
                 std::string text;
                 Job::Finish finish = Job::Finish::none;
-                // (A client that leaves before a whole reply is sent is noticed only
-                // when it is written; max_tokens bounds the work until then.)
-                while (finish == Job::Finish::none) text += job->next(200, &finish);
-                if (finish == Job::Finish::failed) {
-                    reply_json(res, 400, error_body(job->error, "invalid_request_error"));
+                while (finish == Job::Finish::none) {
+                    text += job->next(200, &finish);
+                    // A client that gave up frees its slot, or its place in the queue, now.
+                    if (finish == Job::Finish::none && HttpServer::client_gone()) job->cancel();
+                }
+                if (finish != Job::Finish::stop && finish != Job::Finish::length) {
+                    const auto [status, error] = job_error(finish, *job);
+                    reply_json(res, status, error);
                     return;
                 }
                 json body = choice(text, finish_reason(finish), true);
@@ -203,30 +330,42 @@ int run_serve(const Args& args) {
             auto first = std::make_shared<bool>(true);
             res.set_chunked_content_provider(
                 "text/event-stream",
-                [job, choice, first, include_usage](size_t, httplib::DataSink& sink) {
-                    Job::Finish finish = Job::Finish::none;
-                    const std::string text = job->next(200, &finish);
-                    auto send = [&](const std::string& event) { return sink.write(event.data(), event.size()); };
-                    if (!text.empty() && !send("data: " + choice(text, nullptr, *first).dump() + "\n\n")) {
-                        job->cancel();  // the client is gone
+                [job, choice, first, include_usage, in_flight](size_t, httplib::DataSink& sink) {
+                    auto send = [&](const json& event) {
+                        const std::string line = "data: " + dump(event) + "\n\n";
+                        return sink.write(line.data(), line.size());
+                    };
+                    try {
+                        Job::Finish finish = Job::Finish::none;
+                        const std::string text = job->next(200, &finish);
+                        if (!text.empty()) {
+                            if (!send(choice(text, nullptr, *first))) return job->cancel(), false;  // the client is gone
+                            *first = false;
+                        }
+                        if (finish == Job::Finish::none) {
+                            if (HttpServer::client_gone() || !sink.is_writable()) return job->cancel(), false;
+                            return true;
+                        }
+                        if (finish == Job::Finish::stop || finish == Job::Finish::length) {
+                            send(choice("", finish_reason(finish), *first));
+                            if (include_usage) {
+                                json last = choice("", nullptr, false);
+                                last["choices"] = json::array();
+                                last["usage"] = usage(*job);
+                                send(last);
+                            }
+                        } else {
+                            send(job_error(finish, *job).second);  // the stream ends with the reason, not silently
+                        }
+                        const std::string done = "data: [DONE]\n\n";
+                        sink.write(done.data(), done.size());
+                        sink.done();
+                        return true;
+                    } catch (const std::exception&) {
+                        // Nothing may escape into the HTTP library: end this stream, keep the server.
+                        job->cancel();
                         return false;
                     }
-                    if (!text.empty()) *first = false;
-                    if (finish == Job::Finish::none) return sink.is_writable() || (job->cancel(), false);
-                    if (finish == Job::Finish::failed) {
-                        send("data: " + error_body(job->error, "invalid_request_error").dump() + "\n\n");
-                    } else {
-                        send("data: " + choice("", finish_reason(finish), *first).dump() + "\n\n");
-                        if (include_usage) {
-                            json last = choice("", nullptr, false);
-                            last["choices"] = json::array();
-                            last["usage"] = usage(*job);
-                            send("data: " + last.dump() + "\n\n");
-                        }
-                    }
-                    send("data: [DONE]\n\n");
-                    sink.done();
-                    return true;
                 },
                 [job](bool) { job->cancel(); });  // whatever happened, the slot is no longer needed
         };
@@ -237,7 +376,7 @@ int run_serve(const Args& args) {
         reply_json(res, 500, error_body("internal error", "server_error"));
     });
 
-    const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+    const int bound = server.bind(host, port);
     if (bound < 0) throw Error("serve: cannot listen on " + host + ":" + std::to_string(port));
     if (args.has("--port-file")) OutputFile(args.text("--port-file")).write(std::to_string(bound) + "\n");
     std::fprintf(stderr, "wkv serve: http://%s:%d/ (%s, %u slots, %s KV cache in all)\n", host.c_str(), bound, describe(cache.policy).c_str(),
@@ -246,6 +385,7 @@ int run_serve(const Args& args) {
     {
         std::lock_guard<std::mutex> lock(stop.mutex);
         stop.running = &server;
+        stop.pool = &pool;
     }
     server.listen_after_bind();
     std::lock_guard<std::mutex> lock(stop.mutex);

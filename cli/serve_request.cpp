@@ -1,5 +1,7 @@
 #include "serve_request.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <type_traits>
 
@@ -21,6 +23,42 @@ T field(const json& body, const char* key, T fallback, T lo, T hi) {
     return value;
 }
 
+// A message's content: a string, or OpenAI's array of parts, of which wkv takes
+// the text parts (joined as written) and refuses the rest (images, audio).
+std::string message_text(const json& content) {
+    if (content.is_string()) return content.get<std::string>();
+    if (!content.is_array()) throw BadRequest{"a message's 'content' must be a string or an array of text parts", "messages"};
+    std::string text;
+    for (const json& part : content) {
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string()) {
+            throw BadRequest{"a message's content parts must be {\"type\": \"text\", \"text\": STRING}; wkv reads text only", "messages"};
+        }
+        text += part["text"].get<std::string>();
+    }
+    return text;
+}
+
+// OpenAI fields wkv does not implement: a request that sets one is refused, since ignoring
+// it would answer a different question. The value each may have that asks for nothing.
+bool asks_for_nothing(const std::string& key, const json& v) {
+    if (v.is_null()) return true;
+    if (key == "logprobs" || key == "echo") return v == false || v == 0;
+    if (key == "suffix") return v == "";
+    if (key == "best_of") return v == 1;
+    if (key == "tools") return v.is_array() && v.empty();
+    if (key == "tool_choice") return v == "none";
+    if (key == "response_format") return v.is_object() && v.size() == 1 && v.value("type", json()) == "text";
+    return false;  // top_logprobs: any value asks for log-probabilities
+}
+
+void refuse_unsupported(const json& body) {
+    for (const char* key : {"logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "echo", "suffix", "best_of"}) {
+        if (body.contains(key) && !asks_for_nothing(key, body[key])) {
+            throw BadRequest{std::string("'") + key + "' is not supported by wkv serve", key};
+        }
+    }
+}
+
 }  // namespace
 
 ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_max_tokens) {
@@ -39,14 +77,17 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
             throw BadRequest{"'messages' must be a non-empty array", "messages"};
         }
         for (const json& m : body["messages"]) {
-            if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") || !m["content"].is_string()) {
-                throw BadRequest{"each message needs a string 'role' and a string 'content'", "messages"};
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content")) {
+                throw BadRequest{"each message needs a string 'role' and a 'content'", "messages"};
             }
             const std::string role = m["role"].get<std::string>();
             if (role != "system" && role != "user" && role != "assistant") {
                 throw BadRequest{"a message's role must be system, user or assistant", "messages"};
             }
-            job->messages.push_back({role, m["content"].get<std::string>()});
+            job->messages.push_back({role, message_text(m["content"])});
+        }
+        if (std::none_of(job->messages.begin(), job->messages.end(), [](const ChatMessage& m) { return m.role == "user"; })) {
+            throw BadRequest{"the conversation needs at least one user message", "messages"};
         }
     } else {
         if (!body.contains("prompt") || !body["prompt"].is_string()) throw BadRequest{"'prompt' must be a string", "prompt"};
@@ -61,11 +102,37 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
         if (!body["stream_options"].is_object()) throw BadRequest{"'stream_options' must be an object", "stream_options"};
         parsed.include_usage = field<bool>(body["stream_options"], "include_usage", false, false, true);
     }
+    refuse_unsupported(body);
     if (field<int64_t>(body, "n", 1, 1, 1) != 1) throw BadRequest{"only n = 1 is supported", "n"};
     if (body.contains("stop") && !body["stop"].is_null() && !(body["stop"].is_array() && body["stop"].empty())) {
         throw BadRequest{"stop sequences are not supported", "stop"};
     }
     return parsed;
+}
+
+namespace {
+
+std::string lower(std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+}  // namespace
+
+bool host_allowed(const std::string& host_header, const std::vector<std::string>& names) {
+    std::string name = lower(host_header);
+    const size_t colon = name.rfind(':');
+    if (colon != std::string::npos && name.find(']', colon) == std::string::npos) name.resize(colon);  // a port, not IPv6's colons
+    if (name.empty()) return false;
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return lower(n) == name; });
+}
+
+bool same_origin(const std::string& origin, const std::string& host_header) {
+    for (const char* scheme : {"http://", "https://"}) {
+        const std::string prefix = scheme;
+        if (origin.rfind(prefix, 0) == 0) return !host_header.empty() && lower(origin.substr(prefix.size())) == lower(host_header);
+    }
+    return false;  // "null" (a sandboxed page, a file) or another scheme
 }
 
 }  // namespace wkv

@@ -60,27 +60,36 @@ bool same_messages(const std::vector<ChatMessage>& prefix, const std::vector<Cha
 }  // namespace
 
 SlotPool::SlotPool(Context& ctx, const GpuWeights& weights, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-                   const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk)
+                   const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk, int64_t max_prompt_tokens)
     : tokenizer_(tokenizer),
       chat_(std::move(chat)),
       cache_(cache),
       batch_(ctx, weights, std::vector<CacheSettings>(slots, cache), prompt_chunk),
       slots_(slots),
       max_queue_(max_queue),
+      max_prompt_tokens_(max_prompt_tokens),
       worker_([this] { run(); }) {}
 
 SlotPool::~SlotPool() {
+    shutdown();
+    worker_.join();
+}
+
+void SlotPool::shutdown() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
+        // Queued jobs end here; running ones at the worker's next turn (within one step).
+        for (const std::shared_ptr<Job>& job : queue_) job->finish(Job::Finish::shutdown, "the server is shutting down");
+        queue_.clear();
     }
     work_.notify_all();
-    worker_.join();
 }
 
 bool SlotPool::submit(const std::shared_ptr<Job>& job) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (stop_) return false;
         // Room for it: a free slot not yet claimed by a queued job, or a place in the queue.
         const size_t free = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.job; }));
         if (queue_.size() >= max_queue_ + free) return false;
@@ -166,7 +175,12 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
             tokens = tokenizer_.encode_prompt(job->prompt);
         }
         if (tokens.empty()) throw Error("the prompt is empty");
+        if (max_prompt_tokens_ && static_cast<int64_t>(tokens.size()) > max_prompt_tokens_) {
+            throw Error("the prompt has " + std::to_string(tokens.size()) + " tokens, more than the " + std::to_string(max_prompt_tokens_) +
+                        " one request may bring (the server's --max-tokens-per-request)");
+        }
     } catch (const Error& e) {
+        job->error_param = job->messages.empty() ? "prompt" : "messages";  // what went wrong here is the prompt
         job->finish(Job::Finish::failed, e.what());
         return;
     }
@@ -188,18 +202,25 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
     s.pending = tokens.back();
     s.sampler.emplace(job->sampling);
     s.reply.clear();
+    s.text = Utf8Stream();
     job->prompt_tokens = static_cast<uint32_t>(tokens.size());
 }
 
 void SlotPool::release(uint32_t b, Job::Finish finish, const std::string& error) {
     Slot& s = slots_[b];
     if (!s.job) return;
+    if (s.text.holding()) {
+        // The reply ended inside a character: it ends with U+FFFD, as the client sees it.
+        const std::string rest = s.text.finish();
+        s.reply += rest;
+        s.job->push(rest);
+    }
     if (!s.job->messages.empty() && finish != Job::Finish::failed) {
         s.history.push_back({"assistant", s.reply});
     } else {
         s.history.clear();  // a completion, or a broken turn: nothing to continue
     }
-    if (finish == Job::Finish::cancelled || finish == Job::Finish::failed) s.history.clear();
+    if (finish != Job::Finish::stop && finish != Job::Finish::length) s.history.clear();
     s.job->finish(finish, error);
     s.job.reset();
 }
@@ -222,7 +243,7 @@ void SlotPool::run() {
                 continue;
             }
             if (stop_) {
-                for (uint32_t b = 0; b < slots_.size(); b++) release(b, Job::Finish::cancelled);
+                for (uint32_t b = 0; b < slots_.size(); b++) release(b, Job::Finish::shutdown, "the server is shutting down");
                 return;
             }
         }
@@ -260,7 +281,7 @@ void SlotPool::run() {
                     release(b, Job::Finish::stop);
                     continue;
                 }
-                const std::string piece = tokenizer_.decode_piece(previous, next);
+                const std::string piece = s.text.push(tokenizer_.decode_piece(previous, next));
                 s.reply += piece;
                 s.job->push(piece);
                 s.job->completion_tokens++;

@@ -21,6 +21,7 @@
 #include "runtime/batch_engine.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
+#include "utf8_stream.hpp"
 
 namespace wkv {
 
@@ -33,7 +34,7 @@ public:
     int64_t max_tokens = 256;
     SamplerSettings sampling;
 
-    enum class Finish { none, stop, length, cancelled, failed };
+    enum class Finish { none, stop, length, cancelled, failed, shutdown };
 
     // Worker side.
     void push(const std::string& piece);
@@ -47,7 +48,8 @@ public:
     uint32_t prompt_tokens = 0;      // processed for this request (after any reuse)
     uint32_t reused_tokens = 0;      // already in the slot's cache
     int64_t completion_tokens = 0;
-    std::string error;               // for Finish::failed
+    std::string error;               // for Finish::failed and shutdown
+    std::string error_param;         // the request field the error is about ("" for none)
 
 private:
     mutable std::mutex mutex_;
@@ -77,12 +79,15 @@ public:
     // `prompt_chunk`: the most prompt tokens of one slot fed at once (each weight is
     // read once for them). One chunk per slot per turn of the worker, so the slots
     // that decode are held up at most that long by a new conversation's prompt.
+    // `max_prompt_tokens`: a longer prompt fails its job (0: no cap).
     SlotPool(Context& ctx, const GpuWeights& weights, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-             const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk);
+             const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk, int64_t max_prompt_tokens);
     ~SlotPool();  // stops the worker
 
     // Queues a job; false when the queue is full (the caller answers 503).
     bool submit(const std::shared_ptr<Job>& job);
+    // Every job, running or queued, ends at once with Finish::shutdown; later ones are refused.
+    void shutdown();
     PoolStats stats() const;
     bool has_chat_template() const { return chat_.has_value(); }
 
@@ -97,6 +102,7 @@ private:
         uint32_t entries = 0;              // cache entries after the worker's last turn (for stats)
         std::optional<Sampler> sampler;
         std::string reply;                 // text generated for the job
+        Utf8Stream text;                   // the reply's bytes, released in whole characters
     };
 
     void run();                       // the worker
@@ -115,6 +121,7 @@ private:
     std::condition_variable work_;
     std::deque<std::shared_ptr<Job>> queue_;
     size_t max_queue_;
+    int64_t max_prompt_tokens_;
     bool stop_ = false;
     uint64_t generated_ = 0;
     std::deque<std::pair<double, uint64_t>> recent_;  // (seconds since start, tokens generated then)

@@ -1,5 +1,7 @@
 #include "generation.hpp"
 
+#include "utf8_stream.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -35,6 +37,7 @@ StopReason Generator::generate(int64_t max_tokens, const std::function<bool(std:
     const auto start = clock::now();
     stats_ = {};
     StopReason reason = StopReason::length;
+    Utf8Stream text;  // whole characters only: a token may end inside one
     while (stats_.tokens < max_tokens) {
         const int32_t token = *pending_;
         const int32_t next = engine_.next_token(token, next_pos_++, sampler_);
@@ -44,11 +47,13 @@ StopReason Generator::generate(int64_t max_tokens, const std::function<bool(std:
             break;
         }
         stats_.tokens++;
-        if (!on_text(tokenizer_.decode_piece(token, next))) {
+        if (!on_text(text.push(tokenizer_.decode_piece(token, next)))) {
             reason = StopReason::stopped;
             break;
         }
     }
+    // A character the reply never completed; a reply ends whole, so the next starts clean.
+    if (text.holding()) on_text(text.finish());
     stats_.seconds = std::chrono::duration<double>(clock::now() - start).count();
     return reason;
 }

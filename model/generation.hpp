@@ -41,7 +41,8 @@ public:
     void append(const std::vector<int32_t>& tokens, const std::function<void(size_t fed)>& fed = {});
 
     // Samples up to max_tokens, each from the logits of the one before, and
-    // gives on_text the text each one adds. Stops before printing EOS or BOS,
+    // gives on_text the text each one adds, in whole UTF-8 characters (a token
+    // that ends inside one gives "", and its end comes with a later token). Stops before printing EOS or BOS,
     // after max_tokens, or when on_text returns false. The last token sampled
     // waits as the next append's first. Needs a waiting token (append first).
     StopReason generate(int64_t max_tokens, const std::function<bool(std::string_view)>& on_text);

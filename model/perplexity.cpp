@@ -4,6 +4,26 @@
 
 namespace wkv {
 
+std::vector<int32_t> document_tokens(const Tokenizer& tokenizer, std::string_view text, uint64_t max_tokens) {
+    if (max_tokens == 0) return tokenizer.encode(text, /*add_bos=*/true);
+    // Tokens that a cut could still change: those nearest the cut. Far more than
+    // a tokeniser's merges reach across a line end.
+    constexpr uint64_t kMargin = 256;
+    for (uint64_t bytes = (max_tokens + kMargin) * 8;; bytes *= 2) {
+        std::string_view prefix = text;
+        if (bytes < text.size()) {
+            prefix = text.substr(0, bytes);
+            const size_t line_end = prefix.rfind('\n');
+            if (line_end != std::string_view::npos && line_end > bytes / 2) prefix = prefix.substr(0, line_end + 1);
+        }
+        std::vector<int32_t> tokens = tokenizer.encode(prefix, /*add_bos=*/true);
+        if (prefix.size() == text.size() || tokens.size() >= max_tokens + kMargin) {
+            if (tokens.size() > max_tokens) tokens.resize(static_cast<size_t>(max_tokens));
+            return tokens;
+        }
+    }
+}
+
 std::vector<Window> plan_windows(uint32_t n_tokens, uint32_t window, uint32_t stride) {
     std::vector<Window> out;
     if (n_tokens < 2 || window < 2 || stride < 1) return out;

@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "engine.hpp"
+#include "tokenizer.hpp"
 
 namespace wkv {
 
@@ -19,6 +21,13 @@ struct Window {
     uint32_t end;           // one past the last token of the window
     uint32_t first_scored;  // targets t in [first_scored, end) are scored
 };
+
+// A document's tokens, BOS first; with `max_tokens` (0: all), only its first
+// max_tokens. Only as much of the text is read and tokenised as those need (a
+// prefix that doubles until it holds them, cut at a line end, with a margin of
+// tokens whose ends the cut cannot change), so a short run over a huge file
+// stays in small memory.
+std::vector<int32_t> document_tokens(const Tokenizer& tokenizer, std::string_view text, uint64_t max_tokens);
 
 // The windows over a document of n tokens. Empty when n < 2 (nothing to predict).
 std::vector<Window> plan_windows(uint32_t n_tokens, uint32_t window, uint32_t stride);

@@ -1,6 +1,7 @@
 #include "kernels.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "push_constants.hpp"
@@ -166,7 +167,19 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
             it->push_back(t);
         }
     }
+    // Batches that bind a buffer in common are ordered by a barrier. What they touch
+    // there is disjoint (each sequence and group has its own sections), but a shader
+    // binds whole buffers, so neither the API nor a GPU can know that: a split layer's
+    // groups share the first group's `last`, and policies of one buffer its sections.
+    std::vector<const Buffer*> bound;
     for (const std::vector<const CacheTask*>& batch : batches) {
+        const KvLayer& layer = *batch.front()->group;
+        const std::array<const Buffer*, 2> uses = {layer.keys.buffer, layer.last.buffer};
+        if (std::any_of(uses.begin(), uses.end(), [&](const Buffer* b) { return std::find(bound.begin(), bound.end(), b) != bound.end(); })) {
+            r.barrier();
+            bound.clear();
+        }
+        bound.insert(bound.end(), uses.begin(), uses.end());
         std::vector<push::CacheEntry> entries;
         uint32_t groups_y = 1;
         for (const CacheTask* t : batch) {

@@ -104,8 +104,10 @@ Started start_wkv(const std::vector<std::string>& args, uint64_t max_file_bytes 
 
 RunResult finish(const Started& s) {
     int status = 0;
-    ::waitpid(s.pid, &status, 0);
+    rusage usage{};
+    ::wait4(s.pid, &status, 0, &usage);
     RunResult r;
+    r.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = read_file(s.out.string());
     r.err = read_file(s.err.string());
@@ -154,9 +156,9 @@ ServerProcess::~ServerProcess() {
     if (!stopped_) stop();
 }
 
-RunResult ServerProcess::stop() {
+RunResult ServerProcess::stop(int signal) {
     if (!stopped_) {
-        ::kill(pid_, SIGINT);
+        ::kill(pid_, signal);
         result_ = finish(Started{pid_, out_, err_});
         stopped_ = true;
     }

@@ -38,6 +38,7 @@ struct RunResult {
     int exit_code = -1;
     std::string out;  // stdout
     std::string err;  // stderr
+    uint64_t peak_rss_bytes = 0;  // the process's largest resident set
 };
 // Runs the wkv binary under test with these arguments (no shell parsing of them).
 RunResult run_wkv(const std::vector<std::string>& args);
@@ -58,7 +59,7 @@ public:
     ~ServerProcess();
     int port() const { return port_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    RunResult stop();  // SIGINT, then its exit code and output
+    RunResult stop(int signal = 2);  // SIGINT (or `signal`), then its exit code and output
 
 private:
     int pid_ = -1;

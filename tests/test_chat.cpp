@@ -135,4 +135,29 @@ TEST_CASE("wkv chat from a script: replies stream, the cache carries over and st
     CHECK(none.err.find("has no chat template") != std::string::npos);
 }
 
+TEST_CASE("wkv chat: a line starting with '/' is a command; unknown ones are not sent; '//' sends a '/'") {
+    const std::vector<std::string> args = {"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                           "--chat-template", "llama2", "--temp", "0", "-n", "8"};
+    const RunResult r = run_wkv_with_input(args, "/\n/unknown\n/stats extra\n/help\n//text\n");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    for (const char* line : {"unknown command /;", "unknown command /unknown;", "unknown command /stats extra;"}) {
+        CHECK_MESSAGE(r.err.find(line) != std::string::npos, r.err);
+    }
+    CHECK(r.err.find("/reset  start a new conversation") != std::string::npos);  // /help
+    // Only "//text" reached the model, as "/text": one reply, one status line.
+    const std::regex status(R"(\[tokens=\d+)");
+    CHECK(std::distance(std::sregex_iterator(r.err.begin(), r.err.end(), status), std::sregex_iterator()) == 1);
+    const RunResult alone = run_wkv_with_input(args, "/text\n");
+    CHECK(alone.out.empty());  // an unknown command
+    const RunResult sent = run_wkv_with_input(args, "//text\n");
+    CHECK(sent.out == r.out);
+    // A message over --max-tokens-per-request is not sent; the conversation goes on.
+    std::vector<std::string> capped = args;
+    capped.insert(capped.end(), {"--max-tokens-per-request", "24"});
+    const RunResult over = run_wkv_with_input(capped, "Once upon a time there was a big dog and a little cat and a bird in a tree\nHi\n");
+    CHECK(over.exit_code == 0);
+    CHECK_MESSAGE(over.err.find("more than --max-tokens-per-request 24; it was not sent") != std::string::npos, over.err);
+    CHECK(std::distance(std::sregex_iterator(over.err.begin(), over.err.end(), status), std::sregex_iterator()) == 1);
+}
+
 }

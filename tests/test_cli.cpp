@@ -239,4 +239,20 @@ TEST_CASE("--json: checked before the run, written whole or not at all, through 
     CHECK(leftovers() == 0);
 }
 
+TEST_CASE("generate: --max-tokens-per-request refuses a prompt or -n over it, in one line; 0 lifts it") {
+    const std::vector<std::string> base = {"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                           "--temp", "0", "--cpu", "--policy", "weightedkv", "--budget", "32"};
+    auto with = [&](std::initializer_list<std::string> more) {
+        std::vector<std::string> a = base;
+        a.insert(a.end(), more);
+        return run_wkv(a);
+    };
+    check_one_line_error(with({"-p", "Once upon a time there was a dog", "--max-tokens-per-request", "4"}), 2,
+                         "generate: the prompt has 10 tokens, more than --max-tokens-per-request 4 (0 lifts the cap)");
+    check_one_line_error(with({"-n", "40000"}), 2, "generate: -n has 40000 tokens, more than --max-tokens-per-request 32768");
+    const RunResult lifted = with({"-n", "40", "-p", "Once upon a time there was a dog", "--max-tokens-per-request", "0"});
+    CHECK(lifted.exit_code == 0);
+    CHECK(with({"-n", "40", "-p", "Once upon a time there was a dog"}).out == lifted.out);
+}
+
 }

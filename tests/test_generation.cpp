@@ -2,9 +2,11 @@
 // driven through a scripted engine that records every call.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "generation.hpp"
+#include "utf8_stream.hpp"
 #include "support.hpp"
 
 using namespace wkv;
@@ -97,6 +99,55 @@ TEST_CASE("generation: max_tokens and a callback that says stop") {
     CHECK(g.generate(5, [](std::string_view) { return false; }) == StopReason::stopped);
     CHECK(g.stats().tokens == 1);
     CHECK(engine.calls == std::vector<std::string>{"forward 1@0", "forward 300@1", "forward 301@2"});
+}
+
+TEST_CASE("utf-8: a character split across tokens waits until whole; bytes no character starts with become U+FFFD") {
+    const std::string e_acute = "\xC3\xA9", euro = "\xE2\x82\xAC", clef = "\xF0\x9D\x84\x9E", fffd = "\xEF\xBF\xBD";
+    Utf8Stream s;
+    CHECK(s.push("caf") == "caf");
+    CHECK(s.push("\xC3") == "");  // the first byte of é
+    CHECK(s.holding());
+    CHECK(s.push("\xA9 ") == e_acute + " ");
+    CHECK(s.push("\xE2") == "");
+    CHECK(s.push("\x82") == "");
+    CHECK(s.push("\xAC\xF0\x9D") == euro);
+    CHECK(s.push("\x84\x9E!") == clef + "!");
+    CHECK(!s.holding());
+    // Bytes that start nothing, overlong leads, surrogates, past U+10FFFF: one U+FFFD each.
+    CHECK(s.push("\xB1") == fffd);
+    CHECK(s.push("\xC0\xAF") == fffd + fffd);
+    CHECK(s.push("\xED\xA0\x80") == fffd + fffd + fffd);
+    CHECK(s.push("\xF5") == fffd);
+    // A start cut short by a byte that cannot continue it: U+FFFD, then that byte as itself.
+    CHECK(s.push("\xE2\x82") == "");
+    CHECK(s.push("a") == fffd + "a");
+    // The end of a reply inside a character.
+    CHECK(s.push("\xF0\x9D") == "");
+    CHECK(s.finish() == fffd);
+    CHECK(!s.holding());
+    CHECK(s.finish() == "");
+    CHECK(valid_utf8("ok " + euro + "\xFF") == "ok " + euro + fffd);
+    CHECK(valid_utf8("\xE2\x82") == fffd);
+}
+
+TEST_CASE("generation: text comes out in whole characters when byte tokens split one; a reply that ends inside one ends with U+FFFD") {
+    const Tokenizer tok = Tokenizer::load(shared_file("models/tok512.bin"));
+    auto byte_token = [&](const char* piece) {
+        const auto& pieces = tok.vocabulary().pieces;
+        const auto it = std::find(pieces.begin(), pieces.end(), std::string(piece));
+        REQUIRE(it != pieces.end());
+        return static_cast<int32_t>(it - pieces.begin());
+    };
+    // é (C3 A9) in two byte tokens, then € cut after two of its three bytes.
+    ScriptedEngine engine({byte_token("<0xC3>"), byte_token("<0xA9>"), byte_token("<0xE2>"), byte_token("<0x82>")}, tok.vocab_size());
+    Generator g(engine, tok, SamplerSettings{0.0f, 1.0f, 0});
+    g.append({1});
+    std::vector<std::string> pieces;
+    CHECK(g.generate(4, [&](std::string_view piece) {
+        pieces.emplace_back(piece);
+        return true;
+    }) == StopReason::length);
+    CHECK(pieces == std::vector<std::string>{"", "\xC3\xA9", "", "", "\xEF\xBF\xBD"});
 }
 
 }

@@ -406,4 +406,25 @@ TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the 
     CHECK(r.out.find("\nfull ") != std::string::npos);
 }
 
+TEST_CASE("wkv ppl --max-tokens reads only what it needs: a 20 MB file in small memory, the same tokens as the whole file's first") {
+    const Tokenizer tok = Tokenizer::load(shared_file("models/tok512.bin"));
+    const std::string book = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt"));
+    const std::vector<int32_t> all = tok.encode(book, /*add_bos=*/true);
+    for (uint64_t n : {2u, 64u, 1000u, 5000u}) {
+        const std::vector<int32_t> first = document_tokens(tok, book, n);
+        CHECK(first == std::vector<int32_t>(all.begin(), all.begin() + static_cast<long>(n)));
+    }
+    CHECK(document_tokens(tok, book, 0) == all);
+    CHECK(document_tokens(tok, book, all.size() + 10) == all);
+
+    std::string big;
+    while (big.size() < (20u << 20)) big += book;
+    const std::string path = write_text("big.txt", big);
+    const RunResult r = run_wkv({"ppl", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"), "-f", path, "--ctx",
+                                 "64", "--max-tokens", "64", "--cpu"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    // Tokenising the whole file took 468 MB; the model, the tokens needed and the program take a few tens.
+    CHECK_MESSAGE(r.peak_rss_bytes < (120u << 20), r.peak_rss_bytes);
+}
+
 }
