@@ -184,7 +184,8 @@ bool HttpServer::client_gone() { return t_connection && t_connection->gone(); }
 
 HttpServer::Fault HttpServer::request_fault() { return t_connection ? t_connection->fault() : Fault::none; }
 
-void HttpServer::close_after_reply() {
+void HttpServer::close_after_reply(httplib::Response& res) {
+    res.set_header("Connection", "close");
     if (t_connection) t_connection->close_after_reply();
 }
 

@@ -46,8 +46,8 @@ public:
     // What went wrong while the request was read (the error handler names it):
     enum class Fault { none, timed_out, too_large };
     static Fault request_fault();
-    // The connection closes after this reply (an error that left bytes unread).
-    static void close_after_reply();
+    // The connection closes after this reply (an error that left bytes unread); says so in `res`.
+    static void close_after_reply(httplib::Response& res);
 
     class Connection;
 

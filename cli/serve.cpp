@@ -214,32 +214,30 @@ int run_serve(const Args& args) {
     std::atomic<uint64_t> next_id{1};
 
     server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+        // Answered here, before the body is read: the connection closes after the reply.
+        auto refuse = [&](int status, const json& body) {
+            reply_json(res, status, body);
+            HttpServer::close_after_reply(res);
+            return httplib::Server::HandlerResponse::Handled;
+        };
         const std::string host_header = req.get_header_value("Host");
         if (check_host && !host_allowed(host_header, allowed_hosts)) {
-            reply_json(res, 403, error_body("the Host header names no name this server answers to (--allowed-host)", "invalid_request_error"));
-            HttpServer::close_after_reply();
-            return httplib::Server::HandlerResponse::Handled;
+            return refuse(403, error_body("the Host header names no name this server answers to (--allowed-host)", "invalid_request_error"));
         }
         // A browser names the page that sent a request in Origin. Only the server's own page may
         // drive it: a page elsewhere could otherwise post to it (CSRF; a text/plain POST needs no preflight).
         if (req.has_header("Origin") && !same_origin(req.get_header_value("Origin"), host_header)) {
-            reply_json(res, 403, error_body("cross-origin requests are not accepted", "invalid_request_error"));
-            HttpServer::close_after_reply();
-            return httplib::Server::HandlerResponse::Handled;
+            return refuse(403, error_body("cross-origin requests are not accepted", "invalid_request_error"));
         }
-        // A body over the limit is refused before it is read (httplib would read it all to skip it).
-        if (req.get_header_value_count("Content-Length") && req.get_header_value<uint64_t>("Content-Length") > kMaxRequestBody) {
-            reply_json(res, 413, http_error_body(413));
-            HttpServer::close_after_reply();
-            return httplib::Server::HandlerResponse::Handled;
+        // (httplib would read such a body whole to skip it.)
+        if (req.has_header("Content-Length") && req.get_header_value<uint64_t>("Content-Length") > kMaxRequestBody) {
+            return refuse(413, http_error_body(413));
         }
         const auto route = allowed_methods().find(req.path);
         const bool head_of_get = req.method == "HEAD" && route != allowed_methods().end() && route->second == "GET";
         if (route != allowed_methods().end() && req.method != route->second && !head_of_get) {
             res.set_header("Allow", route->second);
-            reply_json(res, 405, error_body(req.method + " is not allowed on " + req.path + "; use " + route->second, "invalid_request_error"));
-            HttpServer::close_after_reply();  // its body, if any, was not read
-            return httplib::Server::HandlerResponse::Handled;
+            return refuse(405, error_body(req.method + " is not allowed on " + req.path + "; use " + route->second, "invalid_request_error"));
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -253,8 +251,7 @@ int run_serve(const Args& args) {
         case HttpServer::Fault::none: break;
         }
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
-        HttpServer::close_after_reply();
-        res.set_header("Connection", "close");
+        HttpServer::close_after_reply(res);
         reply_json(res, res.status, http_error_body(res.status));
         return httplib::Server::HandlerResponse::Handled;
     }));

@@ -38,12 +38,14 @@ struct RunResult {
     int exit_code = -1;
     std::string out;  // stdout
     std::string err;  // stderr
-    uint64_t peak_rss_bytes = 0;  // the process's largest resident set
+    uint64_t peak_rss_bytes = 0;  // its largest resident set, from run_wkv_measuring_memory
 };
 // Runs the wkv binary under test with these arguments (no shell parsing of them).
 RunResult run_wkv(const std::vector<std::string>& args);
 // Several runs at once (each its own process), their results in order.
 std::vector<RunResult> run_wkv_parallel(const std::vector<std::vector<std::string>>& runs);
+// The same, watching the process's peak resident set (VmHWM) while it runs.
+RunResult run_wkv_measuring_memory(const std::vector<std::string>& args);
 // The same with these environment variables set for it.
 RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env);
 // The same with files limited to `max_file_bytes` (RLIMIT_FSIZE): a full disk, as a process sees it.

@@ -40,9 +40,14 @@ mkdir -p "$corpus/fuzz_serve_request"
 printf '\1{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}' \
     > "$corpus/fuzz_serve_request/seed-chat"
 printf '\0{"prompt":"Once upon a time","max_tokens":8,"temperature":0.5,"top_p":0.9,"seed":3}' > "$corpus/fuzz_serve_request/seed-completion"
+# fuzz_serve_live: endpoint and stream bits, temperature, seed (two bytes), then the text.
+mkdir -p "$corpus/fuzz_serve_live"
+printf '\0\377\1\0Once' > "$corpus/fuzz_serve_live/seed-completion-hot"        # the crash: temperature 100, seed 1
+printf '\3\377\7\0Once' > "$corpus/fuzz_serve_live/seed-chat-stream-hot"       # streamed chat, seed 7
+printf '\2\200\5\0Once upon a time' > "$corpus/fuzz_serve_live/seed-completion-stream"
 
 status=0
-for harness in fuzz_model_file fuzz_tokenizer_file fuzz_tokenize fuzz_cli_flags fuzz_serve_request; do
+for harness in fuzz_model_file fuzz_tokenizer_file fuzz_tokenize fuzz_cli_flags fuzz_serve_request fuzz_serve_live; do
     mkdir -p "$build/fuzz-findings/$harness"
     out=$build/fuzz-findings/$harness.log
     # -rss_limit_mb: the loaders must refuse what they cannot hold, not try.
