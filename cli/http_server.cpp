@@ -46,6 +46,26 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
     ip = text;
 }
 
+// After an error answered before the request was read whole (a body over the
+// limit, say), the client may still be sending: closing at once would reset the
+// connection, and a reset can destroy the reply before the client reads it. So
+// the server says it has finished, then reads and drops what still comes, for a
+// bounded time and size, before it closes.
+void linger(int fd) {
+    ::shutdown(fd, SHUT_WR);
+    const auto until = clock::now() + std::chrono::seconds(2);
+    size_t dropped = 0;
+    char sink[16384];
+    while (dropped < (16u << 20)) {
+        const auto left = std::chrono::duration_cast<milliseconds>(until - clock::now());
+        pollfd p{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
+        const ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+        if (n <= 0) return;
+        dropped += static_cast<size_t>(n);
+    }
+}
+
 }  // namespace
 
 // One client connection: httplib's parser reads it through this stream, which
@@ -216,6 +236,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
             if (!process_request(connection, last, closed, {}) || closed || connection.broken()) break;
         }
         t_connection = nullptr;
+        if (connection.broken()) linger(sock);
     }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);

@@ -121,12 +121,15 @@ RunResult run_wkv_measuring_memory(const std::vector<std::string>& args) {
     // The kernel's own high-water mark of the process's memory (VmHWM), read until it exits.
     // (A child's ru_maxrss would include the test process it was forked from.)
     uint64_t peak_kib = 0;
-    const std::string status_path = "/proc/" + std::to_string(s.pid) + "/status";
+    const std::string proc = "/proc/" + std::to_string(s.pid);
     while (true) {
         siginfo_t info{};
         if (::waitid(P_PID, static_cast<id_t>(s.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;  // exited
-        std::ifstream in(status_path);
-        for (std::string line; std::getline(in, line);) {
+        // Until it has exec'd wkv, the child's figures are those of the test process it was forked from.
+        std::string name;
+        std::getline(std::ifstream(proc + "/comm"), name);
+        std::ifstream in(proc + "/status");
+        for (std::string line; name == "wkv" && std::getline(in, line);) {
             if (line.rfind("VmHWM:", 0) == 0) peak_kib = std::max<uint64_t>(peak_kib, std::stoull(line.substr(6)));
         }
         ::usleep(2000);

@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -197,6 +199,20 @@ TEST_CASE("a client that gives up on a whole request frees its slot, and one tha
 TEST_CASE("30 clients sending a byte a second do not hold up others, and are cut off after --read-timeout") {
     ServerProcess server(stories_server({"--parallel", "2", "--queue", "2", "--read-timeout", "3"}));
     const int port = server.port();
+    // A probe: /health, then a short completion; its usual time is measured first.
+    auto probe = [port] {
+        const auto start = clock_type::now();
+        httplib::Client client("127.0.0.1", port);
+        client.set_read_timeout(10);
+        const auto health = client.Get("/health");
+        REQUIRE(health);
+        CHECK(health->status == 200);
+        int status = 0;
+        post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 8}, {"temperature", 0}}, 10, &status);
+        CHECK(status == 200);
+        return std::chrono::duration<double>(clock_type::now() - start).count();
+    };
+    const double usual = std::max({probe(), probe(), probe()});
     std::vector<int> slow;
     for (int i = 0; i < 30; i++) slow.push_back(connect_to(port));
     std::atomic<bool> stop{false};
@@ -207,17 +223,9 @@ TEST_CASE("30 clients sending a byte a second do not hold up others, and are cut
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
     });
-    for (int probe = 0; probe < 3; probe++) {
-        const auto start = clock_type::now();
-        httplib::Client client("127.0.0.1", port);
-        client.set_read_timeout(5);
-        const auto health = client.Get("/health");
-        REQUIRE(health);
-        CHECK(health->status == 200);
-        int status = 0;
-        post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 8}, {"temperature", 0}}, 5, &status);
-        CHECK(status == 200);
-        CHECK(std::chrono::duration<double>(clock_type::now() - start).count() < 3.0);
+    for (int i = 0; i < 3; i++) {
+        const double seconds = probe();
+        CHECK_MESSAGE(seconds < 2 * usual + 1.0, "usual " << usual << " s, with 30 slow clients " << seconds << " s");
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     // Past the deadline each slow connection is closed (a 408, or nothing where the request line never ended).
@@ -226,7 +234,8 @@ TEST_CASE("30 clients sending a byte a second do not hold up others, and are cut
         const std::string got = read_all(fd, 2000);
         CHECK((got.empty() || got.rfind("HTTP/1.1 408", 0) == 0));
         char byte;
-        CHECK(::recv(fd, &byte, 1, MSG_DONTWAIT) == 0);  // closed
+        const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT);
+        CHECK((n == 0 || (n < 0 && errno == ECONNRESET)));  // closed (reset, if a byte was sent after the close)
     }
     stop = true;
     dribble.join();

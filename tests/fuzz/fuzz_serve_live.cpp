@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -34,6 +35,7 @@ int g_port = 0;
 }
 
 void start_server() {
+    std::signal(SIGPIPE, SIG_IGN);  // httplib's client writes without MSG_NOSIGNAL
     const std::string port_file = "/tmp/wkv-fuzz-serve-port-" + std::to_string(::getpid());
     ::unlink(port_file.c_str());
     g_server = ::fork();
