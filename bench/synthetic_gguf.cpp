@@ -3,7 +3,7 @@
 // llama.cpp both load it (bench/real_shapes.sh). The vocabulary is Llama 2's,
 // read from its sentencepiece model, so llama.cpp accepts the file as it
 // would the real one. Block types get random blocks with moderate scales
-// (tests/lib/random_model.hpp): the text is noise, the work is the real work.
+// (model/random_model.hpp): the text is noise, the work is the real work.
 //
 // Usage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model OUT.gguf
 //   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b     TYPE: f16, q8_0, q4_0, q4_K, ...

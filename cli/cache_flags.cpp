@@ -47,6 +47,27 @@ std::vector<int64_t> budgets_option(const Args& args) {
     return args.integer_list(args.has("--ctx-size") ? "--ctx-size" : "--budget", 1, 1 << 20);
 }
 
+std::string flag_of(PolicySetting s) {
+    switch (s) {
+        case PolicySetting::policy: return "--policy";
+        case PolicySetting::budget: return "--budget";
+        case PolicySetting::sinks: return "--sinks";
+        case PolicySetting::recent: return "--recent";
+        case PolicySetting::cam_n: return "--cam-n";
+        case PolicySetting::cam_seed: return "--cam-seed";
+    }
+    return "?";
+}
+
+// resolve_policy, its errors naming the flags.
+CachePolicy resolve(const PolicyRequest& r, uint32_t model_context) {
+    try {
+        return resolve_policy(r, model_context);
+    } catch (const PolicyError& e) {
+        throw Error(e.message(flag_of));
+    }
+}
+
 }  // namespace
 
 std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConfig& config, std::optional<uint32_t> full_budget) {
@@ -77,7 +98,7 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
             PolicyRequest r = shared;
             r.kind = kinds.front();
             r.budget = budgets.empty() ? std::nullopt : std::optional<uint32_t>(static_cast<uint32_t>(budgets.front()));
-            resolve_policy(r, config.context);  // throws, naming the flag
+            resolve(r, config.context);  // throws, naming the flag
             throw std::logic_error("cache_settings_list: a flag no policy takes was accepted");
         }
     }
@@ -87,17 +108,17 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
         PolicyRequest r = request_for(shared, kind);
         if (kind == PolicyKind::full && full_budget) {
             r.budget = *full_budget;
-            out.push_back({resolve_policy(r, config.context), positions, kv_type});
+            out.push_back({resolve(r, config.context), positions, kv_type});
             continue;
         }
         if (budgets.empty()) {
-            out.push_back({resolve_policy(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
+            out.push_back({resolve(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
             continue;
         }
         budget_used = true;
         for (int64_t b : budgets) {
             r.budget = static_cast<uint32_t>(b);
-            out.push_back({resolve_policy(r, config.context), positions, kv_type});
+            out.push_back({resolve(r, config.context), positions, kv_type});
         }
     }
     if (!budgets.empty() && !budget_used) throw Error(std::string("--budget does not apply to --policy full here: its cache holds the whole window"));

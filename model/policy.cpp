@@ -63,37 +63,71 @@ PolicyRequest request_for(const PolicyRequest& r, PolicyKind kind) {
     return out;
 }
 
+namespace {
+
+constexpr std::pair<PolicySetting, const char*> kSettingNames[] = {
+    {PolicySetting::policy, "policy"}, {PolicySetting::budget, "budget"},  {PolicySetting::sinks, "sinks"},
+    {PolicySetting::recent, "recent"}, {PolicySetting::cam_n, "cam_n"},    {PolicySetting::cam_seed, "cam_seed"},
+};
+
+std::string plain_name(PolicySetting s) {
+    for (const auto& [setting, name] : kSettingNames) {
+        if (setting == s) return name;
+    }
+    return "?";
+}
+
+std::string fill_in(const std::string& message_template, std::string (*name_of)(PolicySetting)) {
+    std::string out = message_template;
+    for (const auto& [setting, name] : kSettingNames) {
+        const std::string placeholder = std::string("{") + name + "}";
+        for (size_t at = out.find(placeholder); at != std::string::npos; at = out.find(placeholder, at)) {
+            const std::string replacement = name_of(setting);
+            out.replace(at, placeholder.size(), replacement);
+            at += replacement.size();
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+PolicyError::PolicyError(std::string message_template)
+    : Error(fill_in(message_template, plain_name)), template_(std::move(message_template)) {}
+
+std::string PolicyError::message(std::string (*name_of)(PolicySetting)) const { return fill_in(template_, name_of); }
+
 CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
     const PolicyInfo& info = policy_info(r.kind);
     const std::string name = info.name;
     CachePolicy p;
     p.kind = r.kind;
-    if ((r.cam_n || r.seed) && !info.takes_cam_flags) throw Error("--cam-n and --cam-seed apply to --policy cam only");
+    if ((r.cam_n || r.seed) && !info.takes_cam_flags) throw PolicyError("{cam_n} and {cam_seed} apply to {policy} cam only");
     p.cam_n = r.cam_n.value_or(kDefaultCamN);
     p.seed = r.seed.value_or(0);
-    if (p.cam_n < 1 || p.cam_n > 4096) throw Error("--cam-n " + std::to_string(p.cam_n) + " is out of range (1..4096)");
+    if (p.cam_n < 1 || p.cam_n > 4096) throw PolicyError("{cam_n} " + std::to_string(p.cam_n) + " is out of range (1..4096)");
     if (!info.compress_head) {
         p.budget = r.budget.value_or(std::min(model_context, kDefaultFullCache));
-        if (p.budget == 0) throw Error("--budget must be at least 1");
+        if (p.budget == 0) throw PolicyError("{budget} must be at least 1");
         if (p.budget > model_context) {
-            throw Error("--budget " + std::to_string(p.budget) + " is larger than the model's context of " +
-                        std::to_string(model_context) + "; the full cache cannot hold more (use a compressing --policy)");
+            throw PolicyError("{budget} " + std::to_string(p.budget) + " is larger than the model's context of " +
+                        std::to_string(model_context) + "; the full cache cannot hold more (use a compressing {policy})");
         }
         if ((r.sinks && !takes_sinks(info)) || (r.recent && !takes_recent(info))) {
-            throw Error("--sinks and --recent do not apply to --policy " + name);
+            throw PolicyError("{sinks} and {recent} do not apply to {policy} " + name);
         }
         return p;
     }
-    if (!r.budget) throw Error("--policy " + name + " needs --budget M (entries kept per layer and KV head)");
+    if (!r.budget) throw PolicyError("{policy} " + name + " needs {budget} M (entries kept per layer and KV head)");
     p.budget = *r.budget;
-    if (p.budget < 1 || p.budget > (1u << 20)) throw Error("--budget " + std::to_string(p.budget) + " is out of range (1..1048576)");
+    if (p.budget < 1 || p.budget > (1u << 20)) throw PolicyError("{budget} " + std::to_string(p.budget) + " is out of range (1..1048576)");
     p.sinks = r.sinks.value_or(info.default_sinks);
     if (p.sinks >= p.budget) {
-        throw Error("--sinks " + std::to_string(p.sinks) + " must be smaller than --budget " + std::to_string(p.budget));
+        throw PolicyError("{sinks} " + std::to_string(p.sinks) + " must be smaller than {budget} " + std::to_string(p.budget));
     }
     switch (info.recent) {
         case RecentRule::window:
-            if (r.recent && !takes_recent(info)) throw Error("--recent does not apply to --policy " + name + ": its window is budget - sinks");
+            if (r.recent && !takes_recent(info)) throw PolicyError("{recent} does not apply to {policy} " + name + ": its window is budget - sinks");
             p.recent = p.budget - p.sinks;
             return p;  // always something to drop: the oldest entry of the window
         case RecentRule::none:
@@ -107,8 +141,8 @@ CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
     // policies never take the newest entry either.
     const uint32_t protected_newest = info.keeps_newest ? std::max(p.recent, 1u) : p.recent;
     if (p.sinks + protected_newest > p.budget) {
-        throw Error("--sinks " + std::to_string(p.sinks) + " plus --recent " + std::to_string(p.recent) +
-                    " leave no entry for --policy " + name + " to drop at --budget " + std::to_string(p.budget));
+        throw PolicyError("{sinks} " + std::to_string(p.sinks) + " plus {recent} " + std::to_string(p.recent) +
+                    " leave no entry for {policy} " + name + " to drop at {budget} " + std::to_string(p.budget));
     }
     return p;
 }

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "error.hpp"
 #include "kv_cache.hpp"
 
 namespace wkv {
@@ -91,8 +92,22 @@ struct PolicyRequest {
     std::optional<uint32_t> seed;    // CaM only (default 0)
 };
 
-// Throws wkv::Error naming the flag (--budget, --sinks, --recent, --cam-n, --cam-seed)
-// when the request cannot work or sets something the policy does not take.
+// The settings of a request (and the policy's name), as an error names them.
+enum class PolicySetting { policy, budget, sinks, recent, cam_n, cam_seed };
+
+// A request resolve_policy refuses. Its message names settings by placeholder
+// ("{budget}"), so that each front end names them its own way: the CLI by its
+// flags, message(name_of); what() uses the settings' plain names.
+class PolicyError : public Error {
+public:
+    explicit PolicyError(std::string message_template);
+    std::string message(std::string (*name_of)(PolicySetting)) const;
+
+private:
+    std::string template_;
+};
+
+// Throws PolicyError when the request cannot work or sets something the policy does not take.
 CachePolicy resolve_policy(const PolicyRequest& request, uint32_t model_context);
 // `r` for `kind`, without the fields `kind` does not take (for a grid of
 // policies that share one set of flags, each taking what applies to it).

@@ -290,4 +290,20 @@ TEST_CASE("the cache is bounded: bytes after 2000 tokens equal those after 100, 
     CHECK(bytes_after("2000", true) == bytes_after("100", true));
 }
 
+TEST_CASE("a request resolve_policy refuses names its settings, not the CLI's flags; a front end names them its way") {
+    PolicyRequest r;
+    r.kind = PolicyKind::h2o;
+    try {
+        resolve_policy(r, 512);
+        FAIL("no error");
+    } catch (const PolicyError& e) {
+        CHECK(std::string(e.what()) == "policy h2o needs budget M (entries kept per layer and KV head)");
+        CHECK(e.message([](PolicySetting s) { return s == PolicySetting::budget ? std::string("WKV_BUDGET") : std::string("kind"); }) ==
+              "kind h2o needs WKV_BUDGET M (entries kept per layer and KV head)");
+    }
+    r.budget = 8;
+    r.sinks = 9;
+    CHECK_THROWS_WITH_AS(resolve_policy(r, 512), "sinks 9 must be smaller than budget 8", PolicyError);
+}
+
 }

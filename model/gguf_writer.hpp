@@ -1,4 +1,4 @@
-// Writes GGUF files: the random models of tests/lib/random_model.hpp and,
+// Writes GGUF files: the random models of model/random_model.hpp and,
 // through raw_metadata/override_last_offset, the hostile files the loader
 // tests need.
 #pragma once
