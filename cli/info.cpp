@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "runtime/gpu_engine.hpp"
 #include "runtime/memory_plan.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv {
 
@@ -30,18 +31,10 @@ int run_info(const Args& args) {
     for (const auto& [key, value] : model.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
 
     std::map<std::string, std::pair<int, uint64_t>> types;  // name -> tensors, bytes in the file
-    for (const TensorView* t : {&model.token_embedding, &model.final_norm, &model.classifier}) {
-        if (t == &model.classifier && model.classifier.data == model.token_embedding.data) continue;
+    for (const TensorView* t : all_tensors(model)) {
         auto& [n, bytes] = types[tensor_type_name(t->type)];
         n++;
         bytes += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
-    }
-    for (const LayerWeights& l : model.layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) {
-            auto& [n, bytes] = types[tensor_type_name(t->type)];
-            n++;
-            bytes += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
-        }
     }
     std::printf("weights: %s in the file\n", format_bytes(model.weight_bytes()).c_str());
     for (const auto& [name, count] : types) std::printf("  %-22s %3d tensors  %s\n", name.c_str(), count.first, format_bytes(count.second).c_str());

@@ -9,6 +9,7 @@
 #include "error.hpp"
 #include "gguf.hpp"
 #include "model.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv {
 
@@ -221,21 +222,14 @@ void load_gguf_llama(Model& m) {
                          std::to_string(c.head_dim()) + " (partial rotary embeddings are not supported)");
     }
 
-    m.final_norm = *view("output_norm.weight");
-    m.classifier = view("output.weight", false).value_or(m.token_embedding);
+    for (const ModelTensorRole& r : model_tensor_roles()) {
+        const std::optional<TensorView> t = view(r.gguf_name, !r.optional);
+        m.*r.member = t ? *t : m.token_embedding;  // an optional one left out: the classifier reads the embedding table
+    }
     m.layers.resize(c.n_layers);
     for (uint32_t l = 0; l < c.n_layers; l++) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        LayerWeights& w = m.layers[l];
-        w.attn_norm = *view(p + "attn_norm.weight");
-        w.wq = *view(p + "attn_q.weight");
-        w.wk = *view(p + "attn_k.weight");
-        w.wv = *view(p + "attn_v.weight");
-        w.wo = *view(p + "attn_output.weight");
-        w.ffn_norm = *view(p + "ffn_norm.weight");
-        w.w1 = *view(p + "ffn_gate.weight");
-        w.w2 = *view(p + "ffn_down.weight");
-        w.w3 = *view(p + "ffn_up.weight");
+        const std::string prefix = "blk." + std::to_string(l) + ".";
+        for (const LayerTensorRole& r : layer_tensor_roles()) m.layers[l].*r.member = *view(prefix + r.gguf_suffix);
     }
 
     m.embedded_tokenizer_kind = meta.text("tokenizer.ggml.model").value_or("");

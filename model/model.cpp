@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "gguf.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv {
 
@@ -16,13 +17,8 @@ const char* model_format_name(ModelFormat f) {
 
 uint64_t Model::weight_bytes() const {
     auto bytes = [](const TensorView& t) { return tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size); };
-    uint64_t total = bytes(token_embedding) + bytes(final_norm);
-    if (classifier.data != token_embedding.data) total += bytes(classifier);
-    for (const LayerWeights& l : layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) {
-            total += bytes(*t);
-        }
-    }
+    uint64_t total = 0;
+    for (const TensorView* t : all_tensors(*this)) total += bytes(*t);
     return total;
 }
 
@@ -43,7 +39,6 @@ void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t c
 }
 
 void expect_norm(const Model& m, const TensorView& t) {
-    expect_shape(m, t, 1, m.config.dim);
     if (t.type != TensorType::f32 && t.type != TensorType::f16) {
         fail(m.path, "norm tensor " + quoted(t.name) + " has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
     }
@@ -52,21 +47,15 @@ void expect_norm(const Model& m, const TensorView& t) {
 }  // namespace
 
 void check_model_shapes(const Model& m) {
-    const ModelConfig& c = m.config;
-    expect_shape(m, m.token_embedding, c.vocab_size, c.dim);
-    expect_shape(m, m.classifier, c.vocab_size, c.dim);
-    expect_norm(m, m.final_norm);
-    if (m.layers.size() != c.n_layers) fail(m.path, "layer count does not match the header");
+    auto check = [&](const TensorView& t, bool norm, TensorShape (*shape)(const ModelConfig&)) {
+        const TensorShape expected = shape(m.config);
+        expect_shape(m, t, expected.rows, expected.cols);
+        if (norm) expect_norm(m, t);
+    };
+    for (const ModelTensorRole& r : model_tensor_roles()) check(m.*r.member, r.norm, r.shape);
+    if (m.layers.size() != m.config.n_layers) fail(m.path, "layer count does not match the header");
     for (const LayerWeights& l : m.layers) {
-        expect_norm(m, l.attn_norm);
-        expect_norm(m, l.ffn_norm);
-        expect_shape(m, l.wq, c.n_heads * c.head_dim(), c.dim);
-        expect_shape(m, l.wk, c.kv_dim(), c.dim);
-        expect_shape(m, l.wv, c.kv_dim(), c.dim);
-        expect_shape(m, l.wo, c.dim, c.n_heads * c.head_dim());
-        expect_shape(m, l.w1, c.hidden_dim, c.dim);
-        expect_shape(m, l.w2, c.dim, c.hidden_dim);
-        expect_shape(m, l.w3, c.hidden_dim, c.dim);
+        for (const LayerTensorRole& r : layer_tensor_roles()) check(l.*r.member, r.norm, r.shape);
     }
 }
 

@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "gpu_tensor.hpp"
 #include "kv_cache_ring.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv {
 
@@ -34,14 +35,14 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
         plan.weights += bytes;
         plan.largest_weight_buffer = std::max(plan.largest_weight_buffer, device_bytes(type, rows_per_chunk, t.cols));
     };
-    add(model.token_embedding, false);
-    for (const LayerWeights& l : model.layers) {
-        for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) add(*t, false);
-        add(l.attn_norm, true);
-        add(l.ffn_norm, true);
+    for (const ModelTensorRole& r : model_tensor_roles()) {
+        const TensorView& t = model.*r.member;
+        if (&t == &model.classifier && t.data == model.token_embedding.data) continue;  // uploaded once, as the embedding
+        add(t, r.norm);
     }
-    add(model.final_norm, true);
-    if (model.classifier.data != model.token_embedding.data) add(model.classifier, false);
+    for (const LayerWeights& l : model.layers) {
+        for (const LayerTensorRole& r : layer_tensor_roles()) add(l.*r.member, r.norm);
+    }
     plan.weights_by_type.assign(by_type.begin(), by_type.end());
 
     // One KV cache ring per sequence.

@@ -186,6 +186,13 @@ RunResult ServerProcess::stop(int signal) {
     return result_;
 }
 
+std::vector<std::string> stories_server(std::initializer_list<std::string> more) {
+    std::vector<std::string> a = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"), "--chat-template",
+                                  "llama2", "--policy", "weightedkv", "--budget", "64"};
+    a.insert(a.end(), more);
+    return a;
+}
+
 RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes) {
     return finish(start_wkv(args, max_file_bytes));
 }
@@ -248,14 +255,6 @@ ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim
     c.n_kv_heads = n_kv_heads;
     c.dim = dim;
     return c;
-}
-
-std::vector<const TensorView*> all_tensors(const Model& m) {
-    std::vector<const TensorView*> out = {&m.token_embedding, &m.final_norm, &m.classifier};
-    for (const LayerWeights& l : m.layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) out.push_back(t);
-    }
-    return out;
 }
 
 std::vector<PolicyKind> compressing_policies() {

@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "model.hpp"
 #include "policy.hpp"
+#include "tensor_roles.hpp"
 #include "runtime/context.hpp"
 
 namespace wkv::test {
@@ -71,6 +72,9 @@ private:
     RunResult result_;
 };
 
+// The arguments after "serve" for stories260K with the Llama 2 template and WeightedKV at budget 64, then `more`.
+std::vector<std::string> stories_server(std::initializer_list<std::string> more = {});
+
 // Runs wkv with `input` as its standard input.
 RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::string& input);
 
@@ -86,8 +90,6 @@ ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 // One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
 ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
 
-// Every weight of a model: embedding, final norm, classifier, then each layer's.
-std::vector<const TensorView*> all_tensors(const Model& m);
 
 // Every policy of the policy table that compresses (all but the full cache).
 std::vector<PolicyKind> compressing_policies();

@@ -16,13 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::vector<std::string> stories_server(std::initializer_list<std::string> more = {}) {
-    std::vector<std::string> a = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"), "--chat-template",
-                                  "llama2", "--policy", "weightedkv", "--budget", "64"};
-    a.insert(a.end(), more);
-    return a;
-}
-
 json chat_body(const std::string& user, int max_tokens, bool stream = false) {
     return {{"messages", json::array({{{"role", "user"}, {"content", user}}})}, {"max_tokens", max_tokens}, {"temperature", 0},
             {"stream", stream}};

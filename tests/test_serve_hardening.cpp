@@ -29,13 +29,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::string> stories_server(std::initializer_list<std::string> more = {}) {
-    std::vector<std::string> a = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"), "--chat-template",
-                                  "llama2", "--policy", "weightedkv", "--budget", "64"};
-    a.insert(a.end(), more);
-    return a;
-}
-
 int connect_to(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);

@@ -6,6 +6,7 @@
 #include "chat_template.hpp"
 #include "fuzz_input.hpp"
 #include "model.hpp"
+#include "tensor_roles.hpp"
 #include "tokenizer.hpp"
 
 namespace {
@@ -23,12 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wkv::fuzz::as_file(data, size, ".model.bin");
     wkv::fuzz::expect_only_errors([&] {
         const wkv::Model m = wkv::load_model(path);
-        decode_ends(m.token_embedding);
-        decode_ends(m.final_norm);
-        decode_ends(m.classifier);
-        for (const wkv::LayerWeights& l : m.layers) {
-            for (const wkv::TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w1, &l.w2, &l.w3}) decode_ends(*t);
-        }
+        for (const wkv::TensorView* t : wkv::all_tensors(m)) decode_ends(*t);
         (void)wkv::recognise_chat_template(m.chat_template);
         if (m.vocabulary) {
             const wkv::Tokenizer t = wkv::Tokenizer::from_vocabulary(*m.vocabulary);
