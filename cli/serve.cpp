@@ -20,12 +20,12 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "http_server.hpp"
 #include "output.hpp"
 #include "process_memory.hpp"
 #include "runtime/gpu_engine.hpp"
 #include "runtime/gpu_weights.hpp"
 #include "runtime/memory_plan.hpp"
-#include "http_server.hpp"
 #include "serve_page.hpp"
 #include "serve_request.hpp"
 #include "serve_slots.hpp"
