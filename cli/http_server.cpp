@@ -74,7 +74,7 @@ class HttpServer::Connection : public httplib::Stream {
 public:
     Connection(int fd, const HttpLimits& limits, const std::atomic<bool>& stopping) : fd_(fd), limits_(limits), stopping_(stopping) {}
 
-    // Waits up to `idle` for the first byte of another request; false if none comes.
+    // Waits up to the keep-alive time for the first byte of another request; false if none comes.
     bool wait_for_request() {
         if (start_ < buffer_.size()) return true;
         return fill(clock::now() + limits_.keep_alive) > 0;
@@ -126,7 +126,7 @@ private:
             const int rc = ::poll(&p, 1, static_cast<int>(std::min(left, kSlice).count()));
             if (rc > 0) return true;
             if (rc < 0 && errno != EINTR) return false;
-            // While stopping, a reply still being written gets a slice; waiting for a request gets none.
+            // While stopping, waiting to read ends at once; a reply being written may still finish.
             if (stopping_ && events == POLLIN) return false;
         }
     }
