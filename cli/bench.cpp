@@ -13,8 +13,6 @@
 #include "output.hpp"
 #include "memory_plan.hpp"  // format_bytes
 #include "profile_table.hpp"
-#include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
 #include "roofline.hpp"
 #include "sampler.hpp"
 
@@ -54,13 +52,11 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-BenchResult bench_engine(const Args& args, const Model& model, const CacheSettings& cache, bool cpu, uint32_t n_prompt,
-                         uint32_t n_predict, uint32_t reps, bool profile) {
-    const ModelConfig& c = model.config;
+BenchResult bench_engine(Engine& e, const ModelConfig& c, const CacheSettings& cache, uint32_t n_prompt, uint32_t n_predict,
+                         uint32_t reps, bool profile) {
     std::vector<double> prefill, decode, bandwidth, record_ms, wait_ms;
     BenchResult r;
-    EngineHandle h = cpu ? EngineHandle{nullptr, std::make_unique<Reference>(model, cache)} : make_engine(args, model, cache);
-    Engine& e = *h.engine;
+    Sequence seq(e);
     r.device = e.device_name();
     r.weight_bytes = e.weight_bytes();
     r.kv_cache_bytes = e.kv_cache_bytes();
@@ -70,33 +66,32 @@ BenchResult bench_engine(const Args& args, const Model& model, const CacheSettin
     for (uint32_t p = 0; p + 1 < n_prompt; p++) prompt.push_back(prompt_token(p));
     Sampler greedy({0.0f, 1.0f, 0});  // generate's decode loop at temperature 0
     // A warm-up, untimed (as llama-bench does): a device builds pipelines and descriptor sets when they are first used.
-    e.feed(prompt, 0);
-    e.next_token(prompt_token(static_cast<uint32_t>(prompt.size())), static_cast<uint32_t>(prompt.size()), greedy);
-    auto* gpu = profile ? dynamic_cast<GpuEngine*>(&e) : nullptr;
-    if (gpu) gpu->enable_profiling();  // timestamps cost time: the first run only
-    for (uint32_t rep = 0; rep < reps; rep++, gpu = nullptr) {
-        e.reset();
+    seq.feed(prompt, 0);
+    seq.next_token(prompt_token(static_cast<uint32_t>(prompt.size())), static_cast<uint32_t>(prompt.size()), greedy);
+    if (profile) e.enable_profiling();  // timestamps cost time: the first run only
+    for (uint32_t rep = 0; rep < reps; rep++, profile = false) {
+        seq.reset();
         using clock = std::chrono::steady_clock;
         auto t0 = clock::now();
-        e.feed(prompt, 0);
+        seq.feed(prompt, 0);
         uint32_t pos = static_cast<uint32_t>(prompt.size());
-        int32_t token = e.next_token(prompt_token(pos), pos, greedy);
+        int32_t token = seq.next_token(prompt_token(pos), pos, greedy);
         pos++;
         auto t1 = clock::now();
         const HostCounters before = e.host_counters();
-        const std::vector<ShaderTime> prefill_profile = gpu ? gpu->profile() : std::vector<ShaderTime>{};
+        const std::vector<ShaderTime> prefill_profile = profile ? e.profile() : std::vector<ShaderTime>{};
         // Bytes read per decode step: the weights a token reads, plus the keys and values of every live entry
         // (at most budget + 1 of them with a compressing policy).
         const auto entry_bytes = static_cast<double>(kv_entry_bytes(c, cache.kv_type));
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
-            token = e.next_token(token, pos, greedy);
+            token = seq.next_token(token, pos, greedy);
             bytes += static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
-        if (gpu) {
+        if (profile && !prefill_profile.empty()) {  // (an engine that dispatches nothing has no profile)
             print_profile(prefill_profile, "prefill, " + std::to_string(n_prompt) + " tokens:");
-            print_profile(profile_since(gpu->profile(), prefill_profile), "decode, " + std::to_string(n_predict) + " tokens:");
+            print_profile(profile_since(e.profile(), prefill_profile), "decode, " + std::to_string(n_predict) + " tokens:");
         }
         const HostCounters after = e.host_counters();
         r.dispatches = static_cast<double>(after.dispatches - before.dispatches) / n_predict;  // the same every run
@@ -148,11 +143,13 @@ int run_bench(const Args& args) {
     }
     std::printf("model %s: %s, %s weights; cache %s\n", model.path.c_str(), describe(model.config).c_str(),
                 tensor_type_name(model.layers[0].wq.type), describe(cache.policy).c_str());
-    const BenchResult main = bench_engine(args, model, cache, args.has("--cpu"), n_prompt, n_predict, reps, args.has("--profile"));
+    const BenchResult main = bench_engine(*make_engine(args, model, {cache}).engine, model.config, cache, n_prompt, n_predict, reps,
+                                          args.has("--profile"));
     print(main);
     nlohmann::json json = {{"model", model.path}, {"n_prompt", n_prompt}, {"n_predict", n_predict}, {"reps", reps}, {"result", json_record(main)}};
     if (args.has("--vs-cpu") && !args.has("--cpu")) {
-        const BenchResult cpu = bench_engine(args, model, cache, true, n_prompt, n_predict, reps, false);
+        const BenchResult cpu =
+            bench_engine(*open_engine(model, {cache}, EngineChoice{true, {}}).engine, model.config, cache, n_prompt, n_predict, reps, false);
         print(cpu);
         std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
                     main.decode_tok_s / cpu.decode_tok_s);

@@ -75,13 +75,13 @@ int run_chat(const Args& args) {
     check_request_tokens(cap, max_reply, "chat: -n");
     const std::string system = args.text("--system");
     const SamplerSettings sampling = sampler_settings(args);
-    EngineHandle handle = make_engine(args, model, cache);
+    OpenEngine handle = make_engine(args, model, {cache});
     print_random_seed(args, sampling);
     Engine& engine = *handle.engine;
     Generator generator(engine, tokenizer, sampling, chat.stop_tokens());
     const bool interactive = ::isatty(STDIN_FILENO);
     // The keys and values held now: grows with the conversation until the cache is full, then stays.
-    auto kv_in_use = [&] { return engine.cache_entries() * kv_entry_bytes(model.config, cache.kv_type); };
+    auto kv_in_use = [&] { return engine.entries(0) * kv_entry_bytes(model.config, cache.kv_type); };
 
     bool first = true, ended = true;
     GenerationStats last;
@@ -104,7 +104,7 @@ int run_chat(const Args& args) {
             std::fprintf(stderr,
                          "stats: conversation_tokens=%u cache_entries=%u kv_bytes_in_use=%llu kv_cache_bytes=%llu last_reply_tokens=%lld "
                          "tok_per_s=%.2f\n",
-                         generator.length(), engine.cache_entries(), static_cast<unsigned long long>(kv_in_use()),
+                         generator.length(), engine.entries(0), static_cast<unsigned long long>(kv_in_use()),
                          static_cast<unsigned long long>(engine.kv_cache_bytes()), static_cast<long long>(last.tokens),
                          last.tokens_per_second());
             continue;
@@ -152,7 +152,7 @@ int run_chat(const Args& args) {
         std::fputs("\n", stdout);
         std::fflush(stdout);
         std::fprintf(stderr, "[tokens=%lld tok_per_s=%.2f cache_entries=%u kv_bytes_in_use=%llu%s]\n", static_cast<long long>(last.tokens),
-                     last.tokens_per_second(), engine.cache_entries(), static_cast<unsigned long long>(kv_in_use()),
+                     last.tokens_per_second(), engine.entries(0), static_cast<unsigned long long>(kv_in_use()),
                      reason == StopReason::stopped ? " stopped" : "");
     }
     return 0;

@@ -11,6 +11,7 @@
 #include "cache_flags.hpp"
 #include "context.hpp"
 #include "engine.hpp"
+#include "runtime/engine_factory.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 #include "sampler.hpp"
@@ -74,13 +75,10 @@ ChatFamily chat_family(const Args& args, const Model& model);
 // The Vulkan device --device asks for.
 ContextOptions context_options(const Args& args);
 
-// A forward-pass engine and the Vulkan context it runs on (none for --cpu).
-// The engine is declared last so that it is destroyed before its context.
-struct EngineHandle {
-    std::unique_ptr<Context> context;
-    std::unique_ptr<Engine> engine;
-};
-EngineHandle make_engine(const Args& args, const Model& model, const CacheSettings& cache);
+// The engine --cpu or --device asks for, with one sequence per CacheSettings,
+// and the Vulkan context it runs on (none for --cpu); a device engine's weight
+// upload shows a progress bar.
+OpenEngine make_engine(const Args& args, const Model& model, std::vector<CacheSettings> sequences, GpuOptions options = {});
 
 // The tokenizer given by -t, else the one embedded in a GGUF model; checked
 // against the model's vocabulary size.

@@ -1,14 +1,14 @@
 // Which engine runs a model: the Vulkan device (default; --device N picks one)
 // or the CPU reference (--cpu).
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
 #include "progress.hpp"
-#include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
+#include "runtime/engine_factory.hpp"
 
 namespace wkv {
 
@@ -47,19 +47,17 @@ ContextOptions context_options(const Args& args) {
     return options;
 }
 
-EngineHandle make_engine(const Args& args, const Model& model, const CacheSettings& cache) {
-    EngineHandle h;
-    if (args.has("--cpu")) {
-        if (args.has("--device")) throw Error(std::string("--cpu and --device exclude each other"));
-        h.engine = std::make_unique<Reference>(model, cache);
-        return h;
+OpenEngine make_engine(const Args& args, const Model& model, std::vector<CacheSettings> sequences, GpuOptions options) {
+    EngineChoice choice;
+    choice.cpu = args.has("--cpu");
+    if (choice.cpu && args.has("--device")) throw Error(std::string("--cpu and --device exclude each other"));
+    choice.device = context_options(args);
+    std::optional<Progress> progress;
+    if (!choice.cpu) {
+        progress.emplace("loading " + model.path, "MiB", model.weight_bytes(), /*lines_when_piped=*/false, 1048576.0);
+        options.upload_progress = [&](uint64_t done, uint64_t) { progress->set(done); };
     }
-    h.context = std::make_unique<Context>(context_options(args));
-    Progress progress("loading " + model.path, "MiB", model.weight_bytes(), /*lines_when_piped=*/false, 1048576.0);
-    GpuEngineOptions options;
-    options.upload_progress = [&](uint64_t done, uint64_t) { progress.set(done); };
-    h.engine = std::make_unique<GpuEngine>(*h.context, model, cache, options);
-    return h;
+    return open_engine(model, std::move(sequences), choice, options);
 }
 
 }  // namespace wkv

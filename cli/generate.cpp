@@ -72,7 +72,7 @@ int run_generate(const Args& args) {
     const SamplerSettings settings = sampler_settings(args);
     const int64_t stats_every = args.integer("--stats-every", 0, 0, 1 << 24);
 
-    EngineHandle handle = make_engine(args, model, cache);
+    OpenEngine handle = make_engine(args, model, {cache});
     print_random_seed(args, settings);
 
     Generator generator(*handle.engine, tokenizer, settings);
@@ -87,7 +87,7 @@ int run_generate(const Args& args) {
         std::fflush(stdout);
         if (stats_every && ++produced % stats_every == 0) {
             std::fprintf(stderr, "\nmemory: tokens=%lld kv_bytes_in_use=%llu resident_bytes=%llu device_bytes=%llu\n", static_cast<long long>(produced),
-                         static_cast<unsigned long long>(handle.engine->cache_entries() * kv_entry_bytes(c, cache.kv_type)),
+                         static_cast<unsigned long long>(handle.engine->entries(0) * kv_entry_bytes(c, cache.kv_type)),
                          static_cast<unsigned long long>(resident_bytes()),
                          static_cast<unsigned long long>(handle.context ? handle.context->device_bytes_allocated() : 0));
         }

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "commands.hpp"
-#include "runtime/gpu_engine.hpp"
+#include "runtime/engine_factory.hpp"  // kPromptChunk
 #include "runtime/memory_plan.hpp"
 #include "tensor_roles.hpp"
 

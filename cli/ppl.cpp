@@ -17,10 +17,8 @@
 #include "profile_table.hpp"
 #include "progress.hpp"
 #include "perplexity.hpp"
-#include "reference.hpp"
-#include "runtime/batch_perplexity.hpp"
-#include "runtime/gpu_weights.hpp"
-#include "runtime/memory_plan.hpp"
+#include "runtime/kernels.hpp"
+#include "runtime/kv_cache_ring.hpp"
 
 namespace wkv {
 
@@ -36,7 +34,7 @@ const CommandSpec kPplCommand{
         {"--ctx", "", "L", "window length in tokens"},
         {"--stride", "", "S", "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
         {"--max-tokens", "", "N", "use only the first N tokens of each document (BOS included)"},
-        {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache; not with --cpu)"},
+        {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache)"},
         {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
         {"--profile", "", "", "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu)"},
         device_flag(),
@@ -165,11 +163,7 @@ int run_ppl(const Args& args) {
     const auto window = static_cast<uint32_t>(args.integer("--ctx", 0, 2, 1 << 20));
     const auto stride = static_cast<uint32_t>(args.integer("--stride", std::max<uint32_t>(window / 2, 1), 1, window));
     const int64_t max_tokens = args.integer("--max-tokens", 0, 2, 1ll << 31);
-    if (args.has("--cpu")) {
-        for (const char* flag : {"--lanes", "--profile", "--device"}) {
-            if (args.has(flag)) throw Error(std::string(flag) + " does not apply with --cpu (the CPU reference runs one setting at a time)");
-        }
-    }
+    if (args.has("--cpu") && args.has("--profile")) throw Error(std::string("--profile does not apply with --cpu (nothing is dispatched)"));
     std::optional<uint32_t> lanes_asked;
     if (args.has("--lanes")) lanes_asked = static_cast<uint32_t>(args.integer("--lanes", 1, 1, 256));
     const std::vector<CacheSettings> grid = settings_grid(args, model.config, window);
@@ -188,91 +182,64 @@ int run_ppl(const Args& args) {
         docs.push_back(std::move(d));
     }
 
+    // Every setting of a window at once, and several windows side by side.
+    std::vector<WindowTask> tasks;
+    std::vector<std::pair<size_t, size_t>> task_window;  // (document, window) of each task
+    for (size_t f = 0; f < docs.size(); f++) {
+        for (size_t w = 0; w < docs[f].windows.size(); w++) {
+            tasks.push_back({&docs[f].tokens, docs[f].windows[w]});
+            task_window.emplace_back(f, w);
+        }
+    }
+    const uint32_t lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
+    GpuOptions options;
+    options.prompt_chunk = 1;  // windows are fed a token per step: no prompt chunks
+    const OpenEngine opened = make_engine(args, model, lane_settings(grid, lanes), options);
+    Engine& engine = *opened.engine;
+    const std::string device = engine.device_name();
+    if (args.has("--profile")) engine.enable_profiling();
+
     g_interrupted = false;
     std::signal(SIGINT, on_interrupt);
     std::vector<std::vector<Cell>> cells(grid.size(), std::vector<Cell>(docs.size()));
     Progress progress("progress", "tokens", total, /*lines_when_piped=*/true);
-    std::string device;
-    uint32_t lanes = 1;
     const auto start = std::chrono::steady_clock::now();
-    // After every token: progress, and a way out on Ctrl-C (a window can take minutes).
-    const TokenCallback on_token = [&] {
-        progress.advance(1);
+    // Each window's sums, added up in window order once a document is done (the
+    // same order as one window after another, so the totals do not depend on the lanes).
+    std::vector<std::vector<std::vector<NllSum>>> window_sums(docs.size());
+    std::vector<size_t> windows_left(docs.size());
+    std::vector<std::optional<std::chrono::steady_clock::time_point>> doc_start(docs.size());
+    for (size_t f = 0; f < docs.size(); f++) {
+        window_sums[f].resize(docs[f].windows.size());
+        windows_left[f] = docs[f].windows.size();
+        if (!windows_left[f]) {
+            for (size_t s = 0; s < grid.size(); s++) cells[s][f].done = true;  // nothing to score
+        }
+    }
+    WindowEvents events;
+    events.started = [&](size_t task) {
+        const size_t f = task_window[task].first;
+        if (!doc_start[f]) doc_start[f] = std::chrono::steady_clock::now();
+    };
+    events.done = [&](size_t task, const std::vector<NllSum>& sums) {
+        const auto [f, w] = task_window[task];
+        window_sums[f][w] = sums;
+        if (--windows_left[f]) return;
+        // The settings of a document share its wall time: they ran as one batch.
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - *doc_start[f]).count();
+        for (size_t s = 0; s < grid.size(); s++) {
+            Cell& cell = cells[s][f];
+            for (const std::vector<NllSum>& window : window_sums[f]) cell.sum += window[s];
+            cell.wall_s = wall;
+            cell.done = true;
+        }
+    };
+    events.stepped = [&](uint32_t fed) {
+        progress.advance(fed);
         return !g_interrupted;
     };
-    if (args.has("--cpu")) {
-        // The CPU reference, one setting after another.
-        for (size_t s = 0; s < grid.size() && !g_interrupted; s++) {
-            Reference engine(model, grid[s]);
-            device = engine.device_name();
-            for (size_t f = 0; f < docs.size() && !g_interrupted; f++) {
-                const auto t0 = std::chrono::steady_clock::now();
-                Cell cell;
-                for (const Window& w : docs[f].windows) {
-                    if (g_interrupted) break;
-                    cell.sum += evaluate_window(engine, docs[f].tokens, w, on_token);
-                }
-                if (g_interrupted) break;
-                cell.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                cell.done = true;
-                cells[s][f] = cell;
-            }
-        }
-    } else {
-        // Every setting of a window at once, and several windows side by side.
-        Context ctx(context_options(args));
-        device = ctx.info().name;
-        std::vector<WindowTask> tasks;
-        std::vector<std::pair<size_t, size_t>> task_window;  // (document, window) of each task
-        for (size_t f = 0; f < docs.size(); f++) {
-            for (size_t w = 0; w < docs[f].windows.size(); w++) {
-                tasks.push_back({&docs[f].tokens, docs[f].windows[w]});
-                task_window.emplace_back(f, w);
-            }
-        }
-        lanes = lane_count(lanes_asked, grid, model.config, tasks.size());
-        const std::vector<CacheSettings> sequences = lane_settings(grid, lanes);
-        check_fits(plan_memory(model, sequences, ctx.info().max_buffer_bytes()), ctx.info());  // before any upload
-        const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-        BatchEngine batch(ctx, *weights, sequences);
-        if (args.has("--profile")) batch.enable_profiling();
-        // Each window's sums, added up in window order once a document is done (the
-        // same order as one window after another, so the totals do not depend on the lanes).
-        std::vector<std::vector<std::vector<NllSum>>> window_sums(docs.size());
-        std::vector<size_t> windows_left(docs.size());
-        std::vector<std::optional<std::chrono::steady_clock::time_point>> doc_start(docs.size());
-        for (size_t f = 0; f < docs.size(); f++) {
-            window_sums[f].resize(docs[f].windows.size());
-            windows_left[f] = docs[f].windows.size();
-            if (!windows_left[f]) {
-                for (size_t s = 0; s < grid.size(); s++) cells[s][f].done = true;  // nothing to score
-            }
-        }
-        WindowEvents events;
-        events.started = [&](size_t task) {
-            const size_t f = task_window[task].first;
-            if (!doc_start[f]) doc_start[f] = std::chrono::steady_clock::now();
-        };
-        events.done = [&](size_t task, const std::vector<NllSum>& sums) {
-            const auto [f, w] = task_window[task];
-            window_sums[f][w] = sums;
-            if (--windows_left[f]) return;
-            // The settings of a document share its wall time: they ran as one batch.
-            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - *doc_start[f]).count();
-            for (size_t s = 0; s < grid.size(); s++) {
-                Cell& cell = cells[s][f];
-                for (const std::vector<NllSum>& window : window_sums[f]) cell.sum += window[s];
-                cell.wall_s = wall;
-                cell.done = true;
-            }
-        };
-        events.stepped = [&](uint32_t fed) {
-            progress.advance(fed);
-            return !g_interrupted;
-        };
-        evaluate_windows_batch(batch, static_cast<uint32_t>(grid.size()), tasks, events);
-        if (args.has("--profile")) print_profile(batch.profile());
-    }
+    evaluate_windows(engine, static_cast<uint32_t>(grid.size()), tasks, events);
+    if (args.has("--profile")) print_profile(engine.profile());
     progress.finish();
     std::signal(SIGINT, SIG_DFL);
     const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

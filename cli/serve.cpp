@@ -23,9 +23,7 @@
 #include "http_server.hpp"
 #include "output.hpp"
 #include "process_memory.hpp"
-#include "runtime/gpu_engine.hpp"
-#include "runtime/gpu_weights.hpp"
-#include "runtime/memory_plan.hpp"
+#include "runtime/memory_plan.hpp"  // format_bytes
 #include "serve_page.hpp"
 #include "serve_request.hpp"
 #include "serve_slots.hpp"
@@ -52,6 +50,7 @@ const CommandSpec kServeCommand{
         {"--read-timeout", "", "SECONDS", "the most time a client may take to send one request, headers and body (default 10)"},
         {"--allowed-host", "", "NAME", "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; see README)", true},
         device_flag(),
+        cpu_flag(),
         {"--help", "-h", "", "show this help"},
     }, cache_flags()),
 };
@@ -200,13 +199,9 @@ int run_serve(const Args& args) {
     const bool check_host = is_loopback(host) || !allowed_hosts.empty();
     for (const char* name : {"localhost", "127.0.0.1", "[::1]"}) allowed_hosts.push_back(name);
 
-    Context ctx(context_options(args));
-    const std::vector<CacheSettings> sequences(parallel, cache);
-    // The memory plan of all the conversations at once, before any upload.
-    const uint32_t prompt_chunk = prompt_chunk_that_fits(model.config, sequences, ctx.info(), kPromptChunk);
-    check_fits(plan_memory(model, sequences, ctx.info().max_buffer_bytes(), prompt_chunk), ctx.info());
-    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    SlotPool pool(ctx, *weights, tokenizer, chat, cache, parallel, queue, prompt_chunk, max_request_tokens);
+    // A sequence per slot: the memory plan of all the conversations at once, before any upload.
+    const OpenEngine opened = make_engine(args, model, std::vector<CacheSettings>(parallel, cache));
+    SlotPool pool(*opened.engine, model.config, tokenizer, chat, cache, queue, max_request_tokens);
 
     HttpServer server(limits);
     server.set_payload_max_length(kMaxRequestBody);
@@ -269,7 +264,7 @@ int run_serve(const Args& args) {
                    {{"model", model_name}, {"policy", policy_name(cache.policy.kind)}, {"budget", cache.policy.budget},
                     {"kv_cache_bytes", s.kv_cache_bytes}, {"kv_bytes_in_use", s.kv_bytes_in_use}, {"tokens_generated", s.tokens_generated},
                     {"tokens_per_second", s.tokens_per_second}, {"queued", s.queued}, {"slots", slots},
-                    {"device_bytes_allocated", ctx.device_bytes_allocated()}, {"resident_bytes", resident_bytes()}});
+                    {"device_bytes_allocated", opened.context ? opened.context->device_bytes_allocated() : 0}, {"resident_bytes", resident_bytes()}});
     });
 
     auto completion = [&](bool is_chat) {

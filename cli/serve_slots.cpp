@@ -59,16 +59,20 @@ bool same_messages(const std::vector<ChatMessage>& prefix, const std::vector<Cha
 
 }  // namespace
 
-SlotPool::SlotPool(Context& ctx, const GpuWeights& weights, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-                   const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk, int64_t max_prompt_tokens)
+SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
+                   const CacheSettings& cache, size_t max_queue, int64_t max_prompt_tokens)
     : tokenizer_(tokenizer),
       chat_(std::move(chat)),
       cache_(cache),
-      batch_(ctx, weights, std::vector<CacheSettings>(slots, cache), prompt_chunk),
-      slots_(slots),
+      engine_(engine),
+      entry_bytes_(kv_entry_bytes(config, cache.kv_type)),
       max_queue_(max_queue),
-      max_prompt_tokens_(max_prompt_tokens),
-      worker_([this] { run(); }) {}
+      max_prompt_tokens_(max_prompt_tokens) {
+    const std::vector<int32_t> stops = chat_ ? chat_->stop_tokens() : std::vector<int32_t>{};
+    slots_.reserve(engine.size());
+    for (uint32_t b = 0; b < engine.size(); b++) slots_.emplace_back(Generator(engine, tokenizer, SamplerSettings{}, stops, b));
+    worker_ = std::thread([this] { run(); });
+}
 
 SlotPool::~SlotPool() {
     shutdown();
@@ -102,11 +106,10 @@ bool SlotPool::submit(const std::shared_ptr<Job>& job) {
 PoolStats SlotPool::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     PoolStats s;
-    for (const Slot& slot : slots_) s.slots.push_back({slot.job != nullptr, slot.pos, slot.entries});
+    for (const Slot& slot : slots_) s.slots.push_back({slot.job != nullptr, slot.tokens, slot.entries});
     s.queued = queue_.size();
-    s.kv_cache_bytes = batch_.kv_cache_bytes();
-    const uint64_t entry_bytes = kv_entry_bytes(batch_.config(), cache_.kv_type);
-    for (const Slot& slot : slots_) s.kv_bytes_in_use += slot.entries * entry_bytes;
+    s.kv_cache_bytes = engine_.kv_cache_bytes();
+    for (const Slot& slot : slots_) s.kv_bytes_in_use += slot.entries * entry_bytes_;
     s.tokens_generated = generated_;
     if (recent_.size() >= 2) {
         const auto& [t0, n0] = recent_.front();
@@ -114,13 +117,6 @@ PoolStats SlotPool::stats() const {
         s.tokens_per_second = t1 > t0 ? static_cast<double>(n1 - n0) / (t1 - t0) : 0.0;
     }
     return s;
-}
-
-bool SlotPool::ends_reply(int32_t token) const {
-    if (token == tokenizer_.eos_id() || token == tokenizer_.bos_id()) return true;
-    if (!chat_) return false;
-    const std::vector<int32_t> stops = chat_->stop_tokens();
-    return std::find(stops.begin(), stops.end(), token) != stops.end();
 }
 
 // Called with mutex_ held.
@@ -139,7 +135,7 @@ bool SlotPool::assign() {
             if (!slots_[b].job && same_messages(slots_[b].history, job->messages)) chosen = b;
         }
         for (uint32_t b = 0; b < slots_.size() && !chosen; b++) {
-            if (!slots_[b].job && slots_[b].history.empty() && slots_[b].pos == 0) chosen = b;
+            if (!slots_[b].job && slots_[b].history.empty() && slots_[b].tokens == 0) chosen = b;
         }
         for (uint32_t b = 0; b < slots_.size() && !chosen; b++) {
             if (!slots_[b].job) chosen = b;
@@ -167,7 +163,7 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
                 tokens = chat_->close_reply(s.reply_ended);
                 const std::vector<int32_t> rest = chat_->render(more, /*opens=*/false);
                 tokens.insert(tokens.end(), rest.begin(), rest.end());
-                job->reused_tokens = s.pos;
+                job->reused_tokens = s.generator.fed();
             } else {
                 tokens = chat_->render(job->messages);
             }
@@ -184,34 +180,28 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
         job->finish(Job::Finish::failed, e.what());
         return;
     }
-    if (!job->reused_tokens) {
-        batch_.reset(b);
-        s.pos = 0;
-        s.pending.reset();
-    }
-    if (!cache_.policy.compresses() && s.pos + tokens.size() + static_cast<uint64_t>(job->max_tokens) > cache_.policy.budget) {
+    if (!job->reused_tokens) s.generator.reset();
+    // What the cache takes: the tokens held and waiting, the prompt's but its last (which waits), a token per step.
+    if (!cache_.policy.compresses() &&
+        s.generator.length() + tokens.size() - 1 + static_cast<uint64_t>(job->max_tokens) > cache_.policy.budget) {
         job->finish(Job::Finish::failed, "the conversation would outgrow the full cache of " + std::to_string(cache_.policy.budget) +
                                              " entries (start the server with a compressing --policy, whose cache never fills)");
         return;
     }
     s.job = job;
     s.history = job->messages;
-    s.to_feed.clear();
-    if (s.pending) s.to_feed.push_back(*s.pending);  // the last reply's end of turn
-    s.to_feed.insert(s.to_feed.end(), tokens.begin(), tokens.end() - 1);
-    s.pending = tokens.back();
-    s.sampler.emplace(job->sampling);
+    s.generator.queue(tokens);  // after the last reply's end of turn, if it waits
+    s.generator.set_sampling(job->sampling);
+    s.generator.begin_reply();
     s.reply.clear();
-    s.text = Utf8Stream();
     job->prompt_tokens = static_cast<uint32_t>(tokens.size());
 }
 
 void SlotPool::release(uint32_t b, Job::Finish finish, const std::string& error) {
     Slot& s = slots_[b];
     if (!s.job) return;
-    if (s.text.holding()) {
-        // The reply ended inside a character: it ends with U+FFFD, as the client sees it.
-        const std::string rest = s.text.finish();
+    const std::string rest = s.generator.end_reply();  // a reply that ended inside a character ends with U+FFFD
+    if (!rest.empty()) {
         s.reply += rest;
         s.job->push(rest);
     }
@@ -249,41 +239,31 @@ void SlotPool::run() {
         }
         try {
             // Prompts: one chunk per slot this turn.
-            for (uint32_t b = 0; b < slots_.size(); b++) {
-                Slot& s = slots_[b];
-                if (!s.job || s.to_feed.empty()) continue;
-                const uint32_t n = static_cast<uint32_t>(std::min<size_t>(s.to_feed.size(), batch_.max_chunk()));
-                batch_.prefill(b, std::span<const int32_t>(s.to_feed).first(n), s.pos, false);
-                s.pos += n;
-                s.to_feed.erase(s.to_feed.begin(), s.to_feed.begin() + n);
+            for (Slot& s : slots_) {
+                if (s.job && s.generator.feeding()) s.generator.feed(engine_.prefill_chunk());
             }
-            // Replies: one token for every slot whose prompt is in, in one batch.
+            // Replies: one token for every slot whose prompt is in, in one step.
             std::vector<SequenceStep> steps(slots_.size());
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 Slot& s = slots_[b];
-                steps[b].active = s.job && s.to_feed.empty();
+                steps[b].active = s.job && !s.generator.feeding();
                 if (!steps[b].active) continue;
-                steps[b].token = *s.pending;
-                steps[b].pos = s.pos;
-                steps[b].output = s.sampler->greedy() ? StepOutput::token : StepOutput::logits;  // greedy: picked on the device
+                steps[b] = s.generator.next_step();
                 decoding.push_back(b);
             }
-            if (!decoding.empty()) batch_.step(steps);
+            if (!decoding.empty()) engine_.step(steps);
             std::lock_guard<std::mutex> lock(mutex_);
             for (uint32_t b : decoding) {
                 Slot& s = slots_[b];
-                s.pos++;
-                const int32_t previous = *s.pending;
-                const int32_t next = s.sampler->greedy() ? batch_.token(b) : s.sampler->sample(batch_.logits(b));
-                s.pending = next;
-                if (ends_reply(next)) {
-                    s.reply_ended = !chat_ || next == chat_->end_of_turn() || next == tokenizer_.eos_id();
+                const std::optional<std::string> piece = s.generator.advance();
+                if (!piece) {
+                    const int32_t end = *s.generator.waiting();
+                    s.reply_ended = !chat_ || end == chat_->end_of_turn() || end == tokenizer_.eos_id();
                     release(b, Job::Finish::stop);
                     continue;
                 }
-                const std::string piece = s.text.push(tokenizer_.decode_piece(previous, next));
-                s.reply += piece;
-                s.job->push(piece);
+                s.reply += *piece;
+                s.job->push(*piece);
                 s.job->completion_tokens++;
                 generated_++;
                 if (s.job->completion_tokens >= s.job->max_tokens) {
@@ -291,7 +271,10 @@ void SlotPool::run() {
                     release(b, Job::Finish::length);
                 }
             }
-            for (uint32_t b = 0; b < slots_.size(); b++) slots_[b].entries = batch_.entries(b);
+            for (uint32_t b = 0; b < slots_.size(); b++) {
+                slots_[b].tokens = slots_[b].generator.fed();
+                slots_[b].entries = engine_.entries(b);
+            }
             const double now = seconds_since(start_time);
             recent_.emplace_back(now, generated_);
             while (recent_.size() > 2 && now - recent_.front().first > 5.0) recent_.pop_front();
@@ -300,10 +283,8 @@ void SlotPool::run() {
             std::lock_guard<std::mutex> lock(mutex_);
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 if (slots_[b].job) {
-                    batch_.reset(b);
-                    slots_[b].pos = 0;
-                    slots_[b].pending.reset();
-                    slots_[b].to_feed.clear();
+                    slots_[b].generator.reset();
+                    slots_[b].tokens = slots_[b].entries = 0;
                     release(b, Job::Finish::failed, e.what());
                 }
             }

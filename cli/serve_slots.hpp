@@ -1,10 +1,12 @@
-// The conversations `wkv serve` decodes together: N slots of one BatchEngine,
+// The conversations `wkv serve` decodes together: N slots, the sequences of one engine,
 // each with its own fixed-size cache and policy state, driven by one worker
 // thread. Requests wait in a bounded queue for a free slot. A slot keeps the
 // conversation its cache holds, so a client that sends the whole history again
 // (as OpenAI clients do) continues in the slot that has it: only the messages
-// after what the slot holds are processed. Greedy replies do not depend on what
-// else runs: a batch equals each sequence alone, bit for bit.
+// after what the slot holds are processed. Each slot is a Generator, as in
+// `wkv generate`; a turn of the worker feeds a prompt chunk per slot, then one
+// engine step advances every slot that is replying. Greedy replies do not
+// depend on what else runs: a batch equals each sequence alone, bit for bit.
 #pragma once
 
 #include <condition_variable>
@@ -18,10 +20,11 @@
 #include <vector>
 
 #include "chat_template.hpp"
-#include "runtime/batch_engine.hpp"
+#include "engine.hpp"
+#include "generation.hpp"
+#include "policy.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
-#include "utf8_stream.hpp"
 
 namespace wkv {
 
@@ -76,12 +79,12 @@ struct PoolStats {
 
 class SlotPool {
 public:
-    // `prompt_chunk`: the most prompt tokens of one slot fed at once (each weight is
-    // read once for them). One chunk per slot per turn of the worker, so the slots
-    // that decode are held up at most that long by a new conversation's prompt.
+    // A slot per sequence of `engine`, each with `cache` settings. A prompt goes in
+    // Engine::prefill_chunk() tokens per turn of the worker, so the slots that
+    // decode are held up at most that long by a new conversation's prompt.
     // `max_prompt_tokens`: a longer prompt fails its job (0: no cap).
-    SlotPool(Context& ctx, const GpuWeights& weights, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-             const CacheSettings& cache, uint32_t slots, size_t max_queue, uint32_t prompt_chunk, int64_t max_prompt_tokens);
+    SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
+             const CacheSettings& cache, size_t max_queue, int64_t max_prompt_tokens);
     ~SlotPool();  // stops the worker
 
     // Queues a job; false when the queue is full (the caller answers 503).
@@ -93,28 +96,26 @@ public:
 
 private:
     struct Slot {
+        explicit Slot(Generator g) : generator(std::move(g)) {}
+        Generator generator;               // the slot's sequence of the engine
         std::shared_ptr<Job> job;
         std::vector<ChatMessage> history;  // the conversation in the cache (a chat's), with the reply so far
-        bool reply_ended = true;           // the last reply ended with its end of turn (it waits as `pending`)
-        std::vector<int32_t> to_feed;      // prompt tokens not yet in the cache
-        std::optional<int32_t> pending;    // the token whose logits come next
-        uint32_t pos = 0;                  // tokens in the cache
-        uint32_t entries = 0;              // cache entries after the worker's last turn (for stats)
-        std::optional<Sampler> sampler;
+        bool reply_ended = true;           // the last reply ended with its end of turn (it waits in the generator)
+        uint32_t tokens = 0;               // in the cache after the worker's last turn (for stats)
+        uint32_t entries = 0;              // cache entries then
         std::string reply;                 // text generated for the job
-        Utf8Stream text;                   // the reply's bytes, released in whole characters
     };
 
     void run();                       // the worker
     bool assign();                    // queued jobs to free slots; true if any started
     void start(uint32_t b, const std::shared_ptr<Job>& job);
     void release(uint32_t b, Job::Finish finish, const std::string& error = "");
-    bool ends_reply(int32_t token) const;
 
     const Tokenizer& tokenizer_;
     std::optional<ChatTemplate> chat_;
     CacheSettings cache_;
-    BatchEngine batch_;
+    Engine& engine_;
+    uint64_t entry_bytes_;  // one cache entry's keys and values, all layers and heads
     std::vector<Slot> slots_;
 
     mutable std::mutex mutex_;

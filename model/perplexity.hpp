@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "policy.hpp"
 #include "tokenizer.hpp"
 
 namespace wkv {
@@ -44,13 +45,38 @@ struct NllSum {
     }
 };
 
-// Called after every token fed; returning false stops the window early (Ctrl-C).
-using TokenCallback = std::function<bool()>;
+// Perplexity windows on any engine, in batches. Every window is evaluated
+// under several cache settings at once (the sequences of a lane share its
+// tokens), and several lanes run side by side, each on its own window of its
+// own document, taking the next window when one ends. So one step feeds
+// lanes x settings sequences, and a GPU reads every weight once per token for
+// all of them.
 
-// Runs one window through `engine` (reset first): feeds tokens[begin, end - 1),
-// scoring token t + 1 where it is at or past first_scored. Sets *complete to
-// false if `on_token` stopped it.
-NllSum evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w, const TokenCallback& on_token = {},
-                       bool* complete = nullptr);
+// One unit of work: a window over a document's tokens (which must outlive the run).
+struct WindowTask {
+    const std::vector<int32_t>* tokens;
+    Window window;
+};
+
+// The settings of every lane, lane after lane: what an engine of `lanes` lanes is built with.
+std::vector<CacheSettings> lane_settings(const std::vector<CacheSettings>& settings, uint32_t lanes);
+
+// What a run reports as it goes; every member may be empty.
+struct WindowEvents {
+    std::function<void(size_t task)> started;
+    std::function<void(size_t task, const std::vector<NllSum>& sums)> done;  // its NLL sum under each setting
+    std::function<bool(uint32_t fed)> stepped;  // tokens the step fed; returning false stops the run (Ctrl-C)
+};
+
+// Evaluates every task under each of `settings` settings on an engine built
+// with lane_settings(those settings, lanes): sequence lane * settings + s runs
+// setting s. Each window starts on a fresh cache and feeds its tokens one step
+// at a time, scoring token t + 1 where it is at or past first_scored. Tasks
+// start in order as lanes come free. Returns false if stopped early; tasks
+// still running then are not reported done.
+bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<WindowTask>& tasks, const WindowEvents& events);
+
+// One window under every sequence of the engine (one lane): one NllSum per sequence.
+std::vector<NllSum> evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w);
 
 }  // namespace wkv

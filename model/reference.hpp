@@ -8,14 +8,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine.hpp"
 #include "kv_cache.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 
 namespace wkv {
 
-class Reference final : public Engine {
+class Reference {
 public:
     Reference(const Model& model, const CacheSettings& settings);
     // A full cache of `entries`.
@@ -25,16 +24,12 @@ public:
     // Runs `token` at absolute position `pos` through every layer: appends its
     // key and value, attends, updates the scores and, once a layer holds
     // budget + 1 entries, lets the policy drop one (spec §2.3). Returns the logits.
-    const std::vector<float>& forward(int32_t token, uint32_t pos) override;
-    using Engine::feed;
-    void feed(int32_t token, uint32_t pos) override { run_layers(token, pos); }
-    double nll(int32_t token, uint32_t pos, int32_t target) override;
-    void reset() override;
-    uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
-    uint32_t cache_entries() const override { return cache_.length(0, 0); }
-    uint64_t weight_bytes() const override { return model_.weight_bytes(); }
-    uint64_t bytes_read_per_token() const override { return model_.bytes_read_per_token(); }
-    std::string device_name() const override { return "CPU reference"; }
+    const std::vector<float>& forward(int32_t token, uint32_t pos);
+    // The same without the classifier: a token nobody scores.
+    void feed(int32_t token, uint32_t pos) { run_layers(token, pos); }
+    // forward(), then the negative log-likelihood of `target` as the next token.
+    double nll(int32_t token, uint32_t pos, int32_t target);
+    void reset();  // an empty cache: a new sequence
 
     KvCache& cache() { return cache_; }
     const KvCache& cache() const { return cache_; }

@@ -64,10 +64,11 @@ uint64_t entry_bytes(Context& ctx, const ModelConfig& c, const std::vector<Cache
 
 }  // namespace
 
-BatchEngine::BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk,
-                         uint64_t max_buffer_bytes)
-    : w_(weights),
-      c_(weights.config),
+BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights, std::vector<CacheSettings> sequences,
+                         uint32_t max_chunk, uint64_t max_buffer_bytes)
+    : ctx_(ctx),
+      w_(std::move(weights)),
+      c_(w_->config),
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
       attend_in_chunks_(max_chunk > 1),
@@ -135,6 +136,8 @@ uint64_t BatchEngine::kv_cache_bytes() const {
     return total;
 }
 
+std::string BatchEngine::device_name() const { return ctx_.info().name; }
+
 void BatchEngine::reset(uint32_t b) {
     rings_[b]->clear();
     state_[b] = {};
@@ -152,28 +155,19 @@ int32_t BatchEngine::token(uint32_t b) const {
     return static_cast<int32_t>(value);
 }
 
-float BatchEngine::nll(uint32_t b) const {
+double BatchEngine::nll(uint32_t b) const {
     float value = 0;
     nll_host_.download(&value, 4, uint64_t{b} * 4);
     return value;
 }
 
-BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos) {
-    if (token < 0 || static_cast<uint32_t>(token) >= c_.vocab_size) {
-        throw Error("token id " + std::to_string(token) + " is outside the vocabulary");
-    }
-    if (state_[b].entries >= rings_[b]->capacity()) {
-        throw Error("KV cache is full (" + std::to_string(rings_[b]->capacity()) + " entries per layer and head)");
-    }
-    if (sequences_[b].positions == PositionMode::original && pos >= rope_positions_) {
-        throw Error("position " + std::to_string(pos) + " is past the model's context of " + std::to_string(rope_positions_) +
-                    " (original positions; --positions cache keeps them inside it)");
-    }
+BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, const SequenceStep& step) {
+    check_step(c_, sequences_[b], state_[b].entries, step);
     const CachePolicy& p = sequences_[b].policy;
     CacheWork w;
     w.row = row;
     w.seq = b;
-    w.pos = pos;
+    w.pos = step.pos;
     w.n_entries = state_[b].entries + 1;
     w.compress = p.compresses() && w.n_entries > p.budget;
     w.step = state_[b].steps;
@@ -184,7 +178,7 @@ BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, int32_t
 }
 
 void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves) {
-    const GpuLayerWeights& w = w_.layers[l];
+    const GpuLayerWeights& w = w_->layers[l];
     const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd, qkv_dim = qkv_floats(c_), gate_up_dim = 2 * c_.hidden_dim;
     const BufferRange norm_attn = w.attn_norm.chunks.front().buffer, norm_ffn = w.ffn_norm.chunks.front().buffer;
     Recorder& r = recorder_;
@@ -259,13 +253,13 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
 void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves) {
     Recorder& r = recorder_;
     for (uint32_t row = 0; row < rows; row++) {
-        if (row_tokens[row] >= 0) kernels_.embedding(r, w_.token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
+        if (row_tokens[row] >= 0) kernels_.embedding(r, w_->token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
     }
     r.barrier();
     for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, waves);
 }
 
-void BatchEngine::step(const std::vector<SequenceStep>& steps) {
+void BatchEngine::step(std::span<const SequenceStep> steps) {
     const uint32_t B = size();
     if (steps.size() != B) throw std::logic_error("BatchEngine::step needs one entry per sequence");
     // One token per active sequence, in row b: one wave of cache work.
@@ -277,10 +271,7 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
         for (uint32_t b = 0; b < B; b++) {
             const SequenceStep& s = steps[b];
             if (!s.active) continue;
-            if (s.output == StepOutput::nll && (s.target < 0 || static_cast<uint32_t>(s.target) >= c_.vocab_size)) {
-                throw Error("token id " + std::to_string(s.target) + " is outside the vocabulary");
-            }
-            waves[0].push_back(plan_token(b, b, s.token, s.pos));
+            waves[0].push_back(plan_token(b, b, s));
             row_tokens[b] = s.token;
             any_output = any_output || s.output != StepOutput::none;
         }
@@ -293,9 +284,9 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
     r.begin();
     record_tokens(B, row_tokens, waves);
     if (any_output) {
-        kernels_.rmsnorm(r, x_, w_.final_norm.chunks.front().buffer, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
+        kernels_.rmsnorm(r, x_, w_->final_norm.chunks.front().buffer, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
         r.barrier();
-        kernels_.matvec(r, w_.classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
+        kernels_.matvec(r, w_->classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
         r.barrier();
         const bool any_token =
             std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) { return s.active && s.output == StepOutput::token; });
@@ -315,7 +306,14 @@ void BatchEngine::step(const std::vector<SequenceStep>& steps) {
 }
 
 void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) {
-    if (tokens.empty() || tokens.size() > rows_) throw std::logic_error("BatchEngine::prefill: 1 to max_chunk tokens at once");
+    check_prefill(c_, sequences_.at(b), state_[b].entries, tokens, first_pos);  // nothing moves on a bad token
+    for (size_t done = 0; done < tokens.size(); done += rows_) {
+        const size_t n = std::min<size_t>(rows_, tokens.size() - done);
+        run_chunk(b, tokens.subspan(done, n), first_pos + static_cast<uint32_t>(done), logits && done + n == tokens.size());
+    }
+}
+
+void BatchEngine::run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) {
     // Token t of the chunk in row t. The tokens the cache takes without evicting
     // form one wave of cache work (appended together, then attending causally);
     // each token that compresses is a wave of its own, in order, as token-by-token
@@ -327,7 +325,7 @@ void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t 
     std::vector<std::vector<CacheWork>> waves;
     try {
         for (uint32_t t = 0; t < n; t++) {
-            const CacheWork w = plan_token(t, b, tokens[t], first_pos + t);
+            const CacheWork w = plan_token(t, b, {true, tokens[t], first_pos + t, StepOutput::none, 0});
             CacheWork* run = waves.empty() ? nullptr : &waves.back().front();
             if (run && attend_in_chunks_ && !w.compress && !run->compress) {
                 run->tokens++;
@@ -344,9 +342,9 @@ void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t 
     record_tokens(n, std::vector<int32_t>(tokens.begin(), tokens.end()), waves);
     if (logits) {
         // The last token's logits, in the sequence's row of the logits buffers.
-        kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_.final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim), c_.dim, c_.rms_eps);
+        kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_->final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim), c_.dim, c_.rms_eps);
         r.barrier();
-        kernels_.matvec(r, w_.classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false);
+        kernels_.matvec(r, w_->classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false);
         const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;
         r.copy(logits_, offset, logits_host_, offset, uint64_t{c_.vocab_size} * 4);
         r.host_barrier();

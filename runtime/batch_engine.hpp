@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "engine.hpp"  // model/engine.hpp: the interface
 #include "gpu_weights.hpp"
 #include "kernels.hpp"
 #include "kv_cache_ring.hpp"
@@ -20,49 +21,42 @@
 
 namespace wkv {
 
-// What a step hands back for a sequence: nothing, its logits, the NLL of a
-// target, or its greedy next token (picked on the device).
-enum class StepOutput { none, logits, nll, token };
-
-struct SequenceStep {
-    bool active = true;   // an inactive sequence is left untouched this step
-    int32_t token = 0;
-    uint32_t pos = 0;
-    StepOutput output = StepOutput::none;
-    int32_t target = 0;   // for StepOutput::nll
-};
-
-class BatchEngine {
+class BatchEngine final : public Engine {
 public:
-
     // `max_chunk`: the most prompt tokens prefill() takes at once (activation rows).
     // `max_buffer_bytes`: split cache layers above this (0 = the device's limits).
-    BatchEngine(Context& ctx, const GpuWeights& weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1,
+    // (runtime/engine_factory.hpp plans the memory and uploads the weights first.)
+    BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1,
                 uint64_t max_buffer_bytes = 0);
 
-    // One token for every active sequence.
-    void step(const std::vector<SequenceStep>& steps);
-    // Up to max_chunk tokens of sequence b at positions first_pos, first_pos + 1, ...:
-    // every weight read once for all of them. While the cache takes them without
-    // evicting, they are appended together and attend in one pass, each causally
-    // (query j over the entries up to its own); a token that makes the policy
-    // evict is processed on its own, after those before it. Either way the result
-    // equals feeding them one at a time, bit for bit. With `logits`, the last
-    // token's logits are read back (logits(b)).
-    void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
-    uint32_t max_chunk() const { return rows_; }
-    // After a step: sequence b's logits (StepOutput::logits), NLL (StepOutput::nll)
-    // or greedy next token (StepOutput::token).
-    std::vector<float> logits(uint32_t b) const;
-    float nll(uint32_t b) const;
-    int32_t token(uint32_t b) const;
+    uint32_t size() const override { return static_cast<uint32_t>(sequences_.size()); }
+    // One token for every active sequence: one command buffer, every weight read once for all.
+    void step(std::span<const SequenceStep> steps) override;
+    // A prompt in chunks of prefill_chunk() tokens: every weight read once per
+    // chunk. While the cache takes them without evicting, a chunk's tokens are
+    // appended together and attend in one pass, each causally (query j over the
+    // entries up to its own); a token that makes the policy evict is processed on
+    // its own, after those before it. Either way the result equals feeding them
+    // one at a time, bit for bit.
+    void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) override;
+    uint32_t prefill_chunk() const override { return rows_; }
+    void reset(uint32_t b) override;
 
-    void reset(uint32_t b);  // empty that sequence's cache
-    uint32_t size() const { return static_cast<uint32_t>(sequences_.size()); }
+    std::vector<float> logits(uint32_t b) const override;
+    double nll(uint32_t b) const override;
+    int32_t token(uint32_t b) const override;
+
+    uint32_t entries(uint32_t b) const override { return state_[b].entries; }
+    uint64_t kv_cache_bytes() const override;
+    uint64_t weight_bytes() const override { return w_->bytes(); }
+    uint64_t bytes_read_per_token() const override { return w_->bytes_read_per_token(); }
+    std::string device_name() const override;
+    HostCounters host_counters() const override { return recorder_.counters(); }
+    void enable_profiling() override { recorder_.enable_profiling(); }
+    std::vector<ShaderTime> profile() const override { return recorder_.profile(); }
+
     const ModelConfig& config() const { return c_; }
     const KvCacheRing& cache(uint32_t b) const { return *rings_[b]; }
-    uint32_t entries(uint32_t b) const { return state_[b].entries; }
-    uint64_t kv_cache_bytes() const;
     // The bytes of the engine's own buffers (activations, logits, RoPE table, the cache kernels'
     // entries) for these sequences, before building one (for the memory plan), and as built.
     struct BufferBytes {
@@ -70,10 +64,6 @@ public:
     };
     static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences, uint32_t max_chunk = 1);
     uint64_t buffer_bytes() const;
-    // Device time per shader over the steps after enable_profiling() (`wkv ppl --profile`).
-    void enable_profiling() { recorder_.enable_profiling(); }
-    std::vector<ShaderTime> profile() const { return recorder_.profile(); }
-    const HostCounters& host_counters() const { return recorder_.counters(); }
 
 private:
     struct SequenceState {
@@ -89,14 +79,17 @@ private:
         uint32_t tokens = 1;
     };
     // Checks a token, works out its cache work and advances the sequence's state.
-    CacheWork plan_token(uint32_t row, uint32_t b, int32_t token, uint32_t pos);
+    CacheWork plan_token(uint32_t row, uint32_t b, const SequenceStep& step);
+    // At most rows_ tokens of a prompt: one command buffer.
+    void run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
     // Row `row` of an activation buffer of `floats` per row.
     BufferRange slice(const Buffer& b, uint32_t row, uint32_t floats) const;
     // Every layer for `rows` rows (row_tokens: each row's token, -1 for none).
     void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves);
     void record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves);
 
-    const GpuWeights& w_;
+    Context& ctx_;
+    std::shared_ptr<const GpuWeights> w_;
     ModelConfig c_;
     std::vector<CacheSettings> sequences_;
     uint32_t rows_;  // activation rows: a sequence each in step(), a token each in prefill()

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "gpu_engine.hpp"
+#include "engine_factory.hpp"
 #include "error.hpp"
 #include "random_model.hpp"
 #include "kernels.hpp"
@@ -569,7 +569,8 @@ void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
         const Model model = model_from_bytes(random_llama_gguf(o));
         for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
             Reference cpu(model, 24, mode);
-            GpuEngine gpu(ctx, model, 24, mode);
+            const std::unique_ptr<BatchEngine> engine = make_gpu_engine(ctx, model, {full_cache(24, mode)});
+            Sequence gpu(*engine);
             double worst = 0;
             for (uint32_t pos = 0; pos < 24; pos++) {
                 const int32_t token = static_cast<int32_t>((pos * 7 + 3) % cs.vocab);

@@ -18,17 +18,10 @@
 
 #include "buffer.hpp"
 #include "context.hpp"
-#include "engine.hpp"  // HostCounters
+#include "engine.hpp"  // HostCounters, ShaderTime
 #include "pipeline.hpp"
 
 namespace wkv {
-
-// Device time spent in one shader over every profiled command buffer.
-struct ShaderTime {
-    std::string shader;
-    uint64_t dispatches = 0;
-    double seconds = 0;
-};
 
 class Recorder {
 public:

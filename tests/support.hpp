@@ -14,6 +14,7 @@
 #include "policy.hpp"
 #include "tensor_roles.hpp"
 #include "runtime/context.hpp"
+#include "runtime/engine_factory.hpp"
 
 namespace wkv::test {
 
@@ -80,6 +81,23 @@ RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::st
 
 // One Vulkan context for the whole test process, with the validation layer on.
 Context& validated_context();
+
+// A GPU engine of one sequence, driven through that sequence's calls (the
+// engine is built first, so it lives as long as the view).
+struct OwnedGpuEngine {
+    std::unique_ptr<BatchEngine> owned;
+};
+class GpuSequence : private OwnedGpuEngine, public Sequence {
+public:
+    GpuSequence(Context& ctx, const Model& model, const CacheSettings& settings, GpuOptions options = {})
+        : OwnedGpuEngine{make_gpu_engine(ctx, model, {settings}, std::move(options))}, Sequence(*owned) {}
+    // A full cache of `entries`.
+    GpuSequence(Context& ctx, const Model& model, uint32_t entries, PositionMode positions = PositionMode::cache_index,
+                GpuOptions options = {})
+        : GpuSequence(ctx, model, full_cache(entries, positions), std::move(options)) {}
+    BatchEngine& batch() { return *owned; }
+    const KvCacheRing& cache() const { return owned->cache(0); }
+};
 // Fails the current test if the validation layer has reported anything so far.
 void check_no_validation_messages();
 

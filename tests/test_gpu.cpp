@@ -10,7 +10,6 @@
 #include "error.hpp"
 #include "conformance.hpp"
 #include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
 #include "sampler.hpp"
 #include "support.hpp"
 
@@ -20,7 +19,7 @@ using namespace wkv::test;
 namespace {
 
 // Feeds the same tokens to both engines; returns the worst |gpu - cpu| / max(1, max|cpu logit|).
-double worst_logit_error(Engine& cpu, Engine& gpu, const std::vector<int32_t>& tokens) {
+double worst_logit_error(Reference& cpu, Sequence& gpu, const std::vector<int32_t>& tokens) {
     double worst = 0;
     for (uint32_t pos = 0; pos < tokens.size(); pos++) {
         const std::vector<float> a = cpu.forward(tokens[pos], pos);
@@ -57,7 +56,7 @@ TEST_CASE("stories260K fp32 on the GPU: logits within 1e-4 of the stored ones, 2
     const Model model = load_model(shared_file("models/stories260K.bin"));
     const Json ref = shared_json("models/stories260K.reference.json");
     const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
-    GpuEngine gpu(validated_context(), model, 256);
+    GpuSequence gpu(validated_context(), model, 256);
     int32_t token = 1;
     std::vector<int32_t> got;
     for (uint32_t pos = 0; pos < 256; pos++) {
@@ -85,7 +84,7 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
         for (int32_t& t : tokens) t %= static_cast<int32_t>(model.config.vocab_size);
         for (PositionMode mode : {PositionMode::cache_index, PositionMode::original}) {
             Reference cpu(model, static_cast<uint32_t>(steps), mode);
-            GpuEngine gpu(validated_context(), model, static_cast<uint32_t>(steps), mode);
+            GpuSequence gpu(validated_context(), model, static_cast<uint32_t>(steps), mode);
             const double worst = worst_logit_error(cpu, gpu, tokens);
             CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index") << " worst " << worst);
         }
@@ -95,13 +94,13 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
 
 TEST_CASE("the device reads what the CPU reads per token: one row of an untied embedding table") {
     const Model f32 = load_model(shared_file("models/wkv-eval-8m.bin"));
-    GpuEngine gpu(validated_context(), f32, 8);
-    CHECK(gpu.weight_bytes() == f32.weight_bytes());  // f32 is stored as it is
-    CHECK(gpu.bytes_read_per_token() == f32.bytes_read_per_token());
+    GpuSequence gpu(validated_context(), f32, 8);
+    CHECK(gpu.batch().weight_bytes() == f32.weight_bytes());  // f32 is stored as it is
+    CHECK(gpu.batch().bytes_read_per_token() == f32.bytes_read_per_token());
     // q8_0 blocks are padded from 34 to 36 bytes on the device: each row of 288 values holds 9 blocks.
     const Model q8 = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
-    GpuEngine gpu_q8(validated_context(), q8, 8);
-    CHECK(gpu_q8.bytes_read_per_token() == gpu_q8.weight_bytes() - 4096ull * 9 * 36 + 9 * 36);
+    GpuSequence gpu_q8(validated_context(), q8, 8);
+    CHECK(gpu_q8.batch().bytes_read_per_token() == gpu_q8.batch().weight_bytes() - 4096ull * 9 * 36 + 9 * 36);
     check_no_validation_messages();
 }
 
@@ -122,13 +121,13 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
         r.kind = kind;
         r.budget = kind == PolicyKind::full ? 256 : 32;  // the compressing ones evict inside the chunks
         const CacheSettings settings{resolve_policy(r, 512), positions, kv_type};
-        GpuEngine one(ctx, model, settings);
+        GpuSequence one(ctx, model, settings);
         for (uint32_t pos = 0; pos < prompt.size(); pos++) one.feed(prompt[pos], pos);
         const std::vector<float> expected = one.forward(7, static_cast<uint32_t>(prompt.size()));
         for (uint32_t chunk : {64u, 5u}) {
-            GpuEngineOptions options;
+            GpuOptions options;
             options.prompt_chunk = chunk;
-            GpuEngine chunked(ctx, model, settings, options);
+            GpuSequence chunked(ctx, model, settings, options);
             chunked.feed(prompt, 0);
             CHECK_MESSAGE(chunked.forward(7, static_cast<uint32_t>(prompt.size())) == expected, policy_name(kind) << " chunk " << chunk);
             CHECK(chunked.entries() == one.entries());
@@ -159,16 +158,16 @@ TEST_CASE("a cache split into groups of KV heads (small buffer limits) gives the
         // The full cache takes what fits; the others evict through most of the prompt.
         const std::vector<int32_t> text(prompt.begin(), prompt.begin() + (kind == PolicyKind::full ? 31 : static_cast<std::ptrdiff_t>(prompt.size())));
         const CacheSettings settings{resolve_policy(r, 512), PositionMode::cache_index, KvType::f16};
-        GpuEngine whole(ctx, model, settings);
+        GpuSequence whole(ctx, model, settings);
         REQUIRE(whole.cache().layer(0).size() == 1);
         whole.feed(text, 0);
         const std::vector<float> expected = whole.forward(7, static_cast<uint32_t>(text.size()));
         // limit, then the groups' heads: uneven, even, one head each.
         for (const auto& [limit, heads] : {std::pair{7500ull, std::vector<uint32_t>{3, 1}}, std::pair{6000ull, std::vector<uint32_t>{2, 2}},
                                            std::pair{4000ull, std::vector<uint32_t>{1, 1, 1, 1}}}) {
-            GpuEngineOptions options;
+            GpuOptions options;
             options.max_buffer_bytes = limit;
-            GpuEngine split(ctx, model, settings, options);
+            GpuSequence split(ctx, model, settings, options);
             std::vector<uint32_t> got;
             for (const KvLayer& g : split.cache().layer(0)) got.push_back(g.n_heads);
             CHECK(got == heads);
@@ -190,10 +189,10 @@ TEST_CASE("a decode step is one command buffer of 10 dispatches per layer: Q, K 
     // Per layer: rmsnorm, qkv, kv_append, attention, score_accumulate, wo, rmsnorm,
     // gate+up, swiglu, w2; then the embedding, the final rmsnorm and the classifier.
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
-    GpuEngine gpu(validated_context(), model, 16);
-    const HostCounters before = gpu.host_counters();
+    GpuSequence gpu(validated_context(), model, 16);
+    const HostCounters before = gpu.batch().host_counters();
     gpu.forward(1, 0);
-    const HostCounters after = gpu.host_counters();
+    const HostCounters after = gpu.batch().host_counters();
     CHECK(after.submits - before.submits == 1);
     CHECK(after.dispatches - before.dispatches == 6 * 10 + 3);
     CHECK(after.wait_seconds > before.wait_seconds);
@@ -206,29 +205,29 @@ TEST_CASE("a prompt chunk the cache takes is 10 dispatches per layer, as a decod
     // and an embedding per token. A wave of cache work per token would be 3 more
     // dispatches a layer for every token after the first.
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
-    GpuEngine gpu(validated_context(), model, 16);
+    GpuSequence gpu(validated_context(), model, 16);
     std::vector<int32_t> prompt(12);
     for (int32_t i = 0; i < 12; i++) prompt[i] = 1 + i * 97;
-    const HostCounters before = gpu.host_counters();
+    const HostCounters before = gpu.batch().host_counters();
     gpu.feed(prompt, 0);
-    CHECK(gpu.host_counters().dispatches - before.dispatches == 6 * 10 + 12);
+    CHECK(gpu.batch().host_counters().dispatches - before.dispatches == 6 * 10 + 12);
     CHECK(gpu.entries() == 12);
     // A policy with a budget of 8 takes the first 8 together; each of the 4 after them evicts,
     // alone and in order: append, attention, scores and compression, 4 dispatches a layer each.
     PolicyRequest r;
     r.kind = PolicyKind::weightedkv;
     r.budget = 8;
-    GpuEngine evicting(validated_context(), model, CacheSettings{resolve_policy(r, 1024), PositionMode::cache_index});
-    const HostCounters start = evicting.host_counters();
+    GpuSequence evicting(validated_context(), model, CacheSettings{resolve_policy(r, 1024), PositionMode::cache_index});
+    const HostCounters start = evicting.batch().host_counters();
     evicting.feed(prompt, 0);
-    CHECK(evicting.host_counters().dispatches - start.dispatches == 6 * (10 + 4 * 4) + 12);
+    CHECK(evicting.batch().host_counters().dispatches - start.dispatches == 6 * (10 + 4 * 4) + 12);
     CHECK(evicting.entries() == 8);
     check_no_validation_messages();
 }
 
 TEST_CASE("greedy decoding picks on the device: the tokens of argmax over the logits, and only a token id comes back") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
-    GpuEngine on_device(validated_context(), model, 40), on_host(validated_context(), model, 40);
+    GpuSequence on_device(validated_context(), model, 40), on_host(validated_context(), model, 40);
     Sampler greedy({0.0f, 1.0f, 0});
     // A varied start, so the greedy continuation is not one token over and over.
     std::vector<int32_t> prompt = {1};
@@ -239,10 +238,10 @@ TEST_CASE("greedy decoding picks on the device: the tokens of argmax over the lo
     int32_t a = prompt.back(), b = prompt.back();
     std::vector<int32_t> tokens;
     for (uint32_t pos = 11; pos < 40; pos++) {
-        const HostCounters before = on_device.host_counters();
+        const HostCounters before = on_device.batch().host_counters();
         a = on_device.next_token(a, pos, greedy);
         // The decode step of the test above, and the argmax.
-        CHECK(on_device.host_counters().dispatches - before.dispatches == 6 * 10 + 3 + 1);
+        CHECK(on_device.batch().host_counters().dispatches - before.dispatches == 6 * 10 + 3 + 1);
         b = argmax(on_host.forward(b, pos));
         CHECK(a == b);
         tokens.push_back(a);
@@ -253,8 +252,8 @@ TEST_CASE("greedy decoding picks on the device: the tokens of argmax over the lo
 
 TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give bit-identical logits") {
     const Model model = load_model(shared_file("models/wkv-eval-8m.q8_0.gguf"));
-    GpuEngine whole(validated_context(), model, 8);
-    GpuEngine split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, 64, {}});
+    GpuSequence whole(validated_context(), model, 8);
+    GpuSequence split(validated_context(), model, 8, PositionMode::cache_index, {100 * 1024, 64, {}});
     CHECK(split.cache().layer(0).size() == 1);  // a cache of 9 slots still fits one buffer
     // (the stacked Q, K and V of a layer, 864 rows, take three chunks that cut across the parts)
     for (uint32_t pos = 0; pos < 8; pos++) {
@@ -262,21 +261,21 @@ TEST_CASE("weights split into many chunks (a small maxStorageBufferRange) give b
         const std::vector<float> a = whole.forward(token, pos);
         CHECK(split.forward(token, pos) == a);
     }
-    CHECK(split.weight_bytes() == whole.weight_bytes());
+    CHECK(split.batch().weight_bytes() == whole.batch().weight_bytes());
     check_no_validation_messages();
 }
 
 TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and its size never changes") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     Reference cpu(model, 48);
-    GpuEngine gpu(validated_context(), model, 48);
-    const uint64_t bytes = gpu.kv_cache_bytes();
+    GpuSequence gpu(validated_context(), model, 48);
+    const uint64_t bytes = gpu.batch().kv_cache_bytes();
     const std::vector<int32_t> tokens = story_tokens(40);
     for (uint32_t pos = 0; pos < tokens.size(); pos++) {
         cpu.forward(tokens[pos], pos);
         gpu.forward(tokens[pos], pos);
     }
-    CHECK(gpu.kv_cache_bytes() == bytes);
+    CHECK(gpu.batch().kv_cache_bytes() == bytes);
     // What `wkv ppl` sizes its lanes with before building any ring.
     CHECK(KvCacheRing::bytes_for(model.config, 48, KvType::f32) == bytes);
     for (KvType type : {KvType::f32, KvType::f16}) {
@@ -307,7 +306,7 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
 
 TEST_CASE("a full cache is an error, not a crash") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
-    GpuEngine gpu(validated_context(), model, 3);
+    GpuSequence gpu(validated_context(), model, 3);
     for (uint32_t pos = 0; pos < 3; pos++) gpu.forward(1, pos);
     CHECK_THROWS_WITH_AS(gpu.forward(1, 3), "KV cache is full (3 entries per layer and head)", Error);
     CHECK_THROWS_AS(gpu.forward(512, 0), Error);

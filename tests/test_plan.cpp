@@ -8,9 +8,9 @@
 #include "gguf_writer.hpp"
 #include "random_model.hpp"
 #include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
 #include "runtime/kv_cache_ring.hpp"
 #include "runtime/memory_plan.hpp"
+#include "cpu_engine.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -57,17 +57,17 @@ TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
     const CacheSettings cache{resolve_policy(r, 1024), PositionMode::cache_index, KvType::f16};
     Context& ctx = validated_context();
     const MemoryPlan plan = plan_memory(model, {cache}, ctx.info().max_buffer_bytes());
-    GpuEngine gpu(ctx, model, cache);
-    CHECK(plan.weights == gpu.weight_bytes());
-    CHECK(plan.kv_cache == gpu.kv_cache_bytes());
+    GpuSequence gpu(ctx, model, cache);
+    CHECK(plan.weights == gpu.batch().weight_bytes());
+    CHECK(plan.kv_cache == gpu.batch().kv_cache_bytes());
     CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 65, KvType::f16));
     CHECK(plan.kv_buffer == plan.kv_cache / 6);  // one buffer per layer
     CHECK(!plan.kv_split);
     CHECK(plan.weights_by_type.size() == 2);                // q8_0 matrices, f32 norms
     const std::vector<CacheSettings> three(3, cache);
     const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(model.config, three);
-    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    const BatchEngine batch(ctx, *weights, three);
+    const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
+    const BatchEngine batch(ctx, weights, three);
     CHECK(buffers.total == batch.buffer_bytes());
     CHECK(plan_memory(model, three, ctx.info().max_buffer_bytes()).kv_cache == 3 * plan.kv_cache);
     // Below one layer's buffer the layers split into groups of KV heads, as the ring splits them.
@@ -75,10 +75,10 @@ TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
     CHECK(split.kv_split);
     CHECK(split.kv_buffer < plan.kv_buffer);
     CHECK(split.kv_cache >= plan.kv_cache);  // each group's sections are padded on their own
-    GpuEngineOptions options;
+    GpuOptions options;
     options.max_buffer_bytes = plan.kv_buffer - 1;
-    GpuEngine split_gpu(ctx, model, cache, options);
-    CHECK(split_gpu.kv_cache_bytes() == split.kv_cache);
+    GpuSequence split_gpu(ctx, model, cache, options);
+    CHECK(split_gpu.batch().kv_cache_bytes() == split.kv_cache);
     CHECK(split_gpu.cache().layer(0).size() == 2);
     check_no_validation_messages();
 }
@@ -160,18 +160,17 @@ TEST_CASE("linear RoPE scaling: position p with factor 2 is position p/2 without
     CHECK(scaled.config.rope_scale == 0.5f);
     Context& ctx = validated_context();
     for (bool gpu : {false, true}) {
-        std::unique_ptr<Engine> a, b;
-        if (gpu) {
-            a = std::make_unique<GpuEngine>(ctx, plain, 16, PositionMode::original);
-            b = std::make_unique<GpuEngine>(ctx, scaled, 16, PositionMode::original);
-        } else {
-            a = std::make_unique<Reference>(plain, 16, PositionMode::original);
-            b = std::make_unique<Reference>(scaled, 16, PositionMode::original);
-        }
+        auto engine = [&](const Model& m) -> std::unique_ptr<Engine> {
+            const std::vector<CacheSettings> one = {full_cache(16, PositionMode::original)};
+            if (gpu) return make_gpu_engine(ctx, m, one);
+            return std::make_unique<CpuEngine>(m, one);
+        };
+        const std::unique_ptr<Engine> plain_engine = engine(plain), scaled_engine = engine(scaled);
+        Sequence a(*plain_engine), b(*scaled_engine);
         double worst = 0;
         for (uint32_t i = 0; i < 6; i++) {
             const int32_t token = static_cast<int32_t>(i * 11 % 64);
-            const std::vector<float> x = a->forward(token, i), y = b->forward(token, 2 * i);
+            const std::vector<float> x = a.forward(token, i), y = b.forward(token, 2 * i);
             for (size_t k = 0; k < x.size(); k++) worst = std::max(worst, static_cast<double>(std::fabs(x[k] - y[k])));
         }
         CHECK_MESSAGE(worst < 1e-5, (gpu ? "GPU " : "CPU ") << worst);

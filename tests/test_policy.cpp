@@ -9,7 +9,6 @@
 #include "error.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
 #include "runtime/kernels.hpp"
 #include "sampler.hpp"
 #include "support.hpp"
@@ -38,7 +37,7 @@ std::string error_of(const PolicyRequest& r, uint32_t context = 512) {
 }
 
 // Compares every layer of the GPU cache with the CPU's; returns false at the first index mismatch.
-bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c, uint32_t slots, double& worst_acc,
+bool same_state(const Reference& cpu, const GpuSequence& gpu, const ModelConfig& c, uint32_t slots, double& worst_acc,
                 double& worst_value) {
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const KvLayerSnapshot want = snapshot_of(cpu.cache(), l, c.n_heads), got = gpu.cache().read_layer(l);
@@ -65,8 +64,8 @@ bool same_state(const Reference& cpu, const GpuEngine& gpu, const ModelConfig& c
 // the probabilities summed into acc move with it).
 void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps, const std::string& label) {
     Reference cpu(model, settings);
-    GpuEngine gpu(validated_context(), model, settings);
-    const uint64_t bytes = gpu.kv_cache_bytes();
+    GpuSequence gpu(validated_context(), model, settings);
+    const uint64_t bytes = gpu.batch().kv_cache_bytes();
     int32_t a = 1, b = 1;
     double worst_acc = 0, worst_value = 0;
     for (uint32_t pos = 0; pos < steps; pos++) {
@@ -79,7 +78,7 @@ void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps,
     const double tolerance = settings.kv_type == KvType::f16 ? 1e-3 : 1e-4;
     CHECK_MESSAGE(worst_acc < tolerance, label << " acc " << worst_acc);
     CHECK_MESSAGE(worst_value < tolerance, label << " values " << worst_value);
-    CHECK(gpu.kv_cache_bytes() == bytes);
+    CHECK(gpu.batch().kv_cache_bytes() == bytes);
     const uint32_t expected_entries = settings.policy.compresses() ? std::min(steps, settings.policy.budget) : steps;
     CHECK(gpu.entries() == expected_entries);
 }
@@ -241,15 +240,15 @@ TEST_CASE("f16 keys and values on stories260K: perplexity within 1% of f32, GPU 
     const Model stories = load_model(shared_file("models/stories260K.bin"));
     std::vector<int32_t> text = {1};
     for (int32_t id : to_ids(shared_json("models/stories260K.reference.json")["greedy_ids_256"])) text.push_back(id);
-    auto perplexity = [&](Engine& e) {
+    auto perplexity = [&](auto& e) {  // a Reference or a Sequence
         double total = 0;
         for (uint32_t pos = 0; pos + 1 < text.size(); pos++) total += e.nll(text[pos], pos, text[pos + 1]);
         return std::exp(total / static_cast<double>(text.size() - 1));
     };
     for (PolicyKind kind : compressing_policies()) {
         const CachePolicy p = policy(kind, 32);
-        GpuEngine gpu_f32(validated_context(), stories, {p, PositionMode::cache_index, KvType::f32});
-        GpuEngine gpu_f16(validated_context(), stories, {p, PositionMode::cache_index, KvType::f16});
+        GpuSequence gpu_f32(validated_context(), stories, {p, PositionMode::cache_index, KvType::f32});
+        GpuSequence gpu_f16(validated_context(), stories, {p, PositionMode::cache_index, KvType::f16});
         Reference cpu_f16(stories, {p, PositionMode::cache_index, KvType::f16});
         const double f32 = perplexity(gpu_f32), f16 = perplexity(gpu_f16), cpu = perplexity(cpu_f16);
         INFO(describe(p) << ": f32 " << f32 << ", f16 " << f16 << ", CPU f16 " << cpu);
@@ -263,7 +262,7 @@ TEST_CASE("a budget the sequence never reaches changes nothing: identical to the
     const Model model = load_model(shared_file("models/stories260K.bin"));
     for (PolicyKind kind : compressing_policies()) {
         Reference full(model, 300), compressed(model, CacheSettings{policy(kind, 300), PositionMode::cache_index});
-        GpuEngine gpu_full(validated_context(), model, 300), gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
+        GpuSequence gpu_full(validated_context(), model, 300), gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
         int32_t token = 1;
         for (uint32_t pos = 0; pos < 300; pos++) {
             const std::vector<float> expected = full.forward(token, pos);

@@ -6,8 +6,7 @@
 
 #include "perplexity.hpp"
 #include "reference.hpp"
-#include "runtime/batch_perplexity.hpp"
-#include "runtime/gpu_engine.hpp"
+#include "cpu_engine.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -92,12 +91,12 @@ TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full
     for (const CacheSettings& s : settings) {
         for (uint32_t stride : {3u, 4u, 8u}) {
             const NllSum slow = slow_perplexity(model, s, tokens, 8, stride);
-            Reference cpu(model, s);
-            GpuEngine gpu(ctx, model, s);
+            CpuEngine cpu(model, {s});
+            const std::unique_ptr<BatchEngine> gpu = make_gpu_engine(ctx, model, {s});
             NllSum a, b;
             for (const Window& w : plan_windows(static_cast<uint32_t>(tokens.size()), 8, stride)) {
-                a += evaluate_window(cpu, tokens, w);
-                b += evaluate_window(gpu, tokens, w);
+                a += evaluate_window(cpu, tokens, w).at(0);
+                b += evaluate_window(*gpu, tokens, w).at(0);
             }
             CHECK(a.scored == (stride < 8 ? tokens.size() - 1 : tokens.size() - 4));  // 4 windows when disjoint
             CHECK(slow.scored == a.scored);
@@ -129,14 +128,14 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     grid.push_back(grid[3]);
     grid.push_back(grid[7]);
     Context& ctx = validated_context();
-    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    BatchEngine batch(ctx, *weights, grid);
-    std::vector<std::unique_ptr<GpuEngine>> single;
-    for (const CacheSettings& s : grid) single.push_back(std::make_unique<GpuEngine>(ctx, model, s));
+    const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
+    BatchEngine batch(ctx, weights, grid);
+    std::vector<std::unique_ptr<GpuSequence>> single;
+    for (const CacheSettings& s : grid) single.push_back(std::make_unique<GpuSequence>(ctx, model, s));
     for (const Window& w : plan_windows(static_cast<uint32_t>(tokens.size()), 64, 32)) {
-        const std::vector<NllSum> batched = evaluate_window_batch(batch, tokens, w);
+        const std::vector<NllSum> batched = evaluate_window(batch, tokens, w);
         for (size_t s = 0; s < grid.size(); s++) {
-            const NllSum alone = evaluate_window(*single[s], tokens, w);
+            const NllSum alone = evaluate_window(single[s]->batch(), tokens, w).at(0);
             CHECK(batched[s].scored == alone.scored);
             CHECK(batched[s].total_nll == alone.total_nll);  // bit for bit
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
@@ -167,15 +166,15 @@ TEST_CASE("a batch's caches share buffers: one dispatch per cache kernel, per ke
                                        policy(PolicyKind::weightedkv, KvType::f16)};
     const uint32_t B = static_cast<uint32_t>(grid.size());
     Context& ctx = validated_context();
-    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    BatchEngine packed(ctx, *weights, grid);
+    const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
+    BatchEngine packed(ctx, weights, grid);
     // Buffers too small for the full cache's layer (split into groups of KV heads)
     // and for more than a few small rings each: the same results from many buffers.
     const uint64_t limit = KvCacheRing::largest_buffer_for(c, full.policy.slots(), KvType::f32) - 1;
-    BatchEngine scattered(ctx, *weights, grid, 1, limit);
+    BatchEngine scattered(ctx, weights, grid, 1, limit);
     REQUIRE(scattered.cache(0).layer(0).size() > 1);
-    std::vector<std::unique_ptr<GpuEngine>> single;
-    for (const CacheSettings& s : grid) single.push_back(std::make_unique<GpuEngine>(ctx, model, s));
+    std::vector<std::unique_ptr<GpuSequence>> single;
+    for (const CacheSettings& s : grid) single.push_back(std::make_unique<GpuSequence>(ctx, model, s));
 
     for (uint32_t pos = 0; pos < 30; pos++) {
         const int32_t token = static_cast<int32_t>((pos * 53 + 7) % c.vocab_size);
@@ -227,11 +226,11 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
     const std::vector<CacheSettings> grid = {full_cache(10), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
                                              {compressing(PolicyKind::h2o, 5), PositionMode::original}};
     Context& ctx = validated_context();
-    const std::unique_ptr<GpuWeights> weights = upload_weights(ctx, model);
-    BatchEngine one_lane(ctx, *weights, grid);
+    const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
+    BatchEngine one_lane(ctx, weights, grid);
     for (uint32_t lanes : {1u, 3u, 5u}) {
         CAPTURE(lanes);
-        BatchEngine engine(ctx, *weights, lane_settings(grid, lanes));
+        BatchEngine engine(ctx, weights, lane_settings(grid, lanes));
         REQUIRE(engine.size() == 3 * lanes);
         std::vector<int> started(tasks.size(), 0), done(tasks.size(), 0);
         std::vector<size_t> start_order;
@@ -244,7 +243,7 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
         events.done = [&](size_t t, const std::vector<NllSum>& sums) {
             CHECK(started[t] == 1);
             done[t]++;
-            const std::vector<NllSum> alone = evaluate_window_batch(one_lane, *tasks[t].tokens, tasks[t].window);
+            const std::vector<NllSum> alone = evaluate_window(one_lane, *tasks[t].tokens, tasks[t].window);
             REQUIRE(sums.size() == grid.size());
             for (size_t s = 0; s < grid.size(); s++) {
                 CHECK(sums[s].scored == tasks[t].window.end - std::max(tasks[t].window.first_scored, tasks[t].window.begin + 1));
@@ -256,7 +255,7 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
             fed += n;
             return true;
         };
-        CHECK(evaluate_windows_batch(engine, 3, tasks, events));
+        CHECK(evaluate_windows(engine, 3, tasks, events));
         CHECK(started == std::vector<int>(tasks.size(), 1));
         CHECK(done == std::vector<int>(tasks.size(), 1));
         for (size_t t = 0; t < tasks.size(); t++) CHECK(start_order[t] == t);  // in order, as lanes come free
@@ -265,13 +264,45 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
         CHECK(fed == expected);
     }
     // Stopping: no task that was still running is reported done.
-    BatchEngine engine(ctx, *weights, lane_settings(grid, 2));
+    BatchEngine engine(ctx, weights, lane_settings(grid, 2));
     WindowEvents stop;
     size_t reported = 0, steps = 0;
     stop.done = [&](size_t, const std::vector<NllSum>&) { reported++; };
     stop.stepped = [&](uint32_t) { return ++steps < 3; };
-    CHECK_FALSE(evaluate_windows_batch(engine, 3, tasks, stop));
+    CHECK_FALSE(evaluate_windows(engine, 3, tasks, stop));
     CHECK(reported == 0);
+    check_no_validation_messages();
+}
+
+TEST_CASE("one driver on both engines: seven policies in two lanes give the CPU reference's sums on the GPU") {
+    const Model model = load_model(shared_file("models/stories260K.bin"));
+    std::vector<std::vector<int32_t>> docs(2, std::vector<int32_t>{1});
+    for (int32_t i = 0; i < 60; i++) docs[0].push_back((i * 37 + 11) % 512);
+    for (int32_t i = 0; i < 45; i++) docs[1].push_back((i * 101 + 5) % 512);
+    std::vector<WindowTask> tasks;
+    for (const auto& d : docs) {
+        for (const Window& w : plan_windows(static_cast<uint32_t>(d.size()), 32, 16)) tasks.push_back({&d, w});
+    }
+    std::vector<CacheSettings> grid = {full_cache(32)};
+    for (PolicyKind kind : compressing_policies()) grid.push_back({compressing(kind, 8), PositionMode::cache_index});
+    REQUIRE(grid.size() == 7);
+    const std::vector<CacheSettings> lanes = lane_settings(grid, 2);
+    CpuEngine cpu(model, lanes);
+    const std::unique_ptr<BatchEngine> gpu = make_gpu_engine(validated_context(), model, lanes, {0, 1, {}});
+    std::vector<std::vector<NllSum>> want(tasks.size()), got(tasks.size());
+    WindowEvents on_cpu, on_gpu;
+    on_cpu.done = [&](size_t t, const std::vector<NllSum>& sums) { want[t] = sums; };
+    on_gpu.done = [&](size_t t, const std::vector<NllSum>& sums) { got[t] = sums; };
+    REQUIRE(evaluate_windows(cpu, 7, tasks, on_cpu));
+    REQUIRE(evaluate_windows(*gpu, 7, tasks, on_gpu));
+    for (size_t t = 0; t < tasks.size(); t++) {
+        REQUIRE((want[t].size() == 7 && got[t].size() == 7));
+        for (size_t s = 0; s < 7; s++) {
+            CAPTURE(describe(grid[s].policy));
+            CHECK(got[t][s].scored == want[t][s].scored);
+            CHECK(got[t][s].total_nll == doctest::Approx(want[t][s].total_nll).epsilon(1e-5));  // float accumulation
+        }
+    }
     check_no_validation_messages();
 }
 
@@ -281,8 +312,8 @@ TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equal
     const Tokenizer tokenizer = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
     std::vector<int32_t> tokens = tokenizer.encode(read_file(shared_file(ref.at("ppl_doc").get<std::string>())).substr(0, 2000), true);
     tokens.resize(97);
-    Reference engine(model, 96);
-    const NllSum got = evaluate_window(engine, tokens, plan_windows(97, 97, 97)[0]);
+    CpuEngine engine(model, {full_cache(96)});
+    const NllSum got = evaluate_window(engine, tokens, plan_windows(97, 97, 97)[0]).at(0);
     double expected = 0;
     const std::vector<double> nll = ref.at("nll_per_token").get<std::vector<double>>();
     for (size_t i = 0; i < 96; i++) expected += nll[i];
@@ -348,11 +379,13 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
 
     const std::string cpu_json = (temp_dir() / "ppl_cpu.json").string();
     std::vector<std::string> cpu_args = common;
-    cpu_args.insert(cpu_args.end(), {"--cpu", "--json", cpu_json});
+    cpu_args.insert(cpu_args.end(), {"--cpu", "--lanes", "2", "--json", cpu_json});
     const RunResult cpu = run_wkv(cpu_args);
-    REQUIRE(cpu.exit_code == 0);
+    REQUIRE_MESSAGE(cpu.exit_code == 0, cpu.err);
     // The same numbers on the other engine, within float accumulation (1e-5 relative).
     const Json k = parse_json(read_file(cpu_json));
+    CHECK(k.at("lanes").get<double>() == 2);
+    CHECK(k.at("device").get<std::string>() == "CPU reference");
     REQUIRE(k.at("results").size() == 10);
     for (size_t i = 0; i < 10; i++) {
         CHECK(k.at("results").at(i).at("policy").get<std::string>() == j.at("results").at(i).at("policy").get<std::string>());
@@ -394,7 +427,6 @@ TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the 
               .find("--recent does not apply to --policy streaming") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8", "--cam-n", "4"}).find("apply to --policy cam only") !=
           std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--lanes", "2"}).find("--lanes does not apply with --cpu") != std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--profile"}).find("--profile does not apply with --cpu") != std::string::npos);
 
     const std::string long_doc = write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));

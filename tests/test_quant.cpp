@@ -7,7 +7,6 @@
 #include <map>
 
 #include "reference.hpp"
-#include "runtime/gpu_engine.hpp"
 #include "support.hpp"
 
 using namespace wkv;
@@ -44,7 +43,7 @@ const Json& f32_logits(const Json& record) {
 }
 
 // The worst |engine - llama.cpp| / max|llama.cpp logit| over the prompt, position by position.
-double worst_logit_error(Engine& engine, const Json& record) {
+double worst_logit_error(auto& engine, const Json& record) {  // a Reference or a Sequence
     const std::vector<int32_t> tokens = to_ids(record.at("token_ids"));
     double worst = 0;
     for (uint32_t pos = 0; pos < tokens.size(); pos++) {
@@ -104,7 +103,7 @@ TEST_CASE("every type, CPU and GPU: logits at all 18 prompt positions within 1e-
         const Model m = load_model(kq_file(type, "gguf"));
         const Json record = parse_json(read_file(kq_file(type, "json")));
         Reference cpu(m, 18);
-        GpuEngine gpu(validated_context(), m, 18);
+        GpuSequence gpu(validated_context(), m, 18);
         const double cpu_error = worst_logit_error(cpu, record), gpu_error = worst_logit_error(gpu, record);
         CHECK_MESSAGE(cpu_error <= 1e-4, type << ": CPU " << cpu_error);
         CHECK_MESSAGE(gpu_error <= 1e-4, type << ": GPU " << gpu_error);

@@ -157,6 +157,53 @@ TEST_CASE("two greedy clients at once get the tokens each gets alone; a client's
     CHECK(usage["total_tokens"] == usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
 }
 
+TEST_CASE("serve --cpu: the same two-slot conversation gives the GPU's greedy text, under weightedkv and the full cache") {
+    // WeightedKV at budget 24 evicts and merges within the first reply.
+    for (const std::vector<std::string>& policy : {std::vector<std::string>{"--policy", "weightedkv", "--budget", "24"},
+                                                  std::vector<std::string>{"--policy", "full"}}) {
+        CAPTURE(policy[1]);
+        std::vector<std::string> args = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                                         "--chat-template", "llama2", "--parallel", "2"};
+        args.insert(args.end(), policy.begin(), policy.end());
+        std::vector<std::string> on_cpu = args;
+        on_cpu.push_back("--cpu");
+        // Two conversations at once, each of two turns (the second continues in its slot's cache).
+        auto converse = [](const ServerProcess& server) {
+            auto ask = [&](const json& body) {
+                httplib::Client client("127.0.0.1", server.port());
+                client.set_read_timeout(120);
+                return reply_text(client.Post("/v1/chat/completions", body.dump(), "application/json"));
+            };
+            auto conversation = [&](const std::string& first, const std::string& second) {
+                json body = chat_body(first, 48);
+                const std::string one = ask(body);
+                body["messages"].push_back({{"role", "assistant"}, {"content", one}});
+                body["messages"].push_back({{"role", "user"}, {"content", second}});
+                return std::vector<std::string>{one, ask(body)};
+            };
+            auto a = std::async(std::launch::async, [&] { return conversation("Once upon a time", "What did she see?"); });
+            auto b = std::async(std::launch::async, [&] { return conversation("The big dog", "And then?"); });
+            return std::vector<std::vector<std::string>>{a.get(), b.get()};
+        };
+        std::vector<std::vector<std::string>> gpu_text, cpu_text;
+        {
+            ServerProcess gpu(args);
+            gpu_text = converse(gpu);
+        }
+        {
+            ServerProcess cpu(on_cpu);
+            cpu_text = converse(cpu);
+            httplib::Client client("127.0.0.1", cpu.port());
+            const auto stats = client.Get("/stats");
+            REQUIRE(stats);
+            CHECK(json::parse(stats->body)["device_bytes_allocated"].get<int64_t>() == 0);  // nothing on a device
+        }
+        CHECK(gpu_text == cpu_text);
+        CHECK(gpu_text[0][0].size() > 40);
+        CHECK(gpu_text[0][0] != gpu_text[1][0]);
+    }
+}
+
 TEST_CASE("a client that disconnects mid-stream frees its slot at once; a full queue answers 503") {
     ServerProcess server(stories_server({"--parallel", "1", "--queue", "0"}));
     {
