@@ -123,10 +123,14 @@ int main(int argc, char** argv) {
         }
         std::printf("attention rows compared: %llu (steps %u..%u, every layer and query head)\n",
                     static_cast<unsigned long long>(merged.n), kMergeStep, kMergeStep + kFollow - 1);
-        std::printf("cosine similarity to the full cache after one merge:    mean %.6f  std %.6f\n", merged.mean(), merged.stddev());
-        std::printf("cosine similarity to the full cache after one eviction: mean %.6f  std %.6f\n", evicted.mean(), evicted.stddev());
-        std::printf("KL(full || merged) of the next-token distribution:     mean %.3e  std %.3e\n", kl_merged.mean(), kl_merged.stddev());
-        std::printf("KL(full || evicted) of the next-token distribution:    mean %.3e  std %.3e\n", kl_evicted.mean(), kl_evicted.stddev());
+        std::printf("cosine similarity to the full cache after one merge:    mean %.6f  std %.6f\n", merged.mean(),
+                    merged.stddev());
+        std::printf("cosine similarity to the full cache after one eviction: mean %.6f  std %.6f\n", evicted.mean(),
+                    evicted.stddev());
+        std::printf("KL(full || merged) of the next-token distribution:     mean %.3e  std %.3e\n", kl_merged.mean(),
+                    kl_merged.stddev());
+        std::printf("KL(full || evicted) of the next-token distribution:    mean %.3e  std %.3e\n", kl_evicted.mean(),
+                    kl_evicted.stddev());
         return 0;
     } catch (const Error& e) {
         std::fprintf(stderr, "wkv_merge_perturbation: %s\n", e.what());

@@ -35,7 +35,9 @@ const std::map<std::string, Shape> kShapes = {
 };
 
 int usage(const char* why) {
-    std::fprintf(stderr, "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model OUT.gguf\n  SHAPE: ", why);
+    std::fprintf(
+        stderr,
+        "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model OUT.gguf\n  SHAPE: ", why);
     for (const auto& [name, shape] : kShapes) std::fprintf(stderr, "%s ", name.c_str());
     std::fprintf(stderr, "\n  TYPE: %s\n", weight_type_list().c_str());
     return 2;
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
     if (!sp.Load(argv[3]).ok()) return usage("cannot read the tokenizer");
     const Shape& s = shape->second;
     const uint32_t vocab = static_cast<uint32_t>(sp.GetPieceSize());
-    if (s.dim % type->block_values != 0 || s.hidden % type->block_values != 0) return usage("the shape's rows are not whole blocks of this type");
+    if (s.dim % type->block_values != 0 || s.hidden % type->block_values != 0)
+        return usage("the shape's rows are not whole blocks of this type");
 
     GgufWriter g;
     g.str("general.architecture", "llama");

@@ -12,8 +12,10 @@ std::string usage_text(const CommandSpec& command) {
     for (const FlagSpec& f : command.flags) {
         std::string left = "  " + (f.short_name.empty() ? "    " : f.short_name + ", ") + f.long_name;
         if (!f.value_name.empty()) left += " " + f.value_name;
-        if (left.size() < 28) left.resize(28, ' ');
-        else left += "\n" + std::string(28, ' ');
+        if (left.size() < 28)
+            left.resize(28, ' ');
+        else
+            left += "\n" + std::string(28, ' ');
         out += left + f.help + "\n";
     }
     return out;
@@ -34,9 +36,11 @@ Args::Args(const CommandSpec& command, const std::vector<std::string>& argv) : c
             if (word == f.long_name || (!f.short_name.empty() && word == f.short_name)) found = &f;
         }
         if (!found) {
-            usage_error(word.rfind('-', 0) == 0 ? "unknown flag " + quoted(word) : "unexpected argument " + quoted(word));
+            usage_error(word.rfind('-', 0) == 0 ? "unknown flag " + quoted(word)
+                                                : "unexpected argument " + quoted(word));
         }
-        if (values_.count(found->long_name) && !found->repeatable) usage_error("flag " + found->long_name + " given twice");
+        if (values_.count(found->long_name) && !found->repeatable)
+            usage_error("flag " + found->long_name + " given twice");
         std::vector<std::string>& values = values_[found->long_name];
         if (found->value_name.empty()) {
             if (inline_value) usage_error("flag " + found->long_name + " takes no value");
@@ -89,7 +93,8 @@ int64_t Args::integer(const std::string& long_name, int64_t fallback, int64_t mi
         usage_error(long_name + " expects an integer, got " + quoted(s));
     }
     if (value < min || value > max) {
-        usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+        usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) +
+                    ")");
     }
     return value;
 }
@@ -118,10 +123,12 @@ std::vector<int64_t> Args::integer_list(const std::string& long_name, int64_t mi
         int64_t value = 0;
         const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
         if (ec != std::errc() || end != s.data() + s.size()) {
-            usage_error(long_name + " " + quoted(values_.at(long_name).back()) + " is not a comma-separated list of integers (" + quoted(s) + ")");
+            usage_error(long_name + " " + quoted(values_.at(long_name).back()) +
+                        " is not a comma-separated list of integers (" + quoted(s) + ")");
         }
         if (value < min || value > max) {
-            usage_error(long_name + " entry " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+            usage_error(long_name + " entry " + s + " is out of range (" + std::to_string(min) + ".." +
+                        std::to_string(max) + ")");
         }
         out.push_back(value);
     }
@@ -148,7 +155,8 @@ double Args::number(const std::string& long_name, double fallback, double min, d
         usage_error(long_name + " expects a number, got " + quoted(s));
     }
     if (value < min || value > max) {
-        usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+        usage_error(long_name + " = " + s + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) +
+                    ")");
     }
     return value;
 }

@@ -47,7 +47,8 @@ public:
     // A comma-separated value, split: no entry may be empty (",a", "a,", "a,,b") or repeated,
     // and entries are taken as written (" b" is not "b").
     std::vector<std::string> list(const std::string& long_name, const std::string& fallback) const;
-    std::vector<int64_t> integer_list(const std::string& long_name, int64_t min, int64_t max) const;  // empty if not given
+    std::vector<int64_t> integer_list(const std::string& long_name, int64_t min,
+                                      int64_t max) const;  // empty if not given
     double number(const std::string& long_name, double fallback, double min, double max) const;
 
 private:

@@ -10,8 +10,8 @@
 
 #include "commands.hpp"
 #include "error.hpp"
-#include "output.hpp"
 #include "memory_plan.hpp"  // format_bytes
+#include "output.hpp"
 #include "profile_table.hpp"
 #include "roofline.hpp"
 #include "sampler.hpp"
@@ -22,19 +22,23 @@ const CommandSpec kBenchCommand{
     "bench",
     "Measures prompt (prefill) and decode tokens/s and the achieved bandwidth (weights + live KV bytes\n"
     "read per token / time); each figure is the median of --reps runs.",
-    join_flags({
-        model_flag(),
-        {"--n-prompt", "-p", "N", "prompt tokens, fed in chunks as generate feeds them (default 64)"},
-        {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
-        {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
-        {"--json", "", "PATH", "also write the results as JSON"},
-        {"--vs-cpu", "", "", "also run the CPU reference as a baseline and print the ratio"},
-        {"--roofline", "", "", "also measure the device's copy bandwidth and the share of it decode reaches"},
-        {"--profile", "", "", "print the device time of every shader in prefill and in decode to stderr (the first run; not with --cpu)"},
-        device_flag(),
-        cpu_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, cache_flags()),
+    join_flags(
+        {
+            model_flag(),
+            {"--n-prompt", "-p", "N", "prompt tokens, fed in chunks as generate feeds them (default 64)"},
+            {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
+            {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
+            {"--json", "", "PATH", "also write the results as JSON"},
+            {"--vs-cpu", "", "", "also run the CPU reference as a baseline and print the ratio"},
+            {"--roofline", "", "", "also measure the device's copy bandwidth and the share of it decode reaches"},
+            {"--profile", "", "",
+             "print the device time of every shader in prefill and in decode to stderr (the first run; not with "
+             "--cpu)"},
+            device_flag(),
+            cpu_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        cache_flags()),
 };
 
 namespace {
@@ -52,8 +56,8 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-BenchResult bench_engine(Engine& e, const ModelConfig& c, const CacheSettings& cache, uint32_t n_prompt, uint32_t n_predict,
-                         uint32_t reps, bool profile) {
+BenchResult bench_engine(Engine& e, const ModelConfig& c, const CacheSettings& cache, uint32_t n_prompt,
+                         uint32_t n_predict, uint32_t reps, bool profile) {
     std::vector<double> prefill, decode, bandwidth, record_ms, wait_ms;
     BenchResult r;
     Sequence seq(e);
@@ -86,12 +90,14 @@ BenchResult bench_engine(Engine& e, const ModelConfig& c, const CacheSettings& c
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = seq.next_token(token, pos, greedy);
-            bytes += static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
+            bytes +=
+                static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
         }
         auto t2 = clock::now();
         if (profile && !prefill_profile.empty()) {  // (an engine that dispatches nothing has no profile)
             print_profile(prefill_profile, "prefill, " + std::to_string(n_prompt) + " tokens:");
-            print_profile(profile_since(e.profile(), prefill_profile), "decode, " + std::to_string(n_predict) + " tokens:");
+            print_profile(profile_since(e.profile(), prefill_profile),
+                          "decode, " + std::to_string(n_predict) + " tokens:");
         }
         const HostCounters after = e.host_counters();
         r.dispatches = static_cast<double>(after.dispatches - before.dispatches) / n_predict;  // the same every run
@@ -116,15 +122,22 @@ void print(const BenchResult& r) {
                 r.device.c_str(), r.prefill_tok_s, r.decode_tok_s, r.decode_gb_s, r.weight_bytes / 1048576.0,
                 r.kv_cache_bytes / 1048576.0);
     if (r.dispatches > 0) {
-        std::printf("%-36s per decoded token: %.0f dispatches, host %.3f ms recording and %.3f ms waiting for the device\n", "",
-                    r.dispatches, r.record_ms, r.wait_ms);
+        std::printf(
+            "%-36s per decoded token: %.0f dispatches, host %.3f ms recording and %.3f ms waiting for the device\n", "",
+            r.dispatches, r.record_ms, r.wait_ms);
     }
 }
 
 nlohmann::json json_record(const BenchResult& r) {
-    return {{"device", r.device},           {"prefill_tok_s", r.prefill_tok_s}, {"decode_tok_s", r.decode_tok_s},
-            {"decode_gb_s", r.decode_gb_s}, {"weight_bytes", r.weight_bytes},   {"kv_cache_bytes", r.kv_cache_bytes},
-            {"dispatches_per_token", r.dispatches}, {"record_ms_per_token", r.record_ms}, {"wait_ms_per_token", r.wait_ms}};
+    return {{"device", r.device},
+            {"prefill_tok_s", r.prefill_tok_s},
+            {"decode_tok_s", r.decode_tok_s},
+            {"decode_gb_s", r.decode_gb_s},
+            {"weight_bytes", r.weight_bytes},
+            {"kv_cache_bytes", r.kv_cache_bytes},
+            {"dispatches_per_token", r.dispatches},
+            {"record_ms_per_token", r.record_ms},
+            {"wait_ms_per_token", r.wait_ms}};
 }
 
 }  // namespace
@@ -138,18 +151,22 @@ int run_bench(const Args& args) {
     const auto reps = static_cast<uint32_t>(args.integer("--reps", 3, 1, 1000));
     const CacheSettings cache = cache_settings(args, model.config);
     if (!cache.policy.compresses() && n_prompt + n_predict > cache.policy.budget) {
-        throw Error("bench: -p " + std::to_string(n_prompt) + " plus -n " + std::to_string(n_predict) + " exceed the full cache of " +
-                    std::to_string(cache.policy.budget) + " entries");
+        throw Error("bench: -p " + std::to_string(n_prompt) + " plus -n " + std::to_string(n_predict) +
+                    " exceed the full cache of " + std::to_string(cache.policy.budget) + " entries");
     }
     std::printf("model %s: %s, %s weights; cache %s\n", model.path.c_str(), describe(model.config).c_str(),
                 tensor_type_name(model.layers[0].wq.type), describe(cache.policy).c_str());
-    const BenchResult main = bench_engine(*make_engine(args, model, {cache}).engine, model.config, cache, n_prompt, n_predict, reps,
-                                          args.has("--profile"));
+    const BenchResult main = bench_engine(*make_engine(args, model, {cache}).engine, model.config, cache, n_prompt,
+                                          n_predict, reps, args.has("--profile"));
     print(main);
-    nlohmann::json json = {{"model", model.path}, {"n_prompt", n_prompt}, {"n_predict", n_predict}, {"reps", reps}, {"result", json_record(main)}};
+    nlohmann::json json = {{"model", model.path},
+                           {"n_prompt", n_prompt},
+                           {"n_predict", n_predict},
+                           {"reps", reps},
+                           {"result", json_record(main)}};
     if (args.has("--vs-cpu") && !args.has("--cpu")) {
-        const BenchResult cpu =
-            bench_engine(*open_engine(model, {cache}, EngineChoice{true, {}}).engine, model.config, cache, n_prompt, n_predict, reps, false);
+        const BenchResult cpu = bench_engine(*open_engine(model, {cache}, EngineChoice{true, {}}).engine, model.config,
+                                             cache, n_prompt, n_predict, reps, false);
         print(cpu);
         std::printf("ratio vs CPU reference: prefill %.2fx, decode %.2fx\n", main.prefill_tok_s / cpu.prefill_tok_s,
                     main.decode_tok_s / cpu.decode_tok_s);

@@ -7,15 +7,18 @@ namespace wkv {
 std::vector<FlagSpec> cache_flags(bool lists) {
     std::vector<FlagSpec> flags = {
         {"--policy", "", lists ? "LIST" : "NAME",
-         std::string(lists ? "comma-separated KV cache policies" : "KV cache policy") + ": " + policy_names() + " (default full)"},
+         std::string(lists ? "comma-separated KV cache policies" : "KV cache policy") + ": " + policy_names() +
+             " (default full)"},
         {"--budget", "", lists ? "LIST" : "M",
          lists ? "comma-separated budgets (entries kept per layer and KV head) for the compressing policies"
                : "entries kept per layer and KV head (default for full: the model's context, at most 4096)"},
     };
-    if (!lists) flags.push_back({"--ctx-size", "-c", "N", "the same as --budget (llama.cpp's name for the full cache's size)"});
+    if (!lists)
+        flags.push_back({"--ctx-size", "-c", "N", "the same as --budget (llama.cpp's name for the full cache's size)"});
     const std::vector<FlagSpec> rest = {
         {"--sinks", "", "S", "first entries never dropped (default 4; 0 for tova)"},
-        {"--recent", "", "R", "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
+        {"--recent", "", "R",
+         "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
         {"--positions", "", "MODE", "RoPE positions: cache (index in the cache, default) or original"},
         {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16 (half the bytes)"},
         {"--cam-n", "", "N", "cam: how many following values share an evicted value (default 16)"},
@@ -43,7 +46,8 @@ KvType kv_type_option(const Args& args) {
 
 // The budgets asked for, under either name.
 std::vector<int64_t> budgets_option(const Args& args) {
-    if (args.has("--budget") && args.has("--ctx-size")) throw Error(std::string("--budget and --ctx-size are the same setting; give one"));
+    if (args.has("--budget") && args.has("--ctx-size"))
+        throw Error(std::string("--budget and --ctx-size are the same setting; give one"));
     return args.integer_list(args.has("--ctx-size") ? "--ctx-size" : "--budget", 1, 1 << 20);
 }
 
@@ -70,7 +74,8 @@ CachePolicy resolve(const PolicyRequest& r, uint32_t model_context) {
 
 }  // namespace
 
-std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConfig& config, std::optional<uint32_t> full_budget) {
+std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConfig& config,
+                                               std::optional<uint32_t> full_budget) {
     std::vector<PolicyKind> kinds;
     for (const std::string& name : args.list("--policy", "full")) {
         const auto kind = parse_policy_name(name);
@@ -112,7 +117,8 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
             continue;
         }
         if (budgets.empty()) {
-            out.push_back({resolve(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
+            out.push_back(
+                {resolve(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
             continue;
         }
         budget_used = true;
@@ -121,7 +127,8 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
             out.push_back({resolve(r, config.context), positions, kv_type});
         }
     }
-    if (!budgets.empty() && !budget_used) throw Error(std::string("--budget does not apply to --policy full here: its cache holds the whole window"));
+    if (!budgets.empty() && !budget_used)
+        throw Error(std::string("--budget does not apply to --policy full here: its cache holds the whole window"));
     return out;
 }
 

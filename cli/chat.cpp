@@ -20,18 +20,22 @@ namespace wkv {
 const CommandSpec kChatCommand{
     "chat",
     "An interactive conversation: type a message, read the reply as it streams. Commands: /reset\n"
-    "(a new conversation), /stats, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the current reply.",
-    join_flags({
-        model_flag(),
-        tokenizer_flag(),
-        {"--system", "", "TEXT", "a system message that opens the conversation"},
-        {"--chat-template", "", "NAME", "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF's tokenizer.chat_template)"},
-        {"--n-predict", "-n", "N", "most tokens in one reply (default 512)"},
-        request_cap_flag(),
-        device_flag(),
-        cpu_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, join_flags(sampling_flags(), cache_flags())),
+    "(a new conversation), /stats, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the current "
+    "reply.",
+    join_flags(
+        {
+            model_flag(),
+            tokenizer_flag(),
+            {"--system", "", "TEXT", "a system message that opens the conversation"},
+            {"--chat-template", "", "NAME",
+             "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF's tokenizer.chat_template)"},
+            {"--n-predict", "-n", "N", "most tokens in one reply (default 512)"},
+            request_cap_flag(),
+            device_flag(),
+            cpu_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        join_flags(sampling_flags(), cache_flags())),
 };
 
 namespace {
@@ -56,11 +60,13 @@ ChatFamily chat_family(const Args& args, const Model& model) {
         return *family;
     }
     if (model.chat_template.empty()) {
-        fail(model.path, "has no chat template (tokenizer.chat_template); name one with --chat-template (" + chat_family_names() + ")");
+        fail(model.path, "has no chat template (tokenizer.chat_template); name one with --chat-template (" +
+                             chat_family_names() + ")");
     }
     const auto family = recognise_chat_template(model.chat_template);
     if (!family) {
-        fail(model.path, "its chat template is none of the families wkv knows (" + chat_family_names() + "); name one with --chat-template");
+        fail(model.path, "its chat template is none of the families wkv knows (" + chat_family_names() +
+                             "); name one with --chat-template");
     }
     return *family;
 }
@@ -102,7 +108,8 @@ int run_chat(const Args& args) {
         }
         if (line == "/stats") {
             std::fprintf(stderr,
-                         "stats: conversation_tokens=%u cache_entries=%u kv_bytes_in_use=%llu kv_cache_bytes=%llu last_reply_tokens=%lld "
+                         "stats: conversation_tokens=%u cache_entries=%u kv_bytes_in_use=%llu kv_cache_bytes=%llu "
+                         "last_reply_tokens=%lld "
                          "tok_per_s=%.2f\n",
                          generator.length(), engine.entries(0), static_cast<unsigned long long>(kv_in_use()),
                          static_cast<unsigned long long>(engine.kv_cache_bytes()), static_cast<long long>(last.tokens),
@@ -121,14 +128,17 @@ int run_chat(const Args& args) {
         std::vector<int32_t> turn = first ? std::vector<int32_t>{} : chat.close_reply(ended);
         const std::vector<int32_t> user = chat.user_turn(line, system, first);
         if (cap && static_cast<int64_t>(user.size()) > cap) {
-            std::fprintf(stderr, "wkv: this message has %zu tokens, more than --max-tokens-per-request %lld; it was not sent (0 lifts the cap)\n",
+            std::fprintf(stderr,
+                         "wkv: this message has %zu tokens, more than --max-tokens-per-request %lld; it was not sent "
+                         "(0 lifts the cap)\n",
                          user.size(), static_cast<long long>(cap));
             continue;
         }
         turn.insert(turn.end(), user.begin(), user.end());
         if (!cache.policy.compresses() && generator.length() + turn.size() + max_reply > cache.policy.budget) {
-            std::fprintf(stderr, "wkv: the conversation would outgrow the full cache of %u entries; /reset it, or chat with a "
-                                 "compressing --policy, whose cache never fills\n",
+            std::fprintf(stderr,
+                         "wkv: the conversation would outgrow the full cache of %u entries; /reset it, or chat with a "
+                         "compressing --policy, whose cache never fills\n",
                          cache.policy.budget);
             continue;
         }
@@ -141,19 +151,20 @@ int run_chat(const Args& args) {
             generator.append(turn, [&](size_t fed) { progress.set(fed); });
         }
         first = false;
-        const StopReason reason = g_stop_reply ? StopReason::stopped : generator.generate(max_reply, [](std::string_view piece) {
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-            return !g_stop_reply;
-        });
+        const StopReason reason =
+            g_stop_reply ? StopReason::stopped : generator.generate(max_reply, [](std::string_view piece) {
+                std::fwrite(piece.data(), 1, piece.size(), stdout);
+                std::fflush(stdout);
+                return !g_stop_reply;
+            });
         std::signal(SIGINT, SIG_DFL);
         ended = reason == StopReason::end_of_text;
         last = generator.stats();
         std::fputs("\n", stdout);
         std::fflush(stdout);
-        std::fprintf(stderr, "[tokens=%lld tok_per_s=%.2f cache_entries=%u kv_bytes_in_use=%llu%s]\n", static_cast<long long>(last.tokens),
-                     last.tokens_per_second(), engine.entries(0), static_cast<unsigned long long>(kv_in_use()),
-                     reason == StopReason::stopped ? " stopped" : "");
+        std::fprintf(stderr, "[tokens=%lld tok_per_s=%.2f cache_entries=%u kv_bytes_in_use=%llu%s]\n",
+                     static_cast<long long>(last.tokens), last.tokens_per_second(), engine.entries(0),
+                     static_cast<unsigned long long>(kv_in_use()), reason == StopReason::stopped ? " stopped" : "");
     }
     return 0;
 }

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "args.hpp"
-#include "chat_template.hpp"
 #include "cache_flags.hpp"
+#include "chat_template.hpp"
 #include "context.hpp"
 #include "engine.hpp"
-#include "runtime/engine_factory.hpp"
 #include "model.hpp"
 #include "policy.hpp"
+#include "runtime/engine_factory.hpp"
 #include "sampler.hpp"
 #include "tokenizer.hpp"
 
@@ -37,7 +37,8 @@ inline FlagSpec device_flag() {
 }
 inline FlagSpec cpu_flag() { return {"--cpu", "", "", "run on the CPU reference instead of Vulkan"}; }
 inline FlagSpec model_flag() {
-    return {"--model", "-m", "PATH", "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
+    return {"--model", "-m", "PATH",
+            "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
 }
 inline FlagSpec tokenizer_flag() {
     return {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"};
@@ -48,7 +49,8 @@ inline FlagSpec tokenizer_flag() {
 // silently for hours; 0 lifts it.
 inline FlagSpec request_cap_flag() {
     return {"--max-tokens-per-request", "", "N",
-            "the most tokens one prompt or message may have, and the most one reply may generate (default 32768; 0: no cap)"};
+            "the most tokens one prompt or message may have, and the most one reply may generate (default 32768; 0: no "
+            "cap)"};
 }
 // The cap --max-tokens-per-request sets (0: none).
 int64_t request_token_cap(const Args& args);
@@ -78,7 +80,8 @@ ContextOptions context_options(const Args& args);
 // The engine --cpu or --device asks for, with one sequence per CacheSettings,
 // and the Vulkan context it runs on (none for --cpu); a device engine's weight
 // upload shows a progress bar.
-OpenEngine make_engine(const Args& args, const Model& model, std::vector<CacheSettings> sequences, GpuOptions options = {});
+OpenEngine make_engine(const Args& args, const Model& model, std::vector<CacheSettings> sequences,
+                       GpuOptions options = {});
 
 // The tokenizer given by -t, else the one embedded in a GGUF model; checked
 // against the model's vocabulary size.

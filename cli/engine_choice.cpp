@@ -29,15 +29,18 @@ SamplerSettings sampler_settings(const Args& args) {
 }
 
 void print_random_seed(const Args& args, const SamplerSettings& s) {
-    if (!args.has("--seed") && s.temperature > 0.0f) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(s.seed));
+    if (!args.has("--seed") && s.temperature > 0.0f)
+        std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(s.seed));
 }
 
-int64_t request_token_cap(const Args& args) { return args.integer("--max-tokens-per-request", 32768, 0, int64_t{1} << 40); }
+int64_t request_token_cap(const Args& args) {
+    return args.integer("--max-tokens-per-request", 32768, 0, int64_t{1} << 40);
+}
 
 void check_request_tokens(int64_t cap, int64_t tokens, const std::string& what) {
     if (cap && tokens > cap) {
-        throw Error(what + " has " + std::to_string(tokens) + " tokens, more than --max-tokens-per-request " + std::to_string(cap) +
-                    " (0 lifts the cap)");
+        throw Error(what + " has " + std::to_string(tokens) + " tokens, more than --max-tokens-per-request " +
+                    std::to_string(cap) + " (0 lifts the cap)");
     }
 }
 

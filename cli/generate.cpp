@@ -15,18 +15,21 @@ const CommandSpec kGenerateCommand{
     "generate",
     "Generates text from a prompt and streams it to stdout. The last line on stderr is\n"
     "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
-    join_flags({
-        model_flag(),
-        tokenizer_flag(),
-        {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
-        {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
-        {"--ignore-eos", "", "", "go on through end-of-text tokens until -n tokens are generated"},
-        request_cap_flag(),
-        {"--stats-every", "", "N", "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
-        device_flag(),
-        cpu_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, join_flags(sampling_flags(), cache_flags())),
+    join_flags(
+        {
+            model_flag(),
+            tokenizer_flag(),
+            {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
+            {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
+            {"--ignore-eos", "", "", "go on through end-of-text tokens until -n tokens are generated"},
+            request_cap_flag(),
+            {"--stats-every", "", "N",
+             "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
+            device_flag(),
+            cpu_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        join_flags(sampling_flags(), cache_flags())),
 };
 
 Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
@@ -34,7 +37,8 @@ Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
         if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
         if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
         if (!model.embedded_tokenizer_kind.empty()) {
-            fail(model.path, "embeds a " + quoted(model.embedded_tokenizer_kind) + " tokenizer, which wkv does not support; pass -t TOKENIZER");
+            fail(model.path, "embeds a " + quoted(model.embedded_tokenizer_kind) +
+                                 " tokenizer, which wkv does not support; pass -t TOKENIZER");
         }
         fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
     }();
@@ -51,7 +55,8 @@ int run_generate(const Args& args) {
     const ModelConfig& c = model.config;
 
     const std::vector<int32_t> prompt = tokenizer.encode_prompt(args.text("--prompt"));
-    if (prompt.empty()) throw Error(std::string("generate: the model's tokenizer adds no BOS, so the prompt may not be empty"));
+    if (prompt.empty())
+        throw Error(std::string("generate: the model's tokenizer adds no BOS, so the prompt may not be empty"));
     const int64_t n_predict = args.integer("--n-predict", 256, 0, int64_t{1} << 40);
     const int64_t cap = request_token_cap(args);
     check_request_tokens(cap, static_cast<int64_t>(prompt.size()), "generate: the prompt");
@@ -59,8 +64,8 @@ int run_generate(const Args& args) {
     const CacheSettings cache = cache_settings(args, c);
     const int64_t total = static_cast<int64_t>(prompt.size()) + n_predict;
     if (!cache.policy.compresses() && total > cache.policy.budget) {
-        throw Error("generate: the prompt's " + std::to_string(prompt.size()) + " tokens plus -n " + std::to_string(n_predict) +
-                    " exceed the full KV cache of " + std::to_string(cache.policy.budget) +
+        throw Error("generate: the prompt's " + std::to_string(prompt.size()) + " tokens plus -n " +
+                    std::to_string(n_predict) + " exceed the full KV cache of " + std::to_string(cache.policy.budget) +
                     " entries (--budget, at most the model's context " + std::to_string(c.context) +
                     "; a compressing --policy has no such limit)");
     }
@@ -86,16 +91,19 @@ int run_generate(const Args& args) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         if (stats_every && ++produced % stats_every == 0) {
-            std::fprintf(stderr, "\nmemory: tokens=%lld kv_bytes_in_use=%llu resident_bytes=%llu device_bytes=%llu\n", static_cast<long long>(produced),
-                         static_cast<unsigned long long>(handle.engine->entries(0) * kv_entry_bytes(c, cache.kv_type)),
-                         static_cast<unsigned long long>(resident_bytes()),
-                         static_cast<unsigned long long>(handle.context ? handle.context->device_bytes_allocated() : 0));
+            std::fprintf(
+                stderr, "\nmemory: tokens=%lld kv_bytes_in_use=%llu resident_bytes=%llu device_bytes=%llu\n",
+                static_cast<long long>(produced),
+                static_cast<unsigned long long>(handle.engine->entries(0) * kv_entry_bytes(c, cache.kv_type)),
+                static_cast<unsigned long long>(resident_bytes()),
+                static_cast<unsigned long long>(handle.context ? handle.context->device_bytes_allocated() : 0));
         }
         return true;
     });
     const GenerationStats& stats = generator.stats();
-    std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n", static_cast<long long>(stats.tokens),
-                 stats.tokens_per_second(), static_cast<unsigned long long>(handle.engine->kv_cache_bytes()));
+    std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n",
+                 static_cast<long long>(stats.tokens), stats.tokens_per_second(),
+                 static_cast<unsigned long long>(handle.engine->kv_cache_bytes()));
     return 0;
 }
 

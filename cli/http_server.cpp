@@ -31,7 +31,8 @@ bool peer_closed(int fd) {
 void address_of(int fd, bool peer, std::string& ip, int& port) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                        : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     if (rc != 0) return;
     char text[INET6_ADDRSTRLEN] = {};
     if (addr.ss_family == AF_INET) {
@@ -72,7 +73,8 @@ void linger(int fd) {
 // keeps what it received past the current request for the next one.
 class HttpServer::Connection : public httplib::Stream {
 public:
-    Connection(int fd, const HttpLimits& limits, const std::atomic<bool>& stopping) : fd_(fd), limits_(limits), stopping_(stopping) {}
+    Connection(int fd, const HttpLimits& limits, const std::atomic<bool>& stopping)
+        : fd_(fd), limits_(limits), stopping_(stopping) {}
 
     // Waits up to the keep-alive time for the first byte of another request; false if none comes.
     bool wait_for_request() {
@@ -89,7 +91,9 @@ public:
     bool gone() const { return peer_closed(fd_); }
 
     bool is_readable() const override { return start_ < buffer_.size() || wait(POLLIN, deadline_); }
-    bool is_writable() const override { return !peer_closed(fd_) && wait(POLLOUT, clock::now() + limits_.write_timeout); }
+    bool is_writable() const override {
+        return !peer_closed(fd_) && wait(POLLOUT, clock::now() + limits_.write_timeout);
+    }
 
     ssize_t read(char* ptr, size_t size) override {
         if (start_ == buffer_.size()) {
@@ -211,9 +215,10 @@ void HttpServer::close_after_reply(httplib::Response& res) {
 
 void HttpServer::reject_and_close(socket_t sock) {
     static const std::string reply = [] {
-        const std::string body = R"({"error":{"message":"the server has too many open connections","type":"server_busy","param":null,"code":null}})";
-        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\nConnection: close\r\n\r\n" + body;
+        const std::string body =
+            R"({"error":{"message":"the server has too many open connections","type":"server_busy","param":null,"code":null}})";
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     }();
     ::send(sock, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     ::shutdown(sock, SHUT_RDWR);

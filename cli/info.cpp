@@ -15,18 +15,20 @@ const CommandSpec kInfoCommand{
     "info",
     "Prints a model's metadata and weights, the memory plan of a run with the cache flags given, and\n"
     "whether it fits each Vulkan device. Loads nothing onto a device.",
-    join_flags({
-        model_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, cache_flags()),
+    join_flags(
+        {
+            model_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        cache_flags()),
 };
 
 int run_info(const Args& args) {
     const Model model = load_model(args.required_text("--model"));
     const ModelConfig& c = model.config;
     const CacheSettings cache = cache_settings(args, c);
-    std::printf("model %s (%s)\n  %s\n  rope theta %g, rms eps %g\n", model.path.c_str(), model_format_name(model.format),
-                describe(c).c_str(), c.rope_theta, c.rms_eps);
+    std::printf("model %s (%s)\n  %s\n  rope theta %g, rms eps %g\n", model.path.c_str(),
+                model_format_name(model.format), describe(c).c_str(), c.rope_theta, c.rms_eps);
     std::printf("metadata:\n");
     for (const auto& [key, value] : model.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
 
@@ -37,7 +39,8 @@ int run_info(const Args& args) {
         bytes += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
     }
     std::printf("weights: %s in the file\n", format_bytes(model.weight_bytes()).c_str());
-    for (const auto& [name, count] : types) std::printf("  %-22s %3d tensors  %s\n", name.c_str(), count.first, format_bytes(count.second).c_str());
+    for (const auto& [name, count] : types)
+        std::printf("  %-22s %3d tensors  %s\n", name.c_str(), count.first, format_bytes(count.second).c_str());
 
     std::printf("cache: %s, %s positions, %s keys/values\n", describe(cache.policy).c_str(),
                 cache.positions == PositionMode::cache_index ? "cache-index" : "original", kv_type_name(cache.kv_type));
@@ -48,7 +51,8 @@ int run_info(const Args& args) {
                                             prompt_chunk_that_fits(model.config, {cache}, d, kPromptChunk));
         std::printf("device %u: %s\n  plan: weights %s (", d.index, d.name.c_str(), format_bytes(plan.weights).c_str());
         for (size_t i = 0; i < plan.weights_by_type.size(); i++) {
-            std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(), format_bytes(plan.weights_by_type[i].second).c_str());
+            std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(),
+                        format_bytes(plan.weights_by_type[i].second).c_str());
         }
         std::printf("), KV cache %s (%s per layer%s), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
                     format_bytes(plan.kv_cache / plan.config.n_layers).c_str(),
@@ -56,7 +60,8 @@ int run_info(const Args& args) {
                     format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
         const std::string why = why_it_does_not_fit(plan, d);
         if (why.empty()) {
-            std::printf("  fits: %s of %s free\n", format_bytes(plan.total()).c_str(), format_bytes(d.device_local_free).c_str());
+            std::printf("  fits: %s of %s free\n", format_bytes(plan.total()).c_str(),
+                        format_bytes(d.device_local_free).c_str());
         } else {
             std::printf("  does not fit: %s\n", why.c_str());
         }

@@ -16,14 +16,10 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {&wkv::kGenerateCommand, wkv::run_generate},
-    {&wkv::kChatCommand, wkv::run_chat},
-    {&wkv::kServeCommand, wkv::run_serve},
-    {&wkv::kInfoCommand, wkv::run_info},
-    {&wkv::kDevicesCommand, wkv::run_devices},
-    {&wkv::kPplCommand, wkv::run_ppl},
-    {&wkv::kBenchCommand, wkv::run_bench},
-    {&wkv::kConformanceCommand, wkv::run_conformance_command},
+    {&wkv::kGenerateCommand, wkv::run_generate}, {&wkv::kChatCommand, wkv::run_chat},
+    {&wkv::kServeCommand, wkv::run_serve},       {&wkv::kInfoCommand, wkv::run_info},
+    {&wkv::kDevicesCommand, wkv::run_devices},   {&wkv::kPplCommand, wkv::run_ppl},
+    {&wkv::kBenchCommand, wkv::run_bench},       {&wkv::kConformanceCommand, wkv::run_conformance_command},
 };
 
 std::string main_usage() {

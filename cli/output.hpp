@@ -3,9 +3,8 @@
 // at the end, so a reader never sees half a file and a failure leaves none.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace wkv {
 

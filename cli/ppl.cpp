@@ -14,9 +14,9 @@
 #include "error.hpp"
 #include "mapped_file.hpp"
 #include "output.hpp"
+#include "perplexity.hpp"
 #include "profile_table.hpp"
 #include "progress.hpp"
-#include "perplexity.hpp"
 #include "runtime/kernels.hpp"
 #include "runtime/kv_cache_ring.hpp"
 
@@ -27,20 +27,26 @@ const CommandSpec kPplCommand{
     "Streaming perplexity: sliding windows of --ctx tokens every --stride tokens, a fresh cache per\n"
     "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
     "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
-    join_flags({
-        model_flag(),
-        tokenizer_flag(),
-        {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
-        {"--ctx", "", "L", "window length in tokens"},
-        {"--stride", "", "S", "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
-        {"--max-tokens", "", "N", "use only the first N tokens of each document (BOS included)"},
-        {"--lanes", "", "N", "windows evaluated side by side, from any file, each under every setting (default: enough for 16 sequences, within 1 GiB of KV cache)"},
-        {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
-        {"--profile", "", "", "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu)"},
-        device_flag(),
-        cpu_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, cache_flags(/*lists=*/true)),
+    join_flags(
+        {
+            model_flag(),
+            tokenizer_flag(),
+            {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
+            {"--ctx", "", "L", "window length in tokens"},
+            {"--stride", "", "S",
+             "window stride in tokens, at most L (default L/2; with S = L a window's first token is not scored)"},
+            {"--max-tokens", "", "N", "use only the first N tokens of each document (BOS included)"},
+            {"--lanes", "", "N",
+             "windows evaluated side by side, from any file, each under every setting (default: enough for 16 "
+             "sequences, within 1 GiB of KV cache)"},
+            {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
+            {"--profile", "", "",
+             "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu)"},
+            device_flag(),
+            cpu_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        cache_flags(/*lists=*/true)),
 };
 
 namespace {
@@ -65,8 +71,9 @@ std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c,
     // The full cache holds a whole window, and only within the trained context.
     for (const std::string& name : args.list("--policy", "full")) {
         if (name == policy_name(PolicyKind::full) && window > c.context) {
-            throw Error("--policy full with --ctx " + std::to_string(window) + " is refused: the model was trained on " +
-                        std::to_string(c.context) + " tokens (only compressing policies run longer windows)");
+            throw Error("--policy full with --ctx " + std::to_string(window) +
+                        " is refused: the model was trained on " + std::to_string(c.context) +
+                        " tokens (only compressing policies run longer windows)");
         }
     }
     return cache_settings_list(args, c, window);
@@ -74,7 +81,8 @@ std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c,
 
 // Lanes of the batch: as asked, or enough to fill one matvec dispatch
 // (Kernels::kMaxBatch sequences) within kLaneMemory of KV cache; never more than there are windows.
-uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettings>& grid, const ModelConfig& c, size_t windows) {
+uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettings>& grid, const ModelConfig& c,
+                    size_t windows) {
     constexpr uint64_t kLaneMemory = uint64_t{1} << 30;
     uint64_t lanes = 0;
     if (asked) {
@@ -109,13 +117,14 @@ void print_table(const std::vector<CacheSettings>& grid, const std::vector<Docum
             if (cell.done) all += cell.sum;
             complete = complete && cell.done;
         }
-        std::printf(" %14s %10llu\n", complete ? format_ppl(all).c_str() : "...", static_cast<unsigned long long>(all.scored));
+        std::printf(" %14s %10llu\n", complete ? format_ppl(all).c_str() : "...",
+                    static_cast<unsigned long long>(all.scored));
     }
     if (partial) std::printf("(interrupted: '...' marks what did not complete)\n");
 }
 
-void write_json(const OutputFile& out, const Args& args, const std::string& device, uint32_t window, uint32_t stride, uint32_t lanes,
-                const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
+void write_json(const OutputFile& out, const Args& args, const std::string& device, uint32_t window, uint32_t stride,
+                uint32_t lanes, const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                 const std::vector<std::vector<Cell>>& cells, double wall_s, bool interrupted) {
     nlohmann::json files = nlohmann::json::array();
     for (const Document& doc : docs) files.push_back({{"path", doc.path}, {"tokens", doc.tokens.size()}});
@@ -163,7 +172,8 @@ int run_ppl(const Args& args) {
     const auto window = static_cast<uint32_t>(args.integer("--ctx", 0, 2, 1 << 20));
     const auto stride = static_cast<uint32_t>(args.integer("--stride", std::max<uint32_t>(window / 2, 1), 1, window));
     const int64_t max_tokens = args.integer("--max-tokens", 0, 2, 1ll << 31);
-    if (args.has("--cpu") && args.has("--profile")) throw Error(std::string("--profile does not apply with --cpu (nothing is dispatched)"));
+    if (args.has("--cpu") && args.has("--profile"))
+        throw Error(std::string("--profile does not apply with --cpu (nothing is dispatched)"));
     std::optional<uint32_t> lanes_asked;
     if (args.has("--lanes")) lanes_asked = static_cast<uint32_t>(args.integer("--lanes", 1, 1, 256));
     const std::vector<CacheSettings> grid = settings_grid(args, model.config, window);
@@ -244,8 +254,9 @@ int run_ppl(const Args& args) {
     std::signal(SIGINT, SIG_DFL);
     const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %u lane%s, %s\n", model.path.c_str(),
-                window, stride, grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
+    std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %u lane%s, %s\n",
+                model.path.c_str(), window, stride,
+                grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
                 kv_type_name(grid[0].kv_type), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
     print_table(grid, docs, cells, g_interrupted);
     std::printf("wall time %.1f s\n", wall_s);

@@ -11,7 +11,8 @@ void print_profile(const std::vector<ShaderTime>& shaders, const std::string& ti
     if (!title.empty()) std::fprintf(stderr, "\n%s", title.c_str());
     std::fprintf(stderr, "\n%-24s %11s %10s %7s\n", "shader", "dispatches", "seconds", "share");
     for (const ShaderTime& t : shaders) {
-        std::fprintf(stderr, "%-24s %11llu %10.3f %6.1f%%\n", t.shader.c_str(), static_cast<unsigned long long>(t.dispatches), t.seconds,
+        std::fprintf(stderr, "%-24s %11llu %10.3f %6.1f%%\n", t.shader.c_str(),
+                     static_cast<unsigned long long>(t.dispatches), t.seconds,
                      total > 0 ? 100 * t.seconds / total : 0.0);
     }
     std::fprintf(stderr, "%-24s %11s %10.3f\n", "all", "", total);

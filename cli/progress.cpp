@@ -8,8 +8,14 @@
 namespace wkv {
 
 Progress::Progress(std::string what, std::string unit, uint64_t total, bool lines_when_piped, double scale)
-    : what_(std::move(what)), unit_(std::move(unit)), total_(total), scale_(scale), tty_(::isatty(STDERR_FILENO)),
-      lines_(lines_when_piped), start_(clock::now()), last_(start_) {}
+    : what_(std::move(what)),
+      unit_(std::move(unit)),
+      total_(total),
+      scale_(scale),
+      tty_(::isatty(STDERR_FILENO)),
+      lines_(lines_when_piped),
+      start_(clock::now()),
+      last_(start_) {}
 
 void Progress::set(uint64_t done) {
     done_ = done;
@@ -26,12 +32,15 @@ void Progress::set(uint64_t done) {
     const double eta = rate > 0 ? (total_ - std::min(done_, total_)) / scale_ / rate : 0;
     const double shown = done_ / scale_, all = total_ / scale_;
     if (tty_) {
-        const int width = 30, filled = static_cast<int>(width * std::min(done_, total_) / std::max<uint64_t>(total_, 1));
-        std::fprintf(stderr, "\r%s [%.*s%*s] %.0f/%.0f %s  %.1f %s/s  ETA %.0fs ", what_.c_str(), filled, "##############################",
-                     width - filled, "", shown, all, unit_.c_str(), rate, unit_.c_str(), eta);
+        const int width = 30,
+                  filled = static_cast<int>(width * std::min(done_, total_) / std::max<uint64_t>(total_, 1));
+        std::fprintf(stderr, "\r%s [%.*s%*s] %.0f/%.0f %s  %.1f %s/s  ETA %.0fs ", what_.c_str(), filled,
+                     "##############################", width - filled, "", shown, all, unit_.c_str(), rate,
+                     unit_.c_str(), eta);
         drawn_ = true;
     } else {
-        std::fprintf(stderr, "%s: %.0f/%.0f %s, %.1f %s/s, ETA %.0fs\n", what_.c_str(), shown, all, unit_.c_str(), rate, unit_.c_str(), eta);
+        std::fprintf(stderr, "%s: %.0f/%.0f %s, %.1f %s/s, ETA %.0fs\n", what_.c_str(), shown, all, unit_.c_str(), rate,
+                     unit_.c_str(), eta);
     }
 }
 

@@ -14,9 +14,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "commands.hpp"
 #include "error.hpp"
@@ -35,33 +34,39 @@ const CommandSpec kServeCommand{
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health,\n"
     "/stats, and a chat page at /. Up to --parallel conversations decode together, each in its own\n"
     "fixed-size KV cache; more wait in a bounded queue. Binds 127.0.0.1 unless told otherwise.",
-    join_flags({
-        model_flag(),
-        tokenizer_flag(),
-        {"--chat-template", "", "NAME", "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF)"},
-        {"--host", "", "ADDRESS", "address to listen on (default 127.0.0.1)"},
-        {"--port", "", "PORT", "port (default 8080; 0 picks a free one)"},
-        {"--parallel", "", "N", "conversations decoding at once, each with its own cache (default 4)"},
-        {"--queue", "", "N", "requests that may wait for a free conversation slot; more get 503 (default 16)"},
-        {"--n-predict", "-n", "N", "most tokens in a reply when a request names none (default 256)"},
-        {"--port-file", "", "PATH", "write the port listened on to this file once listening (for scripts)"},
-        request_cap_flag(),
-        {"--max-connections", "", "N", "client connections open at once; past it a new one gets 503 at once (default 256)"},
-        {"--read-timeout", "", "SECONDS", "the most time a client may take to send one request, headers and body (default 10)"},
-        {"--allowed-host", "", "NAME", "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; see README)", true},
-        device_flag(),
-        cpu_flag(),
-        {"--help", "-h", "", "show this help"},
-    }, cache_flags()),
+    join_flags(
+        {
+            model_flag(),
+            tokenizer_flag(),
+            {"--chat-template", "", "NAME", "llama2, chatml, llama3 or zephyr (default: recognised from the GGUF)"},
+            {"--host", "", "ADDRESS", "address to listen on (default 127.0.0.1)"},
+            {"--port", "", "PORT", "port (default 8080; 0 picks a free one)"},
+            {"--parallel", "", "N", "conversations decoding at once, each with its own cache (default 4)"},
+            {"--queue", "", "N", "requests that may wait for a free conversation slot; more get 503 (default 16)"},
+            {"--n-predict", "-n", "N", "most tokens in a reply when a request names none (default 256)"},
+            {"--port-file", "", "PATH", "write the port listened on to this file once listening (for scripts)"},
+            request_cap_flag(),
+            {"--max-connections", "", "N",
+             "client connections open at once; past it a new one gets 503 at once (default 256)"},
+            {"--read-timeout", "", "SECONDS",
+             "the most time a client may take to send one request, headers and body (default 10)"},
+            {"--allowed-host", "", "NAME",
+             "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; see README)", true},
+            device_flag(),
+            cpu_flag(),
+            {"--help", "-h", "", "show this help"},
+        },
+        cache_flags()),
 };
 
 namespace {
 
 using json = nlohmann::json;
 
-
 json error_body(const std::string& message, const std::string& type, const std::string& param = "") {
-    return {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? json() : json(param)}, {"code", nullptr}}}};
+    return {
+        {"error",
+         {{"message", message}, {"type", type}, {"param", param.empty() ? json() : json(param)}, {"code", nullptr}}}};
 }
 
 // Text from the model is valid UTF-8 by the time it gets here (Utf8Stream); replacing what
@@ -76,14 +81,16 @@ void reply_json(httplib::Response& res, int status, const json& body) {
 // The body of an error the HTTP layer answers by itself, which it sends empty.
 json http_error_body(int status) {
     switch (status) {
-    case 400: return error_body("the request is not valid HTTP", "invalid_request_error");
-    case 403: return error_body("forbidden", "invalid_request_error");
-    case 404: return error_body("no such endpoint", "invalid_request_error");
-    case 405: return error_body("this method is not allowed here", "invalid_request_error");
-    case 408: return error_body("the request took too long to arrive (--read-timeout)", "invalid_request_error");
-    case 413: return error_body("the request body is larger than " + std::to_string(kMaxRequestBody) + " bytes", "invalid_request_error");
-    case 414: return error_body("the request line is too long", "invalid_request_error");
-    default: return error_body("the request failed", status >= 500 ? "server_error" : "invalid_request_error");
+        case 400: return error_body("the request is not valid HTTP", "invalid_request_error");
+        case 403: return error_body("forbidden", "invalid_request_error");
+        case 404: return error_body("no such endpoint", "invalid_request_error");
+        case 405: return error_body("this method is not allowed here", "invalid_request_error");
+        case 408: return error_body("the request took too long to arrive (--read-timeout)", "invalid_request_error");
+        case 413:
+            return error_body("the request body is larger than " + std::to_string(kMaxRequestBody) + " bytes",
+                              "invalid_request_error");
+        case 414: return error_body("the request line is too long", "invalid_request_error");
+        default: return error_body("the request failed", status >= 500 ? "server_error" : "invalid_request_error");
     }
 }
 
@@ -114,22 +121,25 @@ public:
     // Waits until none is left, or `limit` has passed.
     void wait_for_none(std::chrono::milliseconds limit) const {
         const auto until = std::chrono::steady_clock::now() + limit;
-        while (count_ > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        while (count_ > 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 
 private:
     std::atomic<int> count_{0};
 };
 
-bool is_loopback(const std::string& host) {
-    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 
 // Which methods each path answers; any other method there is a 405.
 const std::map<std::string, std::string>& allowed_methods() {
     static const std::map<std::string, std::string> methods = {
-        {"/", "GET"}, {"/health", "GET"}, {"/stats", "GET"}, {"/v1/models", "GET"},
-        {"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"},
+        {"/", "GET"},
+        {"/health", "GET"},
+        {"/stats", "GET"},
+        {"/v1/models", "GET"},
+        {"/v1/chat/completions", "POST"},
+        {"/v1/completions", "POST"},
     };
     return methods;
 }
@@ -217,7 +227,8 @@ int run_serve(const Args& args) {
         };
         const std::string host_header = req.get_header_value("Host");
         if (check_host && !host_allowed(host_header, allowed_hosts)) {
-            return refuse(403, error_body("the Host header names no name this server answers to (--allowed-host)", "invalid_request_error"));
+            return refuse(403, error_body("the Host header names no name this server answers to (--allowed-host)",
+                                          "invalid_request_error"));
         }
         // A browser names the page that sent a request in Origin. Only the server's own page may
         // drive it: a page elsewhere could otherwise post to it (CSRF; a text/plain POST needs no preflight).
@@ -232,7 +243,8 @@ int run_serve(const Args& args) {
         const bool head_of_get = req.method == "HEAD" && route != allowed_methods().end() && route->second == "GET";
         if (route != allowed_methods().end() && req.method != route->second && !head_of_get) {
             res.set_header("Allow", route->second);
-            return refuse(405, error_body(req.method + " is not allowed on " + req.path + "; use " + route->second, "invalid_request_error"));
+            return refuse(405, error_body(req.method + " is not allowed on " + req.path + "; use " + route->second,
+                                          "invalid_request_error"));
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -241,9 +253,9 @@ int run_serve(const Args& args) {
     // request may be unread.
     server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         switch (HttpServer::request_fault()) {
-        case HttpServer::Fault::timed_out: res.status = 408; break;
-        case HttpServer::Fault::too_large: res.status = 413; break;
-        case HttpServer::Fault::none: break;
+            case HttpServer::Fault::timed_out: res.status = 408; break;
+            case HttpServer::Fault::too_large: res.status = 413; break;
+            case HttpServer::Fault::none: break;
         }
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
         HttpServer::close_after_reply(res);
@@ -251,20 +263,34 @@ int run_serve(const Args& args) {
         return httplib::Server::HandlerResponse::Handled;
     }));
 
-    server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
-    server.Get("/health", [](const httplib::Request&, httplib::Response& res) { reply_json(res, 200, {{"status", "ok"}}); });
+    server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(kServePage, "text/html; charset=utf-8");
+    });
+    server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+        reply_json(res, 200, {{"status", "ok"}});
+    });
     server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
-        reply_json(res, 200, {{"object", "list"}, {"data", json::array({{{"id", model_name}, {"object", "model"}, {"owned_by", "wkv"}}})}});
+        reply_json(res, 200,
+                   {{"object", "list"},
+                    {"data", json::array({{{"id", model_name}, {"object", "model"}, {"owned_by", "wkv"}}})}});
     });
     server.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
         const PoolStats s = pool.stats();
         json slots = json::array();
-        for (const SlotStats& slot : s.slots) slots.push_back({{"busy", slot.busy}, {"tokens", slot.tokens}, {"cache_entries", slot.cache_entries}});
+        for (const SlotStats& slot : s.slots)
+            slots.push_back({{"busy", slot.busy}, {"tokens", slot.tokens}, {"cache_entries", slot.cache_entries}});
         reply_json(res, 200,
-                   {{"model", model_name}, {"policy", policy_name(cache.policy.kind)}, {"budget", cache.policy.budget},
-                    {"kv_cache_bytes", s.kv_cache_bytes}, {"kv_bytes_in_use", s.kv_bytes_in_use}, {"tokens_generated", s.tokens_generated},
-                    {"tokens_per_second", s.tokens_per_second}, {"queued", s.queued}, {"slots", slots},
-                    {"device_bytes_allocated", opened.context ? opened.context->device_bytes_allocated() : 0}, {"resident_bytes", resident_bytes()}});
+                   {{"model", model_name},
+                    {"policy", policy_name(cache.policy.kind)},
+                    {"budget", cache.policy.budget},
+                    {"kv_cache_bytes", s.kv_cache_bytes},
+                    {"kv_bytes_in_use", s.kv_bytes_in_use},
+                    {"tokens_generated", s.tokens_generated},
+                    {"tokens_per_second", s.tokens_per_second},
+                    {"queued", s.queued},
+                    {"slots", slots},
+                    {"device_bytes_allocated", opened.context ? opened.context->device_bytes_allocated() : 0},
+                    {"resident_bytes", resident_bytes()}});
     });
 
     auto completion = [&](bool is_chat) {
@@ -278,7 +304,8 @@ int run_serve(const Args& args) {
                 stream = parsed.stream;
                 include_usage = parsed.include_usage;
                 if (is_chat && !pool.has_chat_template()) {
-                    throw BadRequest{"this model has no chat template; start the server with --chat-template NAME", "messages"};
+                    throw BadRequest{"this model has no chat template; start the server with --chat-template NAME",
+                                     "messages"};
                 }
             } catch (const BadRequest& e) {
                 reply_json(res, 400, error_body(e.message, "invalid_request_error", e.param));
@@ -286,19 +313,30 @@ int run_serve(const Args& args) {
             }
             if (max_request_tokens) job->max_tokens = std::min(job->max_tokens, max_request_tokens);
             if (!pool.submit(job)) {
-                reply_json(res, 503, error_body("the server is busy: every slot is taken and the queue is full", "server_busy"));
+                reply_json(res, 503,
+                           error_body("the server is busy: every slot is taken and the queue is full", "server_busy"));
                 return;
             }
             const std::string id = (is_chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
-            const auto created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+            const auto created =
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                    .count();
             const char* object = is_chat ? (stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
             // By value: a streamed reply outlives this handler.
-            auto choice = [id, created, object, stream, is_chat, &model_name](const std::string& text, const json& finish, bool first) {
+            auto choice = [id, created, object, stream, is_chat, &model_name](const std::string& text,
+                                                                              const json& finish, bool first) {
                 json c = {{"index", 0}, {"finish_reason", finish}};
-                if (!is_chat) c["text"] = text;
-                else if (stream) c["delta"] = first ? json{{"role", "assistant"}, {"content", text}} : json{{"content", text}};
-                else c["message"] = {{"role", "assistant"}, {"content", text}};
-                return json{{"id", id}, {"object", object}, {"created", created}, {"model", model_name}, {"choices", json::array({c})}};
+                if (!is_chat)
+                    c["text"] = text;
+                else if (stream)
+                    c["delta"] = first ? json{{"role", "assistant"}, {"content", text}} : json{{"content", text}};
+                else
+                    c["message"] = {{"role", "assistant"}, {"content", text}};
+                return json{{"id", id},
+                            {"object", object},
+                            {"created", created},
+                            {"model", model_name},
+                            {"choices", json::array({c})}};
             };
             if (!stream) {
                 std::string text;
@@ -331,7 +369,8 @@ int run_serve(const Args& args) {
                         Job::Finish finish = Job::Finish::none;
                         const std::string text = job->next(200, &finish);
                         if (!text.empty()) {
-                            if (!send(choice(text, nullptr, *first))) return job->cancel(), false;  // the client is gone
+                            if (!send(choice(text, nullptr, *first)))
+                                return job->cancel(), false;  // the client is gone
                             *first = false;
                         }
                         if (finish == Job::Finish::none) {
@@ -371,8 +410,8 @@ int run_serve(const Args& args) {
     const int bound = server.bind(host, port);
     if (bound < 0) throw Error("serve: cannot listen on " + host + ":" + std::to_string(port));
     if (args.has("--port-file")) OutputFile(args.text("--port-file")).write(std::to_string(bound) + "\n");
-    std::fprintf(stderr, "wkv serve: http://%s:%d/ (%s, %u slots, %s KV cache in all)\n", host.c_str(), bound, describe(cache.policy).c_str(),
-                 parallel, format_bytes(pool.stats().kv_cache_bytes).c_str());
+    std::fprintf(stderr, "wkv serve: http://%s:%d/ (%s, %u slots, %s KV cache in all)\n", host.c_str(), bound,
+                 describe(cache.policy).c_str(), parallel, format_bytes(pool.stats().kv_cache_bytes).c_str());
     std::signal(SIGPIPE, SIG_IGN);
     {
         std::lock_guard<std::mutex> lock(stop.mutex);

@@ -16,7 +16,9 @@ template <typename T>
 T field(const json& body, const char* key, T fallback, T lo, T hi) {
     if (!body.contains(key) || body[key].is_null()) return fallback;
     const json& v = body[key];
-    const bool ok = std::is_same_v<T, bool> ? v.is_boolean() : std::is_integral_v<T> ? v.is_number_integer() : v.is_number();
+    const bool ok = std::is_same_v<T, bool> ? v.is_boolean()
+                    : std::is_integral_v<T> ? v.is_number_integer()
+                                            : v.is_number();
     if (!ok) throw BadRequest{std::string("'") + key + "' has the wrong type", key};
     const T value = v.get<T>();
     if (value < lo || value > hi) throw BadRequest{std::string("'") + key + "' is out of range", key};
@@ -27,11 +29,15 @@ T field(const json& body, const char* key, T fallback, T lo, T hi) {
 // the text parts (joined as written) and refuses the rest (images, audio).
 std::string message_text(const json& content) {
     if (content.is_string()) return content.get<std::string>();
-    if (!content.is_array()) throw BadRequest{"a message's 'content' must be a string or an array of text parts", "messages"};
+    if (!content.is_array())
+        throw BadRequest{"a message's 'content' must be a string or an array of text parts", "messages"};
     std::string text;
     for (const json& part : content) {
-        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string()) {
-            throw BadRequest{"a message's content parts must be {\"type\": \"text\", \"text\": STRING}; wkv reads text only", "messages"};
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
+            !part["text"].is_string()) {
+            throw BadRequest{
+                "a message's content parts must be {\"type\": \"text\", \"text\": STRING}; wkv reads text only",
+                "messages"};
         }
         text += part["text"].get<std::string>();
     }
@@ -52,7 +58,8 @@ bool asks_for_nothing(const std::string& key, const json& v) {
 }
 
 void refuse_unsupported(const json& body) {
-    for (const char* key : {"logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "echo", "suffix", "best_of"}) {
+    for (const char* key :
+         {"logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "echo", "suffix", "best_of"}) {
         if (body.contains(key) && !asks_for_nothing(key, body[key])) {
             throw BadRequest{std::string("'") + key + "' is not supported by wkv serve", key};
         }
@@ -86,11 +93,13 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
             }
             job->messages.push_back({role, message_text(m["content"])});
         }
-        if (std::none_of(job->messages.begin(), job->messages.end(), [](const ChatMessage& m) { return m.role == "user"; })) {
+        if (std::none_of(job->messages.begin(), job->messages.end(),
+                         [](const ChatMessage& m) { return m.role == "user"; })) {
             throw BadRequest{"the conversation needs at least one user message", "messages"};
         }
     } else {
-        if (!body.contains("prompt") || !body["prompt"].is_string()) throw BadRequest{"'prompt' must be a string", "prompt"};
+        if (!body.contains("prompt") || !body["prompt"].is_string())
+            throw BadRequest{"'prompt' must be a string", "prompt"};
         job->prompt = body["prompt"].get<std::string>();
     }
     job->max_tokens = field<int64_t>(body, "max_tokens", default_max_tokens, 1, 1 << 20);
@@ -99,7 +108,8 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
     job->sampling.seed = static_cast<uint64_t>(field<int64_t>(body, "seed", 0, 0, INT64_MAX));
     parsed.stream = field<bool>(body, "stream", false, false, true);
     if (body.contains("stream_options") && !body["stream_options"].is_null()) {
-        if (!body["stream_options"].is_object()) throw BadRequest{"'stream_options' must be an object", "stream_options"};
+        if (!body["stream_options"].is_object())
+            throw BadRequest{"'stream_options' must be an object", "stream_options"};
         parsed.include_usage = field<bool>(body["stream_options"], "include_usage", false, false, true);
     }
     refuse_unsupported(body);
@@ -122,7 +132,8 @@ std::string lower(std::string text) {
 bool host_allowed(const std::string& host_header, const std::vector<std::string>& names) {
     std::string name = lower(host_header);
     const size_t colon = name.rfind(':');
-    if (colon != std::string::npos && name.find(']', colon) == std::string::npos) name.resize(colon);  // a port, not IPv6's colons
+    if (colon != std::string::npos && name.find(']', colon) == std::string::npos)
+        name.resize(colon);  // a port, not IPv6's colons
     if (name.empty()) return false;
     return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return lower(n) == name; });
 }
@@ -130,7 +141,8 @@ bool host_allowed(const std::string& host_header, const std::vector<std::string>
 bool same_origin(const std::string& origin, const std::string& host_header) {
     for (const char* scheme : {"http://", "https://"}) {
         const std::string prefix = scheme;
-        if (origin.rfind(prefix, 0) == 0) return !host_header.empty() && lower(origin.substr(prefix.size())) == lower(host_header);
+        if (origin.rfind(prefix, 0) == 0)
+            return !host_header.empty() && lower(origin.substr(prefix.size())) == lower(host_header);
     }
     return false;  // "null" (a sandboxed page, a file) or another scheme
 }

@@ -24,7 +24,8 @@ void Job::finish(Finish reason, std::string why) {
 
 std::string Job::next(int timeout_ms, Finish* finish) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !unread_.empty() || finish_ != Finish::none; });
+    changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                      [&] { return !unread_.empty() || finish_ != Finish::none; });
     *finish = unread_.empty() ? finish_ : Finish::none;  // the end only once the text is all read
     std::string out;
     out.swap(unread_);
@@ -59,8 +60,9 @@ bool same_messages(const std::vector<ChatMessage>& prefix, const std::vector<Cha
 
 }  // namespace
 
-SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-                   const CacheSettings& cache, size_t max_queue, int64_t max_prompt_tokens)
+SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer,
+                   std::optional<ChatTemplate> chat, const CacheSettings& cache, size_t max_queue,
+                   int64_t max_prompt_tokens)
     : tokenizer_(tokenizer),
       chat_(std::move(chat)),
       cache_(cache),
@@ -70,7 +72,8 @@ SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& t
       max_prompt_tokens_(max_prompt_tokens) {
     const std::vector<int32_t> stops = chat_ ? chat_->stop_tokens() : std::vector<int32_t>{};
     slots_.reserve(engine.size());
-    for (uint32_t b = 0; b < engine.size(); b++) slots_.emplace_back(Generator(engine, tokenizer, SamplerSettings{}, stops, b));
+    for (uint32_t b = 0; b < engine.size(); b++)
+        slots_.emplace_back(Generator(engine, tokenizer, SamplerSettings{}, stops, b));
     worker_ = std::thread([this] { run(); });
 }
 
@@ -84,7 +87,8 @@ void SlotPool::shutdown() {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
         // Queued jobs end here; running ones at the worker's next turn (within one step).
-        for (const std::shared_ptr<Job>& job : queue_) job->finish(Job::Finish::shutdown, "the server is shutting down");
+        for (const std::shared_ptr<Job>& job : queue_)
+            job->finish(Job::Finish::shutdown, "the server is shutting down");
         queue_.clear();
     }
     work_.notify_all();
@@ -95,7 +99,8 @@ bool SlotPool::submit(const std::shared_ptr<Job>& job) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stop_) return false;
         // Room for it: a free slot not yet claimed by a queued job, or a place in the queue.
-        const size_t free = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.job; }));
+        const size_t free =
+            static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.job; }));
         if (queue_.size() >= max_queue_ + free) return false;
         queue_.push_back(job);
     }
@@ -159,7 +164,8 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
             if (!chat_) throw Error("the model has no chat template (start the server with --chat-template)");
             if (same_messages(s.history, job->messages)) {
                 // The conversation continues: close the last reply, then only the new messages.
-                const std::vector<ChatMessage> more(job->messages.begin() + static_cast<long>(s.history.size()), job->messages.end());
+                const std::vector<ChatMessage> more(job->messages.begin() + static_cast<long>(s.history.size()),
+                                                    job->messages.end());
                 tokens = chat_->close_reply(s.reply_ended);
                 const std::vector<int32_t> rest = chat_->render(more, /*opens=*/false);
                 tokens.insert(tokens.end(), rest.begin(), rest.end());
@@ -172,7 +178,8 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
         }
         if (tokens.empty()) throw Error("the prompt is empty");
         if (max_prompt_tokens_ && static_cast<int64_t>(tokens.size()) > max_prompt_tokens_) {
-            throw Error("the prompt has " + std::to_string(tokens.size()) + " tokens, more than the " + std::to_string(max_prompt_tokens_) +
+            throw Error("the prompt has " + std::to_string(tokens.size()) + " tokens, more than the " +
+                        std::to_string(max_prompt_tokens_) +
                         " one request may bring (the server's --max-tokens-per-request)");
         }
     } catch (const Error& e) {
@@ -184,8 +191,9 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
     // What the cache takes: the tokens held and waiting, the prompt's but its last (which waits), a token per step.
     if (!cache_.policy.compresses() &&
         s.generator.length() + tokens.size() - 1 + static_cast<uint64_t>(job->max_tokens) > cache_.policy.budget) {
-        job->finish(Job::Finish::failed, "the conversation would outgrow the full cache of " + std::to_string(cache_.policy.budget) +
-                                             " entries (start the server with a compressing --policy, whose cache never fills)");
+        job->finish(Job::Finish::failed,
+                    "the conversation would outgrow the full cache of " + std::to_string(cache_.policy.budget) +
+                        " entries (start the server with a compressing --policy, whose cache never fills)");
         return;
     }
     s.job = job;
@@ -233,7 +241,8 @@ void SlotPool::run() {
                 continue;
             }
             if (stop_) {
-                for (uint32_t b = 0; b < slots_.size(); b++) release(b, Job::Finish::shutdown, "the server is shutting down");
+                for (uint32_t b = 0; b < slots_.size(); b++)
+                    release(b, Job::Finish::shutdown, "the server is shutting down");
                 return;
             }
         }

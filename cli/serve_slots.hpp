@@ -48,11 +48,11 @@ public:
     void cancel();  // the client is gone: the slot is freed at the worker's next turn
     bool cancelled() const;
 
-    uint32_t prompt_tokens = 0;      // processed for this request (after any reuse)
-    uint32_t reused_tokens = 0;      // already in the slot's cache
+    uint32_t prompt_tokens = 0;  // processed for this request (after any reuse)
+    uint32_t reused_tokens = 0;  // already in the slot's cache
     int64_t completion_tokens = 0;
-    std::string error;               // for Finish::failed and shutdown
-    std::string error_param;         // the request field the error is about ("" for none)
+    std::string error;        // for Finish::failed and shutdown
+    std::string error_param;  // the request field the error is about ("" for none)
 
 private:
     mutable std::mutex mutex_;
@@ -97,7 +97,7 @@ public:
 private:
     struct Slot {
         explicit Slot(Generator g) : generator(std::move(g)) {}
-        Generator generator;               // the slot's sequence of the engine
+        Generator generator;  // the slot's sequence of the engine
         std::shared_ptr<Job> job;
         std::vector<ChatMessage> history;  // the conversation in the cache (a chat's), with the reply so far
         bool reply_ended = true;           // the last reply ended with its end of turn (it waits in the generator)
@@ -106,8 +106,8 @@ private:
         std::string reply;                 // text generated for the job
     };
 
-    void run();                       // the worker
-    bool assign();                    // queued jobs to free slots; true if any started
+    void run();     // the worker
+    bool assign();  // queued jobs to free slots; true if any started
     void start(uint32_t b, const std::shared_ptr<Job>& job);
     void release(uint32_t b, Job::Finish finish, const std::string& error = "");
 

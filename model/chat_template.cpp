@@ -53,12 +53,14 @@ std::optional<ChatFamily> recognise_chat_template(std::string_view jinja) {
 
 ChatTemplate::ChatTemplate(ChatFamily family, const Tokenizer& tokenizer)
     : family_(family), tokenizer_(tokenizer), end_of_turn_(tokenizer.eos_id()) {
-    const char* end = family == ChatFamily::chatml ? "<|im_end|>" : family == ChatFamily::llama3 ? "<|eot_id|>" : nullptr;
+    const char* end = family == ChatFamily::chatml   ? "<|im_end|>"
+                      : family == ChatFamily::llama3 ? "<|eot_id|>"
+                                                     : nullptr;
     if (end) {
         const auto id = tokenizer.find_piece(end);
         if (!id) {
-            fail(tokenizer.source(), std::string("the ") + chat_family_name(family) + " chat template needs a token " + end +
-                                         ", which this vocabulary does not have (--chat-template names another)");
+            fail(tokenizer.source(), std::string("the ") + chat_family_name(family) + " chat template needs a token " +
+                                         end + ", which this vocabulary does not have (--chat-template names another)");
         }
         end_of_turn_ = *id;
     }
@@ -107,8 +109,10 @@ void ChatTemplate::message(std::vector<int32_t>& out, const ChatMessage& m, bool
             return;
         case ChatFamily::llama3:
             if (first) {
-                if (const auto begin = tokenizer_.find_piece("<|begin_of_text|>")) out.push_back(*begin);
-                else if (bos) out.push_back(tokenizer_.bos_id());
+                if (const auto begin = tokenizer_.find_piece("<|begin_of_text|>"))
+                    out.push_back(*begin);
+                else if (bos)
+                    out.push_back(tokenizer_.bos_id());
             }
             marker(out, "<|start_header_id|>");
             text(out, m.role);
@@ -164,7 +168,8 @@ std::vector<int32_t> ChatTemplate::render(const std::vector<ChatMessage>& messag
         bool first = opens;
         for (; i < messages.size(); i++, first = false) {
             const ChatMessage& m = messages[i];
-            if (m.role == "system") throw Error(std::string("chat: the llama2 template takes a system message only first"));
+            if (m.role == "system")
+                throw Error(std::string("chat: the llama2 template takes a system message only first"));
             if (m.role == "user") {
                 const std::vector<int32_t> turn = user_turn(m.content, system, first);
                 out.insert(out.end(), turn.begin(), turn.end());

@@ -20,8 +20,8 @@ constexpr uint32_t kMaxContext = 1u << 22;
 
 void check_range(const std::string& path, const char* name, uint32_t value, uint32_t max) {
     if (value == 0 || value > max) {
-        fail(path, std::string(name) + " = " + std::to_string(value) + " is out of range (1.." +
-                       std::to_string(max) + ")");
+        fail(path,
+             std::string(name) + " = " + std::to_string(value) + " is out of range (1.." + std::to_string(max) + ")");
     }
 }
 

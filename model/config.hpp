@@ -15,15 +15,15 @@ struct RopeParams {
 };
 
 struct ModelConfig {
-    uint32_t dim = 0;           // residual stream width
-    uint32_t hidden_dim = 0;    // SwiGLU inner width
+    uint32_t dim = 0;         // residual stream width
+    uint32_t hidden_dim = 0;  // SwiGLU inner width
     uint32_t n_layers = 0;
-    uint32_t n_heads = 0;       // query heads
-    uint32_t n_kv_heads = 0;    // key/value heads (GQA when < n_heads)
+    uint32_t n_heads = 0;     // query heads
+    uint32_t n_kv_heads = 0;  // key/value heads (GQA when < n_heads)
     uint32_t vocab_size = 0;
-    uint32_t context = 0;       // trained context length, in tokens
+    uint32_t context = 0;  // trained context length, in tokens
     float rope_theta = 10000.0f;
-    float rope_scale = 1.0f;    // linear RoPE scaling: positions are multiplied by this
+    float rope_scale = 1.0f;  // linear RoPE scaling: positions are multiplied by this
     float rms_eps = 1e-5f;
 
     uint32_t head_dim() const { return dim / n_heads; }

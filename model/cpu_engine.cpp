@@ -35,7 +35,8 @@ void CpuEngine::prefill(uint32_t seq, std::span<const int32_t> tokens, uint32_t 
     for (SequenceStep& s : steps) s.active = false;
     for (size_t i = 0; i < tokens.size(); i++) {
         const bool last = i + 1 == tokens.size();
-        steps[seq] = {true, tokens[i], first_pos + static_cast<uint32_t>(i), last && logits ? StepOutput::logits : StepOutput::none, 0};
+        steps[seq] = {true, tokens[i], first_pos + static_cast<uint32_t>(i),
+                      last && logits ? StepOutput::logits : StepOutput::none, 0};
         step(steps);
     }
 }

@@ -25,8 +25,8 @@ void check_step(const ModelConfig& c, const CacheSettings& settings, uint32_t en
     }
     // Original positions rotate keys by the position itself: the RoPE table ends at the context.
     if (settings.positions == PositionMode::original && step.pos >= c.context) {
-        throw Error("position " + std::to_string(step.pos) + " is past the model's context of " + std::to_string(c.context) +
-                    " (original positions; --positions cache keeps them inside it)");
+        throw Error("position " + std::to_string(step.pos) + " is past the model's context of " +
+                    std::to_string(c.context) + " (original positions; --positions cache keeps them inside it)");
     }
 }
 
@@ -59,8 +59,8 @@ double Sequence::nll(int32_t token, uint32_t pos, int32_t target) {
     return engine_.nll(seq_);
 }
 
-void check_prefill(const ModelConfig& c, const CacheSettings& settings, uint32_t entries, std::span<const int32_t> tokens,
-                   uint32_t first_pos) {
+void check_prefill(const ModelConfig& c, const CacheSettings& settings, uint32_t entries,
+                   std::span<const int32_t> tokens, uint32_t first_pos) {
     const CachePolicy& p = settings.policy;
     for (size_t i = 0; i < tokens.size(); i++) {
         check_step(c, settings, entries, {true, tokens[i], first_pos + static_cast<uint32_t>(i), StepOutput::none, 0});

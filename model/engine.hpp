@@ -92,8 +92,8 @@ public:
 // vocabulary, room in the cache, and an original position inside the context.
 void check_step(const ModelConfig& config, const CacheSettings& settings, uint32_t entries, const SequenceStep& step);
 // The same for a prompt fed after those entries: every token, as the cache grows.
-void check_prefill(const ModelConfig& config, const CacheSettings& settings, uint32_t entries, std::span<const int32_t> tokens,
-                   uint32_t first_pos);
+void check_prefill(const ModelConfig& config, const CacheSettings& settings, uint32_t entries,
+                   std::span<const int32_t> tokens, uint32_t first_pos);
 
 // One sequence of an engine, driven alone: the others stay as they are. The
 // calls a single-sequence loop or test makes, each one step or prefill.

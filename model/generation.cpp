@@ -8,12 +8,14 @@ namespace wkv {
 
 namespace {
 
-double now_seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
-Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler, std::vector<int32_t> stop_tokens,
-                     uint32_t seq)
+Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler,
+                     std::vector<int32_t> stop_tokens, uint32_t seq)
     : engine_(engine), tokenizer_(tokenizer), sampler_(sampler), stop_tokens_(std::move(stop_tokens)), seq_(seq) {
     if (seq >= engine.size()) throw std::logic_error("Generator: the engine has no such sequence");
     stop_tokens_.push_back(tokenizer.eos_id());
@@ -59,7 +61,8 @@ void Generator::begin_reply() {
 }
 
 SequenceStep Generator::next_step() const {
-    if (!pending_ || feeding()) throw std::logic_error("Generator::next_step: nothing to continue from (append a prompt first)");
+    if (!pending_ || feeding())
+        throw std::logic_error("Generator::next_step: nothing to continue from (append a prompt first)");
     // Greedy: the engine picks the token where the logits are.
     return {true, *pending_, next_pos_, sampler_.greedy() ? StepOutput::token : StepOutput::logits, 0};
 }

@@ -37,8 +37,8 @@ class Generator {
 public:
     // Drives sequence `seq` of `engine`. Besides EOS and BOS, `stop_tokens` end a
     // reply too (a chat template's end of turn).
-    Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler, std::vector<int32_t> stop_tokens = {},
-              uint32_t seq = 0);
+    Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler,
+              std::vector<int32_t> stop_tokens = {}, uint32_t seq = 0);
 
     // --- The prompt ---
     // Appends tokens to the sequence. Every token before the last goes into the
@@ -90,13 +90,13 @@ private:
     Sampler sampler_;
     std::vector<int32_t> stop_tokens_;
     uint32_t seq_;
-    uint32_t next_pos_ = 0;           // position of the next token fed
-    std::vector<int32_t> to_feed_;    // queued prompt tokens; those before fed_ are in
+    uint32_t next_pos_ = 0;         // position of the next token fed
+    std::vector<int32_t> to_feed_;  // queued prompt tokens; those before fed_ are in
     size_t fed_ = 0;
     std::optional<int32_t> pending_;  // appended or sampled, not yet fed
     Utf8Stream text_;                 // the reply's bytes, released in whole characters
     GenerationStats stats_;
-    double started_ = 0;              // the reply's start, in seconds of the steady clock
+    double started_ = 0;  // the reply's start, in seconds of the steady clock
 };
 
 }  // namespace wkv

@@ -21,10 +21,17 @@ std::string read_string(ByteReader& r, const char* what) {
 
 uint64_t scalar_size(GgufValueType t) {
     switch (t) {
-        case GgufValueType::u8: case GgufValueType::i8: case GgufValueType::boolean: return 1;
-        case GgufValueType::u16: case GgufValueType::i16: return 2;
-        case GgufValueType::u32: case GgufValueType::i32: case GgufValueType::f32: return 4;
-        case GgufValueType::u64: case GgufValueType::i64: case GgufValueType::f64: return 8;
+        case GgufValueType::u8:
+        case GgufValueType::i8:
+        case GgufValueType::boolean: return 1;
+        case GgufValueType::u16:
+        case GgufValueType::i16: return 2;
+        case GgufValueType::u32:
+        case GgufValueType::i32:
+        case GgufValueType::f32: return 4;
+        case GgufValueType::u64:
+        case GgufValueType::i64:
+        case GgufValueType::f64: return 8;
         default: return 0;
     }
 }
@@ -60,7 +67,7 @@ GgufValue read_value(ByteReader& r, GgufValueType type, const std::string& key, 
         v.count = r.read<uint64_t>("array length");
         // Every element takes at least one byte (strings at least eight), so a
         // count larger than what is left of the file cannot be honest.
-        const uint64_t min_bytes = v.element_type == GgufValueType::string ? 8
+        const uint64_t min_bytes = v.element_type == GgufValueType::string  ? 8
                                    : v.element_type == GgufValueType::array ? 12
                                                                             : scalar_size(v.element_type);
         auto need = checked_mul(v.count, min_bytes);
@@ -81,7 +88,8 @@ GgufValue read_value(ByteReader& r, GgufValueType type, const std::string& key, 
     } else if (scalar_size(type) != 0) {
         v.number = read_number(r, type, "metadata value");
     } else {
-        fail(r.path(), "metadata " + quoted(key) + " has unknown value type " + std::to_string(static_cast<uint32_t>(type)));
+        fail(r.path(),
+             "metadata " + quoted(key) + " has unknown value type " + std::to_string(static_cast<uint32_t>(type)));
     }
     return v;
 }
@@ -130,7 +138,8 @@ GgufFile parse_gguf(const MappedFile& file) {
         if (!names.insert(t.name).second) fail(file.path(), "tensor " + quoted(t.name) + " appears twice");
         const uint32_t n_dims = r.read<uint32_t>("tensor dimension count");
         if (n_dims == 0 || n_dims > kMaxTensorDims) {
-            fail(file.path(), "tensor " + quoted(t.name) + " has " + std::to_string(n_dims) + " dimensions (1..4 allowed)");
+            fail(file.path(),
+                 "tensor " + quoted(t.name) + " has " + std::to_string(n_dims) + " dimensions (1..4 allowed)");
         }
         for (uint32_t d = 0; d < n_dims; d++) {
             const uint64_t size = r.read<uint64_t>("tensor dimension");
@@ -155,8 +164,8 @@ GgufFile parse_gguf(const MappedFile& file) {
     g.data_offset = data_offset;
     for (const GgufTensorInfo& t : g.tensors) {
         if (t.offset % alignment != 0) {
-            fail(file.path(), "tensor " + quoted(t.name) + " offset " + std::to_string(t.offset) + " is not aligned to " +
-                                  std::to_string(alignment));
+            fail(file.path(), "tensor " + quoted(t.name) + " offset " + std::to_string(t.offset) +
+                                  " is not aligned to " + std::to_string(alignment));
         }
     }
     return g;

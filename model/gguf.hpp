@@ -14,25 +14,36 @@
 namespace wkv {
 
 enum class GgufValueType : uint32_t {
-    u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-    string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+    u8 = 0,
+    i8 = 1,
+    u16 = 2,
+    i16 = 3,
+    u32 = 4,
+    i32 = 5,
+    f32 = 6,
+    boolean = 7,
+    string = 8,
+    array = 9,
+    u64 = 10,
+    i64 = 11,
+    f64 = 12,
 };
 
 struct GgufValue {
     GgufValueType type = GgufValueType::u8;
-    double number = 0;                    // any numeric or boolean scalar
-    std::string text;                     // string
+    double number = 0;                               // any numeric or boolean scalar
+    std::string text;                                // string
     GgufValueType element_type = GgufValueType::u8;  // array
-    std::vector<double> numbers;          // array of numbers
-    std::vector<std::string> strings;     // array of strings
-    uint64_t count = 0;                   // array length
+    std::vector<double> numbers;                     // array of numbers
+    std::vector<std::string> strings;                // array of strings
+    uint64_t count = 0;                              // array length
 };
 
 struct GgufTensorInfo {
     std::string name;
     std::vector<uint64_t> dims;  // fastest-varying first, as GGUF stores them
     uint32_t ggml_type = 0;
-    uint64_t offset = 0;         // from the start of the data section
+    uint64_t offset = 0;  // from the start of the data section
 };
 
 struct GgufFile {

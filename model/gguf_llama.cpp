@@ -17,20 +17,24 @@ namespace {
 
 // ggml's names of every type id, also those wkv does not read (for the error that names them).
 const char* ggml_type_name(uint32_t t) {
-    static const char* names[] = {"f32",  "f16",  "q4_0", "q4_1", "q4_2", "q4_3", "q5_0",    "q5_1",   "q8_0",  "q8_1",
-                                  "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq2_xxs", "iq2_xs", "iq3_xxs",
-                                  "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs", "i8", "i16", "i32", "i64", "f64",
-                                  "iq1_m", "bf16"};
+    static const char* names[] = {"f32",     "f16",    "q4_0",    "q4_1",  "q4_2",   "q4_3",  "q5_0",  "q5_1",
+                                  "q8_0",    "q8_1",   "q2_K",    "q3_K",  "q4_K",   "q5_K",  "q6_K",  "q8_K",
+                                  "iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs",
+                                  "i8",      "i16",    "i32",     "i64",   "f64",    "iq1_m", "bf16"};
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
 bool is_integer_type(GgufValueType t) {
     switch (t) {
-        case GgufValueType::u8: case GgufValueType::i8: case GgufValueType::u16: case GgufValueType::i16:
-        case GgufValueType::u32: case GgufValueType::i32: case GgufValueType::u64: case GgufValueType::i64:
-            return true;
-        default:
-            return false;
+        case GgufValueType::u8:
+        case GgufValueType::i8:
+        case GgufValueType::u16:
+        case GgufValueType::i16:
+        case GgufValueType::u32:
+        case GgufValueType::i32:
+        case GgufValueType::u64:
+        case GgufValueType::i64: return true;
+        default: return false;
     }
 }
 
@@ -76,7 +80,6 @@ private:
     const GgufFile& g_;
     const std::string& path_;
 };
-
 
 std::optional<Vocabulary> read_vocabulary(const GgufFile& g, const LlamaMetadata& meta, const std::string& path,
                                           uint32_t vocab_size) {
@@ -181,8 +184,8 @@ void load_gguf_llama(Model& m) {
         const GgufTensorInfo& info = *it->second;
         const WeightType* type = weight_type_by_ggml_id(info.ggml_type);
         if (!type) {
-            fail(m.path, "tensor " + quoted(name) + " has unsupported tensor type " + ggml_type_name(info.ggml_type) + " (" +
-                             std::to_string(info.ggml_type) + "); supported: " + weight_type_list());
+            fail(m.path, "tensor " + quoted(name) + " has unsupported tensor type " + ggml_type_name(info.ggml_type) +
+                             " (" + std::to_string(info.ggml_type) + "); supported: " + weight_type_list());
         }
         // GGUF lists the fastest-varying dimension first: [cols, rows].
         if (info.dims.size() > 2) fail(m.path, "tensor " + quoted(name) + " has more than 2 dimensions");
@@ -213,7 +216,8 @@ void load_gguf_llama(Model& m) {
     c.rms_eps = meta.f32("llama.attention.layer_norm_rms_epsilon").value_or(1e-5f);
     c.rope_scale = rope_position_scale(meta, m.path);
     // Metadata that changes the math in ways not implemented: refused, never ignored.
-    if (meta.u32("llama.expert_count").value_or(0) > 0) fail(m.path, "llama.expert_count > 0: mixture-of-experts models are not supported");
+    if (meta.u32("llama.expert_count").value_or(0) > 0)
+        fail(m.path, "llama.expert_count > 0: mixture-of-experts models are not supported");
     m.token_embedding = *view("token_embd.weight");
     c.vocab_size = static_cast<uint32_t>(std::min<uint64_t>(m.token_embedding.rows, UINT32_MAX));
     validate_config(c, m.path);

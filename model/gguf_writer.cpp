@@ -1,6 +1,5 @@
 #include "gguf_writer.hpp"
 
-
 namespace wkv {
 
 std::vector<uint8_t> GgufWriter::bytes() const {

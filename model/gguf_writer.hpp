@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-
 namespace wkv {
 
 class GgufWriter {
@@ -16,10 +15,22 @@ public:
     uint32_t version = 3;
     uint32_t alignment = 32;
 
-    void u32(const std::string& key, uint32_t v) { kv_header(key, 4); put(v); }
-    void f32(const std::string& key, float v) { kv_header(key, 6); put(v); }
-    void str(const std::string& key, const std::string& v) { kv_header(key, 8); put_string(v); }
-    void boolean(const std::string& key, bool v) { kv_header(key, 7); put(uint8_t{v}); }
+    void u32(const std::string& key, uint32_t v) {
+        kv_header(key, 4);
+        put(v);
+    }
+    void f32(const std::string& key, float v) {
+        kv_header(key, 6);
+        put(v);
+    }
+    void str(const std::string& key, const std::string& v) {
+        kv_header(key, 8);
+        put_string(v);
+    }
+    void boolean(const std::string& key, bool v) {
+        kv_header(key, 7);
+        put(uint8_t{v});
+    }
     void str_array(const std::string& key, const std::vector<std::string>& v) {
         kv_header(key, 9);
         put(uint32_t{8});
@@ -62,7 +73,9 @@ private:
         uint64_t forced_offset;
     };
     template <typename T>
-    void put(T v) { append(kv_, v); }
+    void put(T v) {
+        append(kv_, v);
+    }
     template <typename T>
     static void append(std::vector<uint8_t>& out, T v) {
         const auto* p = reinterpret_cast<const uint8_t*>(&v);

@@ -21,7 +21,7 @@ namespace wkv {
 
 enum class KvType { f32, f16 };  // how keys and values are stored
 
-const char* kv_type_name(KvType type);  // "f32", "f16"
+const char* kv_type_name(KvType type);                                              // "f32", "f16"
 inline uint32_t kv_type_bytes(KvType type) { return type == KvType::f16 ? 2 : 4; }  // per stored element
 // The key and value of one token in every layer and KV head.
 inline uint64_t kv_entry_bytes(const ModelConfig& c, KvType type) {
@@ -38,13 +38,17 @@ public:
     KvType storage() const { return storage_; }
     // x as this cache stores it: itself in f32, rounded to the nearest f16 in f16.
     float stored(float x) const;
-    uint32_t length(uint32_t layer, uint32_t kv_head) const { return static_cast<uint32_t>(head(layer, kv_head).order.size()); }
+    uint32_t length(uint32_t layer, uint32_t kv_head) const {
+        return static_cast<uint32_t>(head(layer, kv_head).order.size());
+    }
 
     // Physical slot of the entry at logical index `index` (0 = oldest).
     uint32_t slot(uint32_t layer, uint32_t kv_head, uint32_t index) const { return head(layer, kv_head).order[index]; }
 
     const std::vector<uint32_t>& order(uint32_t layer, uint32_t kv_head) const { return head(layer, kv_head).order; }
-    const std::vector<uint32_t>& free_slots(uint32_t layer, uint32_t kv_head) const { return head(layer, kv_head).free; }
+    const std::vector<uint32_t>& free_slots(uint32_t layer, uint32_t kv_head) const {
+        return head(layer, kv_head).free;
+    }
 
     // Takes a free slot, places it last in the logical order and clears its
     // acc/cnt; returns the slot. Throws wkv::Error when no slot is free.
@@ -52,10 +56,18 @@ public:
     // Removes the entry at logical index `index` and frees its slot.
     void remove(uint32_t layer, uint32_t kv_head, uint32_t index);
 
-    float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) { return &keys_[offset(layer, kv_head, slot) * head_dim_]; }
-    float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) { return &values_[offset(layer, kv_head, slot) * head_dim_]; }
-    const float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return &keys_[offset(layer, kv_head, slot) * head_dim_]; }
-    const float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return &values_[offset(layer, kv_head, slot) * head_dim_]; }
+    float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) {
+        return &keys_[offset(layer, kv_head, slot) * head_dim_];
+    }
+    float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) {
+        return &values_[offset(layer, kv_head, slot) * head_dim_];
+    }
+    const float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
+        return &keys_[offset(layer, kv_head, slot) * head_dim_];
+    }
+    const float* value(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
+        return &values_[offset(layer, kv_head, slot) * head_dim_];
+    }
     float& acc(uint32_t layer, uint32_t kv_head, uint32_t slot) { return acc_[offset(layer, kv_head, slot)]; }
     uint32_t& cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) { return cnt_[offset(layer, kv_head, slot)]; }
     float acc(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return acc_[offset(layer, kv_head, slot)]; }
@@ -83,10 +95,10 @@ private:
     uint32_t head_dim_;
     uint32_t capacity_;
     KvType storage_;
-    std::vector<float> keys_;    // [layer][kv_head][slot][head_dim]
-    std::vector<float> values_;  // [layer][kv_head][slot][head_dim]
-    std::vector<float> acc_;     // [layer][kv_head][slot]
-    std::vector<uint32_t> cnt_;  // [layer][kv_head][slot]
+    std::vector<float> keys_;         // [layer][kv_head][slot][head_dim]
+    std::vector<float> values_;       // [layer][kv_head][slot][head_dim]
+    std::vector<float> acc_;          // [layer][kv_head][slot]
+    std::vector<uint32_t> cnt_;       // [layer][kv_head][slot]
     std::vector<HeadTables> tables_;  // [layer][kv_head]
 };
 

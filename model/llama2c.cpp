@@ -56,7 +56,9 @@ TensorView take(ByteReader& r, std::string name, TensorType type, uint64_t rows,
     return t;
 }
 
-std::string layer_name(const char* what, uint32_t layer) { return std::string(what) + "[" + std::to_string(layer) + "]"; }
+std::string layer_name(const char* what, uint32_t layer) {
+    return std::string(what) + "[" + std::to_string(layer) + "]";
+}
 
 // Both versions store each kind of per-layer tensor for all layers in a row.
 void take_per_layer(ByteReader& r, Model& m, TensorView LayerWeights::*field, const char* name, TensorType type,
@@ -116,7 +118,8 @@ void load_v2(Model& m, ByteReader& r) {
     }
     const uint8_t shared_byte = r.read<uint8_t>("shared_classifier");
     const int32_t group_size = r.read<int32_t>("group_size");
-    if (shared_byte > 1) fail(m.path, "shared_classifier flag is " + std::to_string(shared_byte) + " (0 or 1 expected)");
+    if (shared_byte > 1)
+        fail(m.path, "shared_classifier flag is " + std::to_string(shared_byte) + " (0 or 1 expected)");
     if (group_size <= 0 || group_size > (1 << 20)) {
         fail(m.path, "group_size " + std::to_string(group_size) + " is out of range");
     }

@@ -42,9 +42,7 @@ MappedFile::~MappedFile() {
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+    : path_(std::move(other.path_)), data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     if (this != &other) {
@@ -58,9 +56,8 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 void ByteReader::require(uint64_t n, std::string_view what) const {
     if (n > remaining()) {
-        fail(path_, "truncated: " + std::string(what) + " needs " + std::to_string(n) +
-                        " bytes at offset " + std::to_string(offset_) + " but only " +
-                        std::to_string(remaining()) + " remain");
+        fail(path_, "truncated: " + std::string(what) + " needs " + std::to_string(n) + " bytes at offset " +
+                        std::to_string(offset_) + " but only " + std::to_string(remaining()) + " remain");
     }
 }
 
@@ -73,9 +70,8 @@ const uint8_t* ByteReader::take(uint64_t n, std::string_view what) {
 
 void ByteReader::seek(uint64_t offset, std::string_view what) {
     if (offset > size_) {
-        fail(path_, "truncated: " + std::string(what) + " starts at offset " +
-                        std::to_string(offset) + ", past the end of the file (" +
-                        std::to_string(size_) + " bytes)");
+        fail(path_, "truncated: " + std::string(what) + " starts at offset " + std::to_string(offset) +
+                        ", past the end of the file (" + std::to_string(size_) + " bytes)");
     }
     offset_ = offset;
 }

@@ -23,8 +23,8 @@ uint64_t Model::weight_bytes() const {
 }
 
 uint64_t Model::bytes_read_per_token() const {
-    const uint64_t table = tensor_bytes(token_embedding.name, token_embedding.type, token_embedding.rows, token_embedding.cols,
-                                        token_embedding.group_size);
+    const uint64_t table = tensor_bytes(token_embedding.name, token_embedding.type, token_embedding.rows,
+                                        token_embedding.cols, token_embedding.group_size);
     const bool shared = classifier.data == token_embedding.data;
     return weight_bytes() - (shared ? 0 : table) + table / token_embedding.rows;
 }
@@ -33,14 +33,16 @@ namespace {
 
 void expect_shape(const Model& m, const TensorView& t, uint64_t rows, uint64_t cols) {
     if (t.rows != rows || t.cols != cols) {
-        fail(m.path, "tensor " + quoted(t.name) + " has shape [" + std::to_string(t.rows) + "][" + std::to_string(t.cols) +
-                         "], expected [" + std::to_string(rows) + "][" + std::to_string(cols) + "]");
+        fail(m.path, "tensor " + quoted(t.name) + " has shape [" + std::to_string(t.rows) + "][" +
+                         std::to_string(t.cols) + "], expected [" + std::to_string(rows) + "][" + std::to_string(cols) +
+                         "]");
     }
 }
 
 void expect_norm(const Model& m, const TensorView& t) {
     if (t.type != TensorType::f32 && t.type != TensorType::f16) {
-        fail(m.path, "norm tensor " + quoted(t.name) + " has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
+        fail(m.path,
+             "norm tensor " + quoted(t.name) + " has type " + tensor_type_name(t.type) + " (f32 or f16 expected)");
     }
 }
 
@@ -69,9 +71,12 @@ Model load_model(const std::string& path) {
     } else {
         load_llama2c(m);
         const ModelConfig& c = m.config;
-        m.metadata = {{"dim", std::to_string(c.dim)},         {"hidden_dim", std::to_string(c.hidden_dim)},
-                      {"n_layers", std::to_string(c.n_layers)}, {"n_heads", std::to_string(c.n_heads)},
-                      {"n_kv_heads", std::to_string(c.n_kv_heads)}, {"vocab_size", std::to_string(c.vocab_size)},
+        m.metadata = {{"dim", std::to_string(c.dim)},
+                      {"hidden_dim", std::to_string(c.hidden_dim)},
+                      {"n_layers", std::to_string(c.n_layers)},
+                      {"n_heads", std::to_string(c.n_heads)},
+                      {"n_kv_heads", std::to_string(c.n_kv_heads)},
+                      {"vocab_size", std::to_string(c.vocab_size)},
                       {"seq_len", std::to_string(c.context)},
                       {"shared_classifier", m.classifier.data == m.token_embedding.data ? "true" : "false"}};
     }

@@ -38,8 +38,8 @@ struct Model {
 
     TensorView token_embedding;  // [vocab_size][dim]
     std::vector<LayerWeights> layers;
-    TensorView final_norm;       // [1][dim]
-    TensorView classifier;       // [vocab_size][dim]; the embedding itself when shared
+    TensorView final_norm;  // [1][dim]
+    TensorView classifier;  // [vocab_size][dim]; the embedding itself when shared
 
     // GGUF files may embed their tokenizer (tokenizer.ggml.*).
     std::optional<Vocabulary> vocabulary;

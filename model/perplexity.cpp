@@ -45,8 +45,10 @@ std::vector<CacheSettings> lane_settings(const std::vector<CacheSettings>& setti
     return all;
 }
 
-bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<WindowTask>& tasks, const WindowEvents& events) {
-    if (settings == 0 || engine.size() % settings != 0) throw std::logic_error("the engine must hold whole lanes of settings");
+bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<WindowTask>& tasks,
+                      const WindowEvents& events) {
+    if (settings == 0 || engine.size() % settings != 0)
+        throw std::logic_error("the engine must hold whole lanes of settings");
     struct Lane {
         std::optional<size_t> task;  // none when the lane is idle
         uint32_t t = 0;              // the next token it feeds
@@ -84,7 +86,8 @@ bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<Windo
                 const WindowTask& task = tasks[*lane.task];
                 const std::vector<int32_t>& tokens = *task.tokens;
                 const bool scored = lane.t + 1 >= task.window.first_scored;
-                step = {true, tokens[lane.t], lane.t - task.window.begin, scored ? StepOutput::nll : StepOutput::none, tokens[lane.t + 1]};
+                step = {true, tokens[lane.t], lane.t - task.window.begin, scored ? StepOutput::nll : StepOutput::none,
+                        tokens[lane.t + 1]};
                 fed += settings;
             }
             for (uint32_t s = 0; s < settings; s++) steps[i * settings + s] = step;

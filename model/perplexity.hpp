@@ -74,7 +74,8 @@ struct WindowEvents {
 // at a time, scoring token t + 1 where it is at or past first_scored. Tasks
 // start in order as lanes come free. Returns false if stopped early; tasks
 // still running then are not reported done.
-bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<WindowTask>& tasks, const WindowEvents& events);
+bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<WindowTask>& tasks,
+                      const WindowEvents& events);
 
 // One window under every sequence of the engine (one lane): one NllSum per sequence.
 std::vector<NllSum> evaluate_window(Engine& engine, const std::vector<int32_t>& tokens, const Window& w);

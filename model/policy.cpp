@@ -66,8 +66,8 @@ PolicyRequest request_for(const PolicyRequest& r, PolicyKind kind) {
 namespace {
 
 constexpr std::pair<PolicySetting, const char*> kSettingNames[] = {
-    {PolicySetting::policy, "policy"}, {PolicySetting::budget, "budget"},  {PolicySetting::sinks, "sinks"},
-    {PolicySetting::recent, "recent"}, {PolicySetting::cam_n, "cam_n"},    {PolicySetting::cam_seed, "cam_seed"},
+    {PolicySetting::policy, "policy"}, {PolicySetting::budget, "budget"}, {PolicySetting::sinks, "sinks"},
+    {PolicySetting::recent, "recent"}, {PolicySetting::cam_n, "cam_n"},   {PolicySetting::cam_seed, "cam_seed"},
 };
 
 std::string plain_name(PolicySetting s) {
@@ -102,16 +102,19 @@ CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
     const std::string name = info.name;
     CachePolicy p;
     p.kind = r.kind;
-    if ((r.cam_n || r.seed) && !info.takes_cam_flags) throw PolicyError("{cam_n} and {cam_seed} apply to {policy} cam only");
+    if ((r.cam_n || r.seed) && !info.takes_cam_flags)
+        throw PolicyError("{cam_n} and {cam_seed} apply to {policy} cam only");
     p.cam_n = r.cam_n.value_or(kDefaultCamN);
     p.seed = r.seed.value_or(0);
-    if (p.cam_n < 1 || p.cam_n > 4096) throw PolicyError("{cam_n} " + std::to_string(p.cam_n) + " is out of range (1..4096)");
+    if (p.cam_n < 1 || p.cam_n > 4096)
+        throw PolicyError("{cam_n} " + std::to_string(p.cam_n) + " is out of range (1..4096)");
     if (!info.compress_head) {
         p.budget = r.budget.value_or(std::min(model_context, kDefaultFullCache));
         if (p.budget == 0) throw PolicyError("{budget} must be at least 1");
         if (p.budget > model_context) {
             throw PolicyError("{budget} " + std::to_string(p.budget) + " is larger than the model's context of " +
-                        std::to_string(model_context) + "; the full cache cannot hold more (use a compressing {policy})");
+                              std::to_string(model_context) +
+                              "; the full cache cannot hold more (use a compressing {policy})");
         }
         if ((r.sinks && !takes_sinks(info)) || (r.recent && !takes_recent(info))) {
             throw PolicyError("{sinks} and {recent} do not apply to {policy} " + name);
@@ -120,29 +123,28 @@ CachePolicy resolve_policy(const PolicyRequest& r, uint32_t model_context) {
     }
     if (!r.budget) throw PolicyError("{policy} " + name + " needs {budget} M (entries kept per layer and KV head)");
     p.budget = *r.budget;
-    if (p.budget < 1 || p.budget > (1u << 20)) throw PolicyError("{budget} " + std::to_string(p.budget) + " is out of range (1..1048576)");
+    if (p.budget < 1 || p.budget > (1u << 20))
+        throw PolicyError("{budget} " + std::to_string(p.budget) + " is out of range (1..1048576)");
     p.sinks = r.sinks.value_or(info.default_sinks);
     if (p.sinks >= p.budget) {
-        throw PolicyError("{sinks} " + std::to_string(p.sinks) + " must be smaller than {budget} " + std::to_string(p.budget));
+        throw PolicyError("{sinks} " + std::to_string(p.sinks) + " must be smaller than {budget} " +
+                          std::to_string(p.budget));
     }
     switch (info.recent) {
         case RecentRule::window:
-            if (r.recent && !takes_recent(info)) throw PolicyError("{recent} does not apply to {policy} " + name + ": its window is budget - sinks");
+            if (r.recent && !takes_recent(info))
+                throw PolicyError("{recent} does not apply to {policy} " + name + ": its window is budget - sinks");
             p.recent = p.budget - p.sinks;
             return p;  // always something to drop: the oldest entry of the window
-        case RecentRule::none:
-            p.recent = r.recent.value_or(0);
-            break;
-        case RecentRule::half:
-            p.recent = r.recent.value_or(p.budget / 2 > p.sinks ? p.budget / 2 - p.sinks : 0);
-            break;
+        case RecentRule::none: p.recent = r.recent.value_or(0); break;
+        case RecentRule::half: p.recent = r.recent.value_or(p.budget / 2 > p.sinks ? p.budget / 2 - p.sinks : 0); break;
     }
     // At L = budget + 1 entries the candidates [S, L - R) must not be empty; some
     // policies never take the newest entry either.
     const uint32_t protected_newest = info.keeps_newest ? std::max(p.recent, 1u) : p.recent;
     if (p.sinks + protected_newest > p.budget) {
         throw PolicyError("{sinks} " + std::to_string(p.sinks) + " plus {recent} " + std::to_string(p.recent) +
-                    " leave no entry for {policy} " + name + " to drop at {budget} " + std::to_string(p.budget));
+                          " leave no entry for {policy} " + name + " to drop at {budget} " + std::to_string(p.budget));
     }
     return p;
 }
@@ -151,7 +153,8 @@ uint32_t select_oldest(const CachePolicy& p) { return p.sinks; }
 
 uint32_t select_lowest_sum(const KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p) {
     const uint32_t L = cache.length(layer, head);
-    return argmin(p.sinks, L - p.recent, [&](uint32_t i) { return cache.acc(layer, head, cache.slot(layer, head, i)); });
+    return argmin(p.sinks, L - p.recent,
+                  [&](uint32_t i) { return cache.acc(layer, head, cache.slot(layer, head, i)); });
 }
 
 uint32_t select_lowest_last(std::span<const float> head_mean_attention, const CachePolicy& p) {
@@ -205,7 +208,8 @@ void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const 
     const float* from = cache.value(layer, head, cache.slot(layer, head, j));
     for (uint32_t k = 1; k <= n; k++) {
         float* into = cache.value(layer, head, cache.slot(layer, head, j + k));
-        for (uint32_t d = 0; d < cache.head_dim(); d++) into[d] = cache.stored(into[d] + from[d] / static_cast<float>(n));
+        for (uint32_t d = 0; d < cache.head_dim(); d++)
+            into[d] = cache.stored(into[d] + from[d] / static_cast<float>(n));
     }
 }
 
@@ -213,7 +217,9 @@ namespace {
 
 // --- the policies: what each drops, and what it merges first ----------------
 
-uint32_t compress_streaming(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores&) { return select_oldest(p); }
+uint32_t compress_streaming(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores&) {
+    return select_oldest(p);
+}
 
 uint32_t compress_h2o(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
     return select_lowest_sum(cache, layer, head, p);
@@ -243,20 +249,23 @@ uint32_t compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, cons
 constexpr PolicyInfo kPolicies[] = {
     // kind, name, summary,
     //   default sinks, recent, keeps newest, per layer, uses head mean, takes cam flags, compress_head
-    {PolicyKind::full, "full", "drops nothing; the budget is the cache size, at most the model's context",
-     0, RecentRule::none, false, false, false, false, nullptr},
-    {PolicyKind::streaming, "streaming", "StreamingLLM: the oldest entry after the sinks",
-     kDefaultSinks, RecentRule::window, false, false, false, false, compress_streaming},
-    {PolicyKind::h2o, "h2o", "H2O: the lowest accumulated attention outside sinks and recent window",
-     kDefaultSinks, RecentRule::half, false, false, false, false, compress_h2o},
-    {PolicyKind::tova, "tova", "TOVA: the lowest last-step attention averaged over the layer's heads, one choice per layer",
-     0, RecentRule::none, false, true, true, false, compress_tova},
-    {PolicyKind::cam, "cam", "CaM: the oldest entry after the sinks, its value added to the next n with some probability",
-     kDefaultSinks, RecentRule::window, false, false, false, true, compress_cam},
+    {PolicyKind::full, "full", "drops nothing; the budget is the cache size, at most the model's context", 0,
+     RecentRule::none, false, false, false, false, nullptr},
+    {PolicyKind::streaming, "streaming", "StreamingLLM: the oldest entry after the sinks", kDefaultSinks,
+     RecentRule::window, false, false, false, false, compress_streaming},
+    {PolicyKind::h2o, "h2o", "H2O: the lowest accumulated attention outside sinks and recent window", kDefaultSinks,
+     RecentRule::half, false, false, false, false, compress_h2o},
+    {PolicyKind::tova, "tova",
+     "TOVA: the lowest last-step attention averaged over the layer's heads, one choice per layer", 0, RecentRule::none,
+     false, true, true, false, compress_tova},
+    {PolicyKind::cam, "cam",
+     "CaM: the oldest entry after the sinks, its value added to the next n with some probability", kDefaultSinks,
+     RecentRule::window, false, false, false, true, compress_cam},
     {PolicyKind::evict, "evict", "WeightedKV's ablation: the lowest average attention in the middle, no merge",
      kDefaultSinks, RecentRule::half, true, false, false, false, compress_evict},
-    {PolicyKind::weightedkv, "weightedkv", "WeightedKV: the lowest average attention in the middle, its value merged into its right neighbour",
-     kDefaultSinks, RecentRule::half, true, false, false, false, compress_weightedkv},
+    {PolicyKind::weightedkv, "weightedkv",
+     "WeightedKV: the lowest average attention in the middle, its value merged into its right neighbour", kDefaultSinks,
+     RecentRule::half, true, false, false, false, compress_weightedkv},
 };
 
 }  // namespace

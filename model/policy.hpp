@@ -33,11 +33,11 @@ enum class PolicyKind { full, streaming, h2o, tova, cam, evict, weightedkv };
 
 struct CachePolicy {
     PolicyKind kind = PolicyKind::full;
-    uint32_t budget = 0;   // m: entries kept per layer and KV head after every step
-    uint32_t sinks = 0;    // S: the first entries, never dropped
-    uint32_t recent = 0;   // R: the newest entries (the new token included), never dropped
-    uint32_t cam_n = 16;   // CaM: how many following values share an evicted value
-    uint32_t seed = 0;     // CaM: seed of the Bernoulli draws
+    uint32_t budget = 0;  // m: entries kept per layer and KV head after every step
+    uint32_t sinks = 0;   // S: the first entries, never dropped
+    uint32_t recent = 0;  // R: the newest entries (the new token included), never dropped
+    uint32_t cam_n = 16;  // CaM: how many following values share an evicted value
+    uint32_t seed = 0;    // CaM: seed of the Bernoulli draws
 
     bool compresses() const { return kind != PolicyKind::full; }
     // Physical slots per layer and KV head: one more than the budget while compressing,
@@ -64,7 +64,7 @@ enum class RecentRule {
 struct PolicyInfo {
     PolicyKind kind;
     const char* name;
-    const char* summary;   // one line: what it drops, for help and docs
+    const char* summary;  // one line: what it drops, for help and docs
     uint32_t default_sinks;
     RecentRule recent;
     bool keeps_newest;     // the newest entry is never a candidate, even with --recent 0 (it has no right neighbour)
@@ -73,7 +73,8 @@ struct PolicyInfo {
     bool takes_cam_flags;  // --cam-n and --cam-seed apply
     // Applies the policy's merge, if it has one, and returns the logical index
     // of `head` to drop; null for the full cache, which never drops.
-    uint32_t (*compress_head)(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores& scores);
+    uint32_t (*compress_head)(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p,
+                              const LayerScores& scores);
 };
 
 std::span<const PolicyInfo> policy_table();

@@ -19,18 +19,18 @@ struct HalfFields {
     uint32_t count;
 };
 constexpr HalfFields kHalfFields[] = {
-    {TensorType::q4_0, {0}, 1},        // d
-    {TensorType::q4_1, {0, 2}, 2},     // d, m
-    {TensorType::q5_0, {0}, 1},        // d
-    {TensorType::q5_1, {0, 2}, 2},     // d, m
-    {TensorType::q8_0, {0}, 1},        // d
-    {TensorType::q2_K, {80, 82}, 2},   // d, dmin
-    {TensorType::q3_K, {108}, 1},      // d
-    {TensorType::q4_K, {0, 2}, 2},     // d, dmin
-    {TensorType::q5_K, {0, 2}, 2},     // d, dmin
-    {TensorType::q6_K, {208}, 1},      // d
-    {TensorType::iq4_nl, {0}, 1},      // d
-    {TensorType::iq4_xs, {0}, 1},      // d
+    {TensorType::q4_0, {0}, 1},       // d
+    {TensorType::q4_1, {0, 2}, 2},    // d, m
+    {TensorType::q5_0, {0}, 1},       // d
+    {TensorType::q5_1, {0, 2}, 2},    // d, m
+    {TensorType::q8_0, {0}, 1},       // d
+    {TensorType::q2_K, {80, 82}, 2},  // d, dmin
+    {TensorType::q3_K, {108}, 1},     // d
+    {TensorType::q4_K, {0, 2}, 2},    // d, dmin
+    {TensorType::q5_K, {0, 2}, 2},    // d, dmin
+    {TensorType::q6_K, {208}, 1},     // d
+    {TensorType::iq4_nl, {0}, 1},     // d
+    {TensorType::iq4_xs, {0}, 1},     // d
 };
 
 uint64_t next(uint64_t& state) {  // xorshift64*
@@ -72,7 +72,10 @@ std::vector<uint8_t> random_weights(TensorType type, uint64_t values, uint64_t s
 
 std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml_type) {
     std::vector<uint8_t> out;
-    auto put_u16 = [&](uint16_t v) { out.push_back(v & 0xff); out.push_back(v >> 8); };
+    auto put_u16 = [&](uint16_t v) {
+        out.push_back(v & 0xff);
+        out.push_back(v >> 8);
+    };
     switch (ggml_type) {
         case kGgmlF32:
             out.resize(values.size() * 4);
@@ -118,8 +121,7 @@ std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml
                 for (size_t j = 0; j < 16; j++) out.push_back(static_cast<uint8_t>(q(j) | (q(j + 16) << 4)));
             }
             break;
-        default:
-            throw std::logic_error("encode_ggml: no test quantiser for ggml type " + std::to_string(ggml_type));
+        default: throw std::logic_error("encode_ggml: no test quantiser for ggml type " + std::to_string(ggml_type));
     }
     return out;
 }
@@ -157,22 +159,30 @@ std::vector<uint8_t> random_llama_gguf(const RandomModelOptions& o) {
     g.f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
     if (o.extra_metadata) o.extra_metadata(g);
     const uint32_t q_dim = c.n_heads * c.head_dim();
-    g.tensor("token_embd.weight", {c.dim, c.vocab_size}, o.weight_type, encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
+    g.tensor("token_embd.weight", {c.dim, c.vocab_size}, o.weight_type,
+             encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const std::string p = "blk." + std::to_string(l) + ".";
         g.tensor(p + "attn_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
         g.tensor(p + "attn_q.weight", {c.dim, q_dim}, o.weight_type, encode_ggml(matrix(q_dim, c.dim), o.weight_type));
-        g.tensor(p + "attn_k.weight", {c.dim, c.kv_dim()}, o.weight_type, encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
-        g.tensor(p + "attn_v.weight", {c.dim, c.kv_dim()}, o.weight_type, encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
-        g.tensor(p + "attn_output.weight", {q_dim, c.dim}, o.weight_type, encode_ggml(matrix(c.dim, q_dim), o.weight_type));
+        g.tensor(p + "attn_k.weight", {c.dim, c.kv_dim()}, o.weight_type,
+                 encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
+        g.tensor(p + "attn_v.weight", {c.dim, c.kv_dim()}, o.weight_type,
+                 encode_ggml(matrix(c.kv_dim(), c.dim), o.weight_type));
+        g.tensor(p + "attn_output.weight", {q_dim, c.dim}, o.weight_type,
+                 encode_ggml(matrix(c.dim, q_dim), o.weight_type));
         g.tensor(p + "ffn_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
-        g.tensor(p + "ffn_gate.weight", {c.dim, c.hidden_dim}, o.weight_type, encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
-        g.tensor(p + "ffn_up.weight", {c.dim, c.hidden_dim}, o.weight_type, encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
-        g.tensor(p + "ffn_down.weight", {c.hidden_dim, c.dim}, o.weight_type, encode_ggml(matrix(c.dim, c.hidden_dim), o.weight_type));
+        g.tensor(p + "ffn_gate.weight", {c.dim, c.hidden_dim}, o.weight_type,
+                 encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
+        g.tensor(p + "ffn_up.weight", {c.dim, c.hidden_dim}, o.weight_type,
+                 encode_ggml(matrix(c.hidden_dim, c.dim), o.weight_type));
+        g.tensor(p + "ffn_down.weight", {c.hidden_dim, c.dim}, o.weight_type,
+                 encode_ggml(matrix(c.dim, c.hidden_dim), o.weight_type));
     }
     g.tensor("output_norm.weight", {c.dim}, kGgmlF32, encode_ggml(norm(), kGgmlF32));
     if (!o.tied_classifier) {
-        g.tensor("output.weight", {c.dim, c.vocab_size}, o.weight_type, encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
+        g.tensor("output.weight", {c.dim, c.vocab_size}, o.weight_type,
+                 encode_ggml(matrix(c.vocab_size, c.dim), o.weight_type));
     }
     return g.bytes();
 }

@@ -56,8 +56,8 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     }
 }
 
-void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
-            const RopeParams& rope_params, std::vector<float>& probs, float* out) {
+void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos,
+            PositionMode positions, const RopeParams& rope_params, std::vector<float>& probs, float* out) {
     const uint32_t hd = cache.head_dim();
     const uint32_t L = cache.length(layer, kv_head);
     const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -75,7 +75,8 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     softmax(probs.data(), L);
     for (uint32_t d = 0; d < hd; d++) {
         double sum = 0.0;
-        for (uint32_t i = 0; i < L; i++) sum += static_cast<double>(probs[i]) * cache.value(layer, kv_head, cache.slot(layer, kv_head, i))[d];
+        for (uint32_t i = 0; i < L; i++)
+            sum += static_cast<double>(probs[i]) * cache.value(layer, kv_head, cache.slot(layer, kv_head, i))[d];
         out[d] = static_cast<float>(sum);
     }
 }

@@ -47,21 +47,21 @@ private:
     uint32_t steps_ = 0;  // tokens fed since the cache was empty
 
     // Activations of the current token.
-    std::vector<float> x_;       // residual stream [dim]
-    std::vector<float> xb_;      // normed input of a block [dim]
-    std::vector<float> q_;       // queries [n_heads * head_dim]
-    std::vector<float> k_;       // new keys [kv_dim]
-    std::vector<float> v_;       // new values [kv_dim]
-    std::vector<float> att_out_; // attention output [n_heads * head_dim]
-    std::vector<float> hb_;      // SwiGLU gate [hidden_dim]
-    std::vector<float> hb2_;     // SwiGLU up [hidden_dim]
-    std::vector<float> tmp_;     // projection output [dim]
-    std::vector<float> logits_;  // [vocab_size]
-    std::vector<float> row_;     // one dequantised weight row
+    std::vector<float> x_;                                  // residual stream [dim]
+    std::vector<float> xb_;                                 // normed input of a block [dim]
+    std::vector<float> q_;                                  // queries [n_heads * head_dim]
+    std::vector<float> k_;                                  // new keys [kv_dim]
+    std::vector<float> v_;                                  // new values [kv_dim]
+    std::vector<float> att_out_;                            // attention output [n_heads * head_dim]
+    std::vector<float> hb_;                                 // SwiGLU gate [hidden_dim]
+    std::vector<float> hb2_;                                // SwiGLU up [hidden_dim]
+    std::vector<float> tmp_;                                // projection output [dim]
+    std::vector<float> logits_;                             // [vocab_size]
+    std::vector<float> row_;                                // one dequantised weight row
     std::vector<std::vector<float>> attn_norm_, ffn_norm_;  // [layer][dim], dequantised
     std::vector<float> final_norm_;                         // [dim]
-    std::vector<float> head_mean_;    // last step's attention averaged over query heads (TOVA)
-    std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
+    std::vector<float> head_mean_;                          // last step's attention averaged over query heads (TOVA)
+    std::vector<std::vector<std::vector<float>>> att_;      // [layer][head][index]
 };
 
 // Appends one KV head's new key and value to the cache; in original-positions
@@ -71,8 +71,8 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 // One query head attending over the entries of (layer, kv_head) in logical
 // order: q is rotated at q_pos, and in cache-index mode entry i's key at
 // position i. Writes the softmax probabilities (one per entry) and the output.
-void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos, PositionMode positions,
-            const RopeParams& rope_params, std::vector<float>& probs, float* out);
+void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos,
+            PositionMode positions, const RopeParams& rope_params, std::vector<float>& probs, float* out);
 
 // out = W x for W [rows][cols]: W's rows dequantised one at a time, dot products in double.
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);

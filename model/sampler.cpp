@@ -44,7 +44,9 @@ int32_t Sampler::pick(const std::vector<float>& logits, float uniform) {
     // top_p sort them all. Either way the same tokens in the same order.
     order_.resize(n);
     std::iota(order_.begin(), order_.end(), 0);
-    const auto before = [&](int32_t a, int32_t b) { return probs_[a] > probs_[b] || (probs_[a] == probs_[b] && a < b); };
+    const auto before = [&](int32_t a, int32_t b) {
+        return probs_[a] > probs_[b] || (probs_[a] == probs_[b] && a < b);
+    };
     size_t sorted = std::min<size_t>(n, 64), kept = 0;
     std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(sorted), order_.end(), before);
     double mass = 0.0;

@@ -60,8 +60,8 @@ uint64_t tensor_bytes(const std::string& name, TensorType type, uint64_t rows, u
         const WeightType& w = weight_type(type);
         // Blocks never straddle rows in ggml's layout.
         if (cols % w.block_values != 0) {
-            fail(name, std::string(w.name) + " needs a row length that is a multiple of " + std::to_string(w.block_values) +
-                           ", got " + std::to_string(cols));
+            fail(name, std::string(w.name) + " needs a row length that is a multiple of " +
+                           std::to_string(w.block_values) + ", got " + std::to_string(cols));
         }
         bytes = checked_mul(*elements / w.block_values, w.block_bytes);
     }
@@ -100,9 +100,9 @@ uint16_t f32_to_f16(float f) {
     std::memcpy(&x, &f, 4);
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
     const uint32_t abs = x & 0x7fffffff;
-    if (abs > 0x7f800000) return sign | 0x7e00;  // NaN
-    if (abs >= 0x477ff000) return sign | 0x7c00;  // rounds to infinity
-    if (abs < 0x38800000) {                       // subnormal or zero in f16
+    if (abs > 0x7f800000) return sign | 0x7e00;           // NaN
+    if (abs >= 0x477ff000) return sign | 0x7c00;          // rounds to infinity
+    if (abs < 0x38800000) {                               // subnormal or zero in f16
         const float scaled = std::fabs(f) * 16777216.0f;  // 2^24: units of the smallest subnormal
         return sign | static_cast<uint16_t>(std::nearbyint(scaled));
     }

@@ -33,9 +33,9 @@ struct WeightType {
 };
 
 std::span<const WeightType> weight_types();
-const WeightType& weight_type(TensorType type);  // not for q8_grouped
+const WeightType& weight_type(TensorType type);              // not for q8_grouped
 const WeightType* weight_type_by_ggml_id(uint32_t ggml_id);  // null when unsupported
-std::string weight_type_list();  // "f32, f16, q4_0, q8_0": for errors and help
+std::string weight_type_list();                              // "f32, f16, q4_0, q8_0": for errors and help
 
 const char* tensor_type_name(TensorType type);
 
@@ -54,8 +54,7 @@ struct TensorView {
 // Bytes that a tensor of this type and shape occupies in the file (for
 // q8_grouped: values and scales together). Throws wkv::Error naming `name`
 // when the shape does not fit the format or the size overflows.
-uint64_t tensor_bytes(const std::string& name, TensorType type, uint64_t rows, uint64_t cols,
-                      uint32_t group_size = 0);
+uint64_t tensor_bytes(const std::string& name, TensorType type, uint64_t rows, uint64_t cols, uint32_t group_size = 0);
 
 // Writes the `cols` values of row `row` as floats into out[0..cols).
 void dequantize_row(const TensorView& t, uint64_t row, float* out);

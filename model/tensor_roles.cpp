@@ -15,14 +15,35 @@ constexpr ModelTensorRole kModelTensors[] = {
 
 constexpr LayerTensorRole kLayerTensors[] = {
     {"attn_norm.weight", &LayerWeights::attn_norm, true, norm_shape},
-    {"attn_q.weight", &LayerWeights::wq, false, [](const ModelConfig& c) { return TensorShape{uint64_t{c.n_heads} * c.head_dim(), c.dim}; }},
-    {"attn_k.weight", &LayerWeights::wk, false, [](const ModelConfig& c) { return TensorShape{c.kv_dim(), c.dim}; }},
-    {"attn_v.weight", &LayerWeights::wv, false, [](const ModelConfig& c) { return TensorShape{c.kv_dim(), c.dim}; }},
-    {"attn_output.weight", &LayerWeights::wo, false, [](const ModelConfig& c) { return TensorShape{c.dim, uint64_t{c.n_heads} * c.head_dim()}; }},
+    {"attn_q.weight", &LayerWeights::wq, false,
+     [](const ModelConfig& c) {
+         return TensorShape{uint64_t{c.n_heads} * c.head_dim(), c.dim};
+     }},
+    {"attn_k.weight", &LayerWeights::wk, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.kv_dim(), c.dim};
+     }},
+    {"attn_v.weight", &LayerWeights::wv, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.kv_dim(), c.dim};
+     }},
+    {"attn_output.weight", &LayerWeights::wo, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.dim, uint64_t{c.n_heads} * c.head_dim()};
+     }},
     {"ffn_norm.weight", &LayerWeights::ffn_norm, true, norm_shape},
-    {"ffn_gate.weight", &LayerWeights::w1, false, [](const ModelConfig& c) { return TensorShape{c.hidden_dim, c.dim}; }},
-    {"ffn_down.weight", &LayerWeights::w2, false, [](const ModelConfig& c) { return TensorShape{c.dim, c.hidden_dim}; }},
-    {"ffn_up.weight", &LayerWeights::w3, false, [](const ModelConfig& c) { return TensorShape{c.hidden_dim, c.dim}; }},
+    {"ffn_gate.weight", &LayerWeights::w1, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.hidden_dim, c.dim};
+     }},
+    {"ffn_down.weight", &LayerWeights::w2, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.dim, c.hidden_dim};
+     }},
+    {"ffn_up.weight", &LayerWeights::w3, false,
+     [](const ModelConfig& c) {
+         return TensorShape{c.hidden_dim, c.dim};
+     }},
 };
 
 }  // namespace

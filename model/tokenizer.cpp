@@ -23,11 +23,15 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 // "<0x41>" -> 0x41; -1 for any other piece.
 int byte_of_piece(const std::string& piece) {
     if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
-    auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    auto hex = [](char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                      : -1;
+    };
     const int hi = hex(piece[3]), lo = hex(piece[4]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
-
 
 // llama2.c tokenizer.bin: int32 max_token_length, then per token a float32
 // score, an int32 length and the bytes. The file does not store the count;
@@ -45,8 +49,8 @@ Vocabulary read_llama2c_vocabulary(const std::string& path) {
         const float score = r.read<float>("token score");
         const int32_t length = r.read<int32_t>("token length");
         if (length < 0 || length > max_length) {
-            fail(path, "token " + std::to_string(v.size()) + " has length " + std::to_string(length) +
-                           ", outside 0.." + std::to_string(max_length));
+            fail(path, "token " + std::to_string(v.size()) + " has length " + std::to_string(length) + ", outside 0.." +
+                           std::to_string(max_length));
         }
         const uint8_t* bytes = r.take(static_cast<uint64_t>(length), "token bytes");
         if (!std::isfinite(score)) fail(path, "token " + std::to_string(v.size()) + " has a non-finite score");
@@ -170,7 +174,10 @@ std::string Tokenizer::normalize(std::string_view text) {
             len = i + 1 < text.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && continuation(i + 2) ? 3 : 0;
         } else if (b >= 0xF0 && b <= 0xF4) {
             const uint8_t lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-            len = i + 1 < text.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+            len = i + 1 < text.size() && byte(i + 1) >= lo && byte(i + 1) <= hi && continuation(i + 2) &&
+                          continuation(i + 3)
+                      ? 4
+                      : 0;
         }
         if (len == 0) {
             out += "\xEF\xBF\xBD";  // U+FFFD, one per invalid byte
@@ -203,7 +210,8 @@ std::vector<int32_t> Tokenizer::encode_bpe(std::string_view text, bool dummy_pre
         if (it != piece_ids_.end()) {
             symbols.push_back({it->second, 0, 0});
         } else {
-            for (size_t b = 0; b < len; b++) symbols.push_back({byte_ids_[static_cast<uint8_t>(prefixed[i + b])], 0, 0});
+            for (size_t b = 0; b < len; b++)
+                symbols.push_back({byte_ids_[static_cast<uint8_t>(prefixed[i + b])], 0, 0});
         }
         i += len;
     }
@@ -254,15 +262,13 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
     if (id < 0 || id >= vocab_.size()) return {};
     switch (vocab_.types[id]) {
         case PieceType::control:
-        case PieceType::unused:
-            return {};
+        case PieceType::unused: return {};
         case PieceType::byte: {
             // A vocabulary without a plain space piece spells the dummy prefix as <0x20>.
             const int b = byte_of_piece(vocab_.pieces[id]);
             return b < 0 || (b == ' ' && prev == vocab_.bos_id) ? std::string() : std::string(1, static_cast<char>(b));
         }
-        default:
-            break;
+        default: break;
     }
     const std::string& piece = vocab_.pieces[id];
     if (prev == vocab_.bos_id && !piece.empty() && piece[0] == ' ') return piece.substr(1);

@@ -17,7 +17,8 @@ uint32_t padded(uint32_t floats) { return (floats * 4 + 255) / 256 * 64; }
 // positions run to the trained context.
 uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t context) {
     uint32_t n = 1;
-    for (const CacheSettings& s : sequences) n = std::max(n, s.positions == PositionMode::original ? context : s.policy.slots());
+    for (const CacheSettings& s : sequences)
+        n = std::max(n, s.positions == PositionMode::original ? context : s.policy.slots());
     return n;
 }
 
@@ -29,7 +30,9 @@ std::vector<uint32_t> row_floats(const ModelConfig& c) {
     return {c.dim, c.dim, qkv_floats(c), c.n_heads * c.head_dim(), 2 * c.hidden_dim};
 }
 
-uint32_t activation_rows(size_t sequences, uint32_t max_chunk) { return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk); }
+uint32_t activation_rows(size_t sequences, uint32_t max_chunk) {
+    return std::max<uint32_t>(static_cast<uint32_t>(sequences), max_chunk);
+}
 
 // The attention probabilities of a prompt chunk, every token's (none without chunks).
 uint64_t chunk_probs_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk) {
@@ -50,8 +53,8 @@ uint64_t entry_bytes(const ModelConfig& c, uint64_t all_groups, uint64_t most_gr
 }
 
 // The same for the engine's sequences, as their rings split on this device.
-uint64_t entry_bytes(Context& ctx, const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk,
-                     uint64_t max_buffer_bytes) {
+uint64_t entry_bytes(Context& ctx, const ModelConfig& c, const std::vector<CacheSettings>& sequences,
+                     uint32_t max_chunk, uint64_t max_buffer_bytes) {
     const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
     uint64_t all_groups = 0, most_groups = 0;
     for (const CacheSettings& s : sequences) {
@@ -88,8 +91,8 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
       rope_positions_(max_positions(sequences_, c_.context)) {
     if (sequences_.empty()) throw std::logic_error("BatchEngine needs at least one sequence");
     if (c_.head_dim() > Kernels::kMaxHeadDim) {
-        throw Error("head size " + std::to_string(c_.head_dim()) + " is above the " + std::to_string(Kernels::kMaxHeadDim) +
-                        " the attention shader supports",
+        throw Error("head size " + std::to_string(c_.head_dim()) + " is above the " +
+                        std::to_string(Kernels::kMaxHeadDim) + " the attention shader supports",
                     ExitCode::device);
     }
     std::vector<RingShape> shapes;
@@ -104,14 +107,17 @@ BufferRange BatchEngine::slice(const Buffer& b, uint32_t seq, uint32_t floats) c
     return BufferRange(b, uint64_t{seq} * padded(floats) * 4, uint64_t{floats} * 4);
 }
 
-BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk) {
+BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences,
+                                                   uint32_t max_chunk) {
     BufferBytes b;
     auto add = [&](uint64_t bytes) {
         b.total += bytes;
         b.largest = std::max(b.largest, bytes);
     };
-    for (uint32_t floats : row_floats(c)) add(uint64_t{padded(floats)} * 4 * activation_rows(sequences.size(), max_chunk));
-    for (int i = 0; i < 2; i++) add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
+    for (uint32_t floats : row_floats(c))
+        add(uint64_t{padded(floats)} * 4 * activation_rows(sequences.size(), max_chunk));
+    for (int i = 0; i < 2; i++)
+        add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     add(chunk_probs_bytes(c, sequences, max_chunk));
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
     b.total += 2 * 4 * sequences.size() + rope;  // the NLLs, the tokens, the RoPE table
@@ -122,8 +128,8 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &chunk_probs_,
-                            &rope_}) {
+    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_,
+                            &chunk_probs_, &rope_}) {
         total += b->size();
     }
     total += recorder_.entries().size();
@@ -179,7 +185,8 @@ BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, const S
 
 void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves) {
     const GpuLayerWeights& w = w_->layers[l];
-    const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd, qkv_dim = qkv_floats(c_), gate_up_dim = 2 * c_.hidden_dim;
+    const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd, qkv_dim = qkv_floats(c_),
+                   gate_up_dim = 2 * c_.hidden_dim;
     const BufferRange norm_attn = w.attn_norm.chunks.front().buffer, norm_ffn = w.ffn_norm.chunks.front().buffer;
     Recorder& r = recorder_;
     // Matrices stacked on upload, or apart: either way each writes its rows of one output.
@@ -250,10 +257,12 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     r.barrier();
 }
 
-void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves) {
+void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens,
+                                const std::vector<std::vector<CacheWork>>& waves) {
     Recorder& r = recorder_;
     for (uint32_t row = 0; row < rows; row++) {
-        if (row_tokens[row] >= 0) kernels_.embedding(r, w_->token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
+        if (row_tokens[row] >= 0)
+            kernels_.embedding(r, w_->token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
     }
     r.barrier();
     for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, waves);
@@ -288,13 +297,17 @@ void BatchEngine::step(std::span<const SequenceStep> steps) {
         r.barrier();
         kernels_.matvec(r, w_->classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
         r.barrier();
-        const bool any_token =
-            std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) { return s.active && s.output == StepOutput::token; });
-        if (any_token) kernels_.argmax(r, logits_, c_.vocab_size, padded(c_.vocab_size), B, tokens_host_);  // one dispatch for all rows
+        const bool any_token = std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) {
+            return s.active && s.output == StepOutput::token;
+        });
+        if (any_token)
+            kernels_.argmax(r, logits_, c_.vocab_size, padded(c_.vocab_size), B,
+                            tokens_host_);  // one dispatch for all rows
         for (uint32_t b = 0; b < B; b++) {
             if (!steps[b].active) continue;
             if (steps[b].output == StepOutput::nll) {
-                kernels_.nll(r, slice(logits_, b, c_.vocab_size), nll_host_, c_.vocab_size, static_cast<uint32_t>(steps[b].target), b);
+                kernels_.nll(r, slice(logits_, b, c_.vocab_size), nll_host_, c_.vocab_size,
+                             static_cast<uint32_t>(steps[b].target), b);
             } else if (steps[b].output == StepOutput::logits) {
                 const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;
                 r.copy(logits_, offset, logits_host_, offset, uint64_t{c_.vocab_size} * 4);
@@ -309,7 +322,8 @@ void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t 
     check_prefill(c_, sequences_.at(b), state_[b].entries, tokens, first_pos);  // nothing moves on a bad token
     for (size_t done = 0; done < tokens.size(); done += rows_) {
         const size_t n = std::min<size_t>(rows_, tokens.size() - done);
-        run_chunk(b, tokens.subspan(done, n), first_pos + static_cast<uint32_t>(done), logits && done + n == tokens.size());
+        run_chunk(b, tokens.subspan(done, n), first_pos + static_cast<uint32_t>(done),
+                  logits && done + n == tokens.size());
     }
 }
 
@@ -342,7 +356,8 @@ void BatchEngine::run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_
     record_tokens(n, std::vector<int32_t>(tokens.begin(), tokens.end()), waves);
     if (logits) {
         // The last token's logits, in the sequence's row of the logits buffers.
-        kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_->final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim), c_.dim, c_.rms_eps);
+        kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_->final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim),
+                         c_.dim, c_.rms_eps);
         r.barrier();
         kernels_.matvec(r, w_->classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false);
         const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;

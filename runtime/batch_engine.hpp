@@ -26,8 +26,8 @@ public:
     // `max_chunk`: the most prompt tokens prefill() takes at once (activation rows).
     // `max_buffer_bytes`: split cache layers above this (0 = the device's limits).
     // (runtime/engine_factory.hpp plans the memory and uploads the weights first.)
-    BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights, std::vector<CacheSettings> sequences, uint32_t max_chunk = 1,
-                uint64_t max_buffer_bytes = 0);
+    BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights, std::vector<CacheSettings> sequences,
+                uint32_t max_chunk = 1, uint64_t max_buffer_bytes = 0);
 
     uint32_t size() const override { return static_cast<uint32_t>(sequences_.size()); }
     // One token for every active sequence: one command buffer, every weight read once for all.
@@ -62,7 +62,8 @@ public:
     struct BufferBytes {
         uint64_t total = 0, largest = 0;
     };
-    static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences, uint32_t max_chunk = 1);
+    static BufferBytes buffer_bytes(const ModelConfig& config, const std::vector<CacheSettings>& sequences,
+                                    uint32_t max_chunk = 1);
     uint64_t buffer_bytes() const;
 
 private:
@@ -85,14 +86,15 @@ private:
     // Row `row` of an activation buffer of `floats` per row.
     BufferRange slice(const Buffer& b, uint32_t row, uint32_t floats) const;
     // Every layer for `rows` rows (row_tokens: each row's token, -1 for none).
-    void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<std::vector<CacheWork>>& waves);
+    void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens,
+                       const std::vector<std::vector<CacheWork>>& waves);
     void record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves);
 
     Context& ctx_;
     std::shared_ptr<const GpuWeights> w_;
     ModelConfig c_;
     std::vector<CacheSettings> sequences_;
-    uint32_t rows_;  // activation rows: a sequence each in step(), a token each in prefill()
+    uint32_t rows_;          // activation rows: a sequence each in step(), a token each in prefill()
     bool attend_in_chunks_;  // prefill() appends and attends a chunk's tokens together (chunk_probs_ holds them)
     Kernels kernels_;
     Recorder recorder_;

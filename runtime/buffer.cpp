@@ -15,7 +15,8 @@ constexpr uint64_t kStagingBytes = 64ull << 20;
 Buffer::Buffer(Context& ctx, uint64_t bytes, Memory memory) : ctx_(&ctx), size_(std::max<uint64_t>(bytes, 4)) {
     VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     info.size = size_;
-    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    info.usage =
+        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     vk_check(vkCreateBuffer(ctx.device(), &info, nullptr, &buffer_), "vkCreateBuffer");
     VkMemoryRequirements req;
@@ -23,16 +24,18 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, Memory memory) : ctx_(&ctx), size_(
     const bool host = memory != Memory::device_local;
     VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     alloc.allocationSize = req.size;
-    alloc.memoryTypeIndex = host ? ctx.memory_type(req.memoryTypeBits,
-                                                   VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                                   memory == Memory::host_visible ? VK_MEMORY_PROPERTY_HOST_CACHED_BIT
-                                                                                  : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
-                                 : ctx.memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    alloc.memoryTypeIndex =
+        host ? ctx.memory_type(req.memoryTypeBits,
+                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                               memory == Memory::host_visible ? VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+                                                              : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+             : ctx.memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     const VkResult r = vkAllocateMemory(ctx.device(), &alloc, nullptr, &memory_);
     if (r != VK_SUCCESS) {
         vkDestroyBuffer(ctx.device(), buffer_, nullptr);
-        throw Error("Vulkan: cannot allocate " + std::to_string(size_) + " bytes of device memory: " + vk_result_name(r),
-                    ExitCode::device);
+        throw Error(
+            "Vulkan: cannot allocate " + std::to_string(size_) + " bytes of device memory: " + vk_result_name(r),
+            ExitCode::device);
     }
     vk_check(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0), "vkBindBufferMemory");
     allocated_ = req.size;

@@ -49,7 +49,8 @@ struct BufferRange {
 
     BufferRange() = default;
     BufferRange(const Buffer& b) : buffer(&b) {}  // NOLINT: a whole buffer is a range
-    BufferRange(const Buffer& b, uint64_t offset_bytes, uint64_t size_bytes) : buffer(&b), offset(offset_bytes), size(size_bytes) {}
+    BufferRange(const Buffer& b, uint64_t offset_bytes, uint64_t size_bytes)
+        : buffer(&b), offset(offset_bytes), size(size_bytes) {}
 };
 
 }  // namespace wkv

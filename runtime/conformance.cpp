@@ -10,9 +10,9 @@
 
 #include "engine_factory.hpp"
 #include "error.hpp"
-#include "random_model.hpp"
 #include "kernels.hpp"
 #include "policy.hpp"
+#include "random_model.hpp"
 #include "reference.hpp"
 #include "sampler.hpp"
 
@@ -22,11 +22,11 @@ namespace {
 
 // Tolerances. fp32 work on both sides (the CPU accumulates in double), so the
 // GPU's error is its own float rounding: a few ulp per accumulated term.
-constexpr double kDotTolerance = 1e-5;     // |gpu - cpu| / sum|w x|: relative to the dot product's scale
-constexpr double kElementTolerance = 1e-5; // |gpu - cpu| / (|cpu| + 1e-6): rmsnorm, swiglu
-constexpr double kProbTolerance = 1e-5;    // absolute, on attention probabilities (each in [0, 1])
-constexpr double kNllTolerance = 1e-4;     // absolute nats over vocabularies up to 32000
-constexpr double kLogitTolerance = 1e-4;   // |gpu - cpu| / max(1, max |cpu logit|) over a whole model
+constexpr double kDotTolerance = 1e-5;      // |gpu - cpu| / sum|w x|: relative to the dot product's scale
+constexpr double kElementTolerance = 1e-5;  // |gpu - cpu| / (|cpu| + 1e-6): rmsnorm, swiglu
+constexpr double kProbTolerance = 1e-5;     // absolute, on attention probabilities (each in [0, 1])
+constexpr double kNllTolerance = 1e-4;      // absolute nats over vocabularies up to 32000
+constexpr double kLogitTolerance = 1e-4;    // |gpu - cpu| / max(1, max |cpu logit|) over a whole model
 
 class Random {
 public:
@@ -81,7 +81,8 @@ std::string shape(const char* a, uint64_t x, const char* b = nullptr, uint64_t y
 
 void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     // Rows of whole blocks: every shape for 32-value blocks, those of 256 multiples for the K-quants.
-    const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32}, {7, 96}, {67, 288}, {300, 1024}, {33, 100}, {5, 3}, {3, 256}, {41, 768}};
+    const std::pair<uint32_t, uint32_t> shapes[] = {{1, 32},   {7, 96}, {67, 288}, {300, 1024},
+                                                    {33, 100}, {5, 3},  {3, 256},  {41, 768}};
     Random rng(11);
     for (const WeightType& wt : weight_types()) {
         const TensorType type = wt.type;
@@ -110,7 +111,8 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
                 rec.submit_and_wait();
                 const std::vector<float> got = read_floats(gy, rows);
                 double worst = 0;
-                for (uint32_t r = 0; r < rows; r++) worst = std::max(worst, std::fabs(got[r] - expected[r]) / (scale[r] + 1e-6));
+                for (uint32_t r = 0; r < rows; r++)
+                    worst = std::max(worst, std::fabs(got[r] - expected[r]) / (scale[r] + 1e-6));
                 out.push_back({std::string("matvec_") + tensor_type_name(type),
                                shape("rows", rows, "cols", cols) + (accumulate ? " +=" : "") +
                                    (gw.chunks.size() > 1 ? " chunks=" + std::to_string(gw.chunks.size()) : ""),
@@ -141,7 +143,8 @@ void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::ve
                     if (batch > Kernels::kMaxBatch && !aligned) continue;
                     const uint32_t x_stride = aligned ? (cols + 63) / 64 * 64 : cols + 4;
                     const uint32_t out_stride = aligned ? (rows + 63) / 64 * 64 : rows + 3;
-                    const std::vector<float> xs = rng.vector(size_t{batch} * x_stride), start = rng.vector(size_t{batch} * out_stride);
+                    const std::vector<float> xs = rng.vector(size_t{batch} * x_stride),
+                                             start = rng.vector(size_t{batch} * out_stride);
                     const Buffer gx = device_vector(ctx, xs), gy = device_vector(ctx, start);
                     rec.begin();
                     k.matvec(rec, gw, gx, x_stride, gy, out_stride, batch, true);
@@ -149,17 +152,20 @@ void check_matvec_batched(Context& ctx, const Kernels& k, Recorder& rec, std::ve
                     const std::vector<float> got = read_floats(gy, start.size());
                     double worst = 0;
                     for (uint32_t b = 0; b < batch; b++) {
-                        const Buffer x1 = device_vector(ctx, std::vector<float>(xs.begin() + b * x_stride, xs.begin() + b * x_stride + cols));
-                        const Buffer y1 = device_vector(ctx, std::vector<float>(start.begin() + b * out_stride, start.begin() + b * out_stride + rows));
+                        const Buffer x1 = device_vector(
+                            ctx, std::vector<float>(xs.begin() + b * x_stride, xs.begin() + b * x_stride + cols));
+                        const Buffer y1 = device_vector(ctx, std::vector<float>(start.begin() + b * out_stride,
+                                                                                start.begin() + b * out_stride + rows));
                         rec.begin();
                         k.matvec(rec, gw, x1, y1, true);
                         rec.submit_and_wait();
                         const std::vector<float> alone = read_floats(y1, rows);
-                        for (uint32_t r = 0; r < rows; r++) worst = std::max(worst, std::fabs(static_cast<double>(got[b * out_stride + r]) - alone[r]));
+                        for (uint32_t r = 0; r < rows; r++)
+                            worst = std::max(worst, std::fabs(static_cast<double>(got[b * out_stride + r]) - alone[r]));
                     }
                     out.push_back({std::string("matvec_") + tensor_type_name(type),
-                                   shape("rows", rows, "cols", cols) + " batch=" + std::to_string(batch) + " x_stride=" +
-                                       std::to_string(x_stride) + " +=",
+                                   shape("rows", rows, "cols", cols) + " batch=" + std::to_string(batch) +
+                                       " x_stride=" + std::to_string(x_stride) + " +=",
                                    worst, 0.0, "|batched - alone|"});
                 }
             }
@@ -183,11 +189,12 @@ void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             std::vector<float> expected(cols);
             dequantize_row(table, token, expected.data());
             const std::vector<float> got = read_floats(row_out, cols);
-            for (uint32_t c = 0; c < cols; c++) worst = std::max(worst, static_cast<double>(std::fabs(got[c] - expected[c])));
+            for (uint32_t c = 0; c < cols; c++)
+                worst = std::max(worst, static_cast<double>(std::fabs(got[c] - expected[c])));
         }
         // The same products (scale x quantised value) in float on both sides: exact.
-        out.push_back({std::string("embedding_") + tensor_type_name(type), shape("rows", rows, "cols", cols) + " chunks=4", worst, 0.0,
-                       "|err|"});
+        out.push_back({std::string("embedding_") + tensor_type_name(type),
+                       shape("rows", rows, "cols", cols) + " chunks=4", worst, 0.0, "|err|"});
     }
 }
 
@@ -204,7 +211,8 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
         rec.submit_and_wait();
         const std::vector<float> got = read_floats(gy, n);
         double worst = 0;
-        for (uint32_t i = 0; i < n; i++) worst = std::max(worst, std::fabs(got[i] - expected[i]) / (std::fabs(expected[i]) + 1e-6));
+        for (uint32_t i = 0; i < n; i++)
+            worst = std::max(worst, std::fabs(got[i] - expected[i]) / (std::fabs(expected[i]) + 1e-6));
         out.push_back({"rmsnorm", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
     }
     for (uint32_t n : {1u, 100u, 11008u}) {
@@ -220,11 +228,13 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
         for (uint32_t row = 0; row < rows; row++) {
             for (uint32_t i = 0; i < stride; i++) {
                 const size_t at = size_t{row} * stride + i;
-                const double gate = data[at], expected = i < n ? gate / (1.0 + std::exp(-gate)) * data[at + n] : data[at];
+                const double gate = data[at],
+                             expected = i < n ? gate / (1.0 + std::exp(-gate)) * data[at + n] : data[at];
                 worst = std::max(worst, std::fabs(got[at] - expected) / (std::fabs(expected) + 1e-6));
             }
         }
-        out.push_back({"swiglu", shape("n", n) + " x3 rows", worst, kElementTolerance, "|err| / |cpu|; up and spare untouched"});
+        out.push_back(
+            {"swiglu", shape("n", n) + " x3 rows", worst, kElementTolerance, "|err| / |cpu|; up and spare untouched"});
     }
 }
 
@@ -273,7 +283,8 @@ void check_argmax(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
         tokens.download(got.data(), 4 * rows);
         double wrong = 0;
         for (uint32_t b = 0; b < rows; b++) wrong += got[b] != static_cast<uint32_t>(argmax(row[b]));
-        out.push_back({"argmax", shape("vocab", n) + " x4 rows", wrong, 0.0, "rows picking another token than argmax()"});
+        out.push_back(
+            {"argmax", shape("vocab", n) + " x4 rows", wrong, 0.0, "rows picking another token than argmax()"});
     }
 }
 
@@ -287,8 +298,9 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
     const Case cases[] = {{1, 1, 8, 5}, {8, 4, 8, 70}, {6, 6, 48, 40}, {4, 1, 128, 130}, {2, 2, 256, 20}};
     Random rng(15);
     for (const Case& cs : cases) {
-        for (auto [mode, type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f32},
-                                  std::pair{PositionMode::cache_index, KvType::f16}, std::pair{PositionMode::original, KvType::f16}}) {
+        for (auto [mode, type] :
+             {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f32},
+              std::pair{PositionMode::cache_index, KvType::f16}, std::pair{PositionMode::original, KvType::f16}}) {
             ModelConfig c;
             c.n_layers = 1;
             c.n_heads = cs.n_heads;
@@ -304,7 +316,8 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             double worst_out = 0, worst_prob = 0, worst_stored = 0;
             const bool by_index = mode == PositionMode::cache_index;
             for (uint32_t step = 0; step < cs.steps; step++) {
-                const std::vector<float> qv = rng.vector(c.dim, 2.0f), kv = rng.vector(c.kv_dim(), 2.0f), vv = rng.vector(c.kv_dim());
+                const std::vector<float> qv = rng.vector(c.dim, 2.0f), kv = rng.vector(c.kv_dim(), 2.0f),
+                                         vv = rng.vector(c.kv_dim());
                 q.upload(qv.data(), qv.size() * 4);
                 kn.upload(kv.data(), kv.size() * 4);
                 vn.upload(vv.data(), vv.size() * 4);
@@ -328,13 +341,15 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 const KvLayerSnapshot snap = gpu.read_layer(0);
                 for (uint32_t h = 0; h < c.n_heads; h++) {
                     std::vector<float> probs, expected(cs.head_dim);
-                    attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, {10000.0f}, probs,
-                           expected.data());
+                    attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, {10000.0f},
+                           probs, expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
-                        worst_out = std::max(worst_out, static_cast<double>(std::fabs(got[h * cs.head_dim + d] - expected[d])));
+                        worst_out =
+                            std::max(worst_out, static_cast<double>(std::fabs(got[h * cs.head_dim + d] - expected[d])));
                     }
                     for (uint32_t i = 0; i <= step; i++) {
-                        worst_prob = std::max(worst_prob, static_cast<double>(std::fabs(snap.probs[h * capacity + i] - probs[i])));
+                        worst_prob = std::max(worst_prob,
+                                              static_cast<double>(std::fabs(snap.probs[h * capacity + i] - probs[i])));
                     }
                 }
                 // The order tables must agree exactly: the same slot for the same entry.
@@ -345,18 +360,20 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                     const uint32_t s = cpu.slot(0, h, step);
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
                         const float stored = snap.values[(size_t{h} * capacity + s) * cs.head_dim + d];
-                        worst_stored = std::max(worst_stored, static_cast<double>(std::fabs(stored - cpu.value(0, h, s)[d])));
+                        worst_stored =
+                            std::max(worst_stored, static_cast<double>(std::fabs(stored - cpu.value(0, h, s)[d])));
                     }
                 }
             }
-            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) +
-                                     " " + shape("entries", cs.steps) + (by_index ? " cache-index " : " original ") +
-                                     kv_type_name(type);
+            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " +
+                                     shape("head_dim", cs.head_dim) + " " + shape("entries", cs.steps) +
+                                     (by_index ? " cache-index " : " original ") + kv_type_name(type);
             // Values are in [-1, 1], so the output error is relative to the values' scale. Keys rotated
             // before an f16 store may round to neighbouring halves (the GPU rotates in float, the CPU
             // in double): a 2^-11 relative change of a key, far above float rounding.
             const double scale = type == KvType::f16 && !by_index ? 10.0 : 1.0;
-            out.push_back({"kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
+            out.push_back(
+                {"kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
             out.push_back({"attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
             out.push_back({"kv_append values", name, worst_stored, 0.0, "|err|: bit-exact"});
         }
@@ -374,7 +391,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
     const Case cases[] = {{8, 4, 8, 0, 20}, {6, 6, 48, 33, 64}, {4, 1, 128, 5, 9}, {2, 2, 256, 70, 3}};
     Random rng(29);
     for (const Case& cs : cases) {
-        for (auto [positions, kv_type] : {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
+        for (auto [positions, kv_type] :
+             {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
             const PositionMode mode = positions;  // (a lambda below reads it: clang captures no structured binding)
             const KvType type = kv_type;
             ModelConfig c;
@@ -382,7 +400,7 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             c.n_heads = cs.n_heads;
             c.n_kv_heads = cs.n_kv_heads;
             c.dim = cs.n_heads * cs.head_dim;
-            const uint32_t capacity = cs.before + cs.n + 2, first_pos = 3;  // positions need not start at 0
+            const uint32_t capacity = cs.before + cs.n + 2, first_pos = 3;      // positions need not start at 0
             const uint32_t q_dim = c.dim, stride = q_dim + 2 * c.kv_dim() + 5;  // a row: q, k, v, padding
             const uint32_t steps = cs.before + cs.n;
             KvCache cpu(c, capacity, type);
@@ -431,15 +449,15 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             for (uint32_t t = 0; t < steps; t++) {
                 const float* row = &rows_host[size_t{t} * stride];
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-                    append_entry(cpu, 0, h, row + q_dim + h * cs.head_dim, row + q_dim + c.kv_dim() + h * cs.head_dim, first_pos + t, mode,
-                                 {10000.0f});
+                    append_entry(cpu, 0, h, row + q_dim + h * cs.head_dim, row + q_dim + c.kv_dim() + h * cs.head_dim,
+                                 first_pos + t, mode, {10000.0f});
                 }
                 if (t < cs.before) continue;
                 const uint32_t j = t - cs.before;
                 for (uint32_t h = 0; h < c.n_heads; h++) {
                     std::vector<float> p, expected(cs.head_dim);
-                    attend(cpu, 0, h / c.group_size(), row + h * cs.head_dim, mode == PositionMode::cache_index ? t : first_pos + t, mode,
-                           {10000.0f}, p, expected.data());
+                    attend(cpu, 0, h / c.group_size(), row + h * cs.head_dim,
+                           mode == PositionMode::cache_index ? t : first_pos + t, mode, {10000.0f}, p, expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
                         const float gpu_out = got[size_t{t} * q_dim + h * cs.head_dim + d];
                         worst_out = std::max(worst_out, static_cast<double>(std::fabs(gpu_out - expected[d])));
@@ -450,12 +468,14 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
                     }
                 }
             }
-            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " + shape("head_dim", cs.head_dim) + " " +
-                                     shape("cached", cs.before, "chunk", cs.n) +
+            const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " +
+                                     shape("head_dim", cs.head_dim) + " " + shape("cached", cs.before, "chunk", cs.n) +
                                      (mode == PositionMode::cache_index ? " cache-index " : " original ") +
                                      kv_type_name(type);
-            const double scale = type == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
-            out.push_back({"chunk kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
+            const double scale =
+                type == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
+            out.push_back({"chunk kv_append+attention", name, worst_out, kElementTolerance * scale,
+                           "|err| of output (|v| <= 1)"});
             out.push_back({"chunk attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
         }
     }
@@ -508,10 +528,12 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 const uint32_t L = policy.budget + 1;
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
                     for (uint32_t i = 0; i < L; i++) cpu.append(0, h);
-                    for (uint32_t r = 0; r < std::min(3u, L - 1); r++) cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
+                    for (uint32_t r = 0; r < std::min(3u, L - 1); r++)
+                        cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
                     while (cpu.length(0, h) < L) cpu.append(0, h);
                     for (uint32_t slot = 0; slot < cpu.capacity(); slot++) {
-                        for (uint32_t d = 0; d < lay.head_dim; d++) cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());
+                        for (uint32_t d = 0; d < lay.head_dim; d++)
+                            cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());
                         // Scores on a coarse grid so ties happen; trial 0 makes everything zero.
                         const float a = trial == 0 ? 0.0f : std::floor((rng.uniform() + 1.0f) * 4.0f) / 4.0f;
                         cpu.acc(0, h, slot) = a;
@@ -551,7 +573,7 @@ void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
         TensorType type;
     };
     const Case cases[] = {
-        {"MHA f32", 64, 96, 2, 4, 4, 67, TensorType::f32},    {"GQA f32", 96, 160, 2, 6, 2, 101, TensorType::f32},
+        {"MHA f32", 64, 96, 2, 4, 4, 67, TensorType::f32},     {"GQA f32", 96, 160, 2, 6, 2, 101, TensorType::f32},
         {"GQA f16 odd", 40, 70, 2, 5, 1, 33, TensorType::f16}, {"MHA q8_0", 128, 192, 2, 4, 4, 64, TensorType::q8_0},
         {"GQA q4_0", 128, 256, 3, 8, 2, 96, TensorType::q4_0},
     };
@@ -583,8 +605,9 @@ void check_models(Context& ctx, std::vector<ConformanceResult>& out) {
                 }
                 worst = std::max(worst, err / max_logit);
             }
-            out.push_back({"model", std::string(cs.name) + (mode == PositionMode::cache_index ? " cache-index" : " original") +
-                                        " 24 steps",
+            out.push_back({"model",
+                           std::string(cs.name) + (mode == PositionMode::cache_index ? " cache-index" : " original") +
+                               " 24 steps",
                            worst, kLogitTolerance, "|err| / max|logit|"});
         }
     }

@@ -15,7 +15,7 @@ struct ConformanceResult {
     std::string case_name;  // "rows=67 cols=288"
     double worst = 0;       // worst error, in the measure `tolerance` is stated in
     double tolerance = 0;
-    std::string measure;    // how the error is measured
+    std::string measure;  // how the error is measured
 
     bool pass() const { return worst <= tolerance; }
 };

@@ -57,14 +57,17 @@ bool has_validation_layer() {
 
 VkInstance create_instance(bool validation) {
     uint32_t api = VK_API_VERSION_1_0;
-    if (auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"))) {
+    if (auto enumerate = reinterpret_cast<PFN_vkEnumerateInstanceVersion>(
+            vkGetInstanceProcAddr(nullptr, "vkEnumerateInstanceVersion"))) {
         enumerate(&api);
     }
-    if (api < VK_API_VERSION_1_1) throw Error("Vulkan 1.1 or newer is needed; this loader offers only 1.0", ExitCode::device);
+    if (api < VK_API_VERSION_1_1)
+        throw Error("Vulkan 1.1 or newer is needed; this loader offers only 1.0", ExitCode::device);
     std::vector<const char*> layers, extensions;
     if (validation) {
         if (!has_validation_layer()) {
-            throw Error(std::string(kValidationLayer) + " is not installed (apt-get install vulkan-validationlayers)", ExitCode::device);
+            throw Error(std::string(kValidationLayer) + " is not installed (apt-get install vulkan-validationlayers)",
+                        ExitCode::device);
         }
         layers.push_back(kValidationLayer);
         extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -92,7 +95,9 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
     vk_check(vkEnumeratePhysicalDevices(instance, &n, nullptr), "vkEnumeratePhysicalDevices");
     std::vector<VkPhysicalDevice> devices(n);
     vk_check(vkEnumeratePhysicalDevices(instance, &n, devices.data()), "vkEnumeratePhysicalDevices");
-    if (devices.empty()) throw Error("no Vulkan device found (install a driver, e.g. apt-get install mesa-vulkan-drivers)", ExitCode::device);
+    if (devices.empty())
+        throw Error("no Vulkan device found (install a driver, e.g. apt-get install mesa-vulkan-drivers)",
+                    ExitCode::device);
     return devices;
 }
 
@@ -149,8 +154,9 @@ std::vector<DeviceInfo> list_devices() {
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL Context::on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
-                                                             VkDebugUtilsMessageTypeFlagsEXT,
-                                                             const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
+                                                              VkDebugUtilsMessageTypeFlagsEXT,
+                                                              const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                              void* self) {
     auto* ctx = static_cast<Context*>(self);
     std::lock_guard<std::mutex> lock(ctx->messages_mutex_);
     ctx->messages_.push_back(data && data->pMessage ? data->pMessage : "(empty validation message)");
@@ -163,8 +169,10 @@ Context::Context(const ContextOptions& options) {
     try {
         if (validation) {
             VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-            info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-            info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+            info.messageSeverity =
+                VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+            info.messageType =
+                VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
             info.pfnUserCallback = on_validation_message;
             info.pUserData = this;
             auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
@@ -192,10 +200,13 @@ Context::Context(const ContextOptions& options) {
         VkPhysicalDeviceProperties props;
         vkGetPhysicalDeviceProperties(physical_, &props);
         if (props.apiVersion < VK_API_VERSION_1_1) {
-            throw Error("device " + quoted(info_.name) + " supports only Vulkan " + info_.api_version + "; 1.1 is needed", ExitCode::device);
+            throw Error(
+                "device " + quoted(info_.name) + " supports only Vulkan " + info_.api_version + "; 1.1 is needed",
+                ExitCode::device);
         }
         if (!info_.subgroup_arithmetic) {
-            throw Error("device " + quoted(info_.name) + " has no subgroup arithmetic in compute shaders, which wkv's matvec needs",
+            throw Error("device " + quoted(info_.name) +
+                            " has no subgroup arithmetic in compute shaders, which wkv's matvec needs",
                         ExitCode::device);
         }
         limits_ = props.limits;
@@ -261,7 +272,8 @@ void Context::release() {
     }
 }
 
-uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {
+uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
+                              VkMemoryPropertyFlags preferred) const {
     for (VkMemoryPropertyFlags want : {required | preferred, required}) {
         for (uint32_t i = 0; i < memory_.memoryTypeCount; i++) {
             if ((type_bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & want) == want) return i;

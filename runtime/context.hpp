@@ -62,8 +62,8 @@ public:
 private:
     void release();  // destroys whatever was created; safe to call twice
     static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
-                                                               VkDebugUtilsMessageTypeFlagsEXT,
-                                                               const VkDebugUtilsMessengerCallbackDataEXT*, void*);
+                                                                VkDebugUtilsMessageTypeFlagsEXT,
+                                                                const VkDebugUtilsMessengerCallbackDataEXT*, void*);
 
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;

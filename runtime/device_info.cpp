@@ -94,7 +94,8 @@ DeviceInfo describe_device(VkPhysicalDevice d, uint32_t index) {
         info.heaps.push_back(std::string(size) + (local ? " device-local" : " host"));
         if (local && memory.memoryHeaps[h].size > info.device_local_bytes) {
             info.device_local_bytes = memory.memoryHeaps[h].size;
-            const uint64_t free = has_budget ? budget.heapBudget[h] - std::min(budget.heapBudget[h], budget.heapUsage[h]) : 0;
+            const uint64_t free =
+                has_budget ? budget.heapBudget[h] - std::min(budget.heapBudget[h], budget.heapUsage[h]) : 0;
             info.device_local_free = has_budget && free > 0 ? std::min<uint64_t>(free, memory.memoryHeaps[h].size)
                                                             : memory.memoryHeaps[h].size;
         }

@@ -15,14 +15,14 @@ namespace wkv {
 struct DeviceInfo {
     uint32_t index = 0;
     std::string name;
-    std::string type;        // "discrete GPU", "integrated GPU", "CPU", ...
-    std::string driver;      // driver name and version
+    std::string type;    // "discrete GPU", "integrated GPU", "CPU", ...
+    std::string driver;  // driver name and version
     std::string api_version;
     std::vector<std::string> heaps;  // "16.0 GiB device-local"
     uint32_t subgroup_size = 0;
     bool subgroup_arithmetic = false;  // subgroupAdd etc. in compute shaders (matvec needs it)
-    bool fp16 = false;       // shaderFloat16
-    bool int8 = false;       // shaderInt8
+    bool fp16 = false;                 // shaderFloat16
+    bool int8 = false;                 // shaderInt8
     uint64_t max_storage_buffer_range = 0;
     uint64_t max_allocation_bytes = 0;  // maxMemoryAllocationSize
     uint64_t device_local_bytes = 0;    // the largest device-local heap

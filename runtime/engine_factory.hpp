@@ -20,7 +20,8 @@ namespace wkv {
 constexpr uint32_t kPromptChunk = 64;
 
 struct GpuOptions {
-    uint64_t max_buffer_bytes = 0;  // split weight matrices and cache layers above this (0 = DeviceInfo::max_buffer_bytes)
+    uint64_t max_buffer_bytes =
+        0;  // split weight matrices and cache layers above this (0 = DeviceInfo::max_buffer_bytes)
     uint32_t prompt_chunk = kPromptChunk;
     UploadProgress upload_progress;  // told how the upload of the weights goes
 };
@@ -40,6 +41,7 @@ struct OpenEngine {
     std::unique_ptr<Context> context;
     std::unique_ptr<Engine> engine;
 };
-OpenEngine open_engine(const Model& model, std::vector<CacheSettings> sequences, const EngineChoice& choice, GpuOptions options = {});
+OpenEngine open_engine(const Model& model, std::vector<CacheSettings> sequences, const EngineChoice& choice,
+                       GpuOptions options = {});
 
 }  // namespace wkv

@@ -70,7 +70,8 @@ GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_by
     return stack_tensors(ctx, t.name, parts, max_chunk_bytes);
 }
 
-GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts, uint64_t max_chunk_bytes) {
+GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts,
+                        uint64_t max_chunk_bytes) {
     if (!stackable(parts)) throw std::logic_error("stack_tensors: " + name + " has parts of different types or widths");
     GpuTensor g;
     g.name = name;
@@ -86,8 +87,8 @@ GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const T
     uint64_t rows_per_chunk = std::min<uint64_t>(limit / row_bytes, total_rows);
     while (rows_per_chunk > 0 && device_bytes(g.type, rows_per_chunk, g.cols) > limit) rows_per_chunk--;
     if (rows_per_chunk == 0) {
-        throw Error("tensor " + quoted(name) + ": one row (" + std::to_string(row_bytes) + " bytes) exceeds the device's buffer limit of " +
-                        std::to_string(limit) + " bytes",
+        throw Error("tensor " + quoted(name) + ": one row (" + std::to_string(row_bytes) +
+                        " bytes) exceeds the device's buffer limit of " + std::to_string(limit) + " bytes",
                     ExitCode::device);
     }
     for (uint64_t first = 0; first < total_rows; first += rows_per_chunk) {

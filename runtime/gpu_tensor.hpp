@@ -49,6 +49,7 @@ GpuTensor upload_tensor(Context& ctx, const TensorView& t, uint64_t max_chunk_by
 bool stackable(std::span<const TensorView* const> parts);
 // The rows of `parts` one after another as one matrix named `name`, so one
 // dispatch computes what would take one per part (Q, K and V; gate and up).
-GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts, uint64_t max_chunk_bytes = 0);
+GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const TensorView* const> parts,
+                        uint64_t max_chunk_bytes = 0);
 
 }  // namespace wkv

@@ -30,7 +30,8 @@ uint64_t GpuWeights::bytes_read_per_token() const {
     return bytes() - (separate_classifier ? table : 0) + table / token_embedding.rows;
 }
 
-std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_buffer_bytes, const UploadProgress& progress) {
+std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uint64_t max_buffer_bytes,
+                                           const UploadProgress& progress) {
     auto w = std::make_unique<GpuWeights>();
     w->config = model.config;
     const uint64_t total = model.weight_bytes();

@@ -30,30 +30,33 @@ Kernels::Kernels(Context& ctx)
       workgroup_(cpu_driver_ ? std::max(1u, ctx.info().subgroup_size) : 64),
       matvec_row_slots_(cpu_driver_ ? workgroup_ : std::max(1u, workgroup_ / std::max(1u, ctx.info().subgroup_size))) {
     for (const WeightType& w : weight_types()) {
-        embedding_.push_back(std::make_unique<Pipeline>(ctx, std::string("embedding_") + w.name, 2, sizeof(push::Embedding),
-                                                        std::vector<uint32_t>{workgroup_}));
+        embedding_.push_back(std::make_unique<Pipeline>(ctx, std::string("embedding_") + w.name, 2,
+                                                        sizeof(push::Embedding), std::vector<uint32_t>{workgroup_}));
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{workgroup_});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 1, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
     argmax_ = std::make_unique<Pipeline>(ctx, "argmax", 2, sizeof(push::Argmax), std::vector<uint32_t>{workgroup_});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
-    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheBindings, sizeof(push::ScoreAccumulate),
-                                                   std::vector<uint32_t>{workgroup_});
+    score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheBindings,
+                                                   sizeof(push::ScoreAccumulate), std::vector<uint32_t>{workgroup_});
     for (int kv = 0; kv < 2; kv++) {
         const std::string suffix = kv == 0 ? "_f32" : "_f16";
-        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheBindings + 3, sizeof(push::KvAppend),
-                                                    std::vector<uint32_t>{workgroup_});
-        attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
-                                                    std::vector<uint32_t>{workgroup_, kMaxHeadDim, 1});
-        chunk_attention_[kv] = std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
-                                                          std::vector<uint32_t>{workgroup_, kMaxHeadDim, kChunkQueries});
+        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheBindings + 3,
+                                                    sizeof(push::KvAppend), std::vector<uint32_t>{workgroup_});
+        attention_[kv] =
+            std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
+                                       std::vector<uint32_t>{workgroup_, kMaxHeadDim, 1});
+        chunk_attention_[kv] =
+            std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
+                                       std::vector<uint32_t>{workgroup_, kMaxHeadDim, kChunkQueries});
     }
     for (const PolicyInfo& info : policy_table()) {
         policy_.emplace_back();
         if (!info.compress_head) continue;  // the full cache never compresses
         for (int kv = 0; kv < 2; kv++) {
-            policy_.back()[kv] = std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
-                                                            kCacheBindings, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
+            policy_.back()[kv] =
+                std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
+                                           kCacheBindings, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
         }
     }
 }
@@ -75,8 +78,9 @@ uint32_t Kernels::matvec_rows(uint32_t batch) const {
 const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
     std::unique_ptr<Pipeline>& p = matvec_[type_index(t)][batch - 1];
     if (!p) {
-        p = std::make_unique<Pipeline>(ctx_, std::string("matvec_") + weight_type(t).name, 3, sizeof(push::Matvec),
-                                       std::vector<uint32_t>{workgroup_, batch, matvec_rows(batch), cpu_driver_ ? 1u : 0u});
+        p = std::make_unique<Pipeline>(
+            ctx_, std::string("matvec_") + weight_type(t).name, 3, sizeof(push::Matvec),
+            std::vector<uint32_t>{workgroup_, batch, matvec_rows(batch), cpu_driver_ ? 1u : 0u});
     }
     return *p;
 }
@@ -85,12 +89,13 @@ const Pipeline& Kernels::embedding_pipeline(TensorType t) const { return *embedd
 void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const {
     for (const GpuTensorChunk& c : table.chunks) {
         if (token < c.first_row || token >= c.first_row + c.rows) continue;
-        r.dispatch(embedding_pipeline(table.type), {c.buffer, out}, push::Embedding{token - c.first_row, table.cols}, 1);
+        r.dispatch(embedding_pipeline(table.type), {c.buffer, out}, push::Embedding{token - c.first_row, table.cols},
+                   1);
     }
 }
 
-void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
-                     uint32_t batch, bool accumulate, uint32_t first_out) const {
+void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out,
+                     uint32_t out_stride, uint32_t batch, bool accumulate, uint32_t first_out) const {
     for (uint32_t first = 0; first < batch; first += kMaxBatch) {
         const uint32_t n = std::min(kMaxBatch, batch - first);
         // Later groups of vectors bind the buffers from their first vector on (256-byte aligned strides).
@@ -102,15 +107,15 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
             const uint32_t groups_x = std::min(groups, kMaxGroupsX);
             const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
             r.dispatch(matvec_pipeline(w.type, n), {c.buffer, first ? xs : x, first ? outs : out},
-                       push::Matvec{c.rows, w.cols, first_out + c.first_row, accumulate ? 1u : 0u, groups_x, rows_per_group,
-                                    x_stride, out_stride},
+                       push::Matvec{c.rows, w.cols, first_out + c.first_row, accumulate ? 1u : 0u, groups_x,
+                                    rows_per_group, x_stride, out_stride},
                        groups_x, groups_y);
         }
     }
 }
 
-void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch,
-                      uint32_t stride) const {
+void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
+                      uint32_t batch, uint32_t stride) const {
     r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride}, batch);
 }
 
@@ -150,8 +155,8 @@ std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t c
 }
 
 template <typename Push>
-void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline, const auto& width, Push push,
-                             std::initializer_list<BufferRange> own) const {
+void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline,
+                             const auto& width, Push push, std::initializer_list<BufferRange> own) const {
     // Tasks in order, gathered by what one dispatch binds: the pipeline, the
     // sections' buffer and the buffer of `last` (a split layer's first group's).
     std::vector<std::vector<const CacheTask*>> batches;
@@ -175,7 +180,8 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
     for (const std::vector<const CacheTask*>& batch : batches) {
         const KvLayer& layer = *batch.front()->group;
         const std::array<const Buffer*, 2> uses = {layer.keys.buffer, layer.last.buffer};
-        if (std::any_of(uses.begin(), uses.end(), [&](const Buffer* b) { return std::find(bound.begin(), bound.end(), b) != bound.end(); })) {
+        if (std::any_of(uses.begin(), uses.end(),
+                        [&](const Buffer* b) { return std::find(bound.begin(), bound.end(), b) != bound.end(); })) {
             r.barrier();
             bound.clear();
         }
@@ -194,7 +200,8 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
         bindings.push_back(BufferRange(*g.last.buffer));
         bindings.push_back(BufferRange(r.entries()));
         bindings.insert(bindings.end(), own);
-        r.dispatch(pipeline(*batch.front()), std::span<const BufferRange>(bindings), push, static_cast<uint32_t>(batch.size()), groups_y);
+        r.dispatch(pipeline(*batch.front()), std::span<const BufferRange>(bindings), push,
+                   static_cast<uint32_t>(batch.size()), groups_y);
     }
 }
 
@@ -206,11 +213,12 @@ std::vector<const CacheTask*> pointers(std::span<const CacheTask> tasks) {
 }
 }  // namespace
 
-void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                        uint32_t head_dim, uint32_t row_stride) const {
+void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new,
+                        BufferRange rope, uint32_t head_dim, uint32_t row_stride) const {
     dispatch_cache(
         r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *kv_append_[kv_index(t.group->type)]; },
-        [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim, row_stride}, {k_new, v_new, rope});
+        [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim, row_stride},
+        {k_new, v_new, rope});
 }
 
 void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
@@ -240,7 +248,8 @@ void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRan
                    push::Attention{0, group_size, head_dim, scale, q_stride, out_stride}, {q, rope, out});
 }
 
-void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const {
+void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size,
+                               uint32_t layer_heads) const {
     // A split layer's head mean runs on through its groups in order: the k-th
     // group of every task's layer goes in round k, with a barrier between rounds.
     std::vector<std::vector<const CacheTask*>> rounds;
@@ -258,7 +267,8 @@ void Kernels::score_accumulate(Recorder& r, std::span<const CacheTask> tasks, ui
         // One workgroup per KV head, and one more for the head mean.
         dispatch_cache(
             r, rounds[k], [&](const CacheTask&) -> const Pipeline& { return *score_accumulate_; },
-            [](const CacheTask& t) { return t.entry.n_heads + t.entry.head_mean; }, push::ScoreAccumulate{0, group_size, layer_heads}, {});
+            [](const CacheTask& t) { return t.entry.n_heads + t.entry.head_mean; },
+            push::ScoreAccumulate{0, group_size, layer_heads}, {});
     }
 }
 
@@ -273,15 +283,19 @@ void Kernels::compress(Recorder& r, std::span<const CacheTask> tasks, uint32_t l
         [&](const CacheTask& t) -> const Pipeline& {
             return *policy_[static_cast<size_t>(&info(t) - policy_table().data())][kv_index(t.group->type)];
         },
-        [&](const CacheTask& t) { return info(t).per_layer ? 1u : t.entry.n_heads; },  // a workgroup per KV head, or one choice per layer
+        [&](const CacheTask& t) {
+            return info(t).per_layer ? 1u : t.entry.n_heads;
+        },  // a workgroup per KV head, or one choice per layer
         push::Policy{0, head_dim, layer_index}, {});
 }
 
-void Kernels::argmax(Recorder& r, BufferRange logits, uint32_t n, uint32_t stride, uint32_t rows, BufferRange tokens) const {
+void Kernels::argmax(Recorder& r, BufferRange logits, uint32_t n, uint32_t stride, uint32_t rows,
+                     BufferRange tokens) const {
     r.dispatch(*argmax_, {logits, tokens}, push::Argmax{n, stride}, rows);
 }
 
-void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target, uint32_t index) const {
+void Kernels::nll(Recorder& r, BufferRange logits, BufferRange result, uint32_t n, uint32_t target,
+                  uint32_t index) const {
     r.dispatch(*nll_, {logits, result}, push::Nll{n, target, index}, 1);
 }
 
@@ -290,7 +304,8 @@ std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, const RopeP
     for (uint32_t pos = 0; pos < positions; pos++) {
         for (uint32_t i = 0; i < head_dim / 2; i++) {
             // The same angle as rope() in model/reference.cpp.
-            const double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * i) / head_dim);
+            const double freq =
+                std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * i) / head_dim);
             const double angle = pos * static_cast<double>(rope_params.scale) * freq;
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(std::cos(angle));
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(std::sin(angle));

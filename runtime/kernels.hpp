@@ -35,9 +35,9 @@ std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t c
 
 class Kernels {
 public:
-    static constexpr uint32_t kMaxHeadDim = 256;   // attention keeps one rotated query in shared memory
-    static constexpr uint32_t kMaxBatch = 16;      // most vectors per matvec dispatch (its per-row sums live in registers)
-    static constexpr uint32_t kChunkQueries = 8;   // most tokens of a prompt chunk one attention workgroup takes
+    static constexpr uint32_t kMaxHeadDim = 256;  // attention keeps one rotated query in shared memory
+    static constexpr uint32_t kMaxBatch = 16;  // most vectors per matvec dispatch (its per-row sums live in registers)
+    static constexpr uint32_t kChunkQueries = 8;  // most tokens of a prompt chunk one attention workgroup takes
 
     explicit Kernels(Context& ctx);
 
@@ -52,8 +52,8 @@ public:
         matvec(r, w, x, 0, out, 0, 1, accumulate);
     }
     // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
-    void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps, uint32_t batch = 1,
-                 uint32_t stride = 0) const;
+    void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
+                 uint32_t batch = 1, uint32_t stride = 0) const;
     // For `rows` vectors every `stride` floats, each [gate (n) | up (n)]:
     // gate = silu(gate) * up, in place.
     void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const;
@@ -68,8 +68,8 @@ public:
     //
     // Appends each task's tokens: their keys and values ([n_kv_heads][head_dim]
     // each) from element k_first of k_new and v_first of v_new.
-    void kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new, BufferRange rope,
-                   uint32_t head_dim, uint32_t row_stride) const;
+    void kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new,
+                   BufferRange rope, uint32_t head_dim, uint32_t row_stride) const;
     // Attention of each task's query heads (group_size per KV head, from q_first
     // of q; the output from out_first of out) over its n_entries entries; token
     // j of a chunk over n_entries + j, a workgroup taking kChunkQueries of them.
@@ -77,7 +77,8 @@ public:
                    uint32_t group_size, uint32_t head_dim, uint32_t q_stride, uint32_t out_stride) const;
     // acc/cnt of every entry from the attention probabilities, and for tasks with
     // head_mean their average over the layer's query heads (PolicyInfo::uses_head_mean).
-    void score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size, uint32_t layer_heads) const;
+    void score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size,
+                          uint32_t layer_heads) const;
     // One compression of each task's cache (holding its policy's budget + 1 entries).
     void compress(Recorder& r, std::span<const CacheTask> tasks, uint32_t layer_index, uint32_t head_dim) const;
     // tokens[b] = the first index of the largest of the n logits of vector b
@@ -97,8 +98,8 @@ private:
     // each thread a contiguous range of the grid, and along y every range would
     // hold whole sequences, one thread the long caches and another the short.
     template <typename Push>
-    void dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline, const auto& width, Push push,
-                        std::initializer_list<BufferRange> own) const;
+    void dispatch_cache(Recorder& r, std::span<const CacheTask* const> tasks, const auto& pipeline, const auto& width,
+                        Push push, std::initializer_list<BufferRange> own) const;
 
     Context& ctx_;
     // By row of the weight type table; matvec also by batch size - 1.
@@ -106,7 +107,8 @@ private:
     std::vector<std::unique_ptr<Pipeline>> embedding_;
     std::unique_ptr<Pipeline> rmsnorm_, swiglu_, argmax_, nll_, score_accumulate_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
-    std::unique_ptr<Pipeline> kv_append_[2], attention_[2], chunk_attention_[2];  // chunk: kChunkQueries tokens a workgroup
+    std::unique_ptr<Pipeline> kv_append_[2], attention_[2],
+        chunk_attention_[2];                                        // chunk: kChunkQueries tokens a workgroup
     std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full
     // The device's shape. On a CPU driver (lavapipe) a workgroup is one subgroup,
     // so every workgroup is one SIMD loop that a thread runs without switching,

@@ -50,19 +50,20 @@ std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
 
 // The bytes of each section of one group's buffer, in KvLayer order; `last`
 // only in a layer's first group, which holds it for all.
-std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads, bool first) {
+std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads,
+                                      bool first) {
     const uint64_t slots = uint64_t{heads} * capacity;
     const uint64_t element_bytes = kv_type_bytes(type);
     return {
-        slots * config.head_dim() * element_bytes,                // keys
-        slots * config.head_dim() * element_bytes,                // values
-        slots * 4,                                                // acc
-        slots * 4,                                                // cnt
-        slots * 4,                                                // order
-        slots * 4,                                                // free
-        uint64_t{heads} * 2 * 4,                                  // counts
-        uint64_t{heads} * config.group_size() * capacity * 4,     // probs
-        first ? uint64_t{capacity} * 4 : 0,                       // last
+        slots * config.head_dim() * element_bytes,             // keys
+        slots * config.head_dim() * element_bytes,             // values
+        slots * 4,                                             // acc
+        slots * 4,                                             // cnt
+        slots * 4,                                             // order
+        slots * 4,                                             // free
+        uint64_t{heads} * 2 * 4,                               // counts
+        uint64_t{heads} * config.group_size() * capacity * 4,  // probs
+        first ? uint64_t{capacity} * 4 : 0,                    // last
     };
 }
 
@@ -76,15 +77,19 @@ uint64_t buffer_bytes(const std::array<uint64_t, 9>& sections) {
 // whose buffer fits (at least one, which the caller checks).
 uint32_t heads_per_group(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
     uint32_t heads = config.n_kv_heads;
-    while (heads > 1 && max_buffer_bytes && buffer_bytes(section_bytes(config, capacity, type, heads, true)) > max_buffer_bytes) heads--;
+    while (heads > 1 && max_buffer_bytes &&
+           buffer_bytes(section_bytes(config, capacity, type, heads, true)) > max_buffer_bytes)
+        heads--;
     return heads;
 }
 
 // The heads of each group of a layer, in order.
-std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, KvType type,
+                                  uint64_t max_buffer_bytes) {
     const uint32_t per_group = heads_per_group(config, capacity, type, max_buffer_bytes);
     std::vector<uint32_t> groups;
-    for (uint32_t first = 0; first < config.n_kv_heads; first += per_group) groups.push_back(std::min(per_group, config.n_kv_heads - first));
+    for (uint32_t first = 0; first < config.n_kv_heads; first += per_group)
+        groups.push_back(std::min(per_group, config.n_kv_heads - first));
     return groups;
 }
 
@@ -100,22 +105,26 @@ uint64_t KvCacheRing::bytes_for(const ModelConfig& config, uint32_t capacity, Kv
     return layer * config.n_layers;
 }
 
-uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
+                                         uint64_t max_buffer_bytes) {
     // The first group is the largest: the most heads, and `last`.
-    return buffer_bytes(section_bytes(config, capacity, type, group_heads(config, capacity, type, max_buffer_bytes)[0], true));
+    return buffer_bytes(
+        section_bytes(config, capacity, type, group_heads(config, capacity, type, max_buffer_bytes)[0], true));
 }
 
 uint32_t KvCacheRing::groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
     return static_cast<uint32_t>(group_heads(config, capacity, type, max_buffer_bytes).size());
 }
 
-KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes)
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type,
+                         uint64_t max_buffer_bytes)
     : config_(config), capacity_(capacity), type_(type) {
     allocate(ctx, {this}, max_buffer_bytes);
 }
 
-std::vector<std::unique_ptr<KvCacheRing>> KvCacheRing::batch(Context& ctx, const ModelConfig& config, const std::vector<RingShape>& shapes,
-                                                              uint64_t max_buffer_bytes) {
+std::vector<std::unique_ptr<KvCacheRing>> KvCacheRing::batch(Context& ctx, const ModelConfig& config,
+                                                             const std::vector<RingShape>& shapes,
+                                                             uint64_t max_buffer_bytes) {
     std::vector<std::unique_ptr<KvCacheRing>> rings;
     std::vector<KvCacheRing*> raw;
     for (const RingShape& s : shapes) {
@@ -132,8 +141,8 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
     for (const KvCacheRing* r : rings) {
         // The memory plan refuses this first, with advice; this is the last line of defence.
         if (const uint64_t one_head = largest_buffer_for(r->config_, r->capacity_, r->type_, limit); one_head > limit) {
-            throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) + " in one buffer, above the device's limit of " +
-                            format_bytes(limit),
+            throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) +
+                            " in one buffer, above the device's limit of " + format_bytes(limit),
                         ExitCode::device);
         }
         groups.push_back(group_heads(r->config_, r->capacity_, r->type_, limit));
@@ -154,7 +163,8 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
             size_t& current = open[rings[r]->type_ == KvType::f16 ? 1 : 0];
             bool first = true;
             for (uint32_t heads : groups[r]) {
-                const uint64_t bytes = buffer_bytes(section_bytes(rings[r]->config_, rings[r]->capacity_, rings[r]->type_, heads, first));
+                const uint64_t bytes =
+                    buffer_bytes(section_bytes(rings[r]->config_, rings[r]->capacity_, rings[r]->type_, heads, first));
                 if (current == SIZE_MAX || sizes[current] + bytes > limit) {
                     current = sizes.size();
                     sizes.push_back(0);
@@ -180,7 +190,8 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
                 const uint32_t heads = groups[r][g];
                 const Place at = places[r][l][g];
                 const Buffer& b = (*storage)[at.buffer];
-                const std::array<uint64_t, 9> section_sizes = section_bytes(ring.config_, ring.capacity_, ring.type_, heads, first_head == 0);
+                const std::array<uint64_t, 9> section_sizes =
+                    section_bytes(ring.config_, ring.capacity_, ring.type_, heads, first_head == 0);
                 std::array<BufferRange, 9> s;
                 uint64_t offset = at.offset;
                 for (size_t i = 0; i < section_sizes.size(); i++) {
@@ -188,7 +199,8 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
                     offset += align(section_sizes[i]);
                 }
                 if (first_head > 0) s[8] = ring.layers_.back().front().last;
-                ring.layers_.back().push_back({ring.type_, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
+                ring.layers_.back().push_back(
+                    {ring.type_, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
                 ring.blocks_.back().push_back(BufferRange(b, at.offset, offset - at.offset));
                 first_head += heads;
             }
@@ -197,7 +209,8 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
     }
 }
 
-KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads, const std::vector<float>& last) {
+KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads,
+                            const std::vector<float>& last) {
     const uint32_t heads = cache.n_kv_heads(), cap = cache.capacity(), hd = cache.head_dim();
     KvLayerSnapshot s;
     s.keys.assign(size_t{heads} * cap * hd, 0.0f);
@@ -212,8 +225,10 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
     std::copy(last.begin(), last.begin() + std::min<size_t>(last.size(), cap), s.last.begin());
     for (uint32_t h = 0; h < heads; h++) {
         for (uint32_t slot = 0; slot < cap; slot++) {
-            std::copy(cache.key(layer, h, slot), cache.key(layer, h, slot) + hd, &s.keys[(size_t{h} * cap + slot) * hd]);
-            std::copy(cache.value(layer, h, slot), cache.value(layer, h, slot) + hd, &s.values[(size_t{h} * cap + slot) * hd]);
+            std::copy(cache.key(layer, h, slot), cache.key(layer, h, slot) + hd,
+                      &s.keys[(size_t{h} * cap + slot) * hd]);
+            std::copy(cache.value(layer, h, slot), cache.value(layer, h, slot) + hd,
+                      &s.values[(size_t{h} * cap + slot) * hd]);
             s.acc[h * cap + slot] = cache.acc(layer, h, slot);
             s.cnt[h * cap + slot] = cache.cnt(layer, h, slot);
         }

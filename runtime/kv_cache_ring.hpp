@@ -30,20 +30,20 @@ namespace wkv {
 // the order shaders/kv_cache.glsl binds them (0..8). Indices in the sections
 // count from the group's first head.
 struct KvLayer {
-    KvType type;         // of keys and values; f16 packs two halves per 32-bit word
-    uint32_t first_head; // the group's first KV head in the layer
-    uint32_t n_heads;    // KV heads in the group
-    BufferRange keys;    // f32|f16 [kv_head][slot][head_dim]
-    BufferRange values;  // f32|f16 [kv_head][slot][head_dim]
-    BufferRange acc;     // f32 [kv_head][slot]
-    BufferRange cnt;     // u32 [kv_head][slot]
-    BufferRange order;   // u32 [kv_head][capacity]: logical index -> slot
-    BufferRange free;    // u32 [kv_head][capacity]: stack of free slots
-    BufferRange counts;  // u32 [kv_head][2]: entries, free slots
-    BufferRange probs;   // f32 [query head][capacity]: the last single token's attention (a prompt
-                         // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
-    BufferRange last;    // f32 [capacity]: last step's attention averaged over all the layer's query heads
-                         // (TOVA); one section per layer, shared by its groups
+    KvType type;          // of keys and values; f16 packs two halves per 32-bit word
+    uint32_t first_head;  // the group's first KV head in the layer
+    uint32_t n_heads;     // KV heads in the group
+    BufferRange keys;     // f32|f16 [kv_head][slot][head_dim]
+    BufferRange values;   // f32|f16 [kv_head][slot][head_dim]
+    BufferRange acc;      // f32 [kv_head][slot]
+    BufferRange cnt;      // u32 [kv_head][slot]
+    BufferRange order;    // u32 [kv_head][capacity]: logical index -> slot
+    BufferRange free;     // u32 [kv_head][capacity]: stack of free slots
+    BufferRange counts;   // u32 [kv_head][2]: entries, free slots
+    BufferRange probs;    // f32 [query head][capacity]: the last single token's attention (a prompt
+                          // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
+    BufferRange last;     // f32 [capacity]: last step's attention averaged over all the layer's query heads
+                          // (TOVA); one section per layer, shared by its groups
 };
 
 // One layer's cache read back to the host (for tests and `wkv conformance`);
@@ -55,7 +55,8 @@ struct KvLayerSnapshot {
 
 // One layer of a CPU cache in the ring's layout (probs zero, `last` as given,
 // padded to the capacity), so both sides can start from the same state.
-KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads, const std::vector<float>& last = {});
+KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads,
+                            const std::vector<float>& last = {});
 
 // Whether two snapshots hold the same entries in the same slots: equal counts,
 // and equal order tables and free stacks up to those counts (past them is unused space).
@@ -69,11 +70,13 @@ struct RingShape {
 class KvCacheRing {
 public:
     // max_buffer_bytes: split layers above this (0 = the device's DeviceInfo::max_buffer_bytes(); tests force smaller).
-    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32, uint64_t max_buffer_bytes = 0);
+    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32,
+                uint64_t max_buffer_bytes = 0);
     // A ring per shape, packed into shared buffers layer by layer (each buffer
     // within max_buffer_bytes as above).
-    static std::vector<std::unique_ptr<KvCacheRing>> batch(Context& ctx, const ModelConfig& config, const std::vector<RingShape>& shapes,
-                                                            uint64_t max_buffer_bytes = 0);
+    static std::vector<std::unique_ptr<KvCacheRing>> batch(Context& ctx, const ModelConfig& config,
+                                                           const std::vector<RingShape>& shapes,
+                                                           uint64_t max_buffer_bytes = 0);
 
     uint32_t capacity() const { return capacity_; }
     KvType type() const { return type_; }
@@ -84,20 +87,24 @@ public:
     // What a ring of this shape allocates (bytes() before building one), and
     // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
     static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
-    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
+    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
+                                       uint64_t max_buffer_bytes = 0);
     // Groups of KV heads per layer (1 unless a layer is split).
     static uint32_t groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes);
-    void clear();            // empty every layer (a fresh cache, e.g. per evaluation window)
+    void clear();  // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);
     // every vector must have its section's size.
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
-    KvCacheRing(const ModelConfig& config, uint32_t capacity, KvType type) : config_(config), capacity_(capacity), type_(type) {}
+    KvCacheRing(const ModelConfig& config, uint32_t capacity, KvType type)
+        : config_(config), capacity_(capacity), type_(type) {}
     // Places every group of every ring, layer by layer, in buffers shared by the rings.
     static void allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes);
-    Buffer& owned(const BufferRange& r) { return (*storage_)[static_cast<size_t>(r.buffer - storage_->data())]; }  // writable
+    Buffer& owned(const BufferRange& r) {
+        return (*storage_)[static_cast<size_t>(r.buffer - storage_->data())];
+    }  // writable
 
     ModelConfig config_;
     uint32_t capacity_;

@@ -14,14 +14,19 @@ namespace wkv {
 
 std::string format_bytes(uint64_t bytes) {
     char buf[32];
-    if (bytes >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
-    else if (bytes >= (uint64_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
-    else if (bytes >= (uint64_t{1} << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
-    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    if (bytes >= (uint64_t{1} << 30))
+        std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
+    else if (bytes >= (uint64_t{1} << 20))
+        std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+    else if (bytes >= (uint64_t{1} << 10))
+        std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+    else
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
     return buf;
 }
 
-MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_buffer_bytes, uint32_t prompt_chunk) {
+MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& sequences, uint64_t max_buffer_bytes,
+                       uint32_t prompt_chunk) {
     MemoryPlan plan;
     const ModelConfig& c = model.config;
     // Weights as upload_weights stores them: norms as f32 vectors, matrices in chunks of whole rows.
@@ -29,7 +34,8 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     auto add = [&](const TensorView& t, bool norm) {
         const TensorType type = norm ? TensorType::f32 : device_type(t.type);
         const uint64_t row = device_bytes(type, 1, t.cols);
-        const uint64_t rows_per_chunk = std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_buffer_bytes ? max_buffer_bytes / row : t.rows));
+        const uint64_t rows_per_chunk =
+            std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_buffer_bytes ? max_buffer_bytes / row : t.rows));
         const uint64_t bytes = device_bytes(type, t.rows, t.cols);
         by_type[tensor_type_name(type)] += bytes;
         plan.weights += bytes;
@@ -37,7 +43,8 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     };
     for (const ModelTensorRole& r : model_tensor_roles()) {
         const TensorView& t = model.*r.member;
-        if (&t == &model.classifier && t.data == model.token_embedding.data) continue;  // uploaded once, as the embedding
+        if (&t == &model.classifier && t.data == model.token_embedding.data)
+            continue;  // uploaded once, as the embedding
         add(t, r.norm);
     }
     for (const LayerWeights& l : model.layers) {
@@ -64,8 +71,8 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     return plan;
 }
 
-uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
-                                uint32_t wanted) {
+uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences,
+                                const DeviceInfo& device, uint32_t wanted) {
     const uint64_t limit = device.max_buffer_bytes();
     uint32_t chunk = std::max(1u, wanted);
     while (chunk > 1 && BatchEngine::buffer_bytes(config, sequences, chunk).largest > limit) chunk--;
@@ -91,8 +98,10 @@ uint32_t longest_cache_that_fits(const MemoryPlan& plan, uint64_t free) {
     uint32_t lo = 0, hi = 1u << 20;
     while (lo < hi) {
         const uint32_t mid = lo + (hi - lo + 1) / 2;
-        if (plan.weights + cache_bytes_at(plan, mid) <= free) lo = mid;
-        else hi = mid - 1;
+        if (plan.weights + cache_bytes_at(plan, mid) <= free)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -101,28 +110,34 @@ uint32_t longest_cache_that_fits(const MemoryPlan& plan, uint64_t free) {
 
 std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device) {
     std::string weights;
-    for (const auto& [type, bytes] : plan.weights_by_type) weights += (weights.empty() ? "" : ", ") + type + " " + format_bytes(bytes);
-    const std::string parts = "weights " + format_bytes(plan.weights) + " (" + weights + ") + KV cache " + format_bytes(plan.kv_cache) +
-                              " (" + std::to_string(plan.sequences) + (plan.sequences == 1 ? " sequence" : " sequences") +
-                              ") + activations " + format_bytes(plan.activations);
+    for (const auto& [type, bytes] : plan.weights_by_type)
+        weights += (weights.empty() ? "" : ", ") + type + " " + format_bytes(bytes);
+    const std::string parts = "weights " + format_bytes(plan.weights) + " (" + weights + ") + KV cache " +
+                              format_bytes(plan.kv_cache) + " (" + std::to_string(plan.sequences) +
+                              (plan.sequences == 1 ? " sequence" : " sequences") + ") + activations " +
+                              format_bytes(plan.activations);
     const std::string on = " on " + device.name;
     if (plan.total() > device.device_local_free) {
         const uint32_t fits = longest_cache_that_fits(plan, device.device_local_free);
-        const std::string advice = fits < 16 ? std::string("the weights leave no room for a cache: a smaller quantisation of the model is needed")
-                                             : "a cache of at most " + std::to_string(fits) +
-                                                   " entries would fit (-c/--ctx-size or --budget), or --kv-type f16 halves it";
+        const std::string advice =
+            fits < 16
+                ? std::string("the weights leave no room for a cache: a smaller quantisation of the model is needed")
+                : "a cache of at most " + std::to_string(fits) +
+                      " entries would fit (-c/--ctx-size or --budget), or --kv-type f16 halves it";
         return "needs " + format_bytes(plan.total()) + on + ", which has " + format_bytes(device.device_local_free) +
                " free: " + parts + "; " + advice;
     }
-    auto over = [&](uint64_t bytes, uint64_t limit, const std::string& what, const std::string& limit_name, const std::string& advice) {
-        return bytes > limit ? what + " needs " + format_bytes(bytes) + " in one " + limit_name + on + ", whose limit is " +
-                                   format_bytes(limit) + "; " + advice
+    auto over = [&](uint64_t bytes, uint64_t limit, const std::string& what, const std::string& limit_name,
+                    const std::string& advice) {
+        return bytes > limit ? what + " needs " + format_bytes(bytes) + " in one " + limit_name + on +
+                                   ", whose limit is " + format_bytes(limit) + "; " + advice
                              : std::string();
     };
     const std::string cache_advice = "a smaller -c/--ctx-size or --budget, or --kv-type f16, would fit";
     const std::string kBufferLimit = "buffer (maxStorageBufferRange, maxMemoryAllocationSize)";
     for (const std::string& reason : {
-             over(plan.kv_buffer, device.max_buffer_bytes(), "one KV head of a layer's cache", kBufferLimit, cache_advice),
+             over(plan.kv_buffer, device.max_buffer_bytes(), "one KV head of a layer's cache", kBufferLimit,
+                  cache_advice),
              over(plan.largest_weight_buffer, device.max_buffer_bytes(), "a weight matrix row", kBufferLimit,
                   "the device cannot hold this model"),
              over(plan.largest_activation, device.max_buffer_bytes(), "the activations", kBufferLimit,

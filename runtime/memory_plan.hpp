@@ -24,8 +24,8 @@ struct MemoryPlan {
     uint64_t kv_buffer = 0;              // the largest buffer of a ring (a layer, or a group of its KV heads)
     bool kv_split = false;               // some ring splits its layers into groups of KV heads
     uint32_t sequences = 0;
-    uint64_t activations = 0;            // activations, logits and the RoPE table
-    uint64_t largest_activation = 0;     // the largest of those buffers (logits of every sequence)
+    uint64_t activations = 0;         // activations, logits and the RoPE table
+    uint64_t largest_activation = 0;  // the largest of those buffers (logits of every sequence)
 
     // What the plan was made for: to work out a cache that would fit.
     ModelConfig config;
@@ -46,8 +46,8 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
 // The most prompt tokens, at most `wanted`, that can go through the layers at
 // once while every activation buffer stays within the device's binding and
 // allocation limits (lowered limits shrink the chunk, they do not fail the run).
-uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
-                                uint32_t wanted);
+uint32_t prompt_chunk_that_fits(const ModelConfig& config, const std::vector<CacheSettings>& sequences,
+                                const DeviceInfo& device, uint32_t wanted);
 
 // Why the plan does not fit the device, in one line with what would fit
 // instead; empty when it fits.

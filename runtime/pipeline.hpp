@@ -18,7 +18,8 @@ bool spirv_module(std::string_view name, const unsigned char** bytes, size_t* si
 
 class Pipeline {
 public:
-    Pipeline(Context& ctx, std::string name, uint32_t n_buffers, uint32_t push_bytes, std::vector<uint32_t> spec_constants);
+    Pipeline(Context& ctx, std::string name, uint32_t n_buffers, uint32_t push_bytes,
+             std::vector<uint32_t> spec_constants);
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;

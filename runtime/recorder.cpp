@@ -69,7 +69,8 @@ uint32_t Recorder::add_entries(const void* data, uint32_t count, uint32_t entry_
     const uint64_t first = (entries_used_ + entry_bytes - 1) / entry_bytes;
     const uint64_t end = (first + count) * entry_bytes;
     if (end > entries_.size()) {
-        throw std::logic_error("a command buffer's entries need more than the recorder's " + std::to_string(entries_.size()) + " bytes");
+        throw std::logic_error("a command buffer's entries need more than the recorder's " +
+                               std::to_string(entries_.size()) + " bytes");
     }
     std::memcpy(static_cast<uint8_t*>(entries_.mapped()) + first * entry_bytes, data, uint64_t{count} * entry_bytes);
     entries_used_ = end;
@@ -78,7 +79,9 @@ uint32_t Recorder::add_entries(const void* data, uint32_t count, uint32_t entry_
 
 void Recorder::enable_profiling() {
     if (queries_) return;
-    if (ctx_.timestamp_bits() == 0) throw Error("device " + quoted(ctx_.info().name) + " cannot time commands (no timestamps on its compute queue)");
+    if (ctx_.timestamp_bits() == 0)
+        throw Error("device " + quoted(ctx_.info().name) +
+                    " cannot time commands (no timestamps on its compute queue)");
     VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     info.queryType = VK_QUERY_TYPE_TIMESTAMP;
     info.queryCount = kQueries;
@@ -164,23 +167,24 @@ void Recorder::host_barrier() {
     VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
     b.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &b, 0, nullptr, 0, nullptr);
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &b, 0, nullptr,
+                         0, nullptr);
 }
 
 void Recorder::copy(const Buffer& src, uint64_t src_offset, const Buffer& dst, uint64_t dst_offset, uint64_t bytes) {
     VkMemoryBarrier to_transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_transfer.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
     to_transfer.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_transfer, 0,
-                         nullptr, 0, nullptr);
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_transfer,
+                         0, nullptr, 0, nullptr);
     const VkBufferCopy region{src_offset, dst_offset, bytes};
     vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
     timestamp("(copy)");
     VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
     to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0,
-                         nullptr);
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr,
+                         0, nullptr);
 }
 
 void Recorder::submit_and_wait() {
@@ -192,8 +196,8 @@ void Recorder::submit_and_wait() {
     counters_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - recorded).count();
     if (!queries_ || timed_.empty()) return;
     std::vector<uint64_t> ticks(timed_.size() + 1);
-    vk_check(vkGetQueryPoolResults(ctx_.device(), queries_, 0, static_cast<uint32_t>(ticks.size()), ticks.size() * 8, ticks.data(), 8,
-                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+    vk_check(vkGetQueryPoolResults(ctx_.device(), queries_, 0, static_cast<uint32_t>(ticks.size()), ticks.size() * 8,
+                                   ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
              "vkGetQueryPoolResults");
     const uint32_t bits = ctx_.timestamp_bits();
     const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;

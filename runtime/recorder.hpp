@@ -80,7 +80,7 @@ private:
     std::vector<std::string> timed_;        // what ended at each timestamp after the first, this command buffer
     std::map<std::string, ShaderTime> totals_;
 
-    Buffer entries_;           // written by the host (Memory::host_to_device)
+    Buffer entries_;             // written by the host (Memory::host_to_device)
     uint64_t entries_used_ = 0;  // bytes, this command buffer
     HostCounters counters_;
     std::chrono::steady_clock::time_point begun_;  // when the command buffer being recorded was begun

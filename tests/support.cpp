@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -9,8 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <doctest/doctest.h>
 
 #include "random_model.hpp"
 
@@ -22,7 +21,8 @@ std::string shared_file(const std::string& relative) {
     const char* env = std::getenv("WKV_SHARED");
     const fs::path root = env && *env ? fs::path(env) : fs::path(WKV_SHARED_DIR);
     const fs::path p = root / relative;
-    if (!fs::exists(p)) FAIL("missing shared test data: " << p.string() << " (set WKV_SHARED or put ../shared beside the checkout)");
+    if (!fs::exists(p))
+        FAIL("missing shared test data: " << p.string() << " (set WKV_SHARED or put ../shared beside the checkout)");
     return p.string();
 }
 
@@ -57,7 +57,10 @@ fs::path temp_dir() {
     static const fs::path dir = [] {
         fs::path d = fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid()));
         fs::create_directories(d);
-        std::atexit([] { std::error_code ec; fs::remove_all(fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid())), ec); });
+        std::atexit([] {
+            std::error_code ec;
+            fs::remove_all(fs::temp_directory_path() / ("wkv-tests-" + std::to_string(::getpid())), ec);
+        });
         return d;
     }();
     return dir;
@@ -73,9 +76,11 @@ struct Started {
 // Starts the wkv binary under test with these arguments, stdout and stderr to
 // files, and its files limited to `max_file_bytes` (0: no limit).
 Started start_wkv(const std::vector<std::string>& args, uint64_t max_file_bytes = 0,
-                  const std::vector<std::pair<std::string, std::string>>& env = {}, const std::string& input_file = "") {
+                  const std::vector<std::pair<std::string, std::string>>& env = {},
+                  const std::string& input_file = "") {
     static int counter = 0;
-    Started s{-1, temp_dir() / ("run" + std::to_string(counter) + ".out"), temp_dir() / ("run" + std::to_string(counter) + ".err")};
+    Started s{-1, temp_dir() / ("run" + std::to_string(counter) + ".out"),
+              temp_dir() / ("run" + std::to_string(counter) + ".err")};
     counter++;
     // Unwritten output would otherwise be written again by the child when it reopens stdout.
     std::fflush(stdout);
@@ -124,7 +129,8 @@ RunResult run_wkv_measuring_memory(const std::vector<std::string>& args) {
     const std::string proc = "/proc/" + std::to_string(s.pid);
     while (true) {
         siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(s.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;  // exited
+        if (::waitid(P_PID, static_cast<id_t>(s.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0)
+            break;  // exited
         // Until it has exec'd wkv, the child's figures are those of the test process it was forked from.
         std::string name;
         std::getline(std::ifstream(proc + "/comm"), name);
@@ -139,7 +145,8 @@ RunResult run_wkv_measuring_memory(const std::vector<std::string>& args) {
     return r;
 }
 
-RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env) {
+RunResult run_wkv_with_env(const std::vector<std::string>& args,
+                           const std::vector<std::pair<std::string, std::string>>& env) {
     return finish(start_wkv(args, 0, env));
 }
 
@@ -187,8 +194,16 @@ RunResult ServerProcess::stop(int signal) {
 }
 
 std::vector<std::string> stories_server(std::initializer_list<std::string> more) {
-    std::vector<std::string> a = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"), "--chat-template",
-                                  "llama2", "--policy", "weightedkv", "--budget", "64"};
+    std::vector<std::string> a = {"-m",
+                                  shared_file("models/stories260K.bin"),
+                                  "-t",
+                                  shared_file("models/tok512.bin"),
+                                  "--chat-template",
+                                  "llama2",
+                                  "--policy",
+                                  "weightedkv",
+                                  "--budget",
+                                  "64"};
     a.insert(a.end(), more);
     return a;
 }
@@ -269,7 +284,8 @@ std::vector<std::string> corpus_samples(size_t bytes_per_document) {
     std::vector<std::string> samples;
     for (const char* domain : {"pg19", "proofpile", "arxiv", "web"}) {
         std::vector<fs::path> files;
-        for (const auto& e : fs::directory_iterator(shared_file(std::string("corpora/") + domain))) files.push_back(e.path());
+        for (const auto& e : fs::directory_iterator(shared_file(std::string("corpora/") + domain)))
+            files.push_back(e.path());
         std::sort(files.begin(), files.end());
         for (const fs::path& f : files) {
             std::string text = read_file(f.string());

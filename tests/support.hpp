@@ -4,17 +4,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config.hpp"
 #include "model.hpp"
 #include "policy.hpp"
-#include "tensor_roles.hpp"
 #include "runtime/context.hpp"
 #include "runtime/engine_factory.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv::test {
 
@@ -38,8 +37,8 @@ std::filesystem::path temp_dir();
 
 struct RunResult {
     int exit_code = -1;
-    std::string out;  // stdout
-    std::string err;  // stderr
+    std::string out;              // stdout
+    std::string err;              // stderr
     uint64_t peak_rss_bytes = 0;  // its largest resident set, from run_wkv_measuring_memory
 };
 // Runs the wkv binary under test with these arguments (no shell parsing of them).
@@ -49,7 +48,8 @@ std::vector<RunResult> run_wkv_parallel(const std::vector<std::vector<std::strin
 // The same, watching the process's peak resident set (VmHWM) while it runs.
 RunResult run_wkv_measuring_memory(const std::vector<std::string>& args);
 // The same with these environment variables set for it.
-RunResult run_wkv_with_env(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env);
+RunResult run_wkv_with_env(const std::vector<std::string>& args,
+                           const std::vector<std::pair<std::string, std::string>>& env);
 // The same with files limited to `max_file_bytes` (RLIMIT_FSIZE): a full disk, as a process sees it.
 RunResult run_wkv_with_file_limit(const std::vector<std::string>& args, uint64_t max_file_bytes);
 // The same, sending SIGINT after `interrupt_after_ms` (as a user's Ctrl-C).
@@ -107,7 +107,6 @@ Model random_model(const std::string& name, const ModelConfig& config, uint64_t 
 ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 // One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
 ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
-
 
 // Every policy of the policy table that compresses (all but the full cache).
 std::vector<PolicyKind> compressing_policies();

@@ -17,7 +17,8 @@ namespace {
 // (ids 32000..32005), as the GGUFs of fine-tunes that use them add them.
 Tokenizer llama2_with_specials() {
     Vocabulary v = Tokenizer::load(shared_file("models/llama2-tokenizer.bin")).vocabulary();
-    for (const char* piece : {"<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}) {
+    for (const char* piece : {"<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>",
+                              "<|end_header_id|>", "<|eot_id|>"}) {
         v.pieces.push_back(piece);
         v.scores.push_back(0.0f);
         v.types.push_back(PieceType::control);
@@ -52,25 +53,27 @@ TEST_CASE("each family renders a system message and a user turn to these exact t
     // Llama 2: BOS, then one text with the system message folded into the first [INST]: exactly
     // what sentencepiece makes of Meta's prompt format.
     const std::vector<int32_t> llama2 = ChatTemplate(ChatFamily::llama2, t).render(conversation);
-    CHECK(llama2 == std::vector<int32_t>{1,  518,   25580, 29962, 3532, 14816, 29903, 6778, 13,    3629,  11473, 29889, 13,
-                                         29966, 829, 14816, 29903, 6778, 13,   13,    18567, 29991, 518, 29914, 25580, 29962});
+    CHECK(llama2 == std::vector<int32_t>{1,    518,   25580, 29962, 3532,  14816, 29903, 6778,  13,
+                                         3629, 11473, 29889, 13,    29966, 829,   14816, 29903, 6778,
+                                         13,   13,    18567, 29991, 518,   29914, 25580, 29962});
     CHECK(llama2 == Tokenizer::load(shared_file("models/llama2-tokenizer.model"))
                         .encode("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi! [/INST]", /*add_bos=*/true));
     // ChatML: <|im_start|> (32000) and <|im_end|> (32001) are single tokens; text after them has no
     // dummy prefix ("system", not " system"); newlines are the byte token <0x0A> (13).
     const std::vector<int32_t> chatml = ChatTemplate(ChatFamily::chatml, t).render(conversation);
-    CHECK(chatml == std::vector<int32_t>{1,     32000, 5205, 13,   3629, 11473, 29889, 32001, 13,  32000,
-                                         1792,  13,    18567, 29991, 32001, 13, 32000, 465,  22137, 13});
+    CHECK(chatml == std::vector<int32_t>{1,    32000, 5205,  13,    3629,  11473, 29889, 32001, 13,    32000,
+                                         1792, 13,    18567, 29991, 32001, 13,    32000, 465,   22137, 13});
     CHECK(pieces(t, chatml)[2] == "system");
     CHECK(pieces(t, chatml)[17] + pieces(t, chatml)[18] == "assistant");
     // Llama 3 headers, <|begin_of_text|> (32002) first.
     CHECK(ChatTemplate(ChatFamily::llama3, t).render(conversation) ==
-          std::vector<int32_t>{32002, 32003, 5205, 32004, 13, 13, 3629, 11473, 29889, 32005, 32003, 1792,
-                               32004, 13,    13,   18567, 29991, 32005, 32003, 465, 22137, 32004, 13, 13});
+          std::vector<int32_t>{32002, 32003, 5205, 32004, 13,    13,    3629,  11473, 29889, 32005, 32003, 1792,
+                               32004, 13,    13,   18567, 29991, 32005, 32003, 465,   22137, 32004, 13,    13});
     // Zephyr: its markers are text; each message ends with EOS (2), then a newline.
     CHECK(ChatTemplate(ChatFamily::zephyr, t).render(conversation) ==
-          std::vector<int32_t>{1,     529,   29989, 5205, 29989, 29958, 13,    3629, 11473, 29889, 2,     13,   29966, 29989, 1792,
-                               29989, 29958, 13,    18567, 29991, 2,   13,    29966, 29989, 465,   22137, 29989, 29958, 13});
+          std::vector<int32_t>{1, 529, 29989, 5205,  29989, 29958, 13,    3629,  11473, 29889,
+                               2, 13,  29966, 29989, 1792,  29989, 29958, 13,    18567, 29991,
+                               2, 13,  29966, 29989, 465,   22137, 29989, 29958, 13});
 }
 
 TEST_CASE("a conversation continued turn by turn is the conversation rendered whole") {
@@ -80,7 +83,8 @@ TEST_CASE("a conversation continued turn by turn is the conversation rendered wh
         const std::vector<ChatMessage> all = {{"system", "S"}, {"user", "A"}, {"assistant", "B"}, {"user", "C"}};
         // Turn 1, the reply "B" ending with the end of turn, then turn 2.
         std::vector<int32_t> turns = chat.user_turn("A", "S", true);
-        const std::vector<int32_t> reply = t.encode(f == ChatFamily::llama2 ? " B" : "B", false, false);  // as the model would write it
+        const std::vector<int32_t> reply =
+            t.encode(f == ChatFamily::llama2 ? " B" : "B", false, false);  // as the model would write it
         turns.insert(turns.end(), reply.begin(), reply.end());
         turns.push_back(chat.end_of_turn());
         const std::vector<int32_t> close = chat.close_reply(true), next = chat.user_turn("C", "S", false);
@@ -101,12 +105,27 @@ TEST_CASE("a conversation continued turn by turn is the conversation rendered wh
 }
 
 TEST_CASE("wkv chat from a script: replies stream, the cache carries over and stays one size, /reset starts again") {
-    const std::vector<std::string> args = {"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                           "--chat-template", "llama2", "--temp", "0", "-n", "24", "--policy", "weightedkv", "--budget", "32"};
-    const RunResult r = run_wkv_with_input(args, "Once upon a time\n/stats\nThe dog ran\nA big tree\n/reset\nOnce upon a time\n/exit\nnot read\n");
+    const std::vector<std::string> args = {"chat",
+                                           "-m",
+                                           shared_file("models/stories260K.bin"),
+                                           "-t",
+                                           shared_file("models/tok512.bin"),
+                                           "--chat-template",
+                                           "llama2",
+                                           "--temp",
+                                           "0",
+                                           "-n",
+                                           "24",
+                                           "--policy",
+                                           "weightedkv",
+                                           "--budget",
+                                           "32"};
+    const RunResult r = run_wkv_with_input(
+        args, "Once upon a time\n/stats\nThe dog ran\nA big tree\n/reset\nOnce upon a time\n/exit\nnot read\n");
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     std::vector<std::string> replies;
-    for (size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) replies.push_back(r.out.substr(at, nl - at));
+    for (size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1)
+        replies.push_back(r.out.substr(at, nl - at));
     REQUIRE(replies.size() == 4);
     CHECK(!replies[0].empty());
     CHECK(replies[3] == replies[0]);  // greedy, and /reset forgot the conversation
@@ -126,18 +145,28 @@ TEST_CASE("wkv chat from a script: replies stream, the cache carries over and st
     CHECK(r.err.find("stats: conversation_tokens=") != std::string::npos);
     CHECK(r.err.find("(a new conversation)") != std::string::npos);
     // End of input ends it too; a file without a template needs one named.
-    CHECK(run_wkv_with_input({"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                              "--chat-template", "llama2", "-n", "4"},
+    CHECK(run_wkv_with_input({"chat", "-m", shared_file("models/stories260K.bin"), "-t",
+                              shared_file("models/tok512.bin"), "--chat-template", "llama2", "-n", "4"},
                              "Hello\n")
               .exit_code == 0);
-    const RunResult none = run_wkv_with_input({"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin")}, "");
+    const RunResult none = run_wkv_with_input(
+        {"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin")}, "");
     CHECK(none.exit_code == 2);
     CHECK(none.err.find("has no chat template") != std::string::npos);
 }
 
 TEST_CASE("wkv chat: a line starting with '/' is a command; unknown ones are not sent; '//' sends a '/'") {
-    const std::vector<std::string> args = {"chat", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                           "--chat-template", "llama2", "--temp", "0", "-n", "8"};
+    const std::vector<std::string> args = {"chat",
+                                           "-m",
+                                           shared_file("models/stories260K.bin"),
+                                           "-t",
+                                           shared_file("models/tok512.bin"),
+                                           "--chat-template",
+                                           "llama2",
+                                           "--temp",
+                                           "0",
+                                           "-n",
+                                           "8"};
     const RunResult r = run_wkv_with_input(args, "/\n/unknown\n/stats extra\n/help\n//text\n");
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     for (const char* line : {"unknown command /;", "unknown command /unknown;", "unknown command /stats extra;"}) {
@@ -154,10 +183,12 @@ TEST_CASE("wkv chat: a line starting with '/' is a command; unknown ones are not
     // A message over --max-tokens-per-request is not sent; the conversation goes on.
     std::vector<std::string> capped = args;
     capped.insert(capped.end(), {"--max-tokens-per-request", "24"});
-    const RunResult over = run_wkv_with_input(capped, "Once upon a time there was a big dog and a little cat and a bird in a tree\nHi\n");
+    const RunResult over =
+        run_wkv_with_input(capped, "Once upon a time there was a big dog and a little cat and a bird in a tree\nHi\n");
     CHECK(over.exit_code == 0);
-    CHECK_MESSAGE(over.err.find("more than --max-tokens-per-request 24; it was not sent") != std::string::npos, over.err);
+    CHECK_MESSAGE(over.err.find("more than --max-tokens-per-request 24; it was not sent") != std::string::npos,
+                  over.err);
     CHECK(std::distance(std::sregex_iterator(over.err.begin(), over.err.end(), status), std::sregex_iterator()) == 1);
 }
 
-}
+}  // TEST_SUITE("chat")

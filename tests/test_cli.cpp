@@ -38,8 +38,8 @@ TEST_CASE("help and usage errors") {
 
     const RunResult generate_help = run_wkv({"generate", "--help"});
     CHECK(generate_help.exit_code == 0);
-    for (const char* flag : {"-m, --model", "-t, --tokenizer", "-p, --prompt", "-n, --n-predict", "-c, --ctx-size", "--temp",
-                             "--top-p", "--seed", "--cpu"}) {
+    for (const char* flag : {"-m, --model", "-t, --tokenizer", "-p, --prompt", "-n, --n-predict", "-c, --ctx-size",
+                             "--temp", "--top-p", "--seed", "--cpu"}) {
         CHECK_MESSAGE(generate_help.out.find(flag) != std::string::npos, flag);
     }
 
@@ -51,21 +51,28 @@ TEST_CASE("help and usage errors") {
     check_one_line_error(run_wkv({"generate"}), 2, "--model is required");
     const std::string model = shared_file("models/stories260K.bin");
     const std::string tok = shared_file("models/tok512.bin");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "ten"}), 2, "--n-predict expects an integer, got 'ten'");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "-1"}), 2, "--n-predict = -1 is out of range");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--temp", "-1"}), 2, "--temp = -1 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "ten"}), 2,
+                         "--n-predict expects an integer, got 'ten'");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "-1"}), 2,
+                         "--n-predict = -1 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--temp", "-1"}), 2,
+                         "--temp = -1 is out of range");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--temp", "nan"}), 2, "--temp expects a number");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--top-p", "0"}), 2, "--top-p = 0 is out of range");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--seed", "x1"}), 2, "--seed expects a non-negative integer");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--top-p", "0"}), 2,
+                         "--top-p = 0 is out of range");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--seed", "x1"}), 2,
+                         "--seed expects a non-negative integer");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "5", "-n", "6"}), 2, "given twice");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-c", "513"}), 2, "--budget 513 is larger than the model's context of 512");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600"}), 2, "exceed the full KV cache of 512 entries");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-c", "513"}), 2,
+                         "--budget 513 is larger than the model's context of 512");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600"}), 2,
+                         "exceed the full KV cache of 512 entries");
 }
 
 TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference text on stdout") {
     const Json ref = shared_json("models/stories260K.reference.json");
-    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                 "-p", "", "--temp", "0", "-n", "256", "--cpu"});
+    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t",
+                                 shared_file("models/tok512.bin"), "-p", "", "--temp", "0", "-n", "256", "--cpu"});
     CHECK(r.exit_code == 0);
     CHECK(r.out == ref.at("greedy_text_256_steps").get<std::string>());
     const std::regex stats(R"(stats: tokens=256 tok_per_s=[0-9.]+ kv_cache_bytes=([0-9]+))");
@@ -78,8 +85,8 @@ TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference te
 
 TEST_CASE("generate on Vulkan (the default) prints the same reference text; devices and conformance run") {
     const Json ref = shared_json("models/stories260K.reference.json");
-    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                 "--temp", "0", "-n", "256"});
+    const RunResult r = run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t",
+                                 shared_file("models/tok512.bin"), "--temp", "0", "-n", "256"});
     CHECK(r.exit_code == 0);
     CHECK(r.out == ref.at("greedy_text_256_steps").get<std::string>());
 
@@ -103,16 +110,19 @@ TEST_CASE("cache flags: bad values are one-line usage errors") {
     };
     check_one_line_error(with({"--policy", "lru"}), 2, "--policy 'lru' is not one of");
     check_one_line_error(with({"--policy", "weightedkv"}), 2, "--policy weightedkv needs --budget");
-    check_one_line_error(with({"--policy", "weightedkv", "--budget", "4"}), 2, "--sinks 4 must be smaller than --budget 4");
-    check_one_line_error(with({"--policy", "streaming", "--budget", "16", "--recent", "4"}), 2, "--recent does not apply");
+    check_one_line_error(with({"--policy", "weightedkv", "--budget", "4"}), 2,
+                         "--sinks 4 must be smaller than --budget 4");
+    check_one_line_error(with({"--policy", "streaming", "--budget", "16", "--recent", "4"}), 2,
+                         "--recent does not apply");
     check_one_line_error(with({"--policy", "h2o", "--budget", "16", "--cam-n", "4"}), 2, "apply to --policy cam only");
-    check_one_line_error(with({"--policy", "full", "--budget", "8", "--sinks", "2"}), 2, "do not apply to --policy full");
+    check_one_line_error(with({"--policy", "full", "--budget", "8", "--sinks", "2"}), 2,
+                         "do not apply to --policy full");
     check_one_line_error(with({"--positions", "absolute"}), 2, "--positions 'absolute' is not");
     check_one_line_error(with({"--kv-type", "bf16"}), 2, "--kv-type 'bf16' is not 'f32' or 'f16'");
     check_one_line_error(with({"--budget", "8", "-c", "8"}), 2, "give one");
     check_one_line_error(with({"--policy", "h2o,tova", "--budget", "8"}), 2, "take one value here");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600", "--policy", "weightedkv", "--budget", "16",
-                                  "--positions", "original"}),
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-n", "600", "--policy", "weightedkv", "--budget",
+                                  "16", "--positions", "original"}),
                          2, "original positions past the model's context");
     const RunResult ok = with({"--policy", "cam", "--budget", "16", "--cam-n", "4", "--cam-seed", "3", "--temp", "0"});
     CHECK(ok.exit_code == 0);
@@ -122,13 +132,16 @@ TEST_CASE("device errors are one line with exit code 3") {
     const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "9"}), 3, "no Vulkan device 9");
     check_one_line_error(run_wkv({"conformance", "--device", "9"}), 3, "no Vulkan device 9");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "x"}), 2, "--device expects an integer");
-    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "0", "--cpu"}), 2, "exclude each other");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "x"}), 2,
+                         "--device expects an integer");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "--device", "0", "--cpu"}), 2,
+                         "exclude each other");
 }
 
 TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a seed; cache bytes do not depend on -n") {
     const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
-    const RunResult greedy = run_wkv({"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5"});
+    const RunResult greedy =
+        run_wkv({"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5"});
     CHECK(greedy.exit_code == 0);
     CHECK(greedy.out == ", there was a little");
     const RunResult a = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "40"});
@@ -142,9 +155,12 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
     CHECK(bytes(a) == bytes(longer));
 
     // f16 keys and values: a smaller cache, and on stories260K the same first greedy words.
-    auto cache_bytes = [](const RunResult& r) { return std::stoull(last_line(r.err).substr(last_line(r.err).find("kv_cache_bytes=") + 15)); };
-    const std::vector<std::string> weightedkv = {"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5",
-                                                 "--policy", "weightedkv", "--budget", "64"};
+    auto cache_bytes = [](const RunResult& r) {
+        return std::stoull(last_line(r.err).substr(last_line(r.err).find("kv_cache_bytes=") + 15));
+    };
+    const std::vector<std::string> weightedkv = {"generate",         "-m",       model, "-t", tok, "-p",
+                                                 "Once upon a time", "--temp",   "0",   "-n", "5", "--policy",
+                                                 "weightedkv",       "--budget", "64"};
     std::vector<std::string> f16 = weightedkv;
     f16.insert(f16.end(), {"--kv-type", "f16"});
     const RunResult r32 = run_wkv(weightedkv), r16 = run_wkv(f16);
@@ -154,8 +170,17 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
 }
 
 TEST_CASE("generate: --ignore-eos goes on through the end of the story; --stats-every reports memory") {
-    const std::vector<std::string> args = {"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                           "--temp", "0", "-n", "500", "--stats-every", "200"};
+    const std::vector<std::string> args = {"generate",
+                                           "-m",
+                                           shared_file("models/stories260K.bin"),
+                                           "-t",
+                                           shared_file("models/tok512.bin"),
+                                           "--temp",
+                                           "0",
+                                           "-n",
+                                           "500",
+                                           "--stats-every",
+                                           "200"};
     const RunResult stops = run_wkv(args);  // the greedy story ends after 345 tokens
     std::vector<std::string> through = args;
     through.push_back("--ignore-eos");
@@ -178,7 +203,8 @@ TEST_CASE("generate: --ignore-eos goes on through the end of the story; --stats-
 }
 
 TEST_CASE("generate: GGUF with its embedded vocabulary, and a GGUF with a tokenizer file") {
-    const RunResult embedded = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "--temp", "0", "-n", "8"});
+    const RunResult embedded =
+        run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "--temp", "0", "-n", "8"});
     const RunResult with_file = run_wkv({"generate", "-m", shared_file("models/wkv-eval-8m.q8_0.gguf"), "-t",
                                          shared_file("models/wkv-eval-8m.tokenizer.model"), "--temp", "0", "-n", "8"});
     CHECK(embedded.exit_code == 0);
@@ -188,7 +214,8 @@ TEST_CASE("generate: GGUF with its embedded vocabulary, and a GGUF with a tokeni
 
 TEST_CASE("generate: bad files give one line naming the file and exit code 2") {
     const std::string tok = shared_file("models/tok512.bin");
-    check_one_line_error(run_wkv({"generate", "-m", "/nonexistent.bin", "-t", tok}), 2, "/nonexistent.bin: cannot open");
+    check_one_line_error(run_wkv({"generate", "-m", "/nonexistent.bin", "-t", tok}), 2,
+                         "/nonexistent.bin: cannot open");
     const std::string truncated = (temp_dir() / "cli_truncated.bin").string();
     std::vector<uint8_t> bytes = read_bytes(shared_file("models/stories260K.bin"));
     bytes.resize(5000);
@@ -197,7 +224,8 @@ TEST_CASE("generate: bad files give one line naming the file and exit code 2") {
     check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin"), "-t",
                                   shared_file("models/llama2-tokenizer.model")}),
                          2, "has 32000 tokens but");
-    check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin")}), 2, "has no embedded vocabulary; pass -t");
+    check_one_line_error(run_wkv({"generate", "-m", shared_file("models/stories260K.bin")}), 2,
+                         "has no embedded vocabulary; pass -t");
 }
 
 TEST_CASE("--json: checked before the run, written whole or not at all, through symlinks, never over special files") {
@@ -208,11 +236,13 @@ TEST_CASE("--json: checked before the run, written whole or not at all, through 
     const std::string doc = (dir / "doc.txt").string();
     write_file(doc, {'O', 'n', 'c', 'e', ' ', 'u', 'p', 'o', 'n', ' ', 'a', ' ', 't', 'i', 'm', 'e'});
     auto ppl = [&](const std::string& json) {
-        return std::vector<std::string>{"ppl", "-m", model, "-t", tok, "-f", doc, "--ctx", "16", "--cpu", "--json", json};
+        return std::vector<std::string>{"ppl", "-m",    model, "-t",    tok,      "-f",
+                                        doc,   "--ctx", "16",  "--cpu", "--json", json};
     };
     auto leftovers = [&] {
         int n = 0;
-        for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find(".tmp-") != std::string::npos;
+        for (const auto& e : fs::directory_iterator(dir))
+            n += e.path().filename().string().find(".tmp-") != std::string::npos;
         return n;
     };
     // Refused before any work: stdout stays empty (no table was printed).
@@ -231,7 +261,8 @@ TEST_CASE("--json: checked before the run, written whole or not at all, through 
     CHECK(parse_json(read_file(target.string())).at("results").size() == 1);
 
     // A full disk (a file size limit): one line, exit 2, the old file untouched, no temporary file left.
-    const RunResult full = run_wkv_with_file_limit(ppl(target.string()), 400);  // the table and the error fit, the JSON (~460 bytes) does not
+    const RunResult full = run_wkv_with_file_limit(ppl(target.string()),
+                                                   400);  // the table and the error fit, the JSON (~460 bytes) does not
     CHECK(full.exit_code == 2);
     CHECK_MESSAGE(full.err.find("target.json: cannot write") != std::string::npos, full.err);
     CHECK(last_line(full.err).rfind("wkv: ", 0) == 0);
@@ -240,8 +271,18 @@ TEST_CASE("--json: checked before the run, written whole or not at all, through 
 }
 
 TEST_CASE("generate: --max-tokens-per-request refuses a prompt or -n over it, in one line; 0 lifts it") {
-    const std::vector<std::string> base = {"generate", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                           "--temp", "0", "--cpu", "--policy", "weightedkv", "--budget", "32"};
+    const std::vector<std::string> base = {"generate",
+                                           "-m",
+                                           shared_file("models/stories260K.bin"),
+                                           "-t",
+                                           shared_file("models/tok512.bin"),
+                                           "--temp",
+                                           "0",
+                                           "--cpu",
+                                           "--policy",
+                                           "weightedkv",
+                                           "--budget",
+                                           "32"};
     auto with = [&](std::initializer_list<std::string> more) {
         std::vector<std::string> a = base;
         a.insert(a.end(), more);
@@ -249,10 +290,12 @@ TEST_CASE("generate: --max-tokens-per-request refuses a prompt or -n over it, in
     };
     check_one_line_error(with({"-p", "Once upon a time there was a dog", "--max-tokens-per-request", "4"}), 2,
                          "generate: the prompt has 10 tokens, more than --max-tokens-per-request 4 (0 lifts the cap)");
-    check_one_line_error(with({"-n", "40000"}), 2, "generate: -n has 40000 tokens, more than --max-tokens-per-request 32768");
-    const RunResult lifted = with({"-n", "40", "-p", "Once upon a time there was a dog", "--max-tokens-per-request", "0"});
+    check_one_line_error(with({"-n", "40000"}), 2,
+                         "generate: -n has 40000 tokens, more than --max-tokens-per-request 32768");
+    const RunResult lifted =
+        with({"-n", "40", "-p", "Once upon a time there was a dog", "--max-tokens-per-request", "0"});
     CHECK(lifted.exit_code == 0);
     CHECK(with({"-n", "40", "-p", "Once upon a time there was a dog"}).out == lifted.out);
 }
 
-}
+}  // TEST_SUITE("cli")

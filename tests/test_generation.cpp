@@ -6,8 +6,8 @@
 #include <string>
 
 #include "generation.hpp"
-#include "utf8_stream.hpp"
 #include "support.hpp"
+#include "utf8_stream.hpp"
 
 using namespace wkv;
 using namespace wkv::test;
@@ -28,8 +28,8 @@ public:
         for (uint32_t b = 0; b < sequences_; b++) {
             if (!steps[b].active) continue;
             static const char* const kOutput[] = {"feed", "logits", "nll", "token"};
-            calls.push_back(prefix(b) + kOutput[static_cast<int>(steps[b].output)] + " " + std::to_string(steps[b].token) + "@" +
-                            std::to_string(steps[b].pos));
+            calls.push_back(prefix(b) + kOutput[static_cast<int>(steps[b].output)] + " " +
+                            std::to_string(steps[b].token) + "@" + std::to_string(steps[b].pos));
             if (steps[b].output != StepOutput::none) next_[b] = script_.at(cursor_++);
         }
     }
@@ -123,11 +123,13 @@ TEST_CASE("generation: max_tokens and a callback that says stop") {
     CHECK(engine.calls == std::vector<std::string>{"token 1@0", "token 300@1", "token 301@2"});
 }
 
-TEST_CASE("generation: a sampling reply asks for the logits; Generators of two sequences share one engine, step by step") {
+TEST_CASE(
+    "generation: a sampling reply asks for the logits; Generators of two sequences share one engine, step by step") {
     const Tokenizer tok = Tokenizer::load(shared_file("models/tok512.bin"));
     ScriptedEngine engine({300, 301, 302, 303, 304, 305}, tok.vocab_size(), 2);
     // Temperature 1e-3: sampling, but the scripted token (10 above the rest) always wins.
-    Generator a(engine, tok, SamplerSettings{0.0f, 1.0f, 0}, {}, 0), b(engine, tok, SamplerSettings{1e-3f, 1.0f, 7}, {}, 1);
+    Generator a(engine, tok, SamplerSettings{0.0f, 1.0f, 0}, {}, 0),
+        b(engine, tok, SamplerSettings{1e-3f, 1.0f, 7}, {}, 1);
     a.queue({1, 40, 41, 42});
     b.queue({1, 50});
     CHECK(a.feeding());
@@ -144,8 +146,9 @@ TEST_CASE("generation: a sampling reply asks for the logits; Generators of two s
         CHECK(a.advance() == std::string(tok.decode_piece(turn ? 300 : 42, turn ? 302 : 300)));
         CHECK(b.advance() == std::string(tok.decode_piece(turn ? 301 : 50, turn ? 303 : 301)));
     }
-    CHECK(engine.calls == std::vector<std::string>{"0: prefill 1,40@0", "1: prefill 1@0", "0: prefill 41@2", "0: token 42@3",
-                                                   "1: logits 50@1", "0: token 300@4", "1: logits 301@2"});
+    CHECK(engine.calls == std::vector<std::string>{"0: prefill 1,40@0", "1: prefill 1@0", "0: prefill 41@2",
+                                                   "0: token 42@3", "1: logits 50@1", "0: token 300@4",
+                                                   "1: logits 301@2"});
     CHECK((a.length() == 6 && a.fed() == 5 && b.length() == 4 && b.fed() == 3));
     CHECK(a.stats().tokens == 2);
 }
@@ -179,7 +182,9 @@ TEST_CASE("utf-8: a character split across tokens waits until whole; bytes no ch
     CHECK(valid_utf8("\xE2\x82") == fffd);
 }
 
-TEST_CASE("generation: text comes out in whole characters when byte tokens split one; a reply that ends inside one ends with U+FFFD") {
+TEST_CASE(
+    "generation: text comes out in whole characters when byte tokens split one; a reply that ends inside one ends with "
+    "U+FFFD") {
     const Tokenizer tok = Tokenizer::load(shared_file("models/tok512.bin"));
     auto byte_token = [&](const char* piece) {
         const auto& pieces = tok.vocabulary().pieces;
@@ -188,7 +193,8 @@ TEST_CASE("generation: text comes out in whole characters when byte tokens split
         return static_cast<int32_t>(it - pieces.begin());
     };
     // é (C3 A9) in two byte tokens, then € cut after two of its three bytes.
-    ScriptedEngine engine({byte_token("<0xC3>"), byte_token("<0xA9>"), byte_token("<0xE2>"), byte_token("<0x82>")}, tok.vocab_size());
+    ScriptedEngine engine({byte_token("<0xC3>"), byte_token("<0xA9>"), byte_token("<0xE2>"), byte_token("<0x82>")},
+                          tok.vocab_size());
     Generator g(engine, tok, SamplerSettings{0.0f, 1.0f, 0});
     g.append({1});
     std::vector<std::string> pieces;
@@ -199,4 +205,4 @@ TEST_CASE("generation: text comes out in whole characters when byte tokens split
     CHECK(pieces == std::vector<std::string>{"", "\xC3\xA9", "", "", "\xEF\xBF\xBD"});
 }
 
-}
+}  // TEST_SUITE("reference")

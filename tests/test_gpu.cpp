@@ -7,8 +7,8 @@
 #include <set>
 #include <tuple>
 
-#include "error.hpp"
 #include "conformance.hpp"
+#include "error.hpp"
 #include "reference.hpp"
 #include "sampler.hpp"
 #include "support.hpp"
@@ -47,7 +47,8 @@ TEST_SUITE("gpu") {
 
 TEST_CASE("conformance: every shader against the CPU reference (tolerances beside each check)") {
     for (const ConformanceResult& r : run_conformance(validated_context())) {
-        CHECK_MESSAGE(r.pass(), r.shader << " " << r.case_name << ": worst " << r.worst << " > " << r.tolerance << " (" << r.measure << ")");
+        CHECK_MESSAGE(r.pass(), r.shader << " " << r.case_name << ": worst " << r.worst << " > " << r.tolerance << " ("
+                                         << r.measure << ")");
     }
     check_no_validation_messages();
 }
@@ -74,10 +75,13 @@ TEST_CASE("stories260K fp32 on the GPU: logits within 1e-4 of the stored ones, 2
     check_no_validation_messages();
 }
 
-TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 and q8, eval model f16/q8_0/q4_0, GGUF fixture)") {
+TEST_CASE(
+    "real checkpoints, GPU vs CPU logits at every step (stories260K fp32 and q8, eval model f16/q8_0/q4_0, GGUF "
+    "fixture)") {
     const std::pair<const char*, size_t> files[] = {
-        {"models/stories260K.bin", 64},        {"models/stories260K_q80.bin", 64},   {"models/wkv-eval-8m.f16.gguf", 24},
-        {"models/wkv-eval-8m.q8_0.gguf", 24}, {"models/wkv-eval-8m.q4_0.gguf", 24}, {"models/llama-2-tiny-random.gguf", 24}};
+        {"models/stories260K.bin", 64},       {"models/stories260K_q80.bin", 64},
+        {"models/wkv-eval-8m.f16.gguf", 24},  {"models/wkv-eval-8m.q8_0.gguf", 24},
+        {"models/wkv-eval-8m.q4_0.gguf", 24}, {"models/llama-2-tiny-random.gguf", 24}};
     for (const auto& [file, steps] : files) {
         const Model model = load_model(shared_file(file));
         std::vector<int32_t> tokens = story_tokens(steps);
@@ -86,7 +90,8 @@ TEST_CASE("real checkpoints, GPU vs CPU logits at every step (stories260K fp32 a
             Reference cpu(model, static_cast<uint32_t>(steps), mode);
             GpuSequence gpu(validated_context(), model, static_cast<uint32_t>(steps), mode);
             const double worst = worst_logit_error(cpu, gpu, tokens);
-            CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index") << " worst " << worst);
+            CHECK_MESSAGE(worst < 1e-4, file << (mode == PositionMode::original ? " original" : " cache-index")
+                                             << " worst " << worst);
         }
     }
     check_no_validation_messages();
@@ -104,7 +109,9 @@ TEST_CASE("the device reads what the CPU reads per token: one row of an untied e
     check_no_validation_messages();
 }
 
-TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: logits and every cache slot, while policies evict") {
+TEST_CASE(
+    "a prompt fed in chunks equals it fed token by token, bit for bit: logits and every cache slot, while policies "
+    "evict") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     std::vector<int32_t> prompt = {1};
     for (int32_t i = 0; i < 150; i++) prompt.push_back((i * 37 + 11) % 512);
@@ -112,9 +119,12 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
     // The chunks' tokens attend together while the cache takes them (all of them for the full
     // cache, the first 32 for the others), then one at a time while the policies evict.
     const std::tuple<PolicyKind, PositionMode, KvType> cases[] = {
-        {PolicyKind::full, PositionMode::cache_index, KvType::f32}, {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
-        {PolicyKind::tova, PositionMode::cache_index, KvType::f32}, {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
-        {PolicyKind::full, PositionMode::original, KvType::f16},    {PolicyKind::h2o, PositionMode::original, KvType::f16}};
+        {PolicyKind::full, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::weightedkv, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::tova, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::cam, PositionMode::cache_index, KvType::f32},
+        {PolicyKind::full, PositionMode::original, KvType::f16},
+        {PolicyKind::h2o, PositionMode::original, KvType::f16}};
     for (const auto& [policy, positions, kv_type] : cases) {
         const PolicyKind kind = policy;  // (doctest's messages capture it: clang captures no structured binding)
         PolicyRequest r;
@@ -129,7 +139,8 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
             options.prompt_chunk = chunk;
             GpuSequence chunked(ctx, model, settings, options);
             chunked.feed(prompt, 0);
-            CHECK_MESSAGE(chunked.forward(7, static_cast<uint32_t>(prompt.size())) == expected, policy_name(kind) << " chunk " << chunk);
+            CHECK_MESSAGE(chunked.forward(7, static_cast<uint32_t>(prompt.size())) == expected,
+                          policy_name(kind) << " chunk " << chunk);
             CHECK(chunked.entries() == one.entries());
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
                 const KvLayerSnapshot a = one.cache().read_layer(l), b = chunked.cache().read_layer(l);
@@ -141,7 +152,9 @@ TEST_CASE("a prompt fed in chunks equals it fed token by token, bit for bit: log
     check_no_validation_messages();
 }
 
-TEST_CASE("a cache split into groups of KV heads (small buffer limits) gives the same logits and the same cache, bit for bit") {
+TEST_CASE(
+    "a cache split into groups of KV heads (small buffer limits) gives the same logits and the same cache, bit for "
+    "bit") {
     // stories260K: 4 KV heads, 2 query heads each. With f16 keys and values
     // at budget 32, a layer in one buffer takes 9,472 bytes, a group of three
     // heads 7,168, of two 5,888 and one head 3,584.
@@ -156,15 +169,18 @@ TEST_CASE("a cache split into groups of KV heads (small buffer limits) gives the
         r.kind = kind;
         r.budget = 32;
         // The full cache takes what fits; the others evict through most of the prompt.
-        const std::vector<int32_t> text(prompt.begin(), prompt.begin() + (kind == PolicyKind::full ? 31 : static_cast<std::ptrdiff_t>(prompt.size())));
+        const std::vector<int32_t> text(
+            prompt.begin(),
+            prompt.begin() + (kind == PolicyKind::full ? 31 : static_cast<std::ptrdiff_t>(prompt.size())));
         const CacheSettings settings{resolve_policy(r, 512), PositionMode::cache_index, KvType::f16};
         GpuSequence whole(ctx, model, settings);
         REQUIRE(whole.cache().layer(0).size() == 1);
         whole.feed(text, 0);
         const std::vector<float> expected = whole.forward(7, static_cast<uint32_t>(text.size()));
         // limit, then the groups' heads: uneven, even, one head each.
-        for (const auto& [limit, heads] : {std::pair{7500ull, std::vector<uint32_t>{3, 1}}, std::pair{6000ull, std::vector<uint32_t>{2, 2}},
-                                           std::pair{4000ull, std::vector<uint32_t>{1, 1, 1, 1}}}) {
+        for (const auto& [limit, heads] :
+             {std::pair{7500ull, std::vector<uint32_t>{3, 1}}, std::pair{6000ull, std::vector<uint32_t>{2, 2}},
+              std::pair{4000ull, std::vector<uint32_t>{1, 1, 1, 1}}}) {
             GpuOptions options;
             options.max_buffer_bytes = limit;
             GpuSequence split(ctx, model, settings, options);
@@ -173,11 +189,13 @@ TEST_CASE("a cache split into groups of KV heads (small buffer limits) gives the
             CHECK(got == heads);
             const size_t groups = heads.size();
             split.feed(text, 0);
-            CHECK_MESSAGE(split.forward(7, static_cast<uint32_t>(text.size())) == expected, std::string(policy_name(kind)) << " in " << groups << " groups");
+            CHECK_MESSAGE(split.forward(7, static_cast<uint32_t>(text.size())) == expected,
+                          std::string(policy_name(kind)) << " in " << groups << " groups");
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
                 const KvLayerSnapshot a = whole.cache().read_layer(l), b = split.cache().read_layer(l);
                 CHECK(same_tables(a, b, whole.cache().capacity()));
-                CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt && a.probs == b.probs));
+                CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt &&
+                       a.probs == b.probs));
                 CHECK(a.last == b.last);  // TOVA's head mean, carried across the groups
             }
         }
@@ -199,7 +217,9 @@ TEST_CASE("a decode step is one command buffer of 10 dispatches per layer: Q, K 
     check_no_validation_messages();
 }
 
-TEST_CASE("a prompt chunk the cache takes is 10 dispatches per layer, as a decode step: its tokens are appended and attend together") {
+TEST_CASE(
+    "a prompt chunk the cache takes is 10 dispatches per layer, as a decode step: its tokens are appended and attend "
+    "together") {
     // 12 tokens (one matvec batch): per layer one dispatch each of rmsnorm, qkv,
     // kv_append, attention, score_accumulate, wo, rmsnorm, gate+up, swiglu, w2;
     // and an embedding per token. A wave of cache work per token would be 3 more
@@ -280,7 +300,8 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
     CHECK(KvCacheRing::bytes_for(model.config, 48, KvType::f32) == bytes);
     for (KvType type : {KvType::f32, KvType::f16}) {
         for (uint32_t capacity : {1u, 33u, 512u}) {
-            CHECK(KvCacheRing::bytes_for(model.config, capacity, type) == KvCacheRing(validated_context(), model.config, capacity, type).bytes());
+            CHECK(KvCacheRing::bytes_for(model.config, capacity, type) ==
+                  KvCacheRing(validated_context(), model.config, capacity, type).bytes());
         }
     }
     const uint32_t hd = model.config.head_dim();
@@ -288,14 +309,16 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
         const KvLayerSnapshot snap = gpu.cache().read_layer(l);
         double worst = 0;
         for (uint32_t h = 0; h < model.config.n_kv_heads; h++) {
-            CHECK(snap.counts[2 * h] == 40);      // entries
-            CHECK(snap.counts[2 * h + 1] == 8);   // free slots
+            CHECK(snap.counts[2 * h] == 40);     // entries
+            CHECK(snap.counts[2 * h + 1] == 8);  // free slots
             for (uint32_t i = 0; i < 40; i++) {
                 const uint32_t slot = cpu.cache().slot(l, h, i);
                 REQUIRE(snap.order[h * 48 + i] == slot);
                 for (uint32_t d = 0; d < hd; d++) {
-                    worst = std::max(worst, static_cast<double>(std::fabs(snap.keys[(h * 48 + slot) * hd + d] - cpu.cache().key(l, h, slot)[d])));
-                    worst = std::max(worst, static_cast<double>(std::fabs(snap.values[(h * 48 + slot) * hd + d] - cpu.cache().value(l, h, slot)[d])));
+                    worst = std::max(worst, static_cast<double>(std::fabs(snap.keys[(h * 48 + slot) * hd + d] -
+                                                                          cpu.cache().key(l, h, slot)[d])));
+                    worst = std::max(worst, static_cast<double>(std::fabs(snap.values[(h * 48 + slot) * hd + d] -
+                                                                          cpu.cache().value(l, h, slot)[d])));
                 }
             }
         }
@@ -313,4 +336,4 @@ TEST_CASE("a full cache is an error, not a crash") {
     check_no_validation_messages();
 }
 
-}
+}  // TEST_SUITE("gpu")

@@ -9,8 +9,8 @@
 
 #include "error.hpp"
 #include "gguf_writer.hpp"
-#include "random_model.hpp"
 #include "model.hpp"
+#include "random_model.hpp"
 #include "support.hpp"
 
 using namespace wkv;
@@ -132,8 +132,9 @@ TEST_CASE("wkv-eval-8m: fp32 .bin with a separate classifier, and its GGUF copie
     CHECK(f.bytes_read_per_token() == f.weight_bytes() - 4096ull * 288 * 4 + 288 * 4);
     // Relative to each tensor's largest weight: f16 ~ 2^-11; q8_0 within one step (1/127;
     // measured 6.3e-3); q4_0 within one step (1/8; measured 0.105 on blk.5.attn_k).
-    const std::pair<const char*, double> copies[] = {
-        {"models/wkv-eval-8m.f16.gguf", 1e-3}, {"models/wkv-eval-8m.q8_0.gguf", 1.0 / 127}, {"models/wkv-eval-8m.q4_0.gguf", 1.0 / 8}};
+    const std::pair<const char*, double> copies[] = {{"models/wkv-eval-8m.f16.gguf", 1e-3},
+                                                     {"models/wkv-eval-8m.q8_0.gguf", 1.0 / 127},
+                                                     {"models/wkv-eval-8m.q4_0.gguf", 1.0 / 8}};
     for (const auto& [file, tolerance] : copies) {
         const Model g = load_model(shared_file(file));
         CHECK(g.format == ModelFormat::gguf);
@@ -170,9 +171,11 @@ TEST_CASE("llama-2-tiny-random.gguf: metadata as the README gives it") {
 }
 
 TEST_CASE("missing, empty and non-regular files") {
-    CHECK_THROWS_WITH_AS(load_model("/nonexistent/model.bin"), "/nonexistent/model.bin: cannot open: No such file or directory", Error);
-    CHECK_THROWS_WITH_AS(load_model(temp_dir().string()), (temp_dir().string() + ": not a regular file").c_str(), Error);
-    CHECK(load_error({}) .find("empty") != std::string::npos);
+    CHECK_THROWS_WITH_AS(load_model("/nonexistent/model.bin"),
+                         "/nonexistent/model.bin: cannot open: No such file or directory", Error);
+    CHECK_THROWS_WITH_AS(load_model(temp_dir().string()), (temp_dir().string() + ": not a regular file").c_str(),
+                         Error);
+    CHECK(load_error({}).find("empty") != std::string::npos);
 }
 
 TEST_CASE("llama2.c v0: truncated anywhere, trailing bytes, hostile header values") {
@@ -183,8 +186,8 @@ TEST_CASE("llama2.c v0: truncated anywhere, trailing bytes, hostile header value
     CHECK(load_error(longer).find("unexpected bytes after the last tensor") != std::string::npos);
 
     const std::pair<size_t, int32_t> patches[] = {
-        {0, 0}, {0, -64}, {0, 1 << 30}, {4, 0}, {8, 0}, {8, 100000}, {12, 3}, {12, 0}, {16, 3}, {16, 16},
-        {20, INT32_MIN}, {20, 0}, {20, 1 << 24}, {24, 0}, {24, 1 << 30}, {0, 66}, {4, 1 << 17}};
+        {0, 0},   {0, -64},        {0, 1 << 30}, {4, 0},        {8, 0},  {8, 100000},   {12, 3}, {12, 0},     {16, 3},
+        {16, 16}, {20, INT32_MIN}, {20, 0},      {20, 1 << 24}, {24, 0}, {24, 1 << 30}, {0, 66}, {4, 1 << 17}};
     for (const auto& [offset, value] : patches) {
         std::vector<uint8_t> bad = good;
         put_i32(bad, offset, value);
@@ -258,9 +261,12 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
         auto f32 = [](uint64_t n) { return encode_ggml(std::vector<float>(n, 0.5f), kGgmlF32); };
         g.tensor("token_embd.weight", {c.dim, c.vocab_size}, kGgmlF32, f32(c.dim * c.vocab_size));
         g.tensor("output_norm.weight", {c.dim}, kGgmlF32, f32(c.dim));
-        for (const char* n : {"attn_norm", "ffn_norm"}) g.tensor(std::string("blk.0.") + n + ".weight", {c.dim}, kGgmlF32, f32(c.dim));
-        for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"}) g.tensor(std::string("blk.0.") + n + ".weight", {c.dim, c.dim}, kGgmlF32, f32(c.dim * c.dim));
-        for (const char* n : {"ffn_gate", "ffn_up"}) g.tensor(std::string("blk.0.") + n + ".weight", {c.dim, c.hidden_dim}, kGgmlF32, f32(c.dim * c.hidden_dim));
+        for (const char* n : {"attn_norm", "ffn_norm"})
+            g.tensor(std::string("blk.0.") + n + ".weight", {c.dim}, kGgmlF32, f32(c.dim));
+        for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"})
+            g.tensor(std::string("blk.0.") + n + ".weight", {c.dim, c.dim}, kGgmlF32, f32(c.dim * c.dim));
+        for (const char* n : {"ffn_gate", "ffn_up"})
+            g.tensor(std::string("blk.0.") + n + ".weight", {c.dim, c.hidden_dim}, kGgmlF32, f32(c.dim * c.hidden_dim));
         g.tensor("blk.0.ffn_down.weight", {c.hidden_dim, c.dim}, kGgmlF32, f32(c.dim * c.hidden_dim));
         defect(g, keep_arch, /*before_tensors=*/false);
         return g.bytes();
@@ -287,79 +293,169 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
     GgufWriter no_metadata;
     no_metadata.str("general.architecture", "llama");
     CHECK(load_error(no_metadata.bytes()).find("metadata 'llama.embedding_length' is missing") != std::string::npos);
-    expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", "gpt2"); } },
-           "general.architecture is 'gpt2'");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 40}, 16, std::vector<uint8_t>(64 * 40)); },
-           "tensor 'output.weight' has unsupported tensor type iq2_xxs (16); supported: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, "
-           "q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 40}, 12, std::vector<uint8_t>(64 * 40)); },
-           "q4_K needs a row length that is a multiple of 256, got 64");
+    expect(
+        [](GgufWriter& g, bool& keep, bool before) {
+            if (before) {
+                keep = false;
+                g.str("general.architecture", "gpt2");
+            }
+        },
+        "general.architecture is 'gpt2'");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {64, 40}, 16, std::vector<uint8_t>(64 * 40));
+        },
+        "tensor 'output.weight' has unsupported tensor type iq2_xxs (16); supported: f32, f16, q4_0, q4_1, q5_0, q5_1, "
+        "q8_0, "
+        "q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {64, 40}, 12, std::vector<uint8_t>(64 * 40));
+        },
+        "q4_K needs a row length that is a multiple of 256, got 64");
     // Strings from the file reach an error escaped: one line, no terminal escapes, at most 80 characters.
-    expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", "gp\nt\x1b[31m"); } },
-           "general.architecture is 'gp\\x0at\\x1b[31m'");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) { g.u32("a\nb", 1); g.u32("a\nb", 2); } },
-           "metadata key 'a\\x0ab' appears twice");
-    expect([](GgufWriter& g, bool& keep, bool before) { if (before) { keep = false; g.str("general.architecture", std::string(200, 'x')); } },
-           "general.architecture is '" + std::string(80, 'x') + "...'");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) { g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4)); g.override_last_offset(1ull << 40); } },
-           "tensor 'output.weight' data at offset 1099511627776");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) { g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4)); g.override_last_offset(UINT64_MAX - 31); } },
-           "lies past the end of the file");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) { g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4)); g.override_last_offset(4); } },
-           "is not aligned to 32");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {1ull << 40, 1ull << 40}, 0, {}); },
-           "overflows");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 41}, 0, std::vector<uint8_t>(64 * 41 * 4)); },
-           "tensor 'output.weight' has shape [41][64], expected [40][64]");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {33, 40}, 8, std::vector<uint8_t>(40 * 34)); },
-           "needs a row length that is a multiple of 32");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 40, 1, 1, 1}, 0, {}); },
-           "has 5 dimensions");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("output.weight", {64, 0}, 0, {}); },
-           "has a zero dimension");
-    expect([](GgufWriter& g, bool&, bool before) { if (!before) g.tensor("token_embd.weight", {64, 40}, 0, {}); },
-           "tensor 'token_embd.weight' appears twice");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.u32("llama.block_count", 2); },
-           "metadata key 'llama.block_count' appears twice");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.u32("llama.attention.head_count_kv", 3); },
-           "n_heads 4 is not a multiple of n_kv_heads 3");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.u32("llama.rope.dimension_count", 8); },
-           "partial rotary embeddings are not supported");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.u32("general.alignment", 3); },
-           "general.alignment 3 is not a power of two");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.str("llama.attention.head_count_kv", "2"); },
-           "metadata 'llama.attention.head_count_kv' is not an unsigned 32-bit integer");
-    expect([](GgufWriter& g, bool&, bool before) { if (before) g.f32("llama.rope.freq_base", NAN); },
-           "rope theta");
-    expect([](GgufWriter& g, bool&, bool before) {
-               if (!before) return;
-               g.str("tokenizer.ggml.model", "llama");
-               g.str_array("tokenizer.ggml.tokens", {"<unk>", "<s>"});
-           },
-           "tokenizer.ggml.tokens has 2 entries but the embedding has 40 rows");
-    expect([](GgufWriter& g, bool&, bool before) {
-               if (!before) return;
-               // An array of strings claiming 2^60 elements.
-               std::vector<uint8_t> raw = {4, 0, 0, 0, 0, 0, 0, 0, 'h', 'u', 'g', 'e', 9, 0, 0, 0, 8, 0, 0, 0};
-               const uint64_t count = 1ull << 60;
-               raw.insert(raw.end(), reinterpret_cast<const uint8_t*>(&count), reinterpret_cast<const uint8_t*>(&count) + 8);
-               g.raw_metadata(raw, 1);
-           },
-           "claims 1152921504606846976 array elements");
-    expect([](GgufWriter& g, bool&, bool before) {
-               if (!before) return;
-               std::vector<uint8_t> raw = {1, 0, 0, 0, 0, 0, 0, 0, 'x', 99, 0, 0, 0};  // value type 99
-               g.raw_metadata(raw, 1);
-           },
-           "metadata 'x' has unknown value type 99");
-    expect([](GgufWriter& g, bool&, bool before) {
-               if (!before) return;
-               // array of arrays of arrays: nested deeper than any real file.
-               std::vector<uint8_t> raw = {1, 0, 0, 0, 0, 0, 0, 0, 'n', 9, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
-                                           9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
-               g.raw_metadata(raw, 1);
-           },
-           "nests arrays too deeply");
+    expect(
+        [](GgufWriter& g, bool& keep, bool before) {
+            if (before) {
+                keep = false;
+                g.str("general.architecture", "gp\nt\x1b[31m");
+            }
+        },
+        "general.architecture is 'gp\\x0at\\x1b[31m'");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) {
+                g.u32("a\nb", 1);
+                g.u32("a\nb", 2);
+            }
+        },
+        "metadata key 'a\\x0ab' appears twice");
+    expect(
+        [](GgufWriter& g, bool& keep, bool before) {
+            if (before) {
+                keep = false;
+                g.str("general.architecture", std::string(200, 'x'));
+            }
+        },
+        "general.architecture is '" + std::string(80, 'x') + "...'");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) {
+                g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4));
+                g.override_last_offset(1ull << 40);
+            }
+        },
+        "tensor 'output.weight' data at offset 1099511627776");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) {
+                g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4));
+                g.override_last_offset(UINT64_MAX - 31);
+            }
+        },
+        "lies past the end of the file");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) {
+                g.tensor("output.weight", {64, 40}, 0, std::vector<uint8_t>(64 * 40 * 4));
+                g.override_last_offset(4);
+            }
+        },
+        "is not aligned to 32");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {1ull << 40, 1ull << 40}, 0, {});
+        },
+        "overflows");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {64, 41}, 0, std::vector<uint8_t>(64 * 41 * 4));
+        },
+        "tensor 'output.weight' has shape [41][64], expected [40][64]");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {33, 40}, 8, std::vector<uint8_t>(40 * 34));
+        },
+        "needs a row length that is a multiple of 32");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {64, 40, 1, 1, 1}, 0, {});
+        },
+        "has 5 dimensions");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("output.weight", {64, 0}, 0, {});
+        },
+        "has a zero dimension");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) g.tensor("token_embd.weight", {64, 40}, 0, {});
+        },
+        "tensor 'token_embd.weight' appears twice");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u32("llama.block_count", 2);
+        },
+        "metadata key 'llama.block_count' appears twice");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u32("llama.attention.head_count_kv", 3);
+        },
+        "n_heads 4 is not a multiple of n_kv_heads 3");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u32("llama.rope.dimension_count", 8);
+        },
+        "partial rotary embeddings are not supported");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u32("general.alignment", 3);
+        },
+        "general.alignment 3 is not a power of two");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.str("llama.attention.head_count_kv", "2");
+        },
+        "metadata 'llama.attention.head_count_kv' is not an unsigned 32-bit integer");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.f32("llama.rope.freq_base", NAN);
+        },
+        "rope theta");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) return;
+            g.str("tokenizer.ggml.model", "llama");
+            g.str_array("tokenizer.ggml.tokens", {"<unk>", "<s>"});
+        },
+        "tokenizer.ggml.tokens has 2 entries but the embedding has 40 rows");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) return;
+            // An array of strings claiming 2^60 elements.
+            std::vector<uint8_t> raw = {4, 0, 0, 0, 0, 0, 0, 0, 'h', 'u', 'g', 'e', 9, 0, 0, 0, 8, 0, 0, 0};
+            const uint64_t count = 1ull << 60;
+            raw.insert(raw.end(), reinterpret_cast<const uint8_t*>(&count),
+                       reinterpret_cast<const uint8_t*>(&count) + 8);
+            g.raw_metadata(raw, 1);
+        },
+        "claims 1152921504606846976 array elements");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) return;
+            std::vector<uint8_t> raw = {1, 0, 0, 0, 0, 0, 0, 0, 'x', 99, 0, 0, 0};  // value type 99
+            g.raw_metadata(raw, 1);
+        },
+        "metadata 'x' has unknown value type 99");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) return;
+            // array of arrays of arrays: nested deeper than any real file.
+            std::vector<uint8_t> raw = {1, 0, 0, 0, 0, 0, 0, 0, 'n', 9, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                                        9, 0, 0, 0, 1, 0, 0, 0, 0,   0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+            g.raw_metadata(raw, 1);
+        },
+        "nests arrays too deeply");
 }
 
-}
+}  // TEST_SUITE("loaders")

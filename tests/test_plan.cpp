@@ -4,13 +4,13 @@
 
 #include <cmath>
 
+#include "cpu_engine.hpp"
 #include "error.hpp"
 #include "gguf_writer.hpp"
 #include "random_model.hpp"
 #include "reference.hpp"
 #include "runtime/kv_cache_ring.hpp"
 #include "runtime/memory_plan.hpp"
-#include "cpu_engine.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -63,7 +63,7 @@ TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
     CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 65, KvType::f16));
     CHECK(plan.kv_buffer == plan.kv_cache / 6);  // one buffer per layer
     CHECK(!plan.kv_split);
-    CHECK(plan.weights_by_type.size() == 2);                // q8_0 matrices, f32 norms
+    CHECK(plan.weights_by_type.size() == 2);  // q8_0 matrices, f32 norms
     const std::vector<CacheSettings> three(3, cache);
     const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(model.config, three);
     const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
@@ -104,9 +104,11 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     CHECK(fits > 900);
     PolicyRequest shorter;
     shorter.budget = fits;
-    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() <= device.device_local_free);
+    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() <=
+          device.device_local_free);
     shorter.budget = fits + 1;
-    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() > device.device_local_free);
+    CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() >
+          device.device_local_free);
     device.device_local_free = plan.weights / 2;
     CHECK(why_it_does_not_fit(plan, device).find("a smaller quantisation") != std::string::npos);
     device.device_local_free = 1ull << 34;
@@ -115,17 +117,26 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     device.max_storage_buffer_range = one_head;
     CHECK(why_it_does_not_fit(plan_memory(model, {full}, device.max_buffer_bytes()), device).empty());
     device.max_storage_buffer_range = one_head - 1;
-    CHECK(why_it_does_not_fit(plan_memory(model, {full}, device.max_buffer_bytes()), device).find("one KV head of a layer's cache needs") !=
-          std::string::npos);
+    CHECK(why_it_does_not_fit(plan_memory(model, {full}, device.max_buffer_bytes()), device)
+              .find("one KV head of a layer's cache needs") != std::string::npos);
     device.max_storage_buffer_range = 1ull << 30;
     CHECK(why_it_does_not_fit(plan, device).empty());
 
     // The CLI, with the device's memory lowered: exit 3, one line, no upload started.
-    const std::vector<std::string> args = {"generate", "-m", shared_file("models/wkv-eval-8m.bin"), "-t",
-                                           shared_file("models/wkv-eval-8m.tokenizer.model"), "-n", "4", "--temp", "0"};
-    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "40000000"}}), 3, "entries would fit (-c/--ctx-size or --budget)");
+    const std::vector<std::string> args = {"generate",
+                                           "-m",
+                                           shared_file("models/wkv-eval-8m.bin"),
+                                           "-t",
+                                           shared_file("models/wkv-eval-8m.tokenizer.model"),
+                                           "-n",
+                                           "4",
+                                           "--temp",
+                                           "0"};
+    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "40000000"}}), 3,
+                "entries would fit (-c/--ctx-size or --budget)");
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "30000000"}}), 3, "a smaller quantisation");
-    check_error(run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "100000"}}), 3, "one KV head of a layer's cache needs");
+    check_error(run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "100000"}}), 3,
+                "one KV head of a layer's cache needs");
     // A binding limit between one head's cache (385 KiB) and a layer's (2.3 MiB):
     // the cache splits by KV heads, weights by rows, and the text is the same.
     const RunResult plain = run_wkv(args);
@@ -133,7 +144,8 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     CHECK(plain.exit_code == 0);
     CHECK(split.exit_code == 0);
     CHECK(split.out == plain.out);
-    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "lots"}}), 2, "WKV_DEVICE_MEMORY: expected a positive number of bytes");
+    check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "lots"}}), 2,
+                "WKV_DEVICE_MEMORY: expected a positive number of bytes");
     // With a cache that fits the lowered memory, it runs.
     std::vector<std::string> small = args;
     small.insert(small.end(), {"-c", "64"});
@@ -142,10 +154,20 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
 
 TEST_CASE("lowered device limits: weights split into chunks under WKV_MAX_STORAGE_BUFFER_RANGE give the same text") {
     // (-c 64: the full 512-entry cache's keys would not fit a 40 kB binding, and wkv would say so.)
-    const std::vector<std::string> args = {"generate", "-m", shared_file("models/stories260K.bin"), "-t",
-                                           shared_file("models/tok512.bin"), "-n", "24", "--temp", "0", "-c", "64"};
+    const std::vector<std::string> args = {"generate",
+                                           "-m",
+                                           shared_file("models/stories260K.bin"),
+                                           "-t",
+                                           shared_file("models/tok512.bin"),
+                                           "-n",
+                                           "24",
+                                           "--temp",
+                                           "0",
+                                           "-c",
+                                           "64"};
     const RunResult normal = run_wkv(args);
-    const RunResult split = run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "40000"}, {"WKV_VALIDATION", "1"}});
+    const RunResult split =
+        run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "40000"}, {"WKV_VALIDATION", "1"}});
     REQUIRE(normal.exit_code == 0);
     REQUIRE_MESSAGE(split.exit_code == 0, split.err);
     CHECK(split.out == normal.out);
@@ -176,21 +198,27 @@ TEST_CASE("linear RoPE scaling: position p with factor 2 is position p/2 without
         CHECK_MESSAGE(worst < 1e-5, (gpu ? "GPU " : "CPU ") << worst);
     }
     // The older key means the same.
-    CHECK(random_with("rope_old.gguf", [](GgufWriter& g) { g.f32("llama.rope.scale_linear", 4.0f); }).config.rope_scale == 0.25f);
+    CHECK(random_with("rope_old.gguf", [](GgufWriter& g) {
+              g.f32("llama.rope.scale_linear", 4.0f);
+          }).config.rope_scale == 0.25f);
     check_no_validation_messages();
 }
 
-}
+}  // TEST_SUITE("gpu")
 
 TEST_SUITE("loaders") {
 
 TEST_CASE("metadata that changes the math: supported or refused, never ignored") {
-    CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "yarn"); }).find("llama.rope.scaling.type is 'yarn': only linear") !=
+    CHECK(load_error([](GgufWriter& g) {
+              g.str("llama.rope.scaling.type", "yarn");
+          }).find("llama.rope.scaling.type is 'yarn': only linear") != std::string::npos);
+    CHECK(load_error([](GgufWriter& g) {
+              g.str("llama.rope.scaling.type", "linear");
+          }).find("llama.rope.scaling.factor is missing") != std::string::npos);
+    CHECK(load_error([](GgufWriter& g) { g.f32("llama.rope.scale_linear", 0.0f); }).find("outside 1..1024") !=
           std::string::npos);
-    CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "linear"); }).find("llama.rope.scaling.factor is missing") !=
+    CHECK(load_error([](GgufWriter& g) { g.u32("llama.expert_count", 8); }).find("mixture-of-experts") !=
           std::string::npos);
-    CHECK(load_error([](GgufWriter& g) { g.f32("llama.rope.scale_linear", 0.0f); }).find("outside 1..1024") != std::string::npos);
-    CHECK(load_error([](GgufWriter& g) { g.u32("llama.expert_count", 8); }).find("mixture-of-experts") != std::string::npos);
     CHECK(load_error([](GgufWriter& g) { g.str("llama.rope.scaling.type", "none"); }).empty());
 }
 
@@ -208,7 +236,7 @@ TEST_CASE("add_bos_token and add_eos_token decide a prompt's ends") {
     CHECK(ids.size() == with_bos.encode_prompt("Hello").size());
 }
 
-}
+}  // TEST_SUITE("loaders")
 
 TEST_SUITE("cli") {
 
@@ -227,7 +255,8 @@ TEST_CASE("a file that claims a huge context gets the default cache of 4096 entr
     CHECK_MESSAGE(r.out.find("cache: full budget=4096") != std::string::npos, r.out);
     const CachePolicy policy = resolve_policy(PolicyRequest{}, model.config.context);
     CHECK(policy.budget == 4096);
-    const MemoryPlan plan = plan_memory(model, {CacheSettings{policy, PositionMode::cache_index}}, 128u << 20, kPromptChunk);
+    const MemoryPlan plan =
+        plan_memory(model, {CacheSettings{policy, PositionMode::cache_index}}, 128u << 20, kPromptChunk);
     CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 4096, KvType::f32));
     // The RoPE table covers the cache's positions, not the claimed context (which would take
     // at least 4,194,304 x 2 floats, 32 MiB); a prompt chunk's probabilities take 4 MiB.
@@ -236,16 +265,18 @@ TEST_CASE("a file that claims a huge context gets the default cache of 4096 entr
 }
 
 TEST_CASE("wkv info: metadata, weights by type, the plan, and whether it fits") {
-    const RunResult r = run_wkv({"info", "-m", shared_file("models/quant/wkv-eval-8m.Q4_K_M.gguf"), "--policy", "weightedkv", "--budget",
-                                 "256"});
+    const RunResult r = run_wkv({"info", "-m", shared_file("models/quant/wkv-eval-8m.Q4_K_M.gguf"), "--policy",
+                                 "weightedkv", "--budget", "256"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    for (const char* expected : {"dim=288 hidden=768 layers=6", "general.architecture", "'llama'", "tokenizer.ggml.tokens",
-                                 "[4096 strings]", "q4_K", "q6_K", "q5_0", "weightedkv budget=256 sinks=4 recent=124", "fits:"}) {
+    for (const char* expected :
+         {"dim=288 hidden=768 layers=6", "general.architecture", "'llama'", "tokenizer.ggml.tokens", "[4096 strings]",
+          "q4_K", "q6_K", "q5_0", "weightedkv budget=256 sinks=4 recent=124", "fits:"}) {
         CHECK_MESSAGE(r.out.find(expected) != std::string::npos, "no '" << expected << "' in:\n" << r.out);
     }
-    const RunResult tight = run_wkv_with_env({"info", "-m", shared_file("models/wkv-eval-8m.bin")}, {{"WKV_DEVICE_MEMORY", "20000000"}});
+    const RunResult tight =
+        run_wkv_with_env({"info", "-m", shared_file("models/wkv-eval-8m.bin")}, {{"WKV_DEVICE_MEMORY", "20000000"}});
     REQUIRE(tight.exit_code == 0);
     CHECK(tight.out.find("does not fit: needs") != std::string::npos);
 }
 
-}
+}  // TEST_SUITE("cli")

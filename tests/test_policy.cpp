@@ -18,7 +18,8 @@ using namespace wkv::test;
 
 namespace {
 
-CachePolicy policy(PolicyKind kind, uint32_t budget, std::optional<uint32_t> sinks = {}, std::optional<uint32_t> recent = {}) {
+CachePolicy policy(PolicyKind kind, uint32_t budget, std::optional<uint32_t> sinks = {},
+                   std::optional<uint32_t> recent = {}) {
     PolicyRequest r;
     r.kind = kind;
     r.budget = budget;
@@ -49,7 +50,8 @@ bool same_state(const Reference& cpu, const GpuSequence& gpu, const ModelConfig&
                 worst_acc = std::max(worst_acc, std::fabs(got.acc[s] - want.acc[s]) / (1.0 + std::fabs(want.acc[s])));
                 for (uint32_t d = 0; d < c.head_dim(); d++) {
                     const size_t e = size_t{s} * c.head_dim() + d;
-                    worst_value = std::max(worst_value, std::fabs(got.values[e] - want.values[e]) / (1.0 + std::fabs(want.values[e])));
+                    worst_value = std::max(
+                        worst_value, std::fabs(got.values[e] - want.values[e]) / (1.0 + std::fabs(want.values[e])));
                 }
             }
         }
@@ -88,7 +90,8 @@ void lockstep(const Model& model, const CacheSettings& settings, uint32_t steps,
 TEST_SUITE("policy") {
 
 TEST_CASE("defaults and errors of the policy settings (spec §5)") {
-    CHECK(describe(policy(PolicyKind::weightedkv, 256)) == "weightedkv budget=256 sinks=4 recent=124");  // the paper's 256
+    CHECK(describe(policy(PolicyKind::weightedkv, 256)) ==
+          "weightedkv budget=256 sinks=4 recent=124");  // the paper's 256
     CHECK(describe(policy(PolicyKind::weightedkv, 1024)) == "weightedkv budget=1024 sinks=4 recent=508");
     CHECK(describe(policy(PolicyKind::h2o, 64)) == "h2o budget=64 sinks=4 recent=28");
     CHECK(describe(policy(PolicyKind::streaming, 64)) == "streaming budget=64 sinks=4 recent=60");
@@ -121,7 +124,8 @@ TEST_CASE("defaults and errors of the policy settings (spec §5)") {
     CHECK(!parse_policy_name("WeightedKV").has_value());
 }
 
-TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final cache {v3, v6, v7, v8}, on CPU and GPU") {
+TEST_CASE(
+    "the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final cache {v3, v6, v7, v8}, on CPU and GPU") {
     // m = 4, no sinks, no recent window; one head with one-hot values v_i = e_i.
     const ModelConfig c = one_layer_config(1, 1, 8);
     const CachePolicy p = policy(PolicyKind::weightedkv, 4, 0, 0);
@@ -161,7 +165,8 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
         tokens.erase(tokens.begin() + j);
         const KvLayerSnapshot want = snapshot_of(cache, 0, 1), got = gpu.read_layer(0);
         CHECK(same_tables(got, want, p.slots()));
-        for (size_t i = 0; i < want.values.size(); i++) CHECK(got.values[i] == doctest::Approx(want.values[i]).epsilon(1e-6));
+        for (size_t i = 0; i < want.values.size(); i++)
+            CHECK(got.values[i] == doctest::Approx(want.values[i]).epsilon(1e-6));
         if (step == 0) {  // v3 = (0.1 v2 + 0.5 v3) / 0.6: weights 1/6 and 5/6
             const float* v3 = cache.value(0, 0, cache.slot(0, 0, 1));
             CHECK(v3[1] == doctest::Approx(1.0 / 6).epsilon(1e-6));
@@ -170,8 +175,10 @@ TEST_CASE("the paper's toy example (Fig. 3): merges, weights 1/6 and 5/6, final 
     }
     CHECK(tokens == std::vector<uint32_t>{3, 6, 7, 8});
     // v3 holds v1..v3: (0.2 v1 + 0.4 (v2/6 + 5 v3/6)) / 0.6; v6 holds v4..v6: (0.2 (0.4 v4 + 0.6 v5) + 0.5 v6) / 0.7.
-    const std::vector<std::vector<double>> expected = {
-        {1.0 / 3, 1.0 / 9, 5.0 / 9, 0, 0, 0, 0, 0}, {0, 0, 0, 4.0 / 35, 6.0 / 35, 25.0 / 35, 0, 0}, {0, 0, 0, 0, 0, 0, 1, 0}, {0, 0, 0, 0, 0, 0, 0, 1}};
+    const std::vector<std::vector<double>> expected = {{1.0 / 3, 1.0 / 9, 5.0 / 9, 0, 0, 0, 0, 0},
+                                                       {0, 0, 0, 4.0 / 35, 6.0 / 35, 25.0 / 35, 0, 0},
+                                                       {0, 0, 0, 0, 0, 0, 1, 0},
+                                                       {0, 0, 0, 0, 0, 0, 0, 1}};
     for (uint32_t i = 0; i < 4; i++) {
         const float* v = cache.value(0, 0, cache.slot(0, 0, i));
         for (uint32_t d = 0; d < 8; d++) CHECK(v[d] == doctest::Approx(expected[i][d]).epsilon(1e-6));
@@ -209,11 +216,13 @@ TEST_CASE("every policy, GPU vs CPU in lockstep: random GQA model and stories260
             lockstep(stories, settings, 600, std::string("stories260K ") + describe(settings.policy));
         }
     }
-    lockstep(random, {policy(PolicyKind::weightedkv, 32), PositionMode::original}, 600, "random weightedkv original positions");
+    lockstep(random, {policy(PolicyKind::weightedkv, 32), PositionMode::original}, 600,
+             "random weightedkv original positions");
     check_no_validation_messages();
 }
 
-TEST_CASE("f16 keys and values: every policy GPU vs CPU in lockstep, both position modes, and half the key/value bytes") {
+TEST_CASE(
+    "f16 keys and values: every policy GPU vs CPU in lockstep, both position modes, and half the key/value bytes") {
     const Model random = random_model("random_policy_f16.gguf", small_gqa_config(48, 1024), 99);
     const Model stories = load_model(shared_file("models/stories260K.bin"));
     for (PolicyKind kind : compressing_policies()) {
@@ -232,7 +241,8 @@ TEST_CASE("f16 keys and values: every policy GPU vs CPU in lockstep, both positi
     check_no_validation_messages();
 }
 
-TEST_CASE("f16 keys and values on stories260K: perplexity within 1% of f32, GPU within 0.2% of the CPU's f16 emulation") {
+TEST_CASE(
+    "f16 keys and values on stories260K: perplexity within 1% of f32, GPU within 0.2% of the CPU's f16 emulation") {
     // Step-for-step lockstep is for the random model above: on a real model a
     // float-rounding difference between the two sides sometimes lands on an f16
     // rounding boundary and becomes a 2^-11 change, which can flip a near-tie
@@ -262,7 +272,8 @@ TEST_CASE("a budget the sequence never reaches changes nothing: identical to the
     const Model model = load_model(shared_file("models/stories260K.bin"));
     for (PolicyKind kind : compressing_policies()) {
         Reference full(model, 300), compressed(model, CacheSettings{policy(kind, 300), PositionMode::cache_index});
-        GpuSequence gpu_full(validated_context(), model, 300), gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
+        GpuSequence gpu_full(validated_context(), model, 300),
+            gpu_compressed(validated_context(), model, {policy(kind, 300), PositionMode::cache_index});
         int32_t token = 1;
         for (uint32_t pos = 0; pos < 300; pos++) {
             const std::vector<float> expected = full.forward(token, pos);
@@ -278,7 +289,8 @@ TEST_CASE("a budget the sequence never reaches changes nothing: identical to the
 TEST_CASE("the cache is bounded: bytes after 2000 tokens equal those after 100, past the model's 512-token context") {
     const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
     auto bytes_after = [&](const char* n, bool cpu) {
-        std::vector<std::string> args = {"generate", "-m", model, "-t", tok, "--temp", "0", "-n", n, "--policy", "weightedkv", "--budget", "64"};
+        std::vector<std::string> args = {"generate", "-m", model,      "-t",         tok,        "--temp", "0",
+                                         "-n",       n,    "--policy", "weightedkv", "--budget", "64"};
         if (cpu) args.push_back("--cpu");
         const RunResult r = run_wkv(args);
         REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -298,12 +310,13 @@ TEST_CASE("a request resolve_policy refuses names its settings, not the CLI's fl
         FAIL("no error");
     } catch (const PolicyError& e) {
         CHECK(std::string(e.what()) == "policy h2o needs budget M (entries kept per layer and KV head)");
-        CHECK(e.message([](PolicySetting s) { return s == PolicySetting::budget ? std::string("WKV_BUDGET") : std::string("kind"); }) ==
-              "kind h2o needs WKV_BUDGET M (entries kept per layer and KV head)");
+        CHECK(e.message([](PolicySetting s) {
+            return s == PolicySetting::budget ? std::string("WKV_BUDGET") : std::string("kind");
+        }) == "kind h2o needs WKV_BUDGET M (entries kept per layer and KV head)");
     }
     r.budget = 8;
     r.sinks = 9;
     CHECK_THROWS_WITH_AS(resolve_policy(r, 512), "sinks 9 must be smaller than budget 8", PolicyError);
 }
 
-}
+}  // TEST_SUITE("policy")

@@ -4,9 +4,9 @@
 
 #include <cmath>
 
+#include "cpu_engine.hpp"
 #include "perplexity.hpp"
 #include "reference.hpp"
-#include "cpu_engine.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -17,8 +17,8 @@ namespace {
 
 // The slow loop: for every target, find the window that scores it, run a fresh
 // engine over that window's tokens up to the target, and take -log softmax.
-NllSum slow_perplexity(const Model& model, const CacheSettings& settings, const std::vector<int32_t>& tokens, uint32_t window,
-                       uint32_t stride) {
+NllSum slow_perplexity(const Model& model, const CacheSettings& settings, const std::vector<int32_t>& tokens,
+                       uint32_t window, uint32_t stride) {
     NllSum sum;
     uint32_t scored_until = 1;  // targets before this are done
     for (uint32_t begin = 0; scored_until < tokens.size(); begin += stride) {
@@ -84,9 +84,10 @@ TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full
     const Model model = random_model("ppl_tiny.gguf", small_gqa_config(40, 64), 5);
     std::vector<int32_t> tokens = {1};
     for (int32_t i = 0; i < 30; i++) tokens.push_back((i * 17 + 3) % 40);
-    const CacheSettings settings[] = {
-        full_cache(8), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
-        {compressing(PolicyKind::h2o, 5), PositionMode::original}, {compressing(PolicyKind::streaming, 4), PositionMode::cache_index}};
+    const CacheSettings settings[] = {full_cache(8),
+                                      {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
+                                      {compressing(PolicyKind::h2o, 5), PositionMode::original},
+                                      {compressing(PolicyKind::streaming, 4), PositionMode::cache_index}};
     Context& ctx = validated_context();
     for (const CacheSettings& s : settings) {
         for (uint32_t stride : {3u, 4u, 8u}) {
@@ -108,7 +109,8 @@ TEST_CASE("the protocol equals a slow loop written separately (CPU and GPU; full
     check_no_validation_messages();
 }
 
-TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache after every window, for every policy") {
+TEST_CASE(
+    "batched equals unbatched: the same NLL bit for bit and the same cache after every window, for every policy") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     std::vector<int32_t> tokens = {1};
     for (int32_t i = 0; i < 100; i++) tokens.push_back((i * 37 + 11) % 512);
@@ -139,7 +141,8 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
             CHECK(batched[s].scored == alone.scored);
             CHECK(batched[s].total_nll == alone.total_nll);  // bit for bit
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
-                const KvLayerSnapshot a = batch.cache(static_cast<uint32_t>(s)).read_layer(l), b = single[s]->cache().read_layer(l);
+                const KvLayerSnapshot a = batch.cache(static_cast<uint32_t>(s)).read_layer(l),
+                                      b = single[s]->cache().read_layer(l);
                 CHECK(same_tables(a, b, grid[s].policy.slots()));
                 CHECK(a.values == b.values);
             }
@@ -148,7 +151,8 @@ TEST_CASE("batched equals unbatched: the same NLL bit for bit and the same cache
     check_no_validation_messages();
 }
 
-TEST_CASE("a batch's caches share buffers: one dispatch per cache kernel, per key type and per policy, for every sequence") {
+TEST_CASE(
+    "a batch's caches share buffers: one dispatch per cache kernel, per key type and per policy, for every sequence") {
     const Model model = load_model(shared_file("models/stories260K.bin"));
     const ModelConfig& c = model.config;
     auto policy = [](PolicyKind kind, KvType type, PositionMode positions = PositionMode::cache_index) {
@@ -200,7 +204,8 @@ TEST_CASE("a batch's caches share buffers: one dispatch per cache kernel, per ke
             for (const BatchEngine* e : {&packed, &scattered}) {
                 const KvLayerSnapshot got = e->cache(b).read_layer(l);
                 CHECK(same_tables(got, want, grid[b].policy.slots()));
-                CHECK((got.keys == want.keys && got.values == want.values && got.acc == want.acc && got.cnt == want.cnt));
+                CHECK(
+                    (got.keys == want.keys && got.values == want.values && got.acc == want.acc && got.cnt == want.cnt));
                 CHECK(got.last == want.last);
             }
         }
@@ -223,7 +228,8 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
     }
     tasks.push_back({&docs[0], {4, 5, 5}});  // a window with nothing to predict
     REQUIRE(tasks.size() == 14);
-    const std::vector<CacheSettings> grid = {full_cache(10), {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
+    const std::vector<CacheSettings> grid = {full_cache(10),
+                                             {compressing(PolicyKind::weightedkv, 4), PositionMode::cache_index},
                                              {compressing(PolicyKind::h2o, 5), PositionMode::original}};
     Context& ctx = validated_context();
     const std::shared_ptr<const GpuWeights> weights = upload_weights(ctx, model);
@@ -246,7 +252,8 @@ TEST_CASE("lanes: windows of several documents side by side equal one window at 
             const std::vector<NllSum> alone = evaluate_window(one_lane, *tasks[t].tokens, tasks[t].window);
             REQUIRE(sums.size() == grid.size());
             for (size_t s = 0; s < grid.size(); s++) {
-                CHECK(sums[s].scored == tasks[t].window.end - std::max(tasks[t].window.first_scored, tasks[t].window.begin + 1));
+                CHECK(sums[s].scored ==
+                      tasks[t].window.end - std::max(tasks[t].window.first_scored, tasks[t].window.begin + 1));
                 CHECK(sums[s].scored == alone[s].scored);
                 CHECK(sums[s].total_nll == alone[s].total_nll);  // bit for bit
             }
@@ -310,7 +317,8 @@ TEST_CASE("wkv-eval-8m, full cache: per-token NLL on its held-out document equal
     const Json ref = shared_json("models/wkv-eval-8m.reference.json");
     const Model model = load_model(shared_file("models/wkv-eval-8m.bin"));
     const Tokenizer tokenizer = Tokenizer::load(shared_file("models/wkv-eval-8m.tokenizer.model"));
-    std::vector<int32_t> tokens = tokenizer.encode(read_file(shared_file(ref.at("ppl_doc").get<std::string>())).substr(0, 2000), true);
+    std::vector<int32_t> tokens =
+        tokenizer.encode(read_file(shared_file(ref.at("ppl_doc").get<std::string>())).substr(0, 2000), true);
     tokens.resize(97);
     CpuEngine engine(model, {full_cache(96)});
     const NllSum got = evaluate_window(engine, tokens, plan_windows(97, 97, 97)[0]).at(0);
@@ -325,14 +333,29 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     const std::string text = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 3000);
     const std::string a = write_text("doc_a.txt", text.substr(0, 1500)), b = write_text("doc_b.txt", text.substr(1500));
     const std::string json = (temp_dir() / "ppl.json").string();
-    const std::vector<std::string> common = {"ppl", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                             "-f", a, "-f", b, "--ctx", "64", "--max-tokens", "150", "--policy", "full,streaming,weightedkv",
-                                             "--budget", "16,32"};
+    const std::vector<std::string> common = {"ppl",
+                                             "-m",
+                                             shared_file("models/stories260K.bin"),
+                                             "-t",
+                                             shared_file("models/tok512.bin"),
+                                             "-f",
+                                             a,
+                                             "-f",
+                                             b,
+                                             "--ctx",
+                                             "64",
+                                             "--max-tokens",
+                                             "150",
+                                             "--policy",
+                                             "full,streaming,weightedkv",
+                                             "--budget",
+                                             "16,32"};
     std::vector<std::string> gpu_args = common;
     gpu_args.insert(gpu_args.end(), {"--json", json});
     const RunResult gpu = run_wkv(gpu_args);
     REQUIRE_MESSAGE(gpu.exit_code == 0, gpu.err);
-    CHECK(gpu.out.find("policy        budget          doc_a          doc_b            all     scored") != std::string::npos);
+    CHECK(gpu.out.find("policy        budget          doc_a          doc_b            all     scored") !=
+          std::string::npos);
     CHECK(gpu.out.find("\nweightedkv        32 ") != std::string::npos);
     CHECK(gpu.out.find(" 298\n") != std::string::npos);  // 2 files x (150 - 1) scored tokens
 
@@ -342,9 +365,12 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     CHECK(j.at("files").size() == 2);
     REQUIRE(j.at("results").size() == 10);  // (full + 2 policies x 2 budgets) x 2 files
     for (const Json& r : j.at("results")) {
-        for (const char* key : {"policy", "budget", "sinks", "recent", "file", "tokens", "total_nll", "perplexity", "wall_s"}) CHECK(r.contains(key));
+        for (const char* key :
+             {"policy", "budget", "sinks", "recent", "file", "tokens", "total_nll", "perplexity", "wall_s"})
+            CHECK(r.contains(key));
         CHECK(r.at("tokens").get<double>() == 149);
-        CHECK(r.at("perplexity").get<double>() == doctest::Approx(std::exp(r.at("total_nll").get<double>() / 149)).epsilon(1e-6));
+        CHECK(r.at("perplexity").get<double>() ==
+              doctest::Approx(std::exp(r.at("total_nll").get<double>() / 149)).epsilon(1e-6));
     }
     CHECK(j.at("results").at(0).at("policy").get<std::string>() == "full");
     CHECK(j.at("results").at(0).at("budget").get<double>() == 64);
@@ -362,8 +388,9 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
         if (at == std::string::npos) return -1;
         return std::stol(profiled.err.substr(at + 1 + shader.size()));
     };
-    CHECK(dispatches_of("nll") == 5 * 298);          // every scored token of every setting
-    CHECK(dispatches_of("embedding_f32") == 5 * 2 * (3 * 63 + 53));  // every token fed: per file, windows of 64 (3) and 54 tokens
+    CHECK(dispatches_of("nll") == 5 * 298);  // every scored token of every setting
+    CHECK(dispatches_of("embedding_f32") ==
+          5 * 2 * (3 * 63 + 53));  // every token fed: per file, windows of 64 (3) and 54 tokens
     CHECK(dispatches_of("policy_streaming_f32") > 0);
     CHECK(profiled.err.find("\nall ") != std::string::npos);
 
@@ -375,7 +402,9 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     const Json one = parse_json(read_file(one_lane_json));
     CHECK(one.at("lanes").get<double>() == 1);
     REQUIRE(one.at("results").size() == 10);
-    for (size_t i = 0; i < 10; i++) CHECK(one.at("results").at(i).at("total_nll").get<double>() == j.at("results").at(i).at("total_nll").get<double>());
+    for (size_t i = 0; i < 10; i++)
+        CHECK(one.at("results").at(i).at("total_nll").get<double>() ==
+              j.at("results").at(i).at("total_nll").get<double>());
 
     const std::string cpu_json = (temp_dir() / "ppl_cpu.json").string();
     std::vector<std::string> cpu_args = common;
@@ -388,8 +417,10 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     CHECK(k.at("device").get<std::string>() == "CPU reference");
     REQUIRE(k.at("results").size() == 10);
     for (size_t i = 0; i < 10; i++) {
-        CHECK(k.at("results").at(i).at("policy").get<std::string>() == j.at("results").at(i).at("policy").get<std::string>());
-        CHECK(k.at("results").at(i).at("perplexity").get<double>() == doctest::Approx(j.at("results").at(i).at("perplexity").get<double>()).epsilon(1e-5));
+        CHECK(k.at("results").at(i).at("policy").get<std::string>() ==
+              j.at("results").at(i).at("policy").get<std::string>());
+        CHECK(k.at("results").at(i).at("perplexity").get<double>() ==
+              doctest::Approx(j.at("results").at(i).at("perplexity").get<double>()).epsilon(1e-5));
     }
 }
 
@@ -407,38 +438,57 @@ TEST_CASE("wkv ppl: bad input gives one line and exit code 2; Ctrl-C prints the 
     CHECK(error_of({"-f", doc, "--ctx", "1024"}).find("--policy full with --ctx 1024 is refused") != std::string::npos);
     CHECK(error_of({"-f", doc}).find("--ctx L (the window length) is required") != std::string::npos);
     CHECK(error_of({"--ctx", "64"}).find("at least one document") != std::string::npos);
-    CHECK(error_of({"-f", "/nonexistent.txt", "--ctx", "64"}).find("/nonexistent.txt: cannot open") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--stride", "65"}).find("--stride = 65 is out of range") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o"}).find("--policy h2o needs --budget") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,x"}).find("is not a comma-separated list") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--lanes", "0"}).find("--lanes = 0 is out of range") != std::string::npos);
+    CHECK(error_of({"-f", "/nonexistent.txt", "--ctx", "64"}).find("/nonexistent.txt: cannot open") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--stride", "65"}).find("--stride = 65 is out of range") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o"}).find("--policy h2o needs --budget") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,x"})
+              .find("is not a comma-separated list") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--lanes", "0"}).find("--lanes = 0 is out of range") !=
+          std::string::npos);
     // List flags: no empty entries, no repeats, no stray spaces.
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", ""}).find("--policy '' has an empty entry") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy="}).find("--policy '' has an empty entry") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,", "--budget", "8"}).find("has an empty entry") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,h2o", "--budget", "8"}).find("names 'h2o' twice") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o, tova", "--budget", "8"}).find("' tova' is not one of") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,,16"}).find("has an empty entry") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,8"}).find("names '8' twice") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", ""}).find("--policy '' has an empty entry") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy="}).find("--policy '' has an empty entry") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,", "--budget", "8"}).find("has an empty entry") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o,h2o", "--budget", "8"}).find("names 'h2o' twice") !=
+          std::string::npos);
+    CHECK(
+        error_of({"-f", doc, "--ctx", "64", "--policy", "h2o, tova", "--budget", "8"}).find("' tova' is not one of") !=
+        std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,,16"}).find("has an empty entry") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8,8"}).find("names '8' twice") !=
+          std::string::npos);
     // A flag must apply to at least one listed policy (the rules of the policy table).
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--sinks", "2"}).find("do not apply to --policy full") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--budget", "8"}).find("--budget does not apply to --policy full here") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--sinks", "2"}).find("do not apply to --policy full") !=
+          std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--budget", "8"}).find("--budget does not apply to --policy full here") !=
+          std::string::npos);
     CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "streaming,cam", "--budget", "8", "--recent", "2"})
               .find("--recent does not apply to --policy streaming") != std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8", "--cam-n", "4"}).find("apply to --policy cam only") !=
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--policy", "h2o", "--budget", "8", "--cam-n", "4"})
+              .find("apply to --policy cam only") != std::string::npos);
+    CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--profile"}).find("--profile does not apply with --cpu") !=
           std::string::npos);
-    CHECK(error_of({"-f", doc, "--ctx", "64", "--cpu", "--profile"}).find("--profile does not apply with --cpu") != std::string::npos);
 
-    const std::string long_doc = write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));
-    const RunResult r = run_wkv_interrupted({"ppl", "-m", model, "-t", tok, "-f", long_doc, "-f", long_doc, "--ctx", "256", "--policy",
-                                             "full,weightedkv", "--budget", "32", "--cpu"},
+    const std::string long_doc =
+        write_text("long.txt", read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 60000));
+    const RunResult r = run_wkv_interrupted({"ppl", "-m", model, "-t", tok, "-f", long_doc, "-f", long_doc, "--ctx",
+                                             "256", "--policy", "full,weightedkv", "--budget", "32", "--cpu"},
                                             1500);
     CHECK(r.exit_code == 130);
     CHECK(r.out.find("(interrupted") != std::string::npos);
     CHECK(r.out.find("\nfull ") != std::string::npos);
 }
 
-TEST_CASE("wkv ppl --max-tokens reads only what it needs: a 20 MB file in small memory, the same tokens as the whole file's first") {
+TEST_CASE(
+    "wkv ppl --max-tokens reads only what it needs: a 20 MB file in small memory, the same tokens as the whole file's "
+    "first") {
     const Tokenizer tok = Tokenizer::load(shared_file("models/tok512.bin"));
     const std::string book = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt"));
     const std::vector<int32_t> all = tok.encode(book, /*add_bos=*/true);
@@ -453,12 +503,13 @@ TEST_CASE("wkv ppl --max-tokens reads only what it needs: a 20 MB file in small 
     while (big.size() < (20u << 20)) big += book;
     const std::string path = write_text("big.txt", big);
     // 2,000 tokens: the run outlasts the tokenising by a second or so, so the peak is seen before the exit.
-    const RunResult r = run_wkv_measuring_memory({"ppl", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                                  "-f", path, "--ctx", "64", "--max-tokens", "2000", "--cpu"});
+    const RunResult r = run_wkv_measuring_memory({"ppl", "-m", shared_file("models/stories260K.bin"), "-t",
+                                                  shared_file("models/tok512.bin"), "-f", path, "--ctx", "64",
+                                                  "--max-tokens", "2000", "--cpu"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     // Tokenising the whole file took 468 MB; the model, the tokens needed and the program take a few tens.
     CHECK(r.peak_rss_bytes > 0);
     CHECK_MESSAGE(r.peak_rss_bytes < (120u << 20), r.peak_rss_bytes);
 }
 
-}
+}  // TEST_SUITE("ppl")

@@ -15,10 +15,12 @@ using namespace wkv::test;
 namespace {
 
 // The kq-random files: every type pure, and llama.cpp's two default mixes.
-const char* const kTypes[] = {"F32",  "F16",  "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0",   "Q5_1",   "Q2_K",
+const char* const kTypes[] = {"F32",  "F16",  "BF16", "Q8_0", "Q4_0",   "Q4_1",   "Q5_0",   "Q5_1",  "Q2_K",
                               "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "Q4_K_M", "Q5_K_M"};
 
-std::string kq_file(const std::string& type, const char* ext) { return shared_file("models/quant/kq-random." + type + "." + ext); }
+std::string kq_file(const std::string& type, const char* ext) {
+    return shared_file("models/quant/kq-random." + type + "." + ext);
+}
 
 // A float as the record writes it (9 significant digits) is exactly one float.
 float as_float(double v) { return static_cast<float>(v); }
@@ -85,20 +87,24 @@ TEST_CASE("every type's CPU dequantisation equals llama.cpp's, bit for bit (firs
                     for (uint64_t c = 0; c < t.cols; c++) mismatches += row[c] != as_float(want[c]);
                 }
             }
-            const std::vector<double> index = entry.at("sample_index").get<std::vector<double>>(), value = entry.at("sample_value").get<std::vector<double>>();
+            const std::vector<double> index = entry.at("sample_index").get<std::vector<double>>(),
+                                      value = entry.at("sample_value").get<std::vector<double>>();
             for (size_t i = 0; i < index.size(); i++) {
                 const uint64_t flat = static_cast<uint64_t>(index[i]);
                 dequantize_row(t, flat / t.cols, row.data());
                 mismatches += row[flat % t.cols] != as_float(value[i]);
             }
-            CHECK_MESSAGE(mismatches == 0, type << " " << name << ": " << mismatches << " values differ from llama.cpp's");
+            CHECK_MESSAGE(mismatches == 0,
+                          type << " " << name << ": " << mismatches << " values differ from llama.cpp's");
             const double want_sum = entry.at("sum").get<double>();
             CHECK_MESSAGE(std::fabs(sum - want_sum) <= 1e-9 * std::max(1.0, std::fabs(want_sum)), type << " " << name);
         }
     }
 }
 
-TEST_CASE("every type, CPU and GPU: logits at all 18 prompt positions within 1e-4 x max|logit| of llama.cpp's (f32 activations)") {
+TEST_CASE(
+    "every type, CPU and GPU: logits at all 18 prompt positions within 1e-4 x max|logit| of llama.cpp's (f32 "
+    "activations)") {
     for (const std::string type : kTypes) {
         const Model m = load_model(kq_file(type, "gguf"));
         const Json record = parse_json(read_file(kq_file(type, "json")));
@@ -112,7 +118,9 @@ TEST_CASE("every type, CPU and GPU: logits at all 18 prompt positions within 1e-
     check_no_validation_messages();
 }
 
-TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's logits imply, within 1e-4 relative, CPU and GPU") {
+TEST_CASE(
+    "every type: wkv ppl on the prompt gives the perplexity llama.cpp's logits imply, within 1e-4 relative, CPU and "
+    "GPU") {
     for (const std::string type : kTypes) {
         const Json record = parse_json(read_file(kq_file(type, "json")));
         const std::string prompt = (temp_dir() / (type + ".prompt.txt")).string();
@@ -122,7 +130,8 @@ TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's lo
         const double want = implied_perplexity(f32_logits(record), tokens);
         for (bool cpu : {true, false}) {
             const std::string json = (temp_dir() / (type + (cpu ? ".cpu" : ".gpu") + ".json")).string();
-            std::vector<std::string> args = {"ppl", "-m", kq_file(type, "gguf"), "-f", prompt, "--ctx", "18", "--policy", "full", "--json", json};
+            std::vector<std::string> args = {
+                "ppl", "-m", kq_file(type, "gguf"), "-f", prompt, "--ctx", "18", "--policy", "full", "--json", json};
             if (cpu) args.push_back("--cpu");
             const RunResult r = run_wkv(args);
             REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -134,23 +143,25 @@ TEST_CASE("every type: wkv ppl on the prompt gives the perplexity llama.cpp's lo
     }
 }
 
-}
+}  // TEST_SUITE("quant")
 
 // llama.cpp's perplexity of the eval model's default mixes (K-quants with
 // Q5_0/Q5_1/Q4_0/Q8_0/Q6_K fallbacks, as real files of such shapes are made),
 // f32 keys and values, one window of 1024 tokens (quant/README.md).
 TEST_SUITE("quant_ppl") {
 
-TEST_CASE("wkv-eval-8m Q4_K_M and Q3_K_M: perplexity within 0.1% of llama.cpp's on the first 1024 tokens, CPU and GPU") {
+TEST_CASE(
+    "wkv-eval-8m Q4_K_M and Q3_K_M: perplexity within 0.1% of llama.cpp's on the first 1024 tokens, CPU and GPU") {
     const std::string doc = shared_file("corpora/pg19/news_from_nowhere_morris_1890.txt");
     const std::pair<const char*, double> files[] = {{"Q4_K_M", 204.1862}, {"Q3_K_M", 203.1752}};
     std::vector<std::vector<std::string>> runs;
     std::vector<std::string> labels, jsons;
     for (const auto& [type, ppl] : files) {
         for (bool cpu : {true, false}) {
-            jsons.push_back((temp_dir() / (std::string("eval8m.") + type + (cpu ? ".cpu" : ".gpu") + ".json")).string());
-            runs.push_back({"ppl", "-m", shared_file(std::string("models/quant/wkv-eval-8m.") + type + ".gguf"), "-f", doc, "--ctx", "1024",
-                            "--max-tokens", "1024", "--policy", "full", "--json", jsons.back()});
+            jsons.push_back(
+                (temp_dir() / (std::string("eval8m.") + type + (cpu ? ".cpu" : ".gpu") + ".json")).string());
+            runs.push_back({"ppl", "-m", shared_file(std::string("models/quant/wkv-eval-8m.") + type + ".gguf"), "-f",
+                            doc, "--ctx", "1024", "--max-tokens", "1024", "--policy", "full", "--json", jsons.back()});
             if (cpu) runs.back().push_back("--cpu");
             labels.push_back(std::string(type) + (cpu ? " CPU" : " GPU"));
         }
@@ -162,9 +173,10 @@ TEST_CASE("wkv-eval-8m Q4_K_M and Q3_K_M: perplexity within 0.1% of llama.cpp's 
         const Json r = parse_json(read_file(jsons[i])).at("results").at(0);
         const double want = files[i / 2].second;
         CHECK(r.at("tokens").get<double>() == 1023);
-        CHECK_MESSAGE(std::fabs(r.at("perplexity").get<double>() / want - 1) <= 1e-3, labels[i] << ": " << r.at("perplexity").get<double>() << " vs llama.cpp " << want);
+        CHECK_MESSAGE(std::fabs(r.at("perplexity").get<double>() / want - 1) <= 1e-3,
+                      labels[i] << ": " << r.at("perplexity").get<double>() << " vs llama.cpp " << want);
         MESSAGE(labels[i] << ": " << r.at("perplexity").get<double>() << " (llama.cpp " << want << ")");
     }
 }
 
-}
+}  // TEST_SUITE("quant_ppl")

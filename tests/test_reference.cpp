@@ -157,30 +157,33 @@ TEST_CASE("stories260K q8 (llama2.c v2): where its greedy text departs, and its 
     double worst = 0;
     int32_t token = 1;
     for (uint32_t pos = 0; pos < 4; pos++) {
-        worst = std::max(worst, max_abs_diff(engine.forward(token, pos), ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>()));
+        worst = std::max(worst, max_abs_diff(engine.forward(token, pos),
+                                             ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>()));
         token = expected[pos];
     }
     const std::vector<int32_t> got = greedy(q8, 256);
     size_t departs = 0;
     while (departs < got.size() && got[departs] == expected[departs]) departs++;
-    MESSAGE("q8_0 stories260K: max |logit error| at positions 0-3 = " << worst << "; greedy departs at token " << departs);
+    MESSAGE("q8_0 stories260K: max |logit error| at positions 0-3 = " << worst << "; greedy departs at token "
+                                                                      << departs);
     // Measured: 0.20 (logits span about +-15) and departure at token 114.
     CHECK(worst < 0.3);
-    CHECK(departs >= 64);     // the first sentences agree
-    CHECK(departs < 256);     // and it is really a different model
+    CHECK(departs >= 64);  // the first sentences agree
+    CHECK(departs < 256);  // and it is really a different model
 }
 
 TEST_CASE("wkv-eval-8m: logits, greedy tokens and per-token NLL match the PyTorch reference") {
     const Json ref = shared_json("models/wkv-eval-8m.reference.json");
     const std::vector<int32_t> expected = to_ids(ref.at("greedy_ids_256"));
-    const std::pair<const char*, double> files[] = {
-        {"models/wkv-eval-8m.bin", 1e-3}, {"models/wkv-eval-8m.f16.gguf", 0.05}};
+    const std::pair<const char*, double> files[] = {{"models/wkv-eval-8m.bin", 1e-3},
+                                                    {"models/wkv-eval-8m.f16.gguf", 0.05}};
     for (const auto& [file, tolerance] : files) {
         const Model model = load_model(shared_file(file));
         Reference engine(model, 4);
         int32_t token = 1;
         for (uint32_t pos = 0; pos < 4; pos++) {
-            const double err = max_abs_diff(engine.forward(token, pos), ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>());
+            const double err = max_abs_diff(engine.forward(token, pos),
+                                            ref.at("logits").at(std::to_string(pos)).get<std::vector<double>>());
             CHECK_MESSAGE(err < tolerance, file << " position " << pos << " max |logit error| " << err);
             token = expected[pos];
         }
@@ -308,4 +311,4 @@ TEST_CASE("sampler: top-p picks what sorting the whole distribution picks, peake
     }
 }
 
-}
+}  // TEST_SUITE("reference")

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <future>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "support.hpp"
 
@@ -17,7 +17,9 @@ using json = nlohmann::json;
 namespace {
 
 json chat_body(const std::string& user, int max_tokens, bool stream = false) {
-    return {{"messages", json::array({{{"role", "user"}, {"content", user}}})}, {"max_tokens", max_tokens}, {"temperature", 0},
+    return {{"messages", json::array({{{"role", "user"}, {"content", user}}})},
+            {"max_tokens", max_tokens},
+            {"temperature", 0},
             {"stream", stream}};
 }
 
@@ -56,7 +58,8 @@ TEST_CASE("endpoints: health, models, stats, chat and completions, streamed and 
     CHECK(c["usage"]["total_tokens"] == c["usage"]["prompt_tokens"].get<int>() + 12);
 
     // Streamed: "data: {...}" events, the text in deltas, a last event with the reason, then [DONE].
-    const auto streamed = client.Post("/v1/chat/completions", chat_body("Once upon a time", 12, true).dump(), "application/json");
+    const auto streamed =
+        client.Post("/v1/chat/completions", chat_body("Once upon a time", 12, true).dump(), "application/json");
     REQUIRE(streamed);
     CHECK(streamed->get_header_value("Content-Type") == "text/event-stream");
     std::string text, last_reason;
@@ -71,7 +74,8 @@ TEST_CASE("endpoints: health, models, stats, chat and completions, streamed and 
         }
         const json e = json::parse(event.substr(6));
         CHECK(e["object"] == "chat.completion.chunk");
-        if (e["choices"][0]["delta"].contains("content")) text += e["choices"][0]["delta"]["content"].get<std::string>();
+        if (e["choices"][0]["delta"].contains("content"))
+            text += e["choices"][0]["delta"]["content"].get<std::string>();
         if (!e["choices"][0]["finish_reason"].is_null()) last_reason = e["choices"][0]["finish_reason"];
         events++;
     }
@@ -93,7 +97,9 @@ TEST_CASE("endpoints: health, models, stats, chat and completions, streamed and 
     CHECK(usage_event["usage"]["prompt_tokens"] == c["usage"]["prompt_tokens"]);
 
     const json completion = json::parse(
-        client.Post("/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 6}, {"temperature", 0}}.dump(), "application/json")
+        client
+            .Post("/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 6}, {"temperature", 0}}.dump(),
+                  "application/json")
             ->body);
     CHECK(completion["object"] == "text_completion");
     CHECK(completion["choices"][0]["text"].get<std::string>().rfind(", there", 0) == 0);
@@ -115,11 +121,15 @@ TEST_CASE("endpoints: health, models, stats, chat and completions, streamed and 
     CHECK(error_of("/v1/chat/completions", "{not json")["message"] == "the body is not valid JSON");
     CHECK(error_of("/v1/chat/completions", "[1, 2]")["message"] == "the body is not a JSON object");
     CHECK(error_of("/v1/chat/completions", R"({"messages": "hi"})")["param"] == "messages");
-    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "robot", "content": "x"}]})")["param"] == "messages");
+    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "robot", "content": "x"}]})")["param"] ==
+          "messages");
     CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})")["param"] == "messages");
-    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "9"})")["param"] == "max_tokens");
-    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": -1})")["param"] == "temperature");
-    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 2})")["param"] == "n");
+    CHECK(error_of("/v1/chat/completions",
+                   R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "9"})")["param"] == "max_tokens");
+    CHECK(error_of("/v1/chat/completions",
+                   R"({"messages": [{"role": "user", "content": "x"}], "temperature": -1})")["param"] == "temperature");
+    CHECK(error_of("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 2})")["param"] ==
+          "n");
     CHECK(error_of("/v1/completions", R"({"prompt": ["a"]})")["param"] == "prompt");
     const auto big = client.Post("/v1/chat/completions", std::string(2 << 20, ' '), "application/json");
     REQUIRE(big);
@@ -157,13 +167,20 @@ TEST_CASE("two greedy clients at once get the tokens each gets alone; a client's
     CHECK(usage["total_tokens"] == usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
 }
 
-TEST_CASE("serve --cpu: the same two-slot conversation gives the GPU's greedy text, under weightedkv and the full cache") {
+TEST_CASE(
+    "serve --cpu: the same two-slot conversation gives the GPU's greedy text, under weightedkv and the full cache") {
     // WeightedKV at budget 24 evicts and merges within the first reply.
     for (const std::vector<std::string>& policy : {std::vector<std::string>{"--policy", "weightedkv", "--budget", "24"},
-                                                  std::vector<std::string>{"--policy", "full"}}) {
+                                                   std::vector<std::string>{"--policy", "full"}}) {
         CAPTURE(policy[1]);
-        std::vector<std::string> args = {"-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
-                                         "--chat-template", "llama2", "--parallel", "2"};
+        std::vector<std::string> args = {"-m",
+                                         shared_file("models/stories260K.bin"),
+                                         "-t",
+                                         shared_file("models/tok512.bin"),
+                                         "--chat-template",
+                                         "llama2",
+                                         "--parallel",
+                                         "2"};
         args.insert(args.end(), policy.begin(), policy.end());
         std::vector<std::string> on_cpu = args;
         on_cpu.push_back("--cpu");
@@ -181,7 +198,8 @@ TEST_CASE("serve --cpu: the same two-slot conversation gives the GPU's greedy te
                 body["messages"].push_back({{"role", "user"}, {"content", second}});
                 return std::vector<std::string>{one, ask(body)};
             };
-            auto a = std::async(std::launch::async, [&] { return conversation("Once upon a time", "What did she see?"); });
+            auto a =
+                std::async(std::launch::async, [&] { return conversation("Once upon a time", "What did she see?"); });
             auto b = std::async(std::launch::async, [&] { return conversation("The big dog", "And then?"); });
             return std::vector<std::vector<std::string>>{a.get(), b.get()};
         };
@@ -252,12 +270,16 @@ TEST_CASE("a client that disconnects mid-stream frees its slot at once; a full q
 TEST_CASE("the demo page in headless Chromium: it sends a message, shows the reply, and charts the cache") {
     ServerProcess server(stories_server());
     const std::string chromium = "/usr/bin/chromium";
-    REQUIRE_MESSAGE(::access(chromium.c_str(), X_OK) == 0, "chromium is not installed (apt-get install chromium; setup.sh does)");
+    REQUIRE_MESSAGE(::access(chromium.c_str(), X_OK) == 0,
+                    "chromium is not installed (apt-get install chromium; setup.sh does)");
     // The page sends ?say= at once, asking for the reply whole (&stream=0): the virtual clock waits for it,
     // then lets the chart poll. (Streaming is tested over HTTP above.)
     const std::string dom = (temp_dir() / "page.html").string();
-    const std::string command = chromium + " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=8000 "
-                                           "--dump-dom '" + server.url() + "/?say=Once%20upon%20a%20time&stream=0' > " + dom + " 2>/dev/null";
+    const std::string command =
+        chromium +
+        " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=8000 "
+        "--dump-dom '" +
+        server.url() + "/?say=Once%20upon%20a%20time&stream=0' > " + dom + " 2>/dev/null";
     CHECK(std::system(command.c_str()) == 0);
     const std::string page = read_file(dom);
     CHECK_MESSAGE(page.find("data-replies=\"1\"") != std::string::npos, page.substr(0, 2000));
@@ -273,4 +295,4 @@ TEST_CASE("the demo page in headless Chromium: it sends a message, shows the rep
     CHECK(std::stoll(k[1]) > 0);
 }
 
-}
+}  // TEST_SUITE("serve")

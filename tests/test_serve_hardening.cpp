@@ -16,9 +16,8 @@
 #include <cerrno>
 #include <chrono>
 #include <future>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "model/utf8_stream.hpp"
 #include "support.hpp"
@@ -112,14 +111,18 @@ TEST_CASE("hot sampling through byte tokens: every reply is valid UTF-8, streame
     // 100 the model samples them at random, so replies end inside characters and hold bytes
     // no character can start with. The JSON writer refused those and took the server down.
     ServerProcess server(stories_server({"--parallel", "2"}));
-    for (const auto& [path, seed] : std::vector<std::pair<std::string, int>>{{"/v1/completions", 1}, {"/v1/chat/completions", 7}}) {
+    for (const auto& [path, seed] :
+         std::vector<std::pair<std::string, int>>{{"/v1/completions", 1}, {"/v1/chat/completions", 7}}) {
         json body = {{"max_tokens", 200}, {"temperature", 100}, {"seed", seed}};
-        if (path == "/v1/completions") body["prompt"] = "Once";
-        else body["messages"] = json::array({{{"role", "user"}, {"content", "Once"}}});
+        if (path == "/v1/completions")
+            body["prompt"] = "Once";
+        else
+            body["messages"] = json::array({{{"role", "user"}, {"content", "Once"}}});
         const std::string whole_body = post(server.port(), path, body);
         const json whole = json::parse(whole_body);
         const json& choice = whole["choices"][0];
-        const std::string whole_text = path == "/v1/completions" ? choice["text"].get<std::string>() : choice["message"]["content"].get<std::string>();
+        const std::string whole_text = path == "/v1/completions" ? choice["text"].get<std::string>()
+                                                                 : choice["message"]["content"].get<std::string>();
         body["stream"] = true;
         bool done = false;
         std::string streamed;
@@ -127,7 +130,8 @@ TEST_CASE("hot sampling through byte tokens: every reply is valid UTF-8, streame
             REQUIRE_MESSAGE(!e.contains("error"), e.dump());
             const json& c = e["choices"][0];
             if (c.contains("text")) streamed += c["text"].get<std::string>();
-            if (c.contains("delta") && c["delta"].contains("content")) streamed += c["delta"]["content"].get<std::string>();
+            if (c.contains("delta") && c["delta"].contains("content"))
+                streamed += c["delta"]["content"].get<std::string>();
         }
         CHECK(done);
         CHECK(streamed == whole_text);  // one seed, one reply: whole characters either way
@@ -144,11 +148,13 @@ TEST_CASE("SIGTERM with a whole and a streamed request running: both are told, a
     const int port = server.port();
     auto whole = std::async(std::launch::async, [port] {
         int status = 0;
-        const std::string body = post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 100000}, {"temperature", 0}}, 60, &status);
+        const std::string body = post(port, "/v1/completions",
+                                      {{"prompt", "Once"}, {"max_tokens", 100000}, {"temperature", 0}}, 60, &status);
         return std::make_pair(status, body);
     });
     auto streamed = std::async(std::launch::async, [port] {
-        return post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 100000}, {"temperature", 0}, {"stream", true}}, 60);
+        return post(port, "/v1/completions",
+                    {{"prompt", "Once"}, {"max_tokens", 100000}, {"temperature", 0}, {"stream", true}}, 60);
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both decoding
     const auto start = clock_type::now();
@@ -171,9 +177,10 @@ TEST_CASE("a client that gives up on a whole request frees its slot, and one tha
     auto give_up = [port] {
         httplib::Client client("127.0.0.1", port);
         client.set_read_timeout(1);  // then it closes the connection
-        client.Post("/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 1000000}, {"temperature", 0}}.dump(), "application/json");
+        client.Post("/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 1000000}, {"temperature", 0}}.dump(),
+                    "application/json");
     };
-    auto first = std::async(std::launch::async, give_up);   // takes the slot
+    auto first = std::async(std::launch::async, give_up);  // takes the slot
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto second = std::async(std::launch::async, give_up);  // waits in the queue
     first.get();
@@ -260,24 +267,28 @@ TEST_CASE("HTTP-level defences: chunked bodies past the limit, pipelining, error
         const std::string body = R"({"prompt":"Once","max_tokens":2,"temperature":0})";
         char size[16];
         std::snprintf(size, sizeof(size), "%zx", body.size());
-        const std::string ok = send_raw(port, "POST /v1/completions HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
-                                                  size + "\r\n" + body + "\r\n0\r\n\r\n");
+        const std::string ok = send_raw(port, "POST /v1/completions HTTP/1.1\r\n" + host +
+                                                  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + size +
+                                                  "\r\n" + body + "\r\n0\r\n\r\n");
         CHECK(ok.rfind("HTTP/1.1 200", 0) == 0);
     }
     SUBCASE("pipelined requests are answered in order") {
         const std::string body = R"({"prompt":"Once","max_tokens":2,"temperature":0})";
         const std::string get = "GET /health HTTP/1.1\r\n" + host + "\r\n";
-        const std::string got = send_raw(port, get + get + get + "POST /v1/completions HTTP/1.1\r\n" + host + "Content-Length: " +
-                                                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+        const std::string got = send_raw(port, get + get + get + "POST /v1/completions HTTP/1.1\r\n" + host +
+                                                   "Content-Length: " + std::to_string(body.size()) +
+                                                   "\r\nConnection: close\r\n\r\n" + body);
         CHECK(count_of(got, "HTTP/1.1 200") == 4);
         CHECK(count_of(got, "{\"status\":\"ok\"}") == 3);
         CHECK(got.rfind("text_completion") > got.rfind("{\"status\":\"ok\"}"));
     }
     SUBCASE("errors the HTTP layer answers carry an OpenAI error object; other methods get 405") {
-        const std::string over = send_raw(port, "POST /v1/completions HTTP/1.1\r\n" + host + "Content-Length: 1048577\r\n\r\n");
+        const std::string over =
+            send_raw(port, "POST /v1/completions HTTP/1.1\r\n" + host + "Content-Length: 1048577\r\n\r\n");
         CHECK(over.rfind("HTTP/1.1 413", 0) == 0);
         CHECK(body_of(over)["error"]["message"].get<std::string>().find("larger than") != std::string::npos);
-        const std::string long_line = send_raw(port, "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n" + host + "\r\n");
+        const std::string long_line =
+            send_raw(port, "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n" + host + "\r\n");
         CHECK(long_line.rfind("HTTP/1.1 414", 0) == 0);
         CHECK(body_of(long_line)["error"].contains("message"));
         const std::string garbage = send_raw(port, "this is not http\r\n\r\n");
@@ -295,14 +306,15 @@ TEST_CASE("HTTP-level defences: chunked bodies past the limit, pipelining, error
         const auto ok = client.Get("/health");
         CHECK(ok->status == 200);
         CHECK(ok->get_header_value("X-Content-Type-Options") == "nosniff");
-        const std::string rebound = send_raw(port, "GET /health HTTP/1.1\r\nHost: attacker.example:" + std::to_string(port) + "\r\n\r\n");
+        const std::string rebound =
+            send_raw(port, "GET /health HTTP/1.1\r\nHost: attacker.example:" + std::to_string(port) + "\r\n\r\n");
         CHECK(rebound.rfind("HTTP/1.1 403", 0) == 0);
         CHECK(body_of(rebound)["error"].contains("message"));
         const std::string body = R"({"prompt":"Once","max_tokens":2,"temperature":0})";
         auto with_origin = [&](const std::string& origin) {
             return send_raw(port, "POST /v1/completions HTTP/1.1\r\n" + host + "Origin: " + origin +
-                                      "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
-                                      "\r\n\r\n" + body);
+                                      "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+                                      std::to_string(body.size()) + "\r\n\r\n" + body);
         };
         CHECK(with_origin("http://attacker.example").rfind("HTTP/1.1 403", 0) == 0);
         CHECK(with_origin("null").rfind("HTTP/1.1 403", 0) == 0);
@@ -313,8 +325,10 @@ TEST_CASE("HTTP-level defences: chunked bodies past the limit, pipelining, error
 TEST_CASE("--allowed-host adds a name; more connections than --max-connections get 503 at once") {
     ServerProcess server(stories_server({"--allowed-host", "wkv.internal", "--max-connections", "4"}));
     const int port = server.port();
-    CHECK(send_raw(port, "GET /health HTTP/1.1\r\nHost: wkv.internal:80\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0);
-    CHECK(send_raw(port, "GET /health HTTP/1.1\r\nHost: other.internal\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 403", 0) == 0);
+    CHECK(send_raw(port, "GET /health HTTP/1.1\r\nHost: wkv.internal:80\r\nConnection: close\r\n\r\n")
+              .rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(send_raw(port, "GET /health HTTP/1.1\r\nHost: other.internal\r\nConnection: close\r\n\r\n")
+              .rfind("HTTP/1.1 403", 0) == 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the probes' connections are closed
     std::vector<int> held;
     for (int i = 0; i < 4; i++) held.push_back(connect_to(port));
@@ -337,9 +351,15 @@ TEST_CASE("OpenAI fields wkv does not implement are refused by name; text parts 
     ServerProcess server(stories_server({"--max-tokens-per-request", "30"}));
     const int port = server.port();
     const json user = json::array({{{"role", "user"}, {"content", "Once"}}});
-    for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{
-             {"logprobs", true}, {"top_logprobs", 2}, {"response_format", {{"type", "json_object"}}}, {"tools", json::array({{{"type", "function"}}})},
-             {"tool_choice", "auto"}, {"echo", true}, {"suffix", "end"}, {"best_of", 2}}) {
+    for (const auto& [field, value] :
+         std::vector<std::pair<std::string, json>>{{"logprobs", true},
+                                                   {"top_logprobs", 2},
+                                                   {"response_format", {{"type", "json_object"}}},
+                                                   {"tools", json::array({{{"type", "function"}}})},
+                                                   {"tool_choice", "auto"},
+                                                   {"echo", true},
+                                                   {"suffix", "end"},
+                                                   {"best_of", 2}}) {
         json body = {{"messages", user}, {field, value}};
         int status = 0;
         const json error = json::parse(post(port, "/v1/chat/completions", body, 30, &status))["error"];
@@ -349,24 +369,36 @@ TEST_CASE("OpenAI fields wkv does not implement are refused by name; text parts 
     // Values that ask for nothing are fine.
     int status = 0;
     post(port, "/v1/chat/completions",
-         {{"messages", user}, {"logprobs", false}, {"response_format", {{"type", "text"}}}, {"max_tokens", 2}, {"temperature", 0}}, 30, &status);
+         {{"messages", user},
+          {"logprobs", false},
+          {"response_format", {{"type", "text"}}},
+          {"max_tokens", 2},
+          {"temperature", 0}},
+         30, &status);
     CHECK(status == 200);
     // Content as text parts is the same message as the plain string.
-    const json plain = json::parse(post(port, "/v1/chat/completions", {{"messages", user}, {"max_tokens", 100}, {"temperature", 0}}));
-    const json parts = json::parse(post(
-        port, "/v1/chat/completions",
-        {{"messages", json::array({{{"role", "user"}, {"content", json::array({{{"type", "text"}, {"text", "On"}}, {{"type", "text"}, {"text", "ce"}}})}}})},
-         {"max_tokens", 100},
-         {"temperature", 0}}));
+    const json plain =
+        json::parse(post(port, "/v1/chat/completions", {{"messages", user}, {"max_tokens", 100}, {"temperature", 0}}));
+    const json parts =
+        json::parse(post(port, "/v1/chat/completions",
+                         {{"messages", json::array({{{"role", "user"},
+                                                     {"content", json::array({{{"type", "text"}, {"text", "On"}},
+                                                                              {{"type", "text"}, {"text", "ce"}}})}}})},
+                          {"max_tokens", 100},
+                          {"temperature", 0}}));
     CHECK(parts["choices"][0]["message"] == plain["choices"][0]["message"]);
-    const json capped = json::parse(post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 100}, {"temperature", 0}}));
+    const json capped =
+        json::parse(post(port, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 100}, {"temperature", 0}}));
     CHECK(capped["usage"]["completion_tokens"] == 30);  // the server's cap, not the 100 asked
-    const json image = json::parse(post(port, "/v1/chat/completions",
-                                        {{"messages", json::array({{{"role", "user"}, {"content", json::array({{{"type", "image_url"}}})}}})}}, 30, &status));
+    const json image = json::parse(
+        post(port, "/v1/chat/completions",
+             {{"messages", json::array({{{"role", "user"}, {"content", json::array({{{"type", "image_url"}}})}}})}}, 30,
+             &status));
     CHECK(status == 400);
     CHECK(image["error"]["param"] == "messages");
     const json system_only =
-        json::parse(post(port, "/v1/chat/completions", {{"messages", json::array({{{"role", "system"}, {"content", "Be brief."}}})}}, 30, &status));
+        json::parse(post(port, "/v1/chat/completions",
+                         {{"messages", json::array({{{"role", "system"}, {"content", "Be brief."}}})}}, 30, &status));
     CHECK(status == 400);
     CHECK(system_only["error"]["param"] == "messages");
     // A prompt over the cap is refused whole, naming it.
@@ -378,4 +410,4 @@ TEST_CASE("OpenAI fields wkv does not implement are refused by name; text parts 
     CHECK(long_prompt["error"]["message"].get<std::string>().find("--max-tokens-per-request") != std::string::npos);
 }
 
-}
+}  // TEST_SUITE("serve")

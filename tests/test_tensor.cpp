@@ -16,7 +16,7 @@ TEST_CASE("f16 conversion: known values, and every half round-trips exactly") {
     CHECK(f16_to_f32(0x3C00) == 1.0f);
     CHECK(f16_to_f32(0xC000) == -2.0f);
     CHECK(f16_to_f32(0x7BFF) == 65504.0f);
-    CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+    CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24));     // smallest subnormal
     CHECK(f16_to_f32(0x03FF) == std::ldexp(1023.0f, -24));  // largest subnormal
     CHECK(std::isinf(f16_to_f32(0x7C00)));
     CHECK(std::isnan(f16_to_f32(0x7E00)));
@@ -94,4 +94,4 @@ TEST_CASE("tensor sizes: overflow and shapes that do not fit a format are errors
     CHECK_THROWS_AS(tensor_bytes("t", TensorType::q8_grouped, 1, 32, 0), Error);
 }
 
-}
+}  // TEST_SUITE("tensor")

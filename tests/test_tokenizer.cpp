@@ -40,7 +40,7 @@ TEST_CASE("llama2 sentencepiece model: ids checked by hand") {
     CHECK(t.vocab_size() == 32000);
     CHECK(t.bos_id() == 1);
     CHECK(t.eos_id() == 2);
-    CHECK(t.encode("Hello world", true) == ids({1, 15043, 3186}));       // "▁Hello" "▁world"
+    CHECK(t.encode("Hello world", true) == ids({1, 15043, 3186}));  // "▁Hello" "▁world"
     CHECK(t.encode("Hello, world!", false) == ids({15043, 29892, 3186, 29991}));
     CHECK(t.encode("", true) == ids({1}));
     CHECK(t.encode("", false).empty());
@@ -55,7 +55,9 @@ TEST_CASE("tok512.bin (llama2.c): encodes the reference story as the model gener
     // The first sentence of the greedy text, and the tokens that produced it.
     const std::string sentence = "Once upon a time, there was a little girl named Lily.";
     size_t n = 0;
-    while (n < greedy.size() && t.decode(std::vector<int32_t>(greedy.begin(), greedy.begin() + static_cast<long>(n))) != sentence) n++;
+    while (n < greedy.size() &&
+           t.decode(std::vector<int32_t>(greedy.begin(), greedy.begin() + static_cast<long>(n))) != sentence)
+        n++;
     REQUIRE(n < greedy.size());
     std::vector<int32_t> expected = {1};
     expected.insert(expected.end(), greedy.begin(), greedy.begin() + static_cast<long>(n));
@@ -77,7 +79,9 @@ TEST_CASE("byte fallback: a character outside the vocabulary becomes its UTF-8 b
     CHECK(t.decode_piece(1, 1).empty());  // nor BOS
 }
 
-TEST_CASE("three encoders of the Llama 2 vocabulary agree on the corpora: sentencepiece, llama2.c tokenizer.bin, GGUF vocab") {
+TEST_CASE(
+    "three encoders of the Llama 2 vocabulary agree on the corpora: sentencepiece, llama2.c tokenizer.bin, GGUF "
+    "vocab") {
     const Tokenizer sp = Tokenizer::load(shared_file("models/llama2-tokenizer.model"));
     const Tokenizer bin = Tokenizer::load(shared_file("models/llama2-tokenizer.bin"));
     const Model gguf = load_model(shared_file("models/llama-2-tiny-random.gguf"));
@@ -91,7 +95,8 @@ TEST_CASE("three encoders of the Llama 2 vocabulary agree on the corpora: senten
     }
 }
 
-TEST_CASE("any bytes, as sentencepiece has them: the same ids from every encoder, and decode(encode(x)) == normalize(x)") {
+TEST_CASE(
+    "any bytes, as sentencepiece has them: the same ids from every encoder, and decode(encode(x)) == normalize(x)") {
     const Tokenizer sp = Tokenizer::load(shared_file("models/llama2-tokenizer.model"));
     const Tokenizer bin = Tokenizer::load(shared_file("models/llama2-tokenizer.bin"));
     const Model gguf = load_model(shared_file("models/llama-2-tiny-random.gguf"));
@@ -102,7 +107,8 @@ TEST_CASE("any bytes, as sentencepiece has them: the same ids from every encoder
     CHECK(Tokenizer::normalize("a\xFF\xE2\x96 \xE2\x96\x81x\xED\xA0\x80\xF4\x90\x80\x80\xC0\xAF") ==
           "a\uFFFD\uFFFD\uFFFD  x\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD");
     CHECK(Tokenizer::normalize("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");
-    std::vector<std::string> texts = {"\x80", "\xFF abc", "\xE2\x96\x81hello", "x\xE2\x96\x81y", "\xF0\x9F\x98\x80 hi", std::string("a\0b", 3)};
+    std::vector<std::string> texts = {
+        "\x80", "\xFF abc", "\xE2\x96\x81hello", "x\xE2\x96\x81y", "\xF0\x9F\x98\x80 hi", std::string("a\0b", 3)};
     std::mt19937 rng(20261129);
     for (int i = 0; i < 2000; i++) {
         std::string text(1 + rng() % 12, ' ');
@@ -164,7 +170,8 @@ TEST_CASE("hostile tokenizer files") {
             CHECK(std::string(e.what()).rfind(path + ": ", 0) == 0);
         }
     }
-    CHECK(tokenizer_error(std::vector<uint8_t>(good.begin(), good.begin() + 6), "cut6.bin").find("truncated") != std::string::npos);
+    CHECK(tokenizer_error(std::vector<uint8_t>(good.begin(), good.begin() + 6), "cut6.bin").find("truncated") !=
+          std::string::npos);
     std::vector<uint8_t> bad = good;
     const int32_t negative = -5;
     std::memcpy(&bad[8], &negative, 4);  // first token's length
@@ -174,11 +181,12 @@ TEST_CASE("hostile tokenizer files") {
     std::memcpy(&bad[0], &zero, 4);
     CHECK(tokenizer_error(bad, "zero.bin").find("max_token_length 0") != std::string::npos);
     CHECK(tokenizer_error({}, "empty.bin").find("empty") != std::string::npos);
-    CHECK(tokenizer_error({'n', 'o', 't', ' ', 'a', ' ', 'm', 'o', 'd', 'e', 'l'}, "garbage.model").find("not a sentencepiece model") !=
-          std::string::npos);
+    CHECK(tokenizer_error({'n', 'o', 't', ' ', 'a', ' ', 'm', 'o', 'd', 'e', 'l'}, "garbage.model")
+              .find("not a sentencepiece model") != std::string::npos);
     const std::vector<uint8_t> model = read_bytes(shared_file("models/wkv-eval-8m.tokenizer.model"));
     CHECK(!tokenizer_error(std::vector<uint8_t>(model.begin(), model.begin() + 1000), "cut.model").empty());
-    CHECK_THROWS_WITH_AS(Tokenizer::load("/nonexistent/t.model"), "/nonexistent/t.model: cannot open: No such file or directory", Error);
+    CHECK_THROWS_WITH_AS(Tokenizer::load("/nonexistent/t.model"),
+                         "/nonexistent/t.model: cannot open: No such file or directory", Error);
 }
 
-}
+}  // TEST_SUITE("tokenizer")

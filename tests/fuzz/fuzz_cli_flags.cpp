@@ -10,8 +10,9 @@
 
 namespace {
 
-const wkv::CommandSpec* const kCommands[] = {&wkv::kGenerateCommand, &wkv::kChatCommand, &wkv::kServeCommand, &wkv::kInfoCommand,
-                                             &wkv::kDevicesCommand,  &wkv::kPplCommand,  &wkv::kBenchCommand, &wkv::kConformanceCommand};
+const wkv::CommandSpec* const kCommands[] = {&wkv::kGenerateCommand, &wkv::kChatCommand,       &wkv::kServeCommand,
+                                             &wkv::kInfoCommand,     &wkv::kDevicesCommand,    &wkv::kPplCommand,
+                                             &wkv::kBenchCommand,    &wkv::kConformanceCommand};
 
 bool offers(const wkv::CommandSpec& c, const std::string& flag) {
     for (const wkv::FlagSpec& f : c.flags) {
@@ -27,8 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const wkv::CommandSpec& command = *kCommands[data[0] % std::size(kCommands)];
     std::vector<std::string> words(1);
     for (size_t i = 1; i < size; i++) {
-        if (data[i] == 0) words.emplace_back();
-        else words.back() += static_cast<char>(data[i]);
+        if (data[i] == 0)
+            words.emplace_back();
+        else
+            words.back() += static_cast<char>(data[i]);
     }
     if (words.size() == 1 && words[0].empty()) words.clear();
 
@@ -38,8 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     wkv::fuzz::expect_only_errors([&] {
         const wkv::Args args(command, words);
         if (offers(command, "--policy")) {
-            if (command.name == "ppl") (void)wkv::cache_settings_list(args, config, 128);
-            else (void)wkv::cache_settings(args, config);
+            if (command.name == "ppl")
+                (void)wkv::cache_settings_list(args, config, 128);
+            else
+                (void)wkv::cache_settings(args, config);
         }
         if (offers(command, "--temp")) (void)wkv::sampler_settings(args);
         for (const wkv::FlagSpec& f : command.flags) {

@@ -23,7 +23,10 @@ inline std::string as_file(const uint8_t* data, size_t size, const std::string& 
     static const std::string folder = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     static std::set<std::string> written;  // removed at exit
     const std::string path = folder + "/wkv-fuzz-" + std::to_string(::getpid()) + suffix;
-    if (written.empty()) std::atexit([] { for (const std::string& p : written) ::unlink(p.c_str()); });
+    if (written.empty())
+        std::atexit([] {
+            for (const std::string& p : written) ::unlink(p.c_str());
+        });
     written.insert(path);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) std::abort();
@@ -46,7 +49,8 @@ void expect_only_errors(F&& f) {
     } catch (const Error& e) {
         for (const char* c = e.what(); *c; c++) {
             if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) {
-                std::fprintf(stderr, "finding: an error message holds a control character: %s\n", one_line(e.what()).c_str());
+                std::fprintf(stderr, "finding: an error message holds a control character: %s\n",
+                             one_line(e.what()).c_str());
                 std::abort();
             }
         }

@@ -15,10 +15,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "fuzz_input.hpp"
 
@@ -44,9 +43,11 @@ void start_server() {
         // The server's own leaks at exit are the sanitizer stage's business, not this harness's.
         ::setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
         if (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr)) _exit(127);
-        const std::string model = wkv::fuzz::shared_path("models/stories260K.bin"), tok = wkv::fuzz::shared_path("models/tok512.bin");
-        ::execl(WKV_BINARY, WKV_BINARY, "serve", "-m", model.c_str(), "-t", tok.c_str(), "--chat-template", "llama2", "--policy", "weightedkv",
-                "--budget", "32", "--parallel", "2", "--port", "0", "--port-file", port_file.c_str(), nullptr);
+        const std::string model = wkv::fuzz::shared_path("models/stories260K.bin"),
+                          tok = wkv::fuzz::shared_path("models/tok512.bin");
+        ::execl(WKV_BINARY, WKV_BINARY, "serve", "-m", model.c_str(), "-t", tok.c_str(), "--chat-template", "llama2",
+                "--policy", "weightedkv", "--budget", "32", "--parallel", "2", "--port", "0", "--port-file",
+                port_file.c_str(), nullptr);
         _exit(127);
     }
     std::atexit([] {
@@ -82,8 +83,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int seed = data[2] | (data[3] << 8);
     const std::string text(reinterpret_cast<const char*>(data + 4), size - 4);
     json body = {{"max_tokens", 24}, {"temperature", temperature}, {"seed", seed}, {"stream", stream}};
-    if (chat) body["messages"] = json::array({{{"role", "user"}, {"content", valid_utf8(text) ? text : "?"}}});
-    else body["prompt"] = valid_utf8(text) ? text : "?";
+    if (chat)
+        body["messages"] = json::array({{{"role", "user"}, {"content", valid_utf8(text) ? text : "?"}}});
+    else
+        body["prompt"] = valid_utf8(text) ? text : "?";
 
     httplib::Client client("127.0.0.1", g_port);
     client.set_read_timeout(60);

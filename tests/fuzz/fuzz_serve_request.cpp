@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         const wkv::ParsedRequest r = wkv::parse_request(body, is_chat, 16);
         wkv::fuzz::expect_only_errors([&] {
-            if (is_chat) (void)chat.render(r.job->messages, true);
-            else (void)tokenizer.encode(r.job->prompt, true);
+            if (is_chat)
+                (void)chat.render(r.job->messages, true);
+            else
+                (void)tokenizer.encode(r.job->prompt, true);
         });
     } catch (const wkv::BadRequest& e) {
         if (e.message.empty()) std::abort();  // a 400 must say what is wrong
