@@ -51,8 +51,10 @@ std::string one_line(std::string_view message) {
     std::string out;
     for (char ch : message) {
         const auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c == 0x7f) out += hex_byte(c);
-        else out += ch;
+        if (c < 0x20 || c == 0x7f)
+            out += hex_byte(c);
+        else
+            out += ch;
     }
     return out;
 }

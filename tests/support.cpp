@@ -193,17 +193,17 @@ RunResult ServerProcess::stop(int signal) {
     return result_;
 }
 
+std::vector<std::string> stories_args(const std::string& command, std::initializer_list<std::string> more) {
+    const std::string model = shared_file("models/stories260K.bin"), tokenizer = shared_file("models/tok512.bin");
+    std::vector<std::string> a = {"-m", model, "-t", tokenizer};
+    if (!command.empty()) a.insert(a.begin(), command);
+    a.insert(a.end(), more);
+    return a;
+}
+
 std::vector<std::string> stories_server(std::initializer_list<std::string> more) {
-    std::vector<std::string> a = {"-m",
-                                  shared_file("models/stories260K.bin"),
-                                  "-t",
-                                  shared_file("models/tok512.bin"),
-                                  "--chat-template",
-                                  "llama2",
-                                  "--policy",
-                                  "weightedkv",
-                                  "--budget",
-                                  "64"};
+    std::vector<std::string> a =
+        stories_args("", {"--chat-template", "llama2", "--policy", "weightedkv", "--budget", "64"});
     a.insert(a.end(), more);
     return a;
 }

@@ -73,6 +73,9 @@ private:
     RunResult result_;
 };
 
+// `COMMAND -m stories260K.bin -t tok512.bin`, then `more` (no command when it is "").
+std::vector<std::string> stories_args(const std::string& command, std::initializer_list<std::string> more);
+
 // The arguments after "serve" for stories260K with the Llama 2 template and WeightedKV at budget 64, then `more`.
 std::vector<std::string> stories_server(std::initializer_list<std::string> more = {});
 

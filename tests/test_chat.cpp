@@ -105,21 +105,8 @@ TEST_CASE("a conversation continued turn by turn is the conversation rendered wh
 }
 
 TEST_CASE("wkv chat from a script: replies stream, the cache carries over and stays one size, /reset starts again") {
-    const std::vector<std::string> args = {"chat",
-                                           "-m",
-                                           shared_file("models/stories260K.bin"),
-                                           "-t",
-                                           shared_file("models/tok512.bin"),
-                                           "--chat-template",
-                                           "llama2",
-                                           "--temp",
-                                           "0",
-                                           "-n",
-                                           "24",
-                                           "--policy",
-                                           "weightedkv",
-                                           "--budget",
-                                           "32"};
+    const std::vector<std::string> args = stories_args(
+        "chat", {"--chat-template", "llama2", "--temp", "0", "-n", "24", "--policy", "weightedkv", "--budget", "32"});
     const RunResult r = run_wkv_with_input(
         args, "Once upon a time\n/stats\nThe dog ran\nA big tree\n/reset\nOnce upon a time\n/exit\nnot read\n");
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -156,17 +143,7 @@ TEST_CASE("wkv chat from a script: replies stream, the cache carries over and st
 }
 
 TEST_CASE("wkv chat: a line starting with '/' is a command; unknown ones are not sent; '//' sends a '/'") {
-    const std::vector<std::string> args = {"chat",
-                                           "-m",
-                                           shared_file("models/stories260K.bin"),
-                                           "-t",
-                                           shared_file("models/tok512.bin"),
-                                           "--chat-template",
-                                           "llama2",
-                                           "--temp",
-                                           "0",
-                                           "-n",
-                                           "8"};
+    const std::vector<std::string> args = stories_args("chat", {"--chat-template", "llama2", "--temp", "0", "-n", "8"});
     const RunResult r = run_wkv_with_input(args, "/\n/unknown\n/stats extra\n/help\n//text\n");
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     for (const char* line : {"unknown command /;", "unknown command /unknown;", "unknown command /stats extra;"}) {

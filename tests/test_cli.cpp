@@ -170,17 +170,8 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
 }
 
 TEST_CASE("generate: --ignore-eos goes on through the end of the story; --stats-every reports memory") {
-    const std::vector<std::string> args = {"generate",
-                                           "-m",
-                                           shared_file("models/stories260K.bin"),
-                                           "-t",
-                                           shared_file("models/tok512.bin"),
-                                           "--temp",
-                                           "0",
-                                           "-n",
-                                           "500",
-                                           "--stats-every",
-                                           "200"};
+    const std::vector<std::string> args =
+        stories_args("generate", {"--temp", "0", "-n", "500", "--stats-every", "200"});
     const RunResult stops = run_wkv(args);  // the greedy story ends after 345 tokens
     std::vector<std::string> through = args;
     through.push_back("--ignore-eos");
@@ -271,18 +262,8 @@ TEST_CASE("--json: checked before the run, written whole or not at all, through 
 }
 
 TEST_CASE("generate: --max-tokens-per-request refuses a prompt or -n over it, in one line; 0 lifts it") {
-    const std::vector<std::string> base = {"generate",
-                                           "-m",
-                                           shared_file("models/stories260K.bin"),
-                                           "-t",
-                                           shared_file("models/tok512.bin"),
-                                           "--temp",
-                                           "0",
-                                           "--cpu",
-                                           "--policy",
-                                           "weightedkv",
-                                           "--budget",
-                                           "32"};
+    const std::vector<std::string> base =
+        stories_args("generate", {"--temp", "0", "--cpu", "--policy", "weightedkv", "--budget", "32"});
     auto with = [&](std::initializer_list<std::string> more) {
         std::vector<std::string> a = base;
         a.insert(a.end(), more);

@@ -123,15 +123,9 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     CHECK(why_it_does_not_fit(plan, device).empty());
 
     // The CLI, with the device's memory lowered: exit 3, one line, no upload started.
-    const std::vector<std::string> args = {"generate",
-                                           "-m",
-                                           shared_file("models/wkv-eval-8m.bin"),
-                                           "-t",
-                                           shared_file("models/wkv-eval-8m.tokenizer.model"),
-                                           "-n",
-                                           "4",
-                                           "--temp",
-                                           "0"};
+    const std::string eval = shared_file("models/wkv-eval-8m.bin");
+    const std::string eval_tokenizer = shared_file("models/wkv-eval-8m.tokenizer.model");
+    const std::vector<std::string> args = {"generate", "-m", eval, "-t", eval_tokenizer, "-n", "4", "--temp", "0"};
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "40000000"}}), 3,
                 "entries would fit (-c/--ctx-size or --budget)");
     check_error(run_wkv_with_env(args, {{"WKV_DEVICE_MEMORY", "30000000"}}), 3, "a smaller quantisation");
@@ -154,17 +148,7 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
 
 TEST_CASE("lowered device limits: weights split into chunks under WKV_MAX_STORAGE_BUFFER_RANGE give the same text") {
     // (-c 64: the full 512-entry cache's keys would not fit a 40 kB binding, and wkv would say so.)
-    const std::vector<std::string> args = {"generate",
-                                           "-m",
-                                           shared_file("models/stories260K.bin"),
-                                           "-t",
-                                           shared_file("models/tok512.bin"),
-                                           "-n",
-                                           "24",
-                                           "--temp",
-                                           "0",
-                                           "-c",
-                                           "64"};
+    const std::vector<std::string> args = stories_args("generate", {"-n", "24", "--temp", "0", "-c", "64"});
     const RunResult normal = run_wkv(args);
     const RunResult split =
         run_wkv_with_env(args, {{"WKV_MAX_STORAGE_BUFFER_RANGE", "40000"}, {"WKV_VALIDATION", "1"}});

@@ -333,23 +333,9 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     const std::string text = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 3000);
     const std::string a = write_text("doc_a.txt", text.substr(0, 1500)), b = write_text("doc_b.txt", text.substr(1500));
     const std::string json = (temp_dir() / "ppl.json").string();
-    const std::vector<std::string> common = {"ppl",
-                                             "-m",
-                                             shared_file("models/stories260K.bin"),
-                                             "-t",
-                                             shared_file("models/tok512.bin"),
-                                             "-f",
-                                             a,
-                                             "-f",
-                                             b,
-                                             "--ctx",
-                                             "64",
-                                             "--max-tokens",
-                                             "150",
-                                             "--policy",
-                                             "full,streaming,weightedkv",
-                                             "--budget",
-                                             "16,32"};
+    const std::vector<std::string> common =
+        stories_args("ppl", {"-f", a, "-f", b, "--ctx", "64", "--max-tokens", "150", "--policy",
+                             "full,streaming,weightedkv", "--budget", "16,32"});
     std::vector<std::string> gpu_args = common;
     gpu_args.insert(gpu_args.end(), {"--json", json});
     const RunResult gpu = run_wkv(gpu_args);

@@ -173,14 +173,7 @@ TEST_CASE(
     for (const std::vector<std::string>& policy : {std::vector<std::string>{"--policy", "weightedkv", "--budget", "24"},
                                                    std::vector<std::string>{"--policy", "full"}}) {
         CAPTURE(policy[1]);
-        std::vector<std::string> args = {"-m",
-                                         shared_file("models/stories260K.bin"),
-                                         "-t",
-                                         shared_file("models/tok512.bin"),
-                                         "--chat-template",
-                                         "llama2",
-                                         "--parallel",
-                                         "2"};
+        std::vector<std::string> args = stories_args("", {"--chat-template", "llama2", "--parallel", "2"});
         args.insert(args.end(), policy.begin(), policy.end());
         std::vector<std::string> on_cpu = args;
         on_cpu.push_back("--cpu");
