@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
-          vulkan-validationlayers libsentencepiece-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git)
+          vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git)
 # The fuzzers (-DWKV_FUZZ=ON) are built with clang and its libFuzzer runtime.
 fuzz=0
 for a in "$@"; do [ "$a" = "-DWKV_FUZZ=ON" ] && fuzz=1; done

@@ -29,6 +29,8 @@ extern const CommandSpec kInfoCommand;
 int run_info(const Args& args);
 extern const CommandSpec kConformanceCommand;
 int run_conformance_command(const Args& args);
+extern const CommandSpec kTokenizeCommand;
+int run_tokenize(const Args& args);
 
 // The flags every command that runs a model shares. Functions, not globals:
 // command tables in other files copy them during static initialisation.

@@ -20,6 +20,7 @@ Generator::Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings
     if (seq >= engine.size()) throw std::logic_error("Generator: the engine has no such sequence");
     stop_tokens_.push_back(tokenizer.eos_id());
     stop_tokens_.push_back(tokenizer.bos_id());
+    for (int32_t id : tokenizer.end_of_generation()) stop_tokens_.push_back(id);  // <|eot_id|>, <|im_end|>, ...
 }
 
 void Generator::queue(const std::vector<int32_t>& tokens) {

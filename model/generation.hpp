@@ -23,7 +23,7 @@ namespace wkv {
 
 enum class StopReason {
     length,       // max_tokens were generated
-    end_of_text,  // the model sampled EOS, BOS or a stop token
+    end_of_text,  // the model sampled EOS, BOS, an end of generation or a stop token
     stopped,      // on_text returned false
 };
 
@@ -35,8 +35,8 @@ struct GenerationStats {
 
 class Generator {
 public:
-    // Drives sequence `seq` of `engine`. Besides EOS and BOS, `stop_tokens` end a
-    // reply too (a chat template's end of turn).
+    // Drives sequence `seq` of `engine`. Besides EOS, BOS and the vocabulary's ends of
+    // generation, `stop_tokens` end a reply too (a chat template's end of turn).
     Generator(Engine& engine, const Tokenizer& tokenizer, SamplerSettings sampler,
               std::vector<int32_t> stop_tokens = {}, uint32_t seq = 0);
 

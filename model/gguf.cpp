@@ -160,7 +160,8 @@ GgufFile parse_gguf(const MappedFile& file) {
         }
     }
     const uint64_t data_offset = (r.offset() + alignment - 1) / alignment * alignment;
-    r.seek(data_offset, "tensor data");
+    // A file without tensors (a vocabulary) may end before its aligned data section would start.
+    if (!g.tensors.empty()) r.seek(data_offset, "tensor data");
     g.data_offset = data_offset;
     for (const GgufTensorInfo& t : g.tensors) {
         if (t.offset % alignment != 0) {
@@ -169,6 +170,70 @@ GgufFile parse_gguf(const MappedFile& file) {
         }
     }
     return g;
+}
+
+namespace {
+
+bool is_integer_type(GgufValueType t) {
+    switch (t) {
+        case GgufValueType::u8:
+        case GgufValueType::i8:
+        case GgufValueType::u16:
+        case GgufValueType::i16:
+        case GgufValueType::u32:
+        case GgufValueType::i32:
+        case GgufValueType::u64:
+        case GgufValueType::i64: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+std::optional<uint32_t> GgufMetadata::u32(const std::string& key) const {
+    const GgufValue* v = g_.find(key);
+    if (!v) return std::nullopt;
+    if (!is_integer_type(v->type) || v->number < 0 || v->number > 4294967295.0) {
+        fail(path_, "metadata " + quoted(key) + " is not an unsigned 32-bit integer");
+    }
+    return static_cast<uint32_t>(v->number);
+}
+
+uint32_t GgufMetadata::required_u32(const std::string& key) const {
+    auto v = u32(key);
+    if (!v) fail(path_, "metadata " + quoted(key) + " is missing");
+    return *v;
+}
+
+std::optional<float> GgufMetadata::f32(const std::string& key) const {
+    const GgufValue* v = g_.find(key);
+    if (!v) return std::nullopt;
+    if (v->type != GgufValueType::f32 && v->type != GgufValueType::f64)
+        fail(path_, "metadata " + quoted(key) + " is not a float");
+    return static_cast<float>(v->number);
+}
+
+std::optional<bool> GgufMetadata::boolean(const std::string& key) const {
+    const GgufValue* v = g_.find(key);
+    if (!v) return std::nullopt;
+    if (v->type != GgufValueType::boolean) fail(path_, "metadata " + quoted(key) + " is not a boolean");
+    return v->number != 0;
+}
+
+std::optional<std::string> GgufMetadata::text(const std::string& key) const {
+    const GgufValue* v = g_.find(key);
+    if (!v) return std::nullopt;
+    if (v->type != GgufValueType::string) fail(path_, "metadata " + quoted(key) + " is not a string");
+    return v->text;
+}
+
+const std::vector<std::string>* GgufMetadata::strings(const std::string& key) const {
+    const GgufValue* v = g_.find(key);
+    if (!v) return nullptr;
+    if (v->type != GgufValueType::array || v->element_type != GgufValueType::string) {
+        fail(path_, "metadata " + quoted(key) + " is not an array of strings");
+    }
+    return &v->strings;
 }
 
 }  // namespace wkv

@@ -60,4 +60,23 @@ bool is_gguf(const MappedFile& file);
 // Parses the header, metadata and tensor table. Tensor data is not read here.
 GgufFile parse_gguf(const MappedFile& file);
 
+// Typed reads of a file's metadata: nothing when a key is absent, an error
+// naming the file and the key when its value has another type.
+class GgufMetadata {
+public:
+    GgufMetadata(const GgufFile& g, const std::string& path) : g_(g), path_(path) {}
+
+    std::optional<uint32_t> u32(const std::string& key) const;
+    uint32_t required_u32(const std::string& key) const;
+    std::optional<float> f32(const std::string& key) const;
+    std::optional<bool> boolean(const std::string& key) const;
+    std::optional<std::string> text(const std::string& key) const;
+    // An array of strings (tokenizer.ggml.tokens, .merges).
+    const std::vector<std::string>* strings(const std::string& key) const;
+
+private:
+    const GgufFile& g_;
+    const std::string& path_;
+};
+
 }  // namespace wkv

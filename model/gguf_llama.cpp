@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "checked_math.hpp"
 #include "error.hpp"
 #include "gguf.hpp"
+#include "gguf_vocabulary.hpp"
 #include "model.hpp"
 #include "tensor_roles.hpp"
 
@@ -24,112 +26,11 @@ const char* ggml_type_name(uint32_t t) {
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
-bool is_integer_type(GgufValueType t) {
-    switch (t) {
-        case GgufValueType::u8:
-        case GgufValueType::i8:
-        case GgufValueType::u16:
-        case GgufValueType::i16:
-        case GgufValueType::u32:
-        case GgufValueType::i32:
-        case GgufValueType::u64:
-        case GgufValueType::i64: return true;
-        default: return false;
-    }
-}
-
-class LlamaMetadata {
-public:
-    LlamaMetadata(const GgufFile& g, const std::string& path) : g_(g), path_(path) {}
-
-    std::optional<uint32_t> u32(const std::string& key) const {
-        const GgufValue* v = g_.find(key);
-        if (!v) return std::nullopt;
-        if (!is_integer_type(v->type) || v->number < 0 || v->number > 4294967295.0) {
-            fail(path_, "metadata " + quoted(key) + " is not an unsigned 32-bit integer");
-        }
-        return static_cast<uint32_t>(v->number);
-    }
-    uint32_t required_u32(const std::string& key) const {
-        auto v = u32(key);
-        if (!v) fail(path_, "metadata " + quoted(key) + " is missing");
-        return *v;
-    }
-    std::optional<float> f32(const std::string& key) const {
-        const GgufValue* v = g_.find(key);
-        if (!v) return std::nullopt;
-        if (v->type != GgufValueType::f32 && v->type != GgufValueType::f64) {
-            fail(path_, "metadata " + quoted(key) + " is not a float");
-        }
-        return static_cast<float>(v->number);
-    }
-    std::optional<bool> boolean(const std::string& key) const {
-        const GgufValue* v = g_.find(key);
-        if (!v) return std::nullopt;
-        if (v->type != GgufValueType::boolean) fail(path_, "metadata " + quoted(key) + " is not a boolean");
-        return v->number != 0;
-    }
-    std::optional<std::string> text(const std::string& key) const {
-        const GgufValue* v = g_.find(key);
-        if (!v) return std::nullopt;
-        if (v->type != GgufValueType::string) fail(path_, "metadata " + quoted(key) + " is not a string");
-        return v->text;
-    }
-
-private:
-    const GgufFile& g_;
-    const std::string& path_;
-};
-
-std::optional<Vocabulary> read_vocabulary(const GgufFile& g, const LlamaMetadata& meta, const std::string& path,
-                                          uint32_t vocab_size) {
-    const GgufValue* tokens = g.find("tokenizer.ggml.tokens");
-    if (!tokens) return std::nullopt;
-    if (tokens->type != GgufValueType::array || tokens->element_type != GgufValueType::string) {
-        fail(path, "metadata 'tokenizer.ggml.tokens' is not an array of strings");
-    }
-    if (tokens->strings.size() != vocab_size) {
-        fail(path, "tokenizer.ggml.tokens has " + std::to_string(tokens->strings.size()) +
-                       " entries but the embedding has " + std::to_string(vocab_size) + " rows");
-    }
-    Vocabulary v;
-    for (const std::string& piece : tokens->strings) v.pieces.push_back(with_plain_spaces(piece));
-    v.scores.assign(vocab_size, 0.0f);
-    v.types.assign(vocab_size, PieceType::normal);
-    if (const GgufValue* scores = g.find("tokenizer.ggml.scores")) {
-        if (scores->type != GgufValueType::array || scores->numbers.size() != vocab_size) {
-            fail(path, "tokenizer.ggml.scores is not an array of " + std::to_string(vocab_size) + " numbers");
-        }
-        for (uint32_t i = 0; i < vocab_size; i++) v.scores[i] = static_cast<float>(scores->numbers[i]);
-    }
-    if (const GgufValue* types = g.find("tokenizer.ggml.token_type")) {
-        if (types->type != GgufValueType::array || types->numbers.size() != vocab_size) {
-            fail(path, "tokenizer.ggml.token_type is not an array of " + std::to_string(vocab_size) + " numbers");
-        }
-        for (uint32_t i = 0; i < vocab_size; i++) {
-            const double t = types->numbers[i];
-            if (!(t >= 1 && t <= 6)) fail(path, "tokenizer.ggml.token_type[" + std::to_string(i) + "] is not 1..6");
-            v.types[i] = static_cast<PieceType>(static_cast<int32_t>(t));
-        }
-    }
-    auto token_id = [&](const char* key, int32_t fallback) -> int32_t {
-        const uint32_t id = meta.u32(key).value_or(static_cast<uint32_t>(fallback));
-        if (id >= vocab_size) fail(path, std::string(key) + " = " + std::to_string(id) + " is not a token id");
-        return static_cast<int32_t>(id);
-    };
-    v.bos_id = token_id("tokenizer.ggml.bos_token_id", 1);
-    v.eos_id = token_id("tokenizer.ggml.eos_token_id", 2);
-    v.unk_id = token_id("tokenizer.ggml.unknown_token_id", 0);
-    v.add_bos = meta.boolean("tokenizer.ggml.add_bos_token").value_or(true);
-    v.add_eos = meta.boolean("tokenizer.ggml.add_eos_token").value_or(false);
-    return v;
-}
-
 // Linear RoPE scaling (llama.rope.scaling.type = linear with .factor, or the
 // older llama.rope.scale_linear) as the factor positions are multiplied by.
 // Any other scaling (YaRN, LongRoPE, ...) changes the math in ways wkv does
 // not implement, so it is an error.
-float rope_position_scale(const LlamaMetadata& meta, const std::string& path) {
+float rope_position_scale(const GgufMetadata& meta, const std::string& path) {
     const std::string type = meta.text("llama.rope.scaling.type").value_or("none");
     std::optional<float> factor = meta.f32("llama.rope.scale_linear");
     if (type == "linear") {
@@ -166,7 +67,7 @@ std::string render(const GgufValue& v) {
 
 void load_gguf_llama(Model& m) {
     const GgufFile g = parse_gguf(m.file);
-    const LlamaMetadata meta(g, m.path);
+    const GgufMetadata meta(g, m.path);
     for (const auto& [key, value] : g.metadata) m.metadata.emplace_back(one_line(key), render(value));
     const std::string arch = meta.text("general.architecture").value_or("");
     if (arch != "llama") {
@@ -231,14 +132,28 @@ void load_gguf_llama(Model& m) {
         m.*r.member = t ? *t : m.token_embedding;  // an optional one left out: the classifier reads the embedding table
     }
     m.layers.resize(c.n_layers);
+    std::set<std::string> used;
+    for (const ModelTensorRole& r : model_tensor_roles()) used.insert(r.gguf_name);
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const std::string prefix = "blk." + std::to_string(l) + ".";
-        for (const LayerTensorRole& r : layer_tensor_roles()) m.layers[l].*r.member = *view(prefix + r.gguf_suffix);
+        for (const LayerTensorRole& r : layer_tensor_roles()) {
+            m.layers[l].*r.member = *view(prefix + r.gguf_suffix);
+            used.insert(prefix + r.gguf_suffix);
+        }
+    }
+    // A tensor wkv would not read means the file's model computes something wkv does not
+    // (Llama 3.1's rope_freqs, biases): refused, as llama.cpp refuses it, never ignored.
+    for (const GgufTensorInfo& t : g.tensors) {
+        if (!used.count(t.name))
+            fail(m.path, "tensor " + quoted(t.name) + " is not part of the models wkv runs (it would be ignored)");
     }
 
     m.embedded_tokenizer_kind = meta.text("tokenizer.ggml.model").value_or("");
     m.chat_template = meta.text("tokenizer.chat_template").value_or("");
-    if (m.embedded_tokenizer_kind == "llama") m.vocabulary = read_vocabulary(g, meta, m.path, c.vocab_size);
+    // A kind wkv cannot read is refused only if the run needs it (tokenizer_for): -t may replace it.
+    if (m.embedded_tokenizer_kind == "llama" || m.embedded_tokenizer_kind == "gpt2") {
+        m.vocabulary = read_gguf_vocabulary(g, m.path, c.vocab_size);
+    }
 }
 
 }  // namespace wkv

@@ -7,7 +7,7 @@
 namespace wkv {
 
 std::vector<int32_t> document_tokens(const Tokenizer& tokenizer, std::string_view text, uint64_t max_tokens) {
-    if (max_tokens == 0) return tokenizer.encode(text, /*add_bos=*/true);
+    if (max_tokens == 0) return tokenizer.encode(text, tokenizer.adds_bos());
     // Tokens that a cut could still change: those nearest the cut. Far more than
     // a tokeniser's merges reach across a line end.
     constexpr uint64_t kMargin = 256;
@@ -18,7 +18,7 @@ std::vector<int32_t> document_tokens(const Tokenizer& tokenizer, std::string_vie
             const size_t line_end = prefix.rfind('\n');
             if (line_end != std::string_view::npos && line_end > bytes / 2) prefix = prefix.substr(0, line_end + 1);
         }
-        std::vector<int32_t> tokens = tokenizer.encode(prefix, /*add_bos=*/true);
+        std::vector<int32_t> tokens = tokenizer.encode(prefix, tokenizer.adds_bos());
         if (prefix.size() == text.size() || tokens.size() >= max_tokens + kMargin) {
             if (tokens.size() > max_tokens) tokens.resize(static_cast<size_t>(max_tokens));
             return tokens;

@@ -23,7 +23,8 @@ struct Window {
     uint32_t first_scored;  // targets t in [first_scored, end) are scored
 };
 
-// A document's tokens, BOS first; with `max_tokens` (0: all), only its first
+// A document's tokens, BOS first where the vocabulary adds one (as
+// llama-perplexity does; Qwen's adds none); with `max_tokens` (0: all), only its first
 // max_tokens. Only as much of the text is read and tokenised as those need (a
 // prefix that doubles until it holds them, cut at a line end, with a margin of
 // tokens whose ends the cut cannot change), so a short run over a huge file

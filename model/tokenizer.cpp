@@ -2,12 +2,14 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <queue>
 
 #include "error.hpp"
 #include "mapped_file.hpp"
+#include "utf8_stream.hpp"
 
 namespace wkv {
 
@@ -116,15 +118,25 @@ Tokenizer Tokenizer::from_vocabulary(Vocabulary vocabulary) {
 
 void Tokenizer::index_pieces() {
     byte_ids_.fill(vocab_.unk_id);
+    const bool byte_level = vocab_.model == TokenizerModel::byte_level_bpe;
     for (int32_t id = 0; id < vocab_.size(); id++) {
         const PieceType type = vocab_.types[id];
+        const std::string& piece = vocab_.pieces[id];
         if (type == PieceType::byte) {
-            const int b = byte_of_piece(vocab_.pieces[id]);
+            const int b = byte_of_piece(piece);
             if (b >= 0) byte_ids_[b] = id;
-        } else if (type == PieceType::normal || type == PieceType::user_defined) {
-            piece_ids_.emplace(vocab_.pieces[id], id);  // first id wins for duplicate pieces
+        } else if (byte_level || type == PieceType::normal || type == PieceType::user_defined) {
+            piece_ids_.emplace(piece, id);  // first id wins for duplicate pieces
+        }
+        if (type == PieceType::user_defined && !piece.empty()) {
+            user_defined_[static_cast<unsigned char>(piece[0])].emplace_back(piece, id);
         }
     }
+    for (auto& list : user_defined_) {
+        std::stable_sort(list.begin(), list.end(),
+                         [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    }
+    if (byte_level) byte_level_ = std::make_unique<ByteLevelBpe>(vocab_);
 }
 
 std::vector<int32_t> Tokenizer::encode_prompt(std::string_view text) const {
@@ -144,15 +156,46 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     std::vector<int32_t> ids;
     if (add_bos) ids.push_back(vocab_.bos_id);
     if (text.empty()) return ids;
-    std::vector<int32_t> pieces;
     if (sp_) {
+        std::vector<int32_t> pieces;
         const auto status = sp_->Encode(text, &pieces);
         if (!status.ok()) fail(source_, "cannot encode text: " + one_line(status.message()));
-    } else {
-        pieces = encode_bpe(text, dummy_prefix);
+        ids.insert(ids.end(), pieces.begin(), pieces.end());
+        return ids;
     }
-    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    // The text between user-defined tokens goes through the tokenizer; each such
+    // token's text is the token. As in llama.cpp, text after one starts afresh
+    // (sentencepiece's dummy prefix again).
+    size_t plain = 0;  // start of the text not yet encoded
+    for (size_t at = 0; at < text.size();) {
+        const std::pair<std::string, int32_t>* found = nullptr;
+        for (const auto& candidate : user_defined_[static_cast<unsigned char>(text[at])]) {
+            if (text.substr(at, candidate.first.size()) == candidate.first) {
+                found = &candidate;
+                break;
+            }
+        }
+        if (!found) {
+            at++;
+            continue;
+        }
+        if (at > plain) encode_plain(text.substr(plain, at - plain), dummy_prefix, ids);
+        ids.push_back(found->second);
+        at = plain = at + found->first.size();
+        dummy_prefix = true;
+    }
+    if (plain < text.size()) encode_plain(text.substr(plain), dummy_prefix, ids);
     return ids;
+}
+
+void Tokenizer::encode_plain(std::string_view text, bool dummy_prefix, std::vector<int32_t>& ids) const {
+    if (byte_level_) {
+        byte_level_->encode(valid_utf8(text), piece_ids_,
+                            ids);  // bytes that are not UTF-8 become U+FFFD, as llama.cpp reads them
+        return;
+    }
+    const std::vector<int32_t> pieces = encode_bpe(text, dummy_prefix);
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
 }
 
 std::string Tokenizer::normalize(std::string_view text) {
@@ -263,6 +306,7 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
     switch (vocab_.types[id]) {
         case PieceType::control:
         case PieceType::unused: return {};
+        case PieceType::user_defined: return vocab_.pieces[id];  // its text, as it was written
         case PieceType::byte: {
             // A vocabulary without a plain space piece spells the dummy prefix as <0x20>.
             const int b = byte_of_piece(vocab_.pieces[id]);
@@ -271,6 +315,7 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
         default: break;
     }
     const std::string& piece = vocab_.pieces[id];
+    if (byte_level_) return ByteLevelBpe::piece_bytes(piece);  // no dummy prefix to take away
     if (prev == vocab_.bos_id && !piece.empty() && piece[0] == ' ') return piece.substr(1);
     return piece;
 }

@@ -1,11 +1,15 @@
-// Text <-> token ids. Three sources, one behaviour:
+// Text <-> token ids. Four sources, one interface:
 //   - a sentencepiece .model file, encoded by libsentencepiece itself;
 //   - a llama2.c tokenizer.bin (pieces + merge scores), and
-//   - a vocabulary embedded in a GGUF file (tokenizer.ggml.*),
-// the last two encoded by score-ordered BPE the way llama2.c and
-// sentencepiece's BPE do it: split into UTF-8 characters (bytes as <0xNN>
-// pieces when a character is not in the vocabulary), then repeatedly merge the
-// adjacent pair whose merged piece has the highest score, leftmost first.
+//   - a sentencepiece vocabulary embedded in a GGUF file (tokenizer.ggml.model
+//     "llama"), the last two encoded by score-ordered BPE the way llama2.c and
+//     sentencepiece's BPE do it: split into UTF-8 characters (bytes as <0xNN>
+//     pieces when a character is not in the vocabulary), then repeatedly merge
+//     the adjacent pair whose merged piece has the highest score, leftmost first;
+//   - a byte-level BPE vocabulary embedded in a GGUF file ("gpt2": Llama 3,
+//     Qwen2, SmolLM2), encoded by model/byte_level_bpe.
+// In text, a user-defined token's text stands for that token (as llama.cpp
+// reads text without special tokens); control tokens' text is plain text.
 #pragma once
 
 #include <array>
@@ -16,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "byte_level_bpe.hpp"
 #include "vocabulary.hpp"
 
 namespace sentencepiece {
@@ -48,6 +53,7 @@ public:
     // A prompt as the model's tokenizer settings ask: BOS and EOS where the
     // vocabulary says to add them (GGUF's add_bos_token, add_eos_token).
     std::vector<int32_t> encode_prompt(std::string_view text) const;
+    bool adds_bos() const { return vocab_.add_bos; }
 
     // The bytes token `id` contributes to the text when it follows `prev`:
     // control tokens give nothing, byte tokens their byte, and the first piece
@@ -59,18 +65,25 @@ public:
     int32_t vocab_size() const { return vocab_.size(); }
     int32_t bos_id() const { return vocab_.bos_id; }
     int32_t eos_id() const { return vocab_.eos_id; }
+    // Every token that ends a reply: EOS and the vocabulary's ends of turn (<|eot_id|>, <|im_end|>, ...).
+    const std::vector<int32_t>& end_of_generation() const { return vocab_.end_of_generation; }
     const std::string& source() const { return source_; }
 
 private:
     Tokenizer() = default;
     void index_pieces();
     std::vector<int32_t> encode_bpe(std::string_view text, bool dummy_prefix) const;
+    // Text without user-defined tokens in it, by the vocabulary's own method.
+    void encode_plain(std::string_view text, bool dummy_prefix, std::vector<int32_t>& ids) const;
 
     Vocabulary vocab_;
     std::string source_;
     std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;  // only for .model files
     std::unordered_map<std::string, int32_t> piece_ids_;         // pieces BPE may produce
     std::array<int32_t, 256> byte_ids_{};                        // <0xNN> pieces, or unk
+    std::unique_ptr<ByteLevelBpe> byte_level_;                   // only for byte-level BPE vocabularies
+    // User-defined tokens by their text's first byte, the longest first.
+    std::array<std::vector<std::pair<std::string, int32_t>>, 256> user_defined_;
 };
 
 }  // namespace wkv

@@ -277,12 +277,14 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
     };
 
     CHECK(load_error(crafted([](GgufWriter&, bool&, bool) {}), "crafted.gguf").empty());  // undamaged
-    // Unknown extra tensors are ignored, whatever their type.
-    CHECK(load_error(crafted([](GgufWriter& g, bool&, bool before) {
-                         if (!before) g.tensor("blk.0.extra.weight", {64, 64}, 12, std::vector<uint8_t>(64 * 64));
-                     }),
-                     "crafted.gguf")
-              .empty());
+    // A tensor wkv would not read (a bias, Llama 3.1's rope_freqs) is refused, not ignored.
+    for (const char* extra : {"blk.0.extra.weight", "rope_freqs.weight", "blk.0.attn_q.bias"}) {
+        expect(
+            [&](GgufWriter& g, bool&, bool before) {
+                if (!before) g.tensor(extra, {64}, kGgmlF32, encode_ggml(std::vector<float>(64, 0.5f), kGgmlF32));
+            },
+            "tensor '" + std::string(extra) + "' is not part of the models wkv runs (it would be ignored)");
+    }
     GgufWriter no_tensors;
     no_tensors.str("general.architecture", "llama");
     for (const char* key : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",

@@ -3,10 +3,13 @@
 // shared corpora, byte fallback, and hostile tokenizer files.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
 #include "error.hpp"
+#include "gguf_vocabulary.hpp"
+#include "gguf_writer.hpp"
 #include "model.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
@@ -153,6 +156,137 @@ TEST_CASE("a whole book encodes quickly enough to stream (O(n log n) merges)") {
     const std::vector<int32_t> encoded = t.encode(book, true);
     CHECK(encoded.size() > book.size() / 6);
     CHECK(t.decode(encoded) == book);
+}
+
+namespace {
+
+// llama.cpp's tokenizer test for one vocabulary: its strings (read by the
+// separator, for some are empty or only white space) and the ids llama.cpp gives each.
+struct VocabTest {
+    std::vector<std::string> texts;
+    std::vector<std::vector<int32_t>> ids;
+};
+
+VocabTest vocab_test(const std::string& name) {
+    const std::string base = shared_file("models/vocab/ggml-vocab-" + name + ".gguf");
+    VocabTest t;
+    const std::string inp = read_file(base + ".inp"), separator = "\n__ggml_vocab_test__\n";
+    for (size_t at = 0, next; (next = inp.find(separator, at)) != std::string::npos; at = next + separator.size()) {
+        t.texts.push_back(inp.substr(at, next - at));
+    }
+    const std::string out = read_file(base + ".out");
+    for (size_t at = 0, end; at < out.size(); at = end + 1) {
+        end = out.find('\n', at);
+        if (end == std::string::npos) end = out.size();
+        std::vector<int32_t> line;
+        for (size_t i = at; i < end;) {
+            size_t used = 0;
+            line.push_back(std::stoi(out.substr(i, end - i), &used));
+            i += used;
+            while (i < end && out[i] == ' ') i++;
+        }
+        t.ids.push_back(line);
+    }
+    return t;
+}
+
+const char* const kVocabularies[] = {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2"};
+
+}  // namespace
+
+TEST_CASE(
+    "real vocabularies (Llama 2, Phi-3, Llama 3, Qwen2, GPT-2): llama.cpp's tokenizer tests, id for id; decoding gives "
+    "the text back") {
+    for (const char* name : kVocabularies) {
+        CAPTURE(name);
+        const Tokenizer tok = Tokenizer::from_vocabulary(
+            load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-" + std::string(name) + ".gguf")));
+        const VocabTest t = vocab_test(name);
+        REQUIRE(t.texts.size() == 46);
+        REQUIRE(t.ids.size() == t.texts.size());
+        for (size_t i = 0; i < t.texts.size(); i++) {
+            CAPTURE(t.texts[i]);
+            const std::vector<int32_t> ids = tok.encode(t.texts[i], /*add_bos=*/false);
+            CHECK(ids == t.ids[i]);
+            CHECK(tok.decode(ids) == t.texts[i]);
+        }
+    }
+}
+
+TEST_CASE("byte-level vocabularies: BOS, ends of generation, user-defined tokens, and pre-tokenizers refused by name") {
+    const Tokenizer llama3 =
+        Tokenizer::from_vocabulary(load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-llama-bpe.gguf")));
+    CHECK(llama3.adds_bos());  // Llama 3's files do not say so; its tokenizer does
+    CHECK(llama3.encode_prompt("Hello").front() == 128000);
+    const std::vector<int32_t>& stops = llama3.end_of_generation();
+    for (const char* text : {"<|end_of_text|>", "<|eot_id|>"}) {  // (a Llama 3.0 vocabulary: no <|eom_id|>)
+        REQUIRE(llama3.find_piece(text));
+        CHECK(std::count(stops.begin(), stops.end(), *llama3.find_piece(text)) == 1);
+    }
+    CHECK(llama3.decode({*llama3.find_piece("<|eot_id|>")}).empty());  // a control token prints nothing
+    // Control tokens' text in user text is plain text.
+    CHECK(llama3.encode("<|eot_id|>", false).size() > 1);
+
+    const Tokenizer qwen =
+        Tokenizer::from_vocabulary(load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-qwen2.gguf")));
+    CHECK(!qwen.adds_bos());
+    CHECK(qwen.encode_prompt("Hello") == qwen.encode("Hello", false));
+    for (const char* text : {"<|endoftext|>", "<|im_end|>"}) {
+        REQUIRE(qwen.find_piece(text));
+        CHECK(std::count(qwen.end_of_generation().begin(), qwen.end_of_generation().end(), *qwen.find_piece(text)) ==
+              1);
+    }
+
+    // A vocabulary-only file written here: two user-defined tokens and an unknown pre-tokenizer.
+    auto vocabulary = [](const std::string& pre) {
+        GgufWriter g;
+        g.str("general.architecture", "llama");
+        g.str("tokenizer.ggml.model", "gpt2");
+        g.str("tokenizer.ggml.pre", pre);
+        g.str_array("tokenizer.ggml.tokens", {"a", "b", "ab", "<x>", "<xy>", "Ġ"});
+        g.i32_array("tokenizer.ggml.token_type", {1, 1, 1, 4, 4, 1});
+        g.str_array("tokenizer.ggml.merges", {"a b"});
+        const std::string path = (temp_dir() / ("vocab_" + pre + ".gguf")).string();
+        write_file(path, g.bytes());
+        return path;
+    };
+    const Tokenizer tiny = Tokenizer::from_vocabulary(load_gguf_vocabulary(vocabulary("gpt-2")));
+    CHECK(tiny.encode("ab<xy>ab <x>", false) ==
+          std::vector<int32_t>{2, 4, 2, 5, 3});  // the longest user-defined text first
+    CHECK(tiny.decode({2, 4, 5, 3}) == "ab<xy> <x>");
+    CHECK_THROWS_WITH_AS(load_gguf_vocabulary(vocabulary("tekken")),
+                         doctest::Contains("tokenizer.ggml.pre is 'tekken', which wkv does not know (it knows "
+                                           "llama-bpe, llama3, llama-v3, qwen2, deepseek-r1-qwen, smollm, gpt-2)"),
+                         Error);
+}
+
+TEST_CASE("wkv tokenize: ids on one line, pieces, BOS where the vocabulary adds it; a vocabulary-only GGUF is enough") {
+    const std::string spm = shared_file("models/vocab/ggml-vocab-llama-spm.gguf"),
+                      qwen = shared_file("models/vocab/ggml-vocab-qwen2.gguf");
+    const RunResult plain = run_wkv({"tokenize", "-m", spm, "-p", "Hello world", "--no-special"});
+    REQUIRE_MESSAGE(plain.exit_code == 0, plain.err);
+    CHECK(plain.out == "15043 3186\n");
+    CHECK(run_wkv({"tokenize", "-m", spm, "-p", "Hello world"}).out == "1 15043 3186\n");  // Llama 2 adds BOS
+    CHECK(run_wkv({"tokenize", "-m", qwen, "-p", "Hello world"}).out == "9707 1879\n");    // Qwen2 adds none
+    const std::string file = (temp_dir() / "tokenize.txt").string();
+    write_file(file, {'a', '\n', 'b'});
+    const RunResult pieces = run_wkv({"tokenize", "-m", qwen, "-f", file, "--pieces"});
+    CHECK(pieces.out == "64 'a'\n198 '\\n'\n65 'b'\n");
+    // The stories model has no vocabulary of its own; with -t it tokenizes as generate does.
+    CHECK(run_wkv({"tokenize", "-m", shared_file("models/stories260K.bin"), "-t", shared_file("models/tok512.bin"),
+                   "-p", "Once"})
+              .exit_code == 0);
+    for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"tokenize", "-m", spm}, "give the text with -p TEXT or -f FILE"},
+             {{"tokenize", "-m", spm, "-p", "x", "-f", file}, "give the text with -p TEXT or -f FILE"},
+             {{"tokenize", "-m", shared_file("models/stories260K.bin"), "-p", "x"}, "not a GGUF file"},
+             {{"tokenize", "-m", spm, "-f", "/nonexistent"}, "/nonexistent: cannot open"},
+         }) {
+        const RunResult r = run_wkv(args);
+        CHECK(r.exit_code == 2);
+        CHECK_MESSAGE(r.err.find(message) != std::string::npos, r.err);
+        CHECK(r.err.find('\n') == r.err.size() - 1);
+    }
 }
 
 TEST_CASE("hostile tokenizer files") {

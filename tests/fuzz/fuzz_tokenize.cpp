@@ -5,11 +5,15 @@
 //   - decode(encode(text)) is the text as sentencepiece normalises it
 //     (Tokenizer::normalize: invalid UTF-8 becomes U+FFFD, U+2581 a space);
 //   - wkv's BPE gives sentencepiece's ids for the same vocabulary.
+// And with Llama 3's and Qwen2's byte-level BPE vocabularies: ids inside the
+// vocabulary, and decode(encode(text)) the text with invalid UTF-8 as U+FFFD.
 #include <cstdio>
 #include <cstdlib>
 
 #include "fuzz_input.hpp"
+#include "gguf_vocabulary.hpp"
 #include "tokenizer.hpp"
+#include "utf8_stream.hpp"
 
 namespace {
 
@@ -41,5 +45,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(t->decode(ids) == normal, "decode(encode(text)) is not normalize(text)", text);
     }
     check(bpe.encode(text, false) == reference, "tokenizer.bin's ids differ from the .model's", text);
+
+    static const wkv::Tokenizer llama3 = wkv::Tokenizer::from_vocabulary(
+        wkv::load_gguf_vocabulary(wkv::fuzz::shared_path("models/vocab/ggml-vocab-llama-bpe.gguf")));
+    static const wkv::Tokenizer qwen2 = wkv::Tokenizer::from_vocabulary(
+        wkv::load_gguf_vocabulary(wkv::fuzz::shared_path("models/vocab/ggml-vocab-qwen2.gguf")));
+    for (const wkv::Tokenizer* t : {&llama3, &qwen2}) {
+        const std::vector<int32_t> ids = t->encode(text, false);
+        check_ids(*t, ids, text);
+        check(t->decode(ids) == wkv::valid_utf8(text), "byte-level decode(encode(text)) is not the text", text);
+    }
     return 0;
 }

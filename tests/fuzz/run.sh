@@ -26,6 +26,7 @@ seed fuzz_model_file "$shared/models/stories260K.bin" "$shared/models/stories260
 mkdir -p "$corpus/fuzz_tokenizer_file"
 printf '\0' | cat - "$shared/models/tok512.bin" > "$corpus/fuzz_tokenizer_file/seed-tok512.bin"
 printf '\1' | cat - "$shared/models/wkv-eval-8m.tokenizer.model" > "$corpus/fuzz_tokenizer_file/seed-eval-8m.model"
+printf '\2' | cat - "$shared/models/vocab/ggml-vocab-gpt-2.gguf" > "$corpus/fuzz_tokenizer_file/seed-gpt-2.gguf"
 mkdir -p "$corpus/fuzz_tokenize"
 for domain in "$shared"/corpora/*/; do
     first=$(find "$domain" -maxdepth 1 -type f | sort | head -1)
