@@ -1,4 +1,4 @@
-// wkv: Llama-2 inference with a fixed-size KV cache.
+// wkv: Llama-family inference with a fixed-size KV cache.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,7 +26,8 @@ const Command kCommands[] = {
 std::string main_usage() {
     std::string out =
         "usage: wkv COMMAND [flags]\n\n"
-        "Llama-2 inference whose KV cache stays a fixed size however long the text grows.\n\n"
+        "Inference for the Llama family (Llama 2/3, Qwen2/3) whose KV cache stays a fixed size however long\n"
+        "the text grows.\n\n"
         "commands:\n";
     for (const Command& c : kCommands) {
         std::string name = "  " + c.spec->name;

@@ -35,9 +35,10 @@ void validate_config(const ModelConfig& c, const std::string& path) {
     check_range(path, "n_kv_heads", c.n_kv_heads, kMaxHeads);
     check_range(path, "vocab_size", c.vocab_size, kMaxVocab);
     check_range(path, "context", c.context, kMaxContext);
-    if (c.dim % c.n_heads != 0) {
+    if (c.key_length == 0 && c.dim % c.n_heads != 0) {
         fail(path, "dim " + std::to_string(c.dim) + " is not a multiple of n_heads " + std::to_string(c.n_heads));
     }
+    if (c.key_length > kMaxDim) check_range(path, "key_length", c.key_length, kMaxDim);
     if (c.n_heads % c.n_kv_heads != 0) {
         fail(path, "n_heads " + std::to_string(c.n_heads) + " is not a multiple of n_kv_heads " +
                        std::to_string(c.n_kv_heads));
@@ -52,10 +53,16 @@ void validate_config(const ModelConfig& c, const std::string& path) {
 }
 
 std::string describe(const ModelConfig& c) {
-    return "dim=" + std::to_string(c.dim) + " hidden=" + std::to_string(c.hidden_dim) +
-           " layers=" + std::to_string(c.n_layers) + " heads=" + std::to_string(c.n_heads) +
-           " kv_heads=" + std::to_string(c.n_kv_heads) + " vocab=" + std::to_string(c.vocab_size) +
-           " context=" + std::to_string(c.context);
+    std::string out = "dim=" + std::to_string(c.dim) + " hidden=" + std::to_string(c.hidden_dim) +
+                      " layers=" + std::to_string(c.n_layers) + " heads=" + std::to_string(c.n_heads) +
+                      " kv_heads=" + std::to_string(c.n_kv_heads) + " vocab=" + std::to_string(c.vocab_size) +
+                      " context=" + std::to_string(c.context);
+    if (c.key_length) out += " head_dim=" + std::to_string(c.key_length);
+    if (c.rope_style == RopeStyle::neox) out += " rope=neox";
+    if (!c.rope_freq_factors.empty()) out += " rope_freq_factors";
+    if (c.qkv_bias) out += " qkv_bias";
+    if (c.qk_norm) out += " qk_norm";
+    return out;
 }
 
 }  // namespace wkv

@@ -3,15 +3,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wkv {
 
+// How RoPE pairs a head's dimensions: `norm` rotates neighbours (2i, 2i + 1),
+// as Llama does; `neox` rotates i with i + head_dim / 2, as Qwen does.
+enum class RopeStyle { norm, neox };
+
 // RoPE: the base of its frequencies, and linear position scaling (a model
 // fine-tuned for a longer context sees every position multiplied by `scale`,
-// 1 / llama.rope.scaling.factor).
+// 1 / llama.rope.scaling.factor); pair i's frequency is divided by
+// freq_factors[i] where a model has them (Llama 3.1's rope_freqs).
 struct RopeParams {
     float theta = 10000.0f;
     float scale = 1.0f;
+    RopeStyle style = RopeStyle::norm;
+    const float* freq_factors = nullptr;  // head_dim / 2 of them, or none
 };
 
 struct ModelConfig {
@@ -25,11 +33,19 @@ struct ModelConfig {
     float rope_theta = 10000.0f;
     float rope_scale = 1.0f;  // linear RoPE scaling: positions are multiplied by this
     float rms_eps = 1e-5f;
+    // The architecture's variants of the Llama decoder layer.
+    uint32_t key_length = 0;                 // a head's size where it is not dim / n_heads (Qwen3); 0: it is
+    RopeStyle rope_style = RopeStyle::norm;  // Qwen2 and Qwen3: neox
+    std::vector<float> rope_freq_factors;    // Llama 3.1: head_dim / 2 divisors of RoPE's frequencies; empty: none
+    bool qkv_bias = false;                   // Qwen2: Q, K and V have biases
+    bool qk_norm = false;                    // Qwen3: each Q and K head is RMS-normed before RoPE
 
-    uint32_t head_dim() const { return dim / n_heads; }
+    uint32_t head_dim() const { return key_length ? key_length : dim / n_heads; }
     uint32_t kv_dim() const { return n_kv_heads * head_dim(); }
     uint32_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
-    RopeParams rope() const { return {rope_theta, rope_scale}; }
+    RopeParams rope() const {
+        return {rope_theta, rope_scale, rope_style, rope_freq_factors.empty() ? nullptr : rope_freq_factors.data()};
+    }
 };
 
 // Rejects zero, absurd or inconsistent values; `path` names the file in the message.

@@ -1,6 +1,8 @@
-// A Llama model (general.architecture = "llama") from a GGUF file: the
-// hyper-parameters from llama.* metadata, the weights by llama.cpp's tensor
-// names, and the vocabulary from tokenizer.ggml.* when the file embeds one.
+// A model of the Llama family (general.architecture "llama", "qwen2" or
+// "qwen3") from a GGUF file: the hyper-parameters from <arch>.* metadata, the
+// architecture's variants (RoPE style, biases, Q/K norms, head size, RoPE
+// frequency factors), the weights by llama.cpp's tensor names, and the
+// vocabulary from tokenizer.ggml.* when the file embeds one.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -26,24 +28,67 @@ const char* ggml_type_name(uint32_t t) {
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
-// Linear RoPE scaling (llama.rope.scaling.type = linear with .factor, or the
-// older llama.rope.scale_linear) as the factor positions are multiplied by.
+// The architectures wkv runs: the Llama decoder layer and its variants.
+struct Architecture {
+    const char* name;  // general.architecture
+    RopeStyle rope_style;
+    bool qkv_bias, qk_norm;
+};
+
+constexpr Architecture kArchitectures[] = {
+    {"llama", RopeStyle::norm, false, false},  // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
+    {"qwen2", RopeStyle::neox, true, false},   // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
+    {"qwen3", RopeStyle::neox, false, true},   // Qwen3 (dense)
+};
+
+const Architecture* find_architecture(const std::string& name) {
+    for (const Architecture& a : kArchitectures) {
+        if (name == a.name) return &a;
+    }
+    return nullptr;
+}
+
+std::string architecture_names() {
+    std::string out;
+    for (const Architecture& a : kArchitectures) out += (out.empty() ? "'" : ", '") + std::string(a.name) + "'";
+    return out;
+}
+
+// Linear RoPE scaling (<arch>.rope.scaling.type = linear with .factor, or the
+// older <arch>.rope.scale_linear) as the factor positions are multiplied by.
 // Any other scaling (YaRN, LongRoPE, ...) changes the math in ways wkv does
 // not implement, so it is an error.
-float rope_position_scale(const GgufMetadata& meta, const std::string& path) {
-    const std::string type = meta.text("llama.rope.scaling.type").value_or("none");
-    std::optional<float> factor = meta.f32("llama.rope.scale_linear");
+float rope_position_scale(const GgufMetadata& meta, const std::string& key, const std::string& path) {
+    const std::string type = meta.text(key + "rope.scaling.type").value_or("none");
+    std::optional<float> factor = meta.f32(key + "rope.scale_linear");
     if (type == "linear") {
-        factor = meta.f32("llama.rope.scaling.factor");
-        if (!factor) fail(path, "llama.rope.scaling.type is 'linear' but llama.rope.scaling.factor is missing");
+        factor = meta.f32(key + "rope.scaling.factor");
+        if (!factor) fail(path, key + "rope.scaling.type is 'linear' but " + key + "rope.scaling.factor is missing");
     } else if (type != "none") {
-        fail(path, "llama.rope.scaling.type is " + quoted(type) + ": only linear RoPE scaling is supported");
+        fail(path, key + "rope.scaling.type is " + quoted(type) + ": only linear RoPE scaling is supported");
     }
     if (!factor) return 1.0f;
     if (!(*factor >= 1.0f && *factor <= 1024.0f)) {
         fail(path, "RoPE scaling factor " + std::to_string(*factor) + " is outside 1..1024");
     }
     return 1.0f / *factor;
+}
+
+// Llama 3.1's rope_freqs.weight: one divisor per pair of a head's dimensions.
+std::vector<float> rope_freq_factors(const TensorView& t, uint32_t head_dim, const std::string& path) {
+    if (t.rows != 1 || t.cols != head_dim / 2) {
+        fail(path, "tensor 'rope_freqs.weight' has " + std::to_string(t.rows * t.cols) +
+                       " values; head size / 2 = " + std::to_string(head_dim / 2) + " expected");
+    }
+    if (t.type != TensorType::f32 && t.type != TensorType::f16)
+        fail(path, "tensor 'rope_freqs.weight' is not f32 or f16");
+    std::vector<float> factors(t.cols);
+    dequantize_row(t, 0, factors.data());
+    for (float f : factors) {
+        if (!(std::isfinite(f) && f > 0.0f))
+            fail(path, "tensor 'rope_freqs.weight' has a factor that is not a positive number");
+    }
+    return factors;
 }
 
 // A metadata value as one short line: strings quoted, arrays by their length.
@@ -69,10 +114,10 @@ void load_gguf_llama(Model& m) {
     const GgufFile g = parse_gguf(m.file);
     const GgufMetadata meta(g, m.path);
     for (const auto& [key, value] : g.metadata) m.metadata.emplace_back(one_line(key), render(value));
-    const std::string arch = meta.text("general.architecture").value_or("");
-    if (arch != "llama") {
-        fail(m.path, "general.architecture is " + quoted(arch) + "; only 'llama' models are supported");
-    }
+    const std::string name = meta.text("general.architecture").value_or("");
+    const Architecture* arch = find_architecture(name);
+    if (!arch) fail(m.path, "general.architecture is " + quoted(name) + "; wkv runs " + architecture_names());
+    const std::string key = name + ".";  // the architecture's metadata: llama.*, qwen2.*, ...
 
     std::map<std::string, const GgufTensorInfo*> by_name;
     for (const GgufTensorInfo& t : g.tensors) by_name[t.name] = &t;
@@ -107,36 +152,53 @@ void load_gguf_llama(Model& m) {
     };
 
     ModelConfig& c = m.config;
-    c.dim = meta.required_u32("llama.embedding_length");
-    c.hidden_dim = meta.required_u32("llama.feed_forward_length");
-    c.n_layers = meta.required_u32("llama.block_count");
-    c.n_heads = meta.required_u32("llama.attention.head_count");
-    c.n_kv_heads = meta.u32("llama.attention.head_count_kv").value_or(c.n_heads);
-    c.context = meta.required_u32("llama.context_length");
-    c.rope_theta = meta.f32("llama.rope.freq_base").value_or(10000.0f);
-    c.rms_eps = meta.f32("llama.attention.layer_norm_rms_epsilon").value_or(1e-5f);
-    c.rope_scale = rope_position_scale(meta, m.path);
+    c.dim = meta.required_u32(key + "embedding_length");
+    c.hidden_dim = meta.required_u32(key + "feed_forward_length");
+    c.n_layers = meta.required_u32(key + "block_count");
+    c.n_heads = meta.required_u32(key + "attention.head_count");
+    c.n_kv_heads = meta.u32(key + "attention.head_count_kv").value_or(c.n_heads);
+    c.context = meta.required_u32(key + "context_length");
+    c.rope_theta = meta.f32(key + "rope.freq_base").value_or(10000.0f);
+    c.rms_eps = meta.f32(key + "attention.layer_norm_rms_epsilon").value_or(1e-5f);
+    c.rope_scale = rope_position_scale(meta, key, m.path);
+    c.rope_style = arch->rope_style;
+    c.qkv_bias = arch->qkv_bias;
+    c.qk_norm = arch->qk_norm;
     // Metadata that changes the math in ways not implemented: refused, never ignored.
-    if (meta.u32("llama.expert_count").value_or(0) > 0)
-        fail(m.path, "llama.expert_count > 0: mixture-of-experts models are not supported");
+    if (meta.u32(key + "expert_count").value_or(0) > 0) {
+        fail(m.path, key + "expert_count > 0: mixture-of-experts models are not supported");
+    }
+    const std::optional<uint32_t> key_length = meta.u32(key + "attention.key_length");
+    const std::optional<uint32_t> value_length = meta.u32(key + "attention.value_length");
+    if (key_length.value_or(0) != value_length.value_or(key_length.value_or(0))) {
+        fail(m.path, key + "attention.key_length " + std::to_string(*key_length) + " differs from value_length " +
+                         std::to_string(*value_length) + " (not supported)");
+    }
+    if (key_length && c.n_heads && *key_length != c.dim / c.n_heads) c.key_length = *key_length;  // Qwen3
     m.token_embedding = *view("token_embd.weight");
     c.vocab_size = static_cast<uint32_t>(std::min<uint64_t>(m.token_embedding.rows, UINT32_MAX));
     validate_config(c, m.path);
-    if (auto rope_dims = meta.u32("llama.rope.dimension_count"); rope_dims && *rope_dims != c.head_dim()) {
-        fail(m.path, "llama.rope.dimension_count " + std::to_string(*rope_dims) + " differs from the head size " +
+    if (auto rope_dims = meta.u32(key + "rope.dimension_count"); rope_dims && *rope_dims != c.head_dim()) {
+        fail(m.path, key + "rope.dimension_count " + std::to_string(*rope_dims) + " differs from the head size " +
                          std::to_string(c.head_dim()) + " (partial rotary embeddings are not supported)");
     }
 
     for (const ModelTensorRole& r : model_tensor_roles()) {
         const std::optional<TensorView> t = view(r.gguf_name, !r.optional);
-        m.*r.member = t ? *t : m.token_embedding;  // an optional one left out: the classifier reads the embedding table
+        if (t) {
+            m.*r.member = *t;
+        } else if (r.fallback) {
+            m.*r.member = m.*r.fallback;  // the classifier left out: it reads the embedding table
+        }
     }
+    if (m.rope_freqs.data) c.rope_freq_factors = rope_freq_factors(m.rope_freqs, c.head_dim(), m.path);
     m.layers.resize(c.n_layers);
     std::set<std::string> used;
     for (const ModelTensorRole& r : model_tensor_roles()) used.insert(r.gguf_name);
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const std::string prefix = "blk." + std::to_string(l) + ".";
         for (const LayerTensorRole& r : layer_tensor_roles()) {
+            if (!has_role(r, c)) continue;  // not this architecture's: refused below if the file has it
             m.layers[l].*r.member = *view(prefix + r.gguf_suffix);
             used.insert(prefix + r.gguf_suffix);
         }

@@ -54,10 +54,14 @@ void check_model_shapes(const Model& m) {
         expect_shape(m, t, expected.rows, expected.cols);
         if (norm) expect_norm(m, t);
     };
-    for (const ModelTensorRole& r : model_tensor_roles()) check(m.*r.member, r.norm, r.shape);
+    for (const ModelTensorRole& r : model_tensor_roles()) {
+        if ((m.*r.member).data) check(m.*r.member, r.norm, r.shape);  // (an optional one may be left out)
+    }
     if (m.layers.size() != m.config.n_layers) fail(m.path, "layer count does not match the header");
     for (const LayerWeights& l : m.layers) {
-        for (const LayerTensorRole& r : layer_tensor_roles()) check(l.*r.member, r.norm, r.shape);
+        for (const LayerTensorRole& r : layer_tensor_roles()) {
+            if (has_role(r, m.config)) check(l.*r.member, r.norm, r.shape);
+        }
     }
 }
 

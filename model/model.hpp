@@ -28,6 +28,9 @@ struct LayerWeights {
     TensorView w1;         // [hidden_dim][dim]  gate
     TensorView w2;         // [dim][hidden_dim]  down
     TensorView w3;         // [hidden_dim][dim]  up
+    // Variants (ModelConfig says which a model has); empty views otherwise.
+    TensorView bq, bk, bv;      // qkv_bias: [1][n_heads * head_dim], [1][kv_dim] twice
+    TensorView q_norm, k_norm;  // qk_norm: [1][head_dim] each, shared by every head
 };
 
 struct Model {
@@ -40,6 +43,7 @@ struct Model {
     std::vector<LayerWeights> layers;
     TensorView final_norm;  // [1][dim]
     TensorView classifier;  // [vocab_size][dim]; the embedding itself when shared
+    TensorView rope_freqs;  // [1][head_dim / 2] (Llama 3.1), read into ModelConfig::rope_freq_factors; or empty
 
     // GGUF files may embed their tokenizer (tokenizer.ggml.*).
     std::optional<Vocabulary> vocabulary;

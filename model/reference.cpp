@@ -24,14 +24,23 @@ void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float 
     for (uint32_t i = 0; i < n; i++) out[i] = static_cast<float>(weight[i] * (x[i] * scale));
 }
 
+double rope_angle(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params) {
+    double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * pair) / head_dim);
+    if (rope_params.freq_factors) freq /= rope_params.freq_factors[pair];
+    return pos * static_cast<double>(rope_params.scale) * freq;
+}
+
 void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params) {
-    for (uint32_t i = 0; i < head_dim; i += 2) {
-        const double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(i) / head_dim);
-        const double angle = pos * static_cast<double>(rope_params.scale) * freq;
+    const uint32_t half = head_dim / 2;
+    for (uint32_t i = 0; i < half; i++) {
+        const double angle = rope_angle(pos, i, head_dim, rope_params);
         const double c = std::cos(angle), s = std::sin(angle);
-        const double a = head[i], b = head[i + 1];
-        head[i] = static_cast<float>(a * c - b * s);
-        head[i + 1] = static_cast<float>(a * s + b * c);
+        // The pair's two dimensions: neighbours, or one from each half (neox).
+        float& x = head[rope_params.style == RopeStyle::neox ? i : 2 * i];
+        float& y = head[rope_params.style == RopeStyle::neox ? i + half : 2 * i + 1];
+        const double a = x, b = y;
+        x = static_cast<float>(a * c - b * s);
+        y = static_cast<float>(a * s + b * c);
     }
 }
 
@@ -104,9 +113,17 @@ Reference::Reference(const Model& model, const CacheSettings& settings)
         dequantize_row(t, 0, w.data());
         return w;
     };
+    // So are the variants' vectors: biases, Q/K norms.
+    auto vector = [&](const TensorView& t) {
+        std::vector<float> v(t.cols);
+        if (t.data) dequantize_row(t, 0, v.data());
+        return v;
+    };
     for (const LayerWeights& w : model.layers) {
         attn_norm_.push_back(norm(w.attn_norm));
         ffn_norm_.push_back(norm(w.ffn_norm));
+        bias_.push_back({vector(w.bq), vector(w.bk), vector(w.bv)});
+        qk_norm_.push_back({vector(w.q_norm), vector(w.k_norm)});
     }
     final_norm_ = norm(model.final_norm);
     att_.assign(c_.n_layers, std::vector<std::vector<float>>(c_.n_heads));
@@ -153,6 +170,17 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
         matvec(q_.data(), w.wq, xb_.data(), row_);
         matvec(k_.data(), w.wk, xb_.data(), row_);
         matvec(v_.data(), w.wv, xb_.data(), row_);
+        if (c_.qkv_bias) {  // Qwen2
+            for (uint32_t i = 0; i < q_.size(); i++) q_[i] += bias_[l][0][i];
+            for (uint32_t i = 0; i < c_.kv_dim(); i++) k_[i] += bias_[l][1][i];
+            for (uint32_t i = 0; i < c_.kv_dim(); i++) v_[i] += bias_[l][2][i];
+        }
+        if (c_.qk_norm) {  // Qwen3: every query and key head RMS-normed on its own, before RoPE
+            for (uint32_t h = 0; h < c_.n_heads; h++)
+                rmsnorm(&q_[h * hd], &q_[h * hd], qk_norm_[l][0].data(), hd, c_.rms_eps);
+            for (uint32_t h = 0; h < c_.n_kv_heads; h++)
+                rmsnorm(&k_[h * hd], &k_[h * hd], qk_norm_[l][1].data(), hd, c_.rms_eps);
+        }
 
         // Append the new key and value: the cache now holds L = length + 1 entries.
         for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {

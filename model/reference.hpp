@@ -5,6 +5,7 @@
 // far below the tolerances the GPU is held to.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -47,21 +48,23 @@ private:
     uint32_t steps_ = 0;  // tokens fed since the cache was empty
 
     // Activations of the current token.
-    std::vector<float> x_;                                  // residual stream [dim]
-    std::vector<float> xb_;                                 // normed input of a block [dim]
-    std::vector<float> q_;                                  // queries [n_heads * head_dim]
-    std::vector<float> k_;                                  // new keys [kv_dim]
-    std::vector<float> v_;                                  // new values [kv_dim]
-    std::vector<float> att_out_;                            // attention output [n_heads * head_dim]
-    std::vector<float> hb_;                                 // SwiGLU gate [hidden_dim]
-    std::vector<float> hb2_;                                // SwiGLU up [hidden_dim]
-    std::vector<float> tmp_;                                // projection output [dim]
-    std::vector<float> logits_;                             // [vocab_size]
-    std::vector<float> row_;                                // one dequantised weight row
-    std::vector<std::vector<float>> attn_norm_, ffn_norm_;  // [layer][dim], dequantised
-    std::vector<float> final_norm_;                         // [dim]
-    std::vector<float> head_mean_;                          // last step's attention averaged over query heads (TOVA)
-    std::vector<std::vector<std::vector<float>>> att_;      // [layer][head][index]
+    std::vector<float> x_;                                    // residual stream [dim]
+    std::vector<float> xb_;                                   // normed input of a block [dim]
+    std::vector<float> q_;                                    // queries [n_heads * head_dim]
+    std::vector<float> k_;                                    // new keys [kv_dim]
+    std::vector<float> v_;                                    // new values [kv_dim]
+    std::vector<float> att_out_;                              // attention output [n_heads * head_dim]
+    std::vector<float> hb_;                                   // SwiGLU gate [hidden_dim]
+    std::vector<float> hb2_;                                  // SwiGLU up [hidden_dim]
+    std::vector<float> tmp_;                                  // projection output [dim]
+    std::vector<float> logits_;                               // [vocab_size]
+    std::vector<float> row_;                                  // one dequantised weight row
+    std::vector<std::vector<float>> attn_norm_, ffn_norm_;    // [layer][dim], dequantised
+    std::vector<std::array<std::vector<float>, 3>> bias_;     // [layer][q, k, v]: the biases, if the model has them
+    std::vector<std::array<std::vector<float>, 2>> qk_norm_;  // [layer][q, k]: the per-head norms, if it has them
+    std::vector<float> final_norm_;                           // [dim]
+    std::vector<float> head_mean_;                            // last step's attention averaged over query heads (TOVA)
+    std::vector<std::vector<std::vector<float>>> att_;        // [layer][head][index]
 };
 
 // Appends one KV head's new key and value to the cache; in original-positions
@@ -78,7 +81,9 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);
 // out = x / rms(x) * weight
 void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float eps);
-// Rotates adjacent pairs (2i, 2i+1) of one head by pos * scale * theta^(-2i/head_dim).
+// The angle RoPE turns pair i of a head by at `pos`: pos * scale * theta^(-2i/head_dim) / factor_i.
+double rope_angle(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params);
+// Rotates each pair of one head (neighbours, or i and i + head_dim/2 for neox) by its angle.
 void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params);
 // In-place softmax over x[0..n).
 void softmax(float* x, uint32_t n);

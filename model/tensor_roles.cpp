@@ -7,10 +7,20 @@ namespace {
 TensorShape norm_shape(const ModelConfig& c) { return {1, c.dim}; }
 TensorShape embedding_shape(const ModelConfig& c) { return {c.vocab_size, c.dim}; }
 
+TensorShape head_shape(const ModelConfig& c) { return {1, c.head_dim()}; }
+TensorShape kv_vector_shape(const ModelConfig& c) { return {1, c.kv_dim()}; }
+bool has_qkv_bias(const ModelConfig& c) { return c.qkv_bias; }
+bool has_qk_norm(const ModelConfig& c) { return c.qk_norm; }
+
 constexpr ModelTensorRole kModelTensors[] = {
-    {"token_embd.weight", &Model::token_embedding, false, embedding_shape, false},  // [vocab_size][dim]
-    {"output_norm.weight", &Model::final_norm, true, norm_shape, false},            // [1][dim]
-    {"output.weight", &Model::classifier, false, embedding_shape, true},            // [vocab_size][dim]
+    {"token_embd.weight", &Model::token_embedding, false, embedding_shape, false},                 // [vocab_size][dim]
+    {"output_norm.weight", &Model::final_norm, true, norm_shape, false},                           // [1][dim]
+    {"output.weight", &Model::classifier, false, embedding_shape, true, &Model::token_embedding},  // tied when absent
+    {"rope_freqs.weight", &Model::rope_freqs, true,
+     [](const ModelConfig& c) {
+         return TensorShape{1, c.head_dim() / 2};
+     },
+     true},
 };
 
 constexpr LayerTensorRole kLayerTensors[] = {
@@ -44,6 +54,15 @@ constexpr LayerTensorRole kLayerTensors[] = {
      [](const ModelConfig& c) {
          return TensorShape{c.hidden_dim, c.dim};
      }},
+    {"attn_q.bias", &LayerWeights::bq, true,
+     [](const ModelConfig& c) {
+         return TensorShape{1, uint64_t{c.n_heads} * c.head_dim()};
+     },
+     has_qkv_bias},
+    {"attn_k.bias", &LayerWeights::bk, true, kv_vector_shape, has_qkv_bias},
+    {"attn_v.bias", &LayerWeights::bv, true, kv_vector_shape, has_qkv_bias},
+    {"attn_q_norm.weight", &LayerWeights::q_norm, true, head_shape, has_qk_norm},
+    {"attn_k_norm.weight", &LayerWeights::k_norm, true, head_shape, has_qk_norm},
 };
 
 }  // namespace
@@ -55,11 +74,14 @@ std::vector<const TensorView*> all_tensors(const Model& m) {
     std::vector<const TensorView*> out;
     for (const ModelTensorRole& r : kModelTensors) {
         const TensorView& t = m.*r.member;
+        if (!t.data) continue;                                                  // left out
         if (&t == &m.classifier && t.data == m.token_embedding.data) continue;  // the embedding, listed already
         out.push_back(&t);
     }
     for (const LayerWeights& l : m.layers) {
-        for (const LayerTensorRole& r : kLayerTensors) out.push_back(&(l.*r.member));
+        for (const LayerTensorRole& r : kLayerTensors) {
+            if (has_role(r, m.config)) out.push_back(&(l.*r.member));
+        }
     }
     return out;
 }

@@ -23,8 +23,10 @@ struct TensorShape {
 struct LayerTensorRole {
     const char* gguf_suffix;  // "attn_q.weight"
     TensorView LayerWeights::*member;
-    bool norm;
+    bool norm;  // a vector (a norm's weights, a bias), f32 or f16, read whole
     TensorShape (*shape)(const ModelConfig&);
+    // Whether a model has it (an architecture variant's flag); null: every model.
+    bool (*present)(const ModelConfig&) = nullptr;
 };
 
 // A tensor of the model as a whole.
@@ -33,14 +35,20 @@ struct ModelTensorRole {
     TensorView Model::*member;
     bool norm;
     TensorShape (*shape)(const ModelConfig&);
-    bool optional;  // a file may leave it out (the classifier: the embedding table is used)
+    bool optional;  // a file may leave it out
+    // What stands in for it when it is left out (the classifier: the embedding table); null: nothing.
+    TensorView Model::*fallback = nullptr;
 };
+
+// Whether model `c` has this layer tensor.
+inline bool has_role(const LayerTensorRole& r, const ModelConfig& c) { return !r.present || r.present(c); }
 
 std::span<const LayerTensorRole> layer_tensor_roles();
 std::span<const ModelTensorRole> model_tensor_roles();
 
 // Every weight of a model, in table order (the model's own, then each layer's);
-// a classifier that is the embedding table is listed once, as the embedding.
+// a classifier that is the embedding table is listed once, as the embedding, and
+// a tensor the model does not have is not listed.
 std::vector<const TensorView*> all_tensors(const Model& m);
 
 }  // namespace wkv

@@ -202,6 +202,18 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     r.barrier();
     project(w.qkv, qkv_, qkv_dim);  // each row: q, then k, then v
     r.barrier();
+    if (c_.qkv_bias) {  // Qwen2
+        kernels_.bias_add(r, qkv_, w.qkv_bias.chunks.front().buffer, qkv_dim, rows, padded(qkv_dim));
+        r.barrier();
+    }
+    if (c_.qk_norm) {  // Qwen3: each head of q and k normed on its own, before RoPE (in attention and kv_append)
+        kernels_.head_rmsnorm(r, qkv_, w.q_norm.chunks.front().buffer, hd, c_.rms_eps, c_.n_heads, rows,
+                              padded(qkv_dim), 0);
+        r.barrier();  // (the two touch apart parts of one buffer, but a barrier is per buffer)
+        kernels_.head_rmsnorm(r, qkv_, w.k_norm.chunks.front().buffer, hd, c_.rms_eps, c_.n_kv_heads, rows,
+                              padded(qkv_dim), q_dim);
+        r.barrier();
+    }
 
     // Each token's cache work in order (spec §2.3): append, attend, keep scores,
     // compress. A wave touches each sequence's cache at most once, so each of

@@ -215,6 +215,48 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
             worst = std::max(worst, std::fabs(got[i] - expected[i]) / (std::fabs(expected[i]) + 1e-6));
         out.push_back({"rmsnorm", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
     }
+    {
+        // Qwen3's head norms: the K heads of two rows [q | k | spare] normed in place, the rest untouched.
+        const uint32_t hd = 64, q = 4 * hd, kv = 2 * hd, stride = q + kv + 5, rows = 2;
+        std::vector<float> data = rng.vector(rows * stride, 3.0f);
+        const std::vector<float> w = rng.vector(hd);
+        Buffer g = device_vector(ctx, data);
+        const Buffer gw = device_vector(ctx, w);
+        rec.begin();
+        k.head_rmsnorm(rec, g, gw, hd, 1e-6f, kv / hd, rows, stride, q);
+        rec.submit_and_wait();
+        for (uint32_t r = 0; r < rows; r++) {
+            for (uint32_t h = 0; h < kv / hd; h++) {
+                float* head = &data[r * stride + q + h * hd];
+                rmsnorm(head, head, w.data(), hd, 1e-6f);
+            }
+        }
+        const std::vector<float> got = read_floats(g, rows * stride);
+        double worst = 0;
+        for (size_t i = 0; i < got.size(); i++)
+            worst = std::max(worst, std::fabs(got[i] - data[i]) / (std::fabs(data[i]) + 1e-6));
+        out.push_back(
+            {"rmsnorm", "heads: " + shape("head_dim", hd, "rows", rows), worst, kElementTolerance, "|err| / |cpu|"});
+    }
+    {
+        // Qwen2's biases, added to three padded rows of stacked q, k and v.
+        const uint32_t n = 896 + 2 * 128, stride = n + 7, rows = 3;
+        std::vector<float> data = rng.vector(rows * stride, 2.0f);
+        const std::vector<float> bias = rng.vector(n);
+        Buffer g = device_vector(ctx, data);
+        const Buffer gb = device_vector(ctx, bias);
+        rec.begin();
+        k.bias_add(rec, g, gb, n, rows, stride);
+        rec.submit_and_wait();
+        for (uint32_t r = 0; r < rows; r++) {
+            for (uint32_t i = 0; i < n; i++) data[r * stride + i] += bias[i];
+        }
+        const std::vector<float> got = read_floats(g, rows * stride);
+        double worst = 0;
+        for (size_t i = 0; i < got.size(); i++)
+            worst = std::max(worst, static_cast<double>(std::fabs(got[i] - data[i])));
+        out.push_back({"bias_add", shape("n", n, "rows", rows), worst, 0.0, "|err|"});  // one float addition: exact
+    }
     for (uint32_t n : {1u, 100u, 11008u}) {
         // Three vectors of [gate | up | 3 spare floats], as the stacked projection lays them out.
         const uint32_t rows = 3, stride = 2 * n + 3;

@@ -1,5 +1,9 @@
 // A model's weights on the device, uploaded once and shared by every engine
-// that runs the model.
+// that runs the model. For a NEOX-RoPE model (Qwen) the rows of Wq and Wk (and
+// their biases and head norms) are reordered within each head on upload, so
+// that dimensions i and i + head_dim/2 become neighbours: the shaders then
+// rotate neighbouring pairs for every model, and q.k is unchanged (the same
+// reordering of both factors).
 #pragma once
 
 #include <functional>
@@ -18,6 +22,9 @@ struct GpuLayerWeights {
     // types differ (K-quant mixes often store Wv apart).
     std::vector<GpuTensor> qkv;
     std::vector<GpuTensor> gate_up;  // W1 (gate) and W3 (up), likewise
+    // Variants: Q, K and V biases stacked as the projections' outputs are (qkv_bias),
+    // and the Q and K head norms (qk_norm), as f32 vectors; empty otherwise.
+    GpuTensor qkv_bias, q_norm, k_norm;
 };
 
 struct GpuWeights {

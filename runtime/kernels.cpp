@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "push_constants.hpp"
+#include "reference.hpp"  // rope_angle
 
 namespace wkv {
 
@@ -34,6 +35,8 @@ Kernels::Kernels(Context& ctx)
                                                         sizeof(push::Embedding), std::vector<uint32_t>{workgroup_}));
     }
     rmsnorm_ = std::make_unique<Pipeline>(ctx, "rmsnorm", 3, sizeof(push::Rmsnorm), std::vector<uint32_t>{workgroup_});
+    bias_add_ =
+        std::make_unique<Pipeline>(ctx, "bias_add", 2, sizeof(push::BiasAdd), std::vector<uint32_t>{workgroup_});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 1, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
     argmax_ = std::make_unique<Pipeline>(ctx, "argmax", 2, sizeof(push::Argmax), std::vector<uint32_t>{workgroup_});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
@@ -116,7 +119,17 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
 
 void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
                       uint32_t batch, uint32_t stride) const {
-    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride}, batch);
+    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride, 0, 0}, batch);
+}
+
+void Kernels::head_rmsnorm(Recorder& r, BufferRange x, BufferRange weight, uint32_t n, float eps, uint32_t heads,
+                           uint32_t rows, uint32_t row_stride, uint32_t first) const {
+    r.dispatch(*rmsnorm_, {x, weight, x}, push::Rmsnorm{n, eps, n, row_stride, first}, heads, rows);
+}
+
+void Kernels::bias_add(Recorder& r, BufferRange x, BufferRange bias, uint32_t n, uint32_t rows,
+                       uint32_t row_stride) const {
+    r.dispatch(*bias_add_, {x, bias}, push::BiasAdd{n, row_stride}, (n + workgroup_ - 1) / workgroup_, rows);
 }
 
 void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const {
@@ -303,10 +316,7 @@ std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, const RopeP
     std::vector<float> table(static_cast<size_t>(positions) * head_dim);
     for (uint32_t pos = 0; pos < positions; pos++) {
         for (uint32_t i = 0; i < head_dim / 2; i++) {
-            // The same angle as rope() in model/reference.cpp.
-            const double freq =
-                std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * i) / head_dim);
-            const double angle = pos * static_cast<double>(rope_params.scale) * freq;
+            const double angle = rope_angle(pos, i, head_dim, rope_params);  // the CPU reference's angle
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(std::cos(angle));
             table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(std::sin(angle));
         }

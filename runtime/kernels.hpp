@@ -54,6 +54,12 @@ public:
     // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
     void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
                  uint32_t batch = 1, uint32_t stride = 0) const;
+    // The same in place for `heads` vectors of n floats in each of `rows` rows: vector h of
+    // row r at first + r * row_stride + h * n (a projection's heads, normed one by one).
+    void head_rmsnorm(Recorder& r, BufferRange x, BufferRange weight, uint32_t n, float eps, uint32_t heads,
+                      uint32_t rows, uint32_t row_stride, uint32_t first) const;
+    // x[r * row_stride + i] += bias[i] for i < n, in each of `rows` rows.
+    void bias_add(Recorder& r, BufferRange x, BufferRange bias, uint32_t n, uint32_t rows, uint32_t row_stride) const;
     // For `rows` vectors every `stride` floats, each [gate (n) | up (n)]:
     // gate = silu(gate) * up, in place.
     void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const;
@@ -105,7 +111,7 @@ private:
     // By row of the weight type table; matvec also by batch size - 1.
     mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
     std::vector<std::unique_ptr<Pipeline>> embedding_;
-    std::unique_ptr<Pipeline> rmsnorm_, swiglu_, argmax_, nll_, score_accumulate_;
+    std::unique_ptr<Pipeline> rmsnorm_, bias_add_, swiglu_, argmax_, nll_, score_accumulate_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
     std::unique_ptr<Pipeline> kv_append_[2], attention_[2],
         chunk_attention_[2];                                        // chunk: kChunkQueries tokens a workgroup

@@ -43,12 +43,15 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     };
     for (const ModelTensorRole& r : model_tensor_roles()) {
         const TensorView& t = model.*r.member;
+        if (!t.data || &t == &model.rope_freqs) continue;  // left out, or folded into the RoPE table
         if (&t == &model.classifier && t.data == model.token_embedding.data)
             continue;  // uploaded once, as the embedding
         add(t, r.norm);
     }
     for (const LayerWeights& l : model.layers) {
-        for (const LayerTensorRole& r : layer_tensor_roles()) add(l.*r.member, r.norm);
+        for (const LayerTensorRole& r : layer_tensor_roles()) {
+            if (has_role(r, c)) add(l.*r.member, r.norm);
+        }
     }
     plan.weights_by_type.assign(by_type.begin(), by_type.end());
 

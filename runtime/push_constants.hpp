@@ -15,7 +15,10 @@ struct Embedding {  // embedding.comp
 struct Rmsnorm {  // rmsnorm.comp
     uint32_t n;
     float eps;
-    uint32_t stride;
+    uint32_t stride, row_stride, first;
+};
+struct BiasAdd {  // bias_add.comp
+    uint32_t n, row_stride;
 };
 struct Swiglu {  // swiglu.comp
     uint32_t n, stride, rows;

@@ -1,6 +1,8 @@
 #version 450
-// out = x / sqrt(mean(x^2) + eps) * weight, one workgroup per vector of a
-// batch (vector b at offset b * stride).
+// out = x / sqrt(mean(x^2) + eps) * weight, one workgroup per vector: vector b
+// of row r at first + r * row_stride + b * stride (x: b, y: r). A row is a
+// token's activations; its vectors are the whole row (the layer norms) or
+// each of its heads (Qwen3's Q and K head norms, in place).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 
@@ -13,11 +15,13 @@ layout(std430, binding = 2) writeonly buffer Out { float out_[]; };
 layout(push_constant) uniform Push {
     uint n;
     float eps;
-    uint stride;  // floats between consecutive vectors
+    uint stride;      // floats between consecutive vectors of a row
+    uint row_stride;  // floats between consecutive rows
+    uint first;       // the first vector's offset
 } p;
 
 void main() {
-    const uint base = gl_WorkGroupID.x * p.stride;
+    const uint base = p.first + gl_WorkGroupID.y * p.row_stride + gl_WorkGroupID.x * p.stride;
     float sum = 0.0;
     for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) sum += x[base + i] * x[base + i];
     const float scale = inversesqrt(workgroup_sum(sum) / float(p.n) + p.eps);

@@ -246,18 +246,20 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
         CHECK(load_error(random_llama_gguf(o), "random.gguf").empty());
     }
 
-    // Builds a minimal valid llama GGUF, with `defect` applied before the bytes are made.
-    auto crafted = [](auto defect) {
+    // Builds a minimal valid llama GGUF (or, with `arch`, that architecture's metadata over
+    // llama's tensors), with `defect` applied before the bytes are made.
+    std::string arch = "llama";
+    auto crafted = [&](auto defect) {
         const ModelConfig c = tiny_config();
         GgufWriter g;
         bool keep_arch = true;
         defect(g, keep_arch, /*before_tensors=*/true);
-        if (keep_arch) g.str("general.architecture", "llama");
-        g.u32("llama.embedding_length", c.dim);
-        g.u32("llama.feed_forward_length", c.hidden_dim);
-        g.u32("llama.block_count", 1);
-        g.u32("llama.attention.head_count", c.n_heads);
-        g.u32("llama.context_length", c.context);
+        if (keep_arch) g.str("general.architecture", arch);
+        g.u32(arch + ".embedding_length", c.dim);
+        g.u32(arch + ".feed_forward_length", c.hidden_dim);
+        g.u32(arch + ".block_count", 1);
+        g.u32(arch + ".attention.head_count", c.n_heads);
+        g.u32(arch + ".context_length", c.context);
         auto f32 = [](uint64_t n) { return encode_ggml(std::vector<float>(n, 0.5f), kGgmlF32); };
         g.tensor("token_embd.weight", {c.dim, c.vocab_size}, kGgmlF32, f32(c.dim * c.vocab_size));
         g.tensor("output_norm.weight", {c.dim}, kGgmlF32, f32(c.dim));
@@ -278,13 +280,41 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
 
     CHECK(load_error(crafted([](GgufWriter&, bool&, bool) {}), "crafted.gguf").empty());  // undamaged
     // A tensor wkv would not read (a bias, Llama 3.1's rope_freqs) is refused, not ignored.
-    for (const char* extra : {"blk.0.extra.weight", "rope_freqs.weight", "blk.0.attn_q.bias"}) {
+    for (const char* extra : {"blk.0.extra.weight", "blk.0.attn_q.bias", "blk.0.attn_q_norm.weight"}) {
         expect(
             [&](GgufWriter& g, bool&, bool before) {
                 if (!before) g.tensor(extra, {64}, kGgmlF32, encode_ggml(std::vector<float>(64, 0.5f), kGgmlF32));
             },
             "tensor '" + std::string(extra) + "' is not part of the models wkv runs (it would be ignored)");
     }
+    // What an architecture requires and a file leaves out.
+    auto nothing = [](GgufWriter&, bool&, bool) {};
+    arch = "qwen2";
+    expect(nothing, "tensor 'blk.0.attn_q.bias' is missing");
+    arch = "qwen3";
+    expect(nothing, "tensor 'blk.0.attn_q_norm.weight' is missing");
+    arch = "llama";
+    // Scaling other than linear changes the math: refused.
+    for (const char* scaling : {"yarn", "longrope"}) {
+        expect(
+            [&](GgufWriter& g, bool&, bool before) {
+                if (before) g.str("llama.rope.scaling.type", scaling);
+            },
+            "llama.rope.scaling.type is '" + std::string(scaling) + "': only linear RoPE scaling is supported");
+    }
+    // Llama 3.1's RoPE frequency factors: one per pair of a head's dimensions, positive.
+    expect(
+        [&](GgufWriter& g, bool&, bool before) {
+            if (!before)
+                g.tensor("rope_freqs.weight", {64}, kGgmlF32, encode_ggml(std::vector<float>(64, 1.0f), kGgmlF32));
+        },
+        "tensor 'rope_freqs.weight' has 64 values; head size / 2 = 8 expected");
+    expect(
+        [&](GgufWriter& g, bool&, bool before) {
+            if (!before)
+                g.tensor("rope_freqs.weight", {8}, kGgmlF32, encode_ggml(std::vector<float>(8, -1.0f), kGgmlF32));
+        },
+        "tensor 'rope_freqs.weight' has a factor that is not a positive number");
     GgufWriter no_tensors;
     no_tensors.str("general.architecture", "llama");
     for (const char* key : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",

@@ -1,0 +1,123 @@
+// Today's Llama-family architectures (../shared/models/arch: random weights,
+// llama.cpp's logits): Llama 3 (byte-level BPE, RoPE frequency factors, tied
+// embeddings), Qwen2 (Q/K/V biases, NEOX RoPE, no BOS) and Qwen3 (Q/K head
+// norms, a head size that is not dim / heads). The prompt's ids and the logits
+// at every position, against llama.cpp's own.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "cpu_engine.hpp"
+#include "policy.hpp"
+#include "reference.hpp"
+#include "support.hpp"
+#include "tokenizer.hpp"
+
+using namespace wkv;
+using namespace wkv::test;
+
+namespace {
+
+// The worst |engine - llama.cpp| / max|llama.cpp logit| over the prompt, position by position.
+double worst_logit_error(auto& engine, const Json& record) {  // a Reference or a Sequence
+    const std::vector<int32_t> tokens = to_ids(record.at("token_ids"));
+    double worst = 0;
+    for (uint32_t pos = 0; pos < tokens.size(); pos++) {
+        const std::vector<float> got = engine.forward(tokens[pos], pos);
+        const std::vector<double> want = record.at("logits").at(pos).get<std::vector<double>>();
+        REQUIRE(got.size() == want.size());
+        double scale = 0, err = 0;
+        for (size_t i = 0; i < want.size(); i++) {
+            scale = std::max(scale, std::fabs(want[i]));
+            err = std::max(err, std::fabs(got[i] - want[i]));
+        }
+        worst = std::max(worst, err / scale);
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_SUITE("reference") {
+
+TEST_CASE("architectures on the CPU: llama3, qwen2, qwen3 give llama.cpp's prompt ids and logits within 1e-4") {
+    for (const std::string name : {"llama3", "qwen2", "qwen3"}) {
+        CAPTURE(name);
+        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
+        const Json record = shared_json("models/arch/" + name + "-random.json");
+        REQUIRE(model.vocabulary);
+        const Tokenizer tokenizer = Tokenizer::from_vocabulary(*model.vocabulary);
+        CHECK(tokenizer.encode_prompt(record.at("prompt").get<std::string>()) == to_ids(record.at("token_ids")));
+        Reference cpu(model, 64);
+        const double worst = worst_logit_error(cpu, record);
+        MESSAGE(name << ": worst |logit error| / max|logit| = " << worst);
+        CHECK(worst < 1e-4);
+    }
+    // What each file has that Llama 2 does not.
+    const ModelConfig llama3 = load_model(shared_file("models/arch/llama3-random.gguf")).config;
+    CHECK((llama3.rope_freq_factors.size() == 16 && llama3.rope_style == RopeStyle::norm));
+    const Model qwen2 = load_model(shared_file("models/arch/qwen2-random.gguf"));
+    CHECK((qwen2.config.qkv_bias && qwen2.config.rope_style == RopeStyle::neox));
+    CHECK(qwen2.classifier.data == qwen2.token_embedding.data);  // tied
+    const ModelConfig qwen3 = load_model(shared_file("models/arch/qwen3-random.gguf")).config;
+    CHECK((qwen3.qk_norm && qwen3.head_dim() == 64 && qwen3.n_heads * qwen3.head_dim() == 2 * qwen3.dim));
+}
+
+}  // TEST_SUITE("reference")
+
+TEST_SUITE("gpu") {
+
+TEST_CASE("architectures on the GPU: llama3, qwen2, qwen3 give llama.cpp's logits within 1e-4") {
+    for (const std::string name : {"llama3", "qwen2", "qwen3"}) {
+        CAPTURE(name);
+        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
+        GpuSequence gpu(validated_context(), model, 64);
+        const double worst = worst_logit_error(gpu, shared_json("models/arch/" + name + "-random.json"));
+        MESSAGE(name << " on the GPU: worst |logit error| / max|logit| = " << worst);
+        CHECK(worst < 1e-4);
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("architectures: all policies in one batch run past the context; the GPU's greedy text is the CPU's") {
+    for (const std::string name : {"llama3", "qwen2", "qwen3"}) {
+        CAPTURE(name);
+        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
+        const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/" + name + "-random.json").at("token_ids"));
+        // A sequence per compressing policy, decoded together: f16 keys and values under
+        // WeightedKV, f32 under the others.
+        std::vector<CacheSettings> settings;
+        for (PolicyKind kind : compressing_policies()) {
+            PolicyRequest r;
+            r.kind = kind;
+            r.budget = 24;
+            settings.push_back({resolve_policy(r, model.config.context), PositionMode::cache_index,
+                                kind == PolicyKind::weightedkv ? KvType::f16 : KvType::f32});
+        }
+        const uint32_t B = static_cast<uint32_t>(settings.size());
+        CpuEngine cpu(model, settings);
+        const std::unique_ptr<BatchEngine> gpu = make_gpu_engine(validated_context(), model, settings);
+        const std::span<const int32_t> context(prompt.data(), prompt.size() - 1);
+        for (uint32_t b = 0; b < B; b++) {
+            cpu.prefill(b, context, 0, false);
+            gpu->prefill(b, context, 0, false);  // one prompt chunk on the device
+        }
+        std::vector<SequenceStep> on_cpu(B, {true, prompt.back(), 0, StepOutput::token, 0}), on_gpu = on_cpu;
+        const uint32_t end = model.config.context + 64;  // past the trained context
+        for (uint32_t pos = static_cast<uint32_t>(context.size()); pos < end; pos++) {
+            for (uint32_t b = 0; b < B; b++) on_cpu[b].pos = on_gpu[b].pos = pos;
+            cpu.step(on_cpu);
+            gpu->step(on_gpu);
+            for (uint32_t b = 0; b < B; b++) {
+                on_cpu[b].token = cpu.token(b);
+                on_gpu[b].token = gpu->token(b);
+                REQUIRE_MESSAGE(on_cpu[b].token == on_gpu[b].token, describe(settings[b].policy)
+                                                                        << ": the texts part at position " << pos);
+            }
+        }
+        for (uint32_t b = 0; b < B; b++) CHECK(gpu->entries(b) == 24);
+    }
+    check_no_validation_messages();
+}
+
+}  // TEST_SUITE("gpu")
