@@ -14,7 +14,9 @@
 #
 # -j keeps each file's `wkv bench --json` record in JSON_DIR as SHAPE.TYPE.json.
 # Default files: tinyllama-1.1b:q8_0 tinyllama-1.1b:q4_0 llama-2-7b:q4_K.
-# Llama 2's tokenizer.model comes from $WKV_TOKENIZER (default ../shared/models/llama2-tokenizer.model).
+# Llama 2's tokenizer.model comes from $WKV_TOKENIZER (default ../shared/models/llama2-tokenizer.model);
+# the shapes of today's models (llama-3.2-1b, qwen2.5-0.5b, qwen3-0.6b) take their real vocabularies
+# from $WKV_VOCAB_DIR (default ../shared/models/vocab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -34,6 +36,14 @@ files=("$@")
 wkv=${WKV:-build/cli/wkv}
 maker=${WKV_SYNTHETIC_GGUF:-build/wkv_synthetic_gguf}
 tokenizer=${WKV_TOKENIZER:-../shared/models/llama2-tokenizer.model}
+vocab_dir=${WKV_VOCAB_DIR:-../shared/models/vocab}
+vocabulary_of() {  # the tokenizer a shape's file is written with
+    case $1 in
+        llama-3.2-*) echo "$vocab_dir/ggml-vocab-llama-bpe.gguf" ;;
+        qwen*) echo "$vocab_dir/ggml-vocab-qwen2.gguf" ;;
+        *) echo "$tokenizer" ;;
+    esac
+}
 dir=${WKV_SYNTHETIC_DIR:-$HOME/.cache/wkv-synthetic}
 for tool in "$wkv" "$maker"; do [ -x "$tool" ] || { echo "$0: $tool not built (run ./setup.sh)" >&2; exit 2; }; done
 mkdir -p "$dir"
@@ -48,7 +58,7 @@ fitting=()
 for spec in "${files[@]}"; do
     shape=${spec%%:*} type=${spec#*:}
     file="$dir/$shape.$type.gguf"
-    [ -s "$file" ] || "$maker" "$shape" "$type" "$tokenizer" "$file" >&2
+    [ -s "$file" ] || "$maker" "$shape" "$type" "$(vocabulary_of "$shape")" "$file" >&2
     if "$wkv" bench -m "$file" -p "$n_prompt" -n "$n_predict" -r 1 --device "$device" --roofline --json "$tmp/r.json" \
         > "$tmp/out" 2> "$tmp/err"; then
         f() { json_field "$1" < "$tmp/r.json"; }

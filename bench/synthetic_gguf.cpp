@@ -1,12 +1,17 @@
 // Writes a GGUF file with seeded random weights in the shape of a real model,
 // so speed can be measured at real sizes without downloading one: wkv and
-// llama.cpp both load it (bench/real_shapes.sh). The vocabulary is Llama 2's,
-// read from its sentencepiece model, so llama.cpp accepts the file as it
-// would the real one. Block types get random blocks with moderate scales
-// (model/random_model.hpp): the text is noise, the work is the real work.
+// llama.cpp both load it (bench/real_shapes.sh). The vocabulary is the real
+// model's kind: Llama 2's from its sentencepiece model, or a vocabulary-only
+// GGUF (Llama 3's, Qwen2's from ../shared/models/vocab), padded with [PAD...]
+// tokens to the model's rows as the converters do, so llama.cpp accepts the
+// file as it would the real one. Block types get random blocks with moderate
+// scales (model/random_model.hpp): the text is noise, the work is the real work.
+// A matrix whose rows are not whole blocks of the type (Qwen2.5-0.5B's 896
+// columns in q4_K) is written in q8_0, as llama.cpp's quantiser falls back.
 //
-// Usage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model OUT.gguf
-//   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b     TYPE: f16, q8_0, q4_0, q4_K, ...
+// Usage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model|VOCAB.gguf OUT.gguf
+//   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b | llama-3.2-1b | qwen2.5-0.5b | qwen3-0.6b
+//   TYPE: f16, q8_0, q4_0, q4_K, ...
 #include <sentencepiece_processor.h>
 
 #include <cstdio>
@@ -15,6 +20,8 @@
 #include <string>
 
 #include "config.hpp"
+#include "error.hpp"
+#include "gguf_vocabulary.hpp"
 #include "gguf_writer.hpp"
 #include "random_model.hpp"
 #include "tensor.hpp"
@@ -24,20 +31,29 @@ using namespace wkv;
 namespace {
 
 struct Shape {
+    const char* arch;  // general.architecture
     uint32_t dim, hidden, layers, heads, kv_heads, context;
     float rope_theta;
+    uint32_t vocab = 0;       // rows of the embedding; 0: the tokenizer's size
+    uint32_t head_dim = 0;    // 0: dim / heads
+    bool tied = false;        // no output.weight: the classifier is the embedding
+    bool rope_freqs = false;  // Llama 3.1's frequency factors
 };
 
 const std::map<std::string, Shape> kShapes = {
-    {"tinyllama-1.1b", {2048, 5632, 22, 32, 4, 2048, 10000.0f}},
-    {"llama-2-7b", {4096, 11008, 32, 32, 32, 4096, 10000.0f}},
-    {"codellama-7b", {4096, 11008, 32, 32, 32, 16384, 1000000.0f}},
+    {"tinyllama-1.1b", {"llama", 2048, 5632, 22, 32, 4, 2048, 10000.0f}},
+    {"llama-2-7b", {"llama", 4096, 11008, 32, 32, 32, 4096, 10000.0f}},
+    {"codellama-7b", {"llama", 4096, 11008, 32, 32, 32, 16384, 1000000.0f}},
+    {"llama-3.2-1b", {"llama", 2048, 8192, 16, 32, 8, 131072, 500000.0f, 128256, 0, true, true}},
+    {"qwen2.5-0.5b", {"qwen2", 896, 4864, 24, 14, 2, 32768, 1000000.0f, 151936, 0, true}},
+    {"qwen3-0.6b", {"qwen3", 1024, 3072, 28, 16, 8, 40960, 1000000.0f, 151936, 128, true}},
 };
 
 int usage(const char* why) {
     std::fprintf(
         stderr,
-        "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model OUT.gguf\n  SHAPE: ", why);
+        "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model|VOCAB.gguf OUT.gguf\n  SHAPE: ",
+        why);
     for (const auto& [name, shape] : kShapes) std::fprintf(stderr, "%s ", name.c_str());
     std::fprintf(stderr, "\n  TYPE: %s\n", weight_type_list().c_str());
     return 2;
@@ -54,65 +70,120 @@ int main(int argc, char** argv) {
         if (w.name == std::string(argv[2])) type = &w;
     }
     if (!type) return usage("unknown weight type");
-    sentencepiece::SentencePieceProcessor sp;
-    if (!sp.Load(argv[3]).ok()) return usage("cannot read the tokenizer");
     const Shape& s = shape->second;
-    const uint32_t vocab = static_cast<uint32_t>(sp.GetPieceSize());
-    if (s.dim % type->block_values != 0 || s.hidden % type->block_values != 0)
-        return usage("the shape's rows are not whole blocks of this type");
+    const std::string arch = s.arch, key = arch + ".";
+    const uint32_t head_dim = s.head_dim ? s.head_dim : s.dim / s.heads;
+
+    // The vocabulary, in llama.cpp's terms.
+    std::vector<std::string> pieces, merges;
+    std::vector<float> scores;
+    std::vector<int32_t>
+        kinds;  // llama.cpp's token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+    std::string tokenizer_model, pre;
+    int32_t bos = -1, eos = -1, unk = -1;
+    bool add_bos = true;
+    const std::string tokenizer_path = argv[3];
+    if (tokenizer_path.size() > 5 && tokenizer_path.substr(tokenizer_path.size() - 5) == ".gguf") {
+        Vocabulary v;
+        try {
+            v = load_gguf_vocabulary(tokenizer_path);
+        } catch (const Error& e) {
+            return usage(e.what());
+        }
+        tokenizer_model = v.model == TokenizerModel::byte_level_bpe ? "gpt2" : "llama";
+        pieces = v.pieces;
+        if (v.model == TokenizerModel::sentencepiece) {  // back to sentencepiece's mark for a space
+            for (std::string& piece : pieces) {
+                for (size_t at; (at = piece.find(' ')) != std::string::npos;) piece.replace(at, 1, "\xE2\x96\x81");
+            }
+        }
+        scores = v.scores;
+        for (PieceType t : v.types) kinds.push_back(static_cast<int32_t>(t));
+        merges = v.merges;
+        pre = v.pre;
+        bos = v.bos_id, eos = v.eos_id, unk = v.unk_id;
+        add_bos = v.add_bos;
+    } else {
+        sentencepiece::SentencePieceProcessor sp;
+        if (!sp.Load(tokenizer_path).ok()) return usage("cannot read the tokenizer");
+        tokenizer_model = "llama";
+        for (int i = 0; i < sp.GetPieceSize(); i++) {
+            pieces.push_back(sp.IdToPiece(i));
+            scores.push_back(sp.GetScore(i));
+            kinds.push_back(sp.IsUnknown(i) ? 2 : sp.IsControl(i) ? 3 : sp.IsByte(i) ? 6 : 1);
+        }
+        bos = sp.bos_id(), eos = sp.eos_id(), unk = sp.unk_id();
+    }
+    const uint32_t vocab = s.vocab ? s.vocab : static_cast<uint32_t>(pieces.size());
+    if (pieces.size() > vocab) return usage("the vocabulary has more tokens than the shape has rows");
+    while (pieces.size() < vocab) {  // padding, as the converters write it
+        pieces.push_back("[PAD" + std::to_string(pieces.size()) + "]");
+        scores.push_back(0.0f);
+        kinds.push_back(5);
+    }
 
     GgufWriter g;
-    g.str("general.architecture", "llama");
+    g.str("general.architecture", arch);
     g.str("general.name", std::string("synthetic ") + argv[1] + " " + argv[2]);
-    g.u32("llama.embedding_length", s.dim);
-    g.u32("llama.feed_forward_length", s.hidden);
-    g.u32("llama.block_count", s.layers);
-    g.u32("llama.attention.head_count", s.heads);
-    g.u32("llama.attention.head_count_kv", s.kv_heads);
-    g.u32("llama.rope.dimension_count", s.dim / s.heads);
-    g.u32("llama.context_length", s.context);
-    g.f32("llama.rope.freq_base", s.rope_theta);
-    g.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    std::vector<std::string> pieces;
-    std::vector<float> scores;
-    std::vector<int32_t> kinds;  // llama.cpp's token types: 1 normal, 2 unknown, 3 control, 6 byte
-    for (uint32_t id = 0; id < vocab; id++) {
-        const int i = static_cast<int>(id);
-        pieces.push_back(sp.IdToPiece(i));
-        scores.push_back(sp.GetScore(i));
-        kinds.push_back(sp.IsUnknown(i) ? 2 : sp.IsControl(i) ? 3 : sp.IsByte(i) ? 6 : 1);
+    g.u32(key + "embedding_length", s.dim);
+    g.u32(key + "feed_forward_length", s.hidden);
+    g.u32(key + "block_count", s.layers);
+    g.u32(key + "attention.head_count", s.heads);
+    g.u32(key + "attention.head_count_kv", s.kv_heads);
+    g.u32(key + "rope.dimension_count", head_dim);
+    if (s.head_dim) {
+        g.u32(key + "attention.key_length", head_dim);
+        g.u32(key + "attention.value_length", head_dim);
     }
-    g.str("tokenizer.ggml.model", "llama");
+    g.u32(key + "context_length", s.context);
+    g.f32(key + "rope.freq_base", s.rope_theta);
+    g.f32(key + "attention.layer_norm_rms_epsilon", arch == "llama" ? 1e-5f : 1e-6f);
+    g.str("tokenizer.ggml.model", tokenizer_model);
+    if (!pre.empty()) g.str("tokenizer.ggml.pre", pre);
     g.str_array("tokenizer.ggml.tokens", pieces);
-    g.f32_array("tokenizer.ggml.scores", scores);
+    if (tokenizer_model == "llama") g.f32_array("tokenizer.ggml.scores", scores);
     g.i32_array("tokenizer.ggml.token_type", kinds);
-    g.u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(sp.bos_id()));
-    g.u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(sp.eos_id()));
-    g.u32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(sp.unk_id()));
+    if (!merges.empty()) g.str_array("tokenizer.ggml.merges", merges);
+    if (bos >= 0) g.u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bos));
+    if (eos >= 0) g.u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos));
+    if (unk >= 0) g.u32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(unk));
+    g.boolean("tokenizer.ggml.add_bos_token", add_bos);
 
-    const uint32_t q_dim = s.dim, kv_dim = s.dim / s.heads * s.kv_heads;
+    const WeightType& q8_0 = *weight_type_by_ggml_id(kGgmlQ8_0);
+    const uint32_t q_dim = s.heads * head_dim, kv_dim = s.kv_heads * head_dim;
     uint64_t seed = 1;
     auto matrix = [&](const std::string& name, uint32_t rows, uint32_t cols) {
-        g.tensor(name, {cols, rows}, type->ggml_id, random_weights(type->type, uint64_t{rows} * cols, seed++));
+        const WeightType& t = cols % type->block_values == 0 ? *type : q8_0;  // llama.cpp's fallback for odd rows
+        g.tensor(name, {cols, rows}, t.ggml_id, random_weights(t.type, uint64_t{rows} * cols, seed++));
     };
-    auto norm = [&](const std::string& name) {
-        g.tensor(name, {s.dim}, kGgmlF32, encode_ggml(std::vector<float>(s.dim, 1.0f), kGgmlF32));
+    auto vector = [&](const std::string& name, uint32_t n, float value) {
+        g.tensor(name, {n}, kGgmlF32, encode_ggml(std::vector<float>(n, value), kGgmlF32));
     };
     matrix("token_embd.weight", vocab, s.dim);
+    if (s.rope_freqs) vector("rope_freqs.weight", head_dim / 2, 1.0f);  // (the factors' values do not change the work)
     for (uint32_t l = 0; l < s.layers; l++) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        norm(p + "attn_norm.weight");
+        vector(p + "attn_norm.weight", s.dim, 1.0f);
         matrix(p + "attn_q.weight", q_dim, s.dim);
         matrix(p + "attn_k.weight", kv_dim, s.dim);
         matrix(p + "attn_v.weight", kv_dim, s.dim);
+        if (arch == "qwen2") {
+            vector(p + "attn_q.bias", q_dim, 0.01f);
+            vector(p + "attn_k.bias", kv_dim, 0.01f);
+            vector(p + "attn_v.bias", kv_dim, 0.01f);
+        }
+        if (arch == "qwen3") {
+            vector(p + "attn_q_norm.weight", head_dim, 1.0f);
+            vector(p + "attn_k_norm.weight", head_dim, 1.0f);
+        }
         matrix(p + "attn_output.weight", s.dim, q_dim);
-        norm(p + "ffn_norm.weight");
+        vector(p + "ffn_norm.weight", s.dim, 1.0f);
         matrix(p + "ffn_gate.weight", s.hidden, s.dim);
         matrix(p + "ffn_up.weight", s.hidden, s.dim);
         matrix(p + "ffn_down.weight", s.dim, s.hidden);
     }
-    norm("output_norm.weight");
-    matrix("output.weight", vocab, s.dim);
+    vector("output_norm.weight", s.dim, 1.0f);
+    if (!s.tied) matrix("output.weight", vocab, s.dim);
 
     const std::vector<uint8_t> bytes = g.bytes();
     const std::string tmp = std::string(argv[4]) + ".tmp";

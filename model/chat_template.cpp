@@ -16,6 +16,7 @@ constexpr Family kFamilies[] = {
     {ChatFamily::chatml, "chatml", "<|im_start|>"},
     {ChatFamily::llama3, "llama3", "<|start_header_id|>"},
     {ChatFamily::zephyr, "zephyr", "<|user|>"},
+    {ChatFamily::mistral, "mistral", "[INST]"},  // told from llama2 by its lack of <<SYS>>
 };
 
 }  // namespace
@@ -45,7 +46,10 @@ std::optional<ChatFamily> recognise_chat_template(std::string_view jinja) {
     // some ChatML ones mention "<|user|>" in comments.
     for (ChatFamily f : {ChatFamily::llama3, ChatFamily::chatml, ChatFamily::llama2, ChatFamily::zephyr}) {
         for (const Family& x : kFamilies) {
-            if (x.family == f && jinja.find(x.marker) != std::string_view::npos) return f;
+            if (x.family != f || jinja.find(x.marker) == std::string_view::npos) continue;
+            // [INST] without Llama 2's <<SYS>> block is Mistral's template.
+            if (f == ChatFamily::llama2 && jinja.find("<<SYS>>") == std::string_view::npos) return ChatFamily::mistral;
+            return f;
         }
     }
     return std::nullopt;
@@ -90,13 +94,14 @@ void ChatTemplate::message(std::vector<int32_t>& out, const ChatMessage& m, bool
     const bool bos = first && tokenizer_.vocabulary().add_bos;
     switch (family_) {
         case ChatFamily::llama2:
+        case ChatFamily::mistral:
             // The system message lives inside the first user turn; render() and
             // user_turn() put it there, so here it is only a user or assistant turn.
             if (m.role == "assistant") {
                 text(out, " " + m.content);
                 out.push_back(tokenizer_.eos_id());
             } else {
-                out.push_back(tokenizer_.bos_id());
+                if (family_ == ChatFamily::llama2 || first) out.push_back(tokenizer_.bos_id());  // Mistral: one BOS
                 text(out, "[INST] " + m.content + " [/INST]", /*dummy_prefix=*/true);
             }
             return;
@@ -131,7 +136,8 @@ void ChatTemplate::message(std::vector<int32_t>& out, const ChatMessage& m, bool
 
 void ChatTemplate::assistant_header(std::vector<int32_t>& out) const {
     switch (family_) {
-        case ChatFamily::llama2: return;  // the reply follows [/INST]
+        case ChatFamily::llama2:
+        case ChatFamily::mistral: return;  // the reply follows [/INST]
         case ChatFamily::chatml:
             marker(out, "<|im_start|>");
             text(out, "assistant\n");
@@ -160,16 +166,18 @@ std::vector<int32_t> ChatTemplate::render(const std::vector<ChatMessage>& messag
         }
     }
     std::vector<int32_t> out;
-    if (family_ == ChatFamily::llama2) {
-        // Llama 2 folds the system message into the first user turn, and the reply follows [/INST].
+    if (family_ == ChatFamily::llama2 || family_ == ChatFamily::mistral) {
+        // Llama 2 and Mistral fold the system message into the first user turn, and the reply follows [/INST].
         size_t i = 0;
         std::string system;
         if (opens && !messages.empty() && messages[0].role == "system") system = messages[i++].content;
         bool first = opens;
         for (; i < messages.size(); i++, first = false) {
             const ChatMessage& m = messages[i];
-            if (m.role == "system")
-                throw Error(std::string("chat: the llama2 template takes a system message only first"));
+            if (m.role == "system") {
+                throw Error(std::string("chat: the ") + chat_family_name(family_) +
+                            " template takes a system message only first");
+            }
             if (m.role == "user") {
                 const std::vector<int32_t> turn = user_turn(m.content, system, first);
                 out.insert(out.end(), turn.begin(), turn.end());
@@ -189,6 +197,12 @@ std::vector<int32_t> ChatTemplate::user_turn(const std::string& user, const std:
     if (family_ == ChatFamily::llama2) {
         out.push_back(tokenizer_.bos_id());
         const std::string sys = first && !system.empty() ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" : "";
+        text(out, "[INST] " + sys + user + " [/INST]", /*dummy_prefix=*/true);
+        return out;
+    }
+    if (family_ == ChatFamily::mistral) {  // one BOS for the conversation; a system message opens the first turn
+        if (first) out.push_back(tokenizer_.bos_id());
+        const std::string sys = first && !system.empty() ? system + "\n\n" : "";
         text(out, "[INST] " + sys + user + " [/INST]", /*dummy_prefix=*/true);
         return out;
     }

@@ -19,10 +19,11 @@
 namespace wkv {
 
 enum class ChatFamily {
-    llama2,  // <s>[INST] <<SYS>>\n...\n<</SYS>>\n\nuser [/INST] reply</s>
-    chatml,  // <|im_start|>role\n...<|im_end|>\n
-    llama3,  // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
-    zephyr,  // <|role|>\n...</s>\n
+    llama2,   // <s>[INST] <<SYS>>\n...\n<</SYS>>\n\nuser [/INST] reply</s>
+    chatml,   // <|im_start|>role\n...<|im_end|>\n
+    llama3,   // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
+    zephyr,   // <|role|>\n...</s>\n
+    mistral,  // <s>[INST] user [/INST] reply</s>[INST] ...: one BOS, no <<SYS>> (a system message opens the first turn)
 };
 
 struct ChatMessage {
@@ -31,7 +32,7 @@ struct ChatMessage {
 };
 
 const char* chat_family_name(ChatFamily f);
-std::string chat_family_names();  // "llama2, chatml, llama3, zephyr"
+std::string chat_family_names();  // "llama2, chatml, llama3, zephyr, mistral"
 std::optional<ChatFamily> parse_chat_family(std::string_view name);
 // The family a Jinja chat template belongs to, by its markers; nullopt if none matches.
 std::optional<ChatFamily> recognise_chat_template(std::string_view jinja);
@@ -49,7 +50,7 @@ public:
     // One user turn appended to a conversation: the system message too when it
     // is the first turn, and the header the reply follows.
     std::vector<int32_t> user_turn(const std::string& user, const std::string& system, bool first) const;
-    // The token that ends an assistant turn (EOS for llama2 and zephyr).
+    // The token that ends an assistant turn (EOS for llama2, zephyr and mistral).
     int32_t end_of_turn() const { return end_of_turn_; }
     // Tokens that end a reply as generated: the end of turn and EOS.
     std::vector<int32_t> stop_tokens() const;

@@ -1,10 +1,12 @@
 // Chat templates, exact token by exact token, and `wkv chat` driven by a script.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "chat_template.hpp"
 #include "error.hpp"
+#include "gguf_vocabulary.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -38,13 +40,16 @@ TEST_SUITE("chat") {
 
 TEST_CASE("templates are recognised by their markers, and named") {
     CHECK(recognise_chat_template("{% for m in messages %}{{ '<|im_start|>' + m['role'] }}") == ChatFamily::chatml);
-    CHECK(recognise_chat_template("{{ bos_token + '[INST] ' + content + ' [/INST]' }}") == ChatFamily::llama2);
+    CHECK(recognise_chat_template("{{ '<<SYS>>\\n' + system }}{{ bos_token + '[INST] ' + content + ' [/INST]' }}") ==
+          ChatFamily::llama2);
+    CHECK(recognise_chat_template("{{ bos_token }}{{ '[INST] ' + message['content'] + ' [/INST]' }}") ==
+          ChatFamily::mistral);
     CHECK(recognise_chat_template("<|start_header_id|>{{ role }}<|end_header_id|>\n\n") == ChatFamily::llama3);
     CHECK(recognise_chat_template("{{ '<|user|>\\n' + message['content'] + eos_token }}") == ChatFamily::zephyr);
     CHECK(!recognise_chat_template("{{ messages }}").has_value());
     CHECK(parse_chat_family("chatml") == ChatFamily::chatml);
     CHECK(!parse_chat_family("vicuna").has_value());
-    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr");
+    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr, mistral");
 }
 
 TEST_CASE("each family renders a system message and a user turn to these exact tokens") {
@@ -76,15 +81,55 @@ TEST_CASE("each family renders a system message and a user turn to these exact t
                                2, 13,  29966, 29989, 465,   22137, 29989, 29958, 13});
 }
 
+TEST_CASE("real vocabularies: Mistral's [INST] on Llama 2's, Llama 3's headers, Qwen's ChatML, to their exact ids") {
+    const std::vector<ChatMessage> conversation = {{"system", "Be brief."}, {"user", "Hi!"}};
+    auto vocab = [](const char* name) {
+        return Tokenizer::from_vocabulary(
+            load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-" + std::string(name) + ".gguf")));
+    };
+    auto join = [](std::initializer_list<std::vector<int32_t>> parts) {
+        std::vector<int32_t> out;
+        for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+        return out;
+    };
+    // Mistral: one BOS, the system message opens the first [INST], no <<SYS>>.
+    const Tokenizer spm = vocab("llama-spm");
+    CHECK(ChatTemplate(ChatFamily::mistral, spm).render(conversation) ==
+          Tokenizer::load(shared_file("models/llama2-tokenizer.model"))
+              .encode("[INST] Be brief.\n\nHi! [/INST]", /*add_bos=*/true));
+    // Llama 3: <|begin_of_text|> 128000, <|start_header_id|> 128006, <|end_header_id|> 128007,
+    // <|eot_id|> 128009; "system" 9125, "user" 882, "assistant" 78191, "\n\n" 271.
+    const Tokenizer llama3 = vocab("llama-bpe");
+    CHECK(ChatTemplate(ChatFamily::llama3, llama3).render(conversation) ==
+          join({{128000, 128006, 9125, 128007},
+                llama3.encode("\n\nBe brief.", false),
+                {128009, 128006, 882, 128007},
+                llama3.encode("\n\nHi!", false),
+                {128009, 128006, 78191, 128007, 271}}));
+    CHECK(llama3.encode("\n\nBe brief.", false).front() == 271);
+    // Qwen's ChatML: <|im_start|> 151644, <|im_end|> 151645; "system" 8948, "user" 872, "assistant" 77091, "\n" 198.
+    const Tokenizer qwen = vocab("qwen2");
+    CHECK(ChatTemplate(ChatFamily::chatml, qwen).render(conversation) == join({{151644, 8948, 198},
+                                                                               qwen.encode("Be brief.", false),
+                                                                               {151645, 198, 151644, 872, 198},
+                                                                               qwen.encode("Hi!", false),
+                                                                               {151645, 198, 151644, 77091, 198}}));
+    // A reply ends at <|im_end|>, and at <|endoftext|> too (the vocabulary's ends of generation).
+    const ChatTemplate chatml(ChatFamily::chatml, qwen);
+    CHECK(chatml.end_of_turn() == 151645);
+    CHECK(std::count(qwen.end_of_generation().begin(), qwen.end_of_generation().end(), 151643) == 1);
+}
+
 TEST_CASE("a conversation continued turn by turn is the conversation rendered whole") {
     const Tokenizer t = llama2_with_specials();
-    for (ChatFamily f : {ChatFamily::llama2, ChatFamily::chatml, ChatFamily::llama3, ChatFamily::zephyr}) {
+    for (ChatFamily f :
+         {ChatFamily::llama2, ChatFamily::chatml, ChatFamily::llama3, ChatFamily::zephyr, ChatFamily::mistral}) {
         const ChatTemplate chat(f, t);
         const std::vector<ChatMessage> all = {{"system", "S"}, {"user", "A"}, {"assistant", "B"}, {"user", "C"}};
         // Turn 1, the reply "B" ending with the end of turn, then turn 2.
         std::vector<int32_t> turns = chat.user_turn("A", "S", true);
-        const std::vector<int32_t> reply =
-            t.encode(f == ChatFamily::llama2 ? " B" : "B", false, false);  // as the model would write it
+        const std::vector<int32_t> reply = t.encode(f == ChatFamily::llama2 || f == ChatFamily::mistral ? " B" : "B",
+                                                    false, false);  // as the model writes it
         turns.insert(turns.end(), reply.begin(), reply.end());
         turns.push_back(chat.end_of_turn());
         const std::vector<int32_t> close = chat.close_reply(true), next = chat.user_turn("C", "S", false);
