@@ -2,6 +2,8 @@
 // running the wkv binary, and reading files.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -84,6 +86,24 @@ RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::st
 
 // One Vulkan context for the whole test process, with the validation layer on.
 Context& validated_context();
+
+// The worst |engine - reference| / max|reference logit| over `tokens` fed from position 0, row
+// by row of `logits` (llama.cpp's, in a record of ../shared). `engine`: a Reference or a Sequence.
+double worst_logit_error(auto& engine, const std::vector<int32_t>& tokens, const Json& logits) {
+    double worst = 0;
+    for (uint32_t pos = 0; pos < tokens.size(); pos++) {
+        const std::vector<float> got = engine.forward(tokens[pos], pos);
+        const std::vector<double> want = logits.at(pos).get<std::vector<double>>();
+        if (got.size() != want.size()) return INFINITY;
+        double scale = 0, err = 0;
+        for (size_t i = 0; i < want.size(); i++) {
+            scale = std::max(scale, std::fabs(want[i]));
+            err = std::max(err, std::fabs(got[i] - want[i]));
+        }
+        worst = std::max(worst, err / scale);
+    }
+    return worst;
+}
 
 // A GPU engine of one sequence, driven through that sequence's calls (the
 // engine is built first, so it lives as long as the view).
