@@ -10,6 +10,8 @@
 #include "cpu_engine.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
+#include "runtime/memory_plan.hpp"
+#include "sampler.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -95,6 +97,33 @@ TEST_CASE("architectures: all policies in one batch run past the context; the GP
             }
         }
         for (uint32_t b = 0; b < B; b++) CHECK(gpu->entries(b) == 24);
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("a 151,936-token vocabulary (Qwen's): planned, classified, argmax and top-p over all of it, GPU as CPU") {
+    const Model model = random_model("vocab_151936.gguf", small_gqa_config(151936, 64), 3);
+    const MemoryPlan plan = plan_memory(model, {full_cache(16)}, validated_context().info().max_buffer_bytes());
+    CHECK(plan.weights >= uint64_t{151936} * 32 * 4 * 2);  // the embedding and the classifier, f32
+    CpuEngine cpu_engine(model, {full_cache(16)});
+    GpuSequence gpu(validated_context(), model, 16);
+    Sequence cpu(cpu_engine);
+    // Every logit, the last row of the classifier included.
+    const std::vector<float> want = cpu.forward(1, 0), got = gpu.forward(1, 0);
+    REQUIRE(got.size() == 151936);
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < want.size(); i++) {
+        scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
+        err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
+    }
+    CHECK(err / scale < 1e-4);
+    // Greedy on the device and nucleus sampling on the host, alternately: the same tokens.
+    Sampler greedy({0.0f, 1.0f, 0}), nucleus_cpu({0.9f, 0.95f, 11}), nucleus_gpu({0.9f, 0.95f, 11});
+    int32_t a = 1, b = 1;
+    for (uint32_t pos = 1; pos < 9; pos++) {
+        a = cpu.next_token(a, pos, pos % 2 ? greedy : nucleus_cpu);
+        b = gpu.next_token(b, pos, pos % 2 ? greedy : nucleus_gpu);
+        REQUIRE(a == b);
     }
     check_no_validation_messages();
 }
