@@ -8,7 +8,9 @@
 #include <cmath>
 
 #include "cpu_engine.hpp"
+#include "gguf_writer.hpp"
 #include "policy.hpp"
+#include "random_model.hpp"
 #include "reference.hpp"
 #include "runtime/memory_plan.hpp"
 #include "sampler.hpp"
@@ -41,6 +43,31 @@ TEST_CASE("architectures on the CPU: llama3, qwen2, qwen3 give llama.cpp's promp
     CHECK(qwen2.classifier.data == qwen2.token_embedding.data);  // tied
     const ModelConfig qwen3 = load_model(shared_file("models/arch/qwen3-random.gguf")).config;
     CHECK((qwen3.qk_norm && qwen3.head_dim() == 64 && qwen3.n_heads * qwen3.head_dim() == 2 * qwen3.dim));
+}
+
+TEST_CASE("what wkv does not run is refused in one line, exit 2: YaRN scaling, an unknown pre-tokenizer") {
+    RandomModelOptions o;
+    o.config = small_gqa_config(40, 64);
+    o.extra_metadata = [](GgufWriter& g) { g.str("llama.rope.scaling.type", "yarn"); };
+    const std::string yarn = (temp_dir() / "yarn.gguf").string();
+    write_file(yarn, random_llama_gguf(o));
+    GgufWriter v;
+    v.str("general.architecture", "llama");
+    v.str("tokenizer.ggml.model", "gpt2");
+    v.str("tokenizer.ggml.pre", "tekken");
+    v.str_array("tokenizer.ggml.tokens", {"a", "b"});
+    v.str_array("tokenizer.ggml.merges", {"a b"});
+    const std::string vocab = (temp_dir() / "tekken.gguf").string();
+    write_file(vocab, v.bytes());
+    for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"info", "-m", yarn}, "llama.rope.scaling.type is 'yarn': only linear RoPE scaling is supported"},
+             {{"tokenize", "-m", vocab, "-p", "ab"}, "tokenizer.ggml.pre is 'tekken', which wkv does not know"},
+         }) {
+        const RunResult r = run_wkv(args);
+        CHECK(r.exit_code == 2);
+        CHECK_MESSAGE(r.err.find(message) != std::string::npos, r.err);
+        CHECK(r.err.find('\n') == r.err.size() - 1);
+    }
 }
 
 }  // TEST_SUITE("reference")

@@ -213,6 +213,26 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("wkv tokenize --no-special gives llama.cpp's ids for a sample of its test strings, on every vocabulary") {
+    const std::string file = (temp_dir() / "tokenize_sample.txt").string();
+    for (const char* name : kVocabularies) {
+        CAPTURE(name);
+        const VocabTest t = vocab_test(name);
+        for (size_t i :
+             {0, 18, 20, 22, 33, 45}) {  // ½, emoji, Cyrillic, joined emoji, mixed scripts and digits, everything
+            CAPTURE(i);
+            write_file(file, std::vector<uint8_t>(t.texts[i].begin(), t.texts[i].end()));
+            const RunResult r =
+                run_wkv({"tokenize", "-m", shared_file("models/vocab/ggml-vocab-" + std::string(name) + ".gguf"), "-f",
+                         file, "--no-special"});
+            REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+            std::string want;
+            for (int32_t id : t.ids[i]) want += (want.empty() ? "" : " ") + std::to_string(id);
+            CHECK(r.out == want + "\n");
+        }
+    }
+}
+
 TEST_CASE("byte-level vocabularies: BOS, ends of generation, user-defined tokens, and pre-tokenizers refused by name") {
     const Tokenizer llama3 =
         Tokenizer::from_vocabulary(load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-llama-bpe.gguf")));
