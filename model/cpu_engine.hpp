@@ -27,6 +27,9 @@ public:
     int32_t token(uint32_t seq) const override { return outputs_.at(seq).token; }
 
     uint32_t entries(uint32_t seq) const override { return references_.at(seq)->cache().length(0, 0); }
+    CacheView cache_view(uint32_t seq) const override {
+        return view_of(references_.at(seq)->cache(), model_.config.n_layers);
+    }
     uint64_t kv_cache_bytes() const override;
     uint64_t weight_bytes() const override { return model_.weight_bytes(); }
     uint64_t bytes_read_per_token() const override { return model_.bytes_read_per_token(); }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cache_view.hpp"
 #include "config.hpp"
 #include "policy.hpp"
 #include "sampler.hpp"
@@ -72,6 +73,9 @@ public:
 
     // Entries in that sequence's cache now, per layer and KV head (at most its budget).
     virtual uint32_t entries(uint32_t seq) const = 0;
+    // What that sequence's cache holds now (a device engine reads it back: for
+    // views and traces, not for every step).
+    virtual CacheView cache_view(uint32_t seq) const = 0;
     // Bytes allocated for every sequence's KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
     // Bytes of all weights, as this engine stores them.

@@ -17,6 +17,7 @@ KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvType storage)
     values_.assign(slots * head_dim_, 0.0f);
     acc_.assign(slots, 0.0f);
     cnt_.assign(slots, 0);
+    provenance_.assign(slots, {});
     tables_.resize(static_cast<size_t>(config.n_layers) * n_kv_heads_);
     for (HeadTables& t : tables_) {
         t.order.reserve(capacity);
@@ -31,11 +32,12 @@ void KvCache::clear() {
     for (HeadTables& t : tables_) {
         t.order.clear();
         t.free.clear();
+        t.counts = {};
         for (uint32_t s = capacity_; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
     }
 }
 
-uint32_t KvCache::append(uint32_t layer, uint32_t kv_head) {
+uint32_t KvCache::append(uint32_t layer, uint32_t kv_head, uint32_t position) {
     HeadTables& t = head(layer, kv_head);
     if (t.free.empty()) {
         throw Error("KV cache is full (" + std::to_string(capacity_) + " entries per layer and head)");
@@ -45,18 +47,28 @@ uint32_t KvCache::append(uint32_t layer, uint32_t kv_head) {
     t.order.push_back(s);
     acc(layer, kv_head, s) = 0.0f;
     cnt(layer, kv_head, s) = 0;
+    provenance_[offset(layer, kv_head, s)] = {position, 0, 0.0f};
     return s;
 }
 
-void KvCache::remove(uint32_t layer, uint32_t kv_head, uint32_t index) {
+void KvCache::remove(uint32_t layer, uint32_t kv_head, uint32_t index, bool merged) {
     HeadTables& t = head(layer, kv_head);
     const uint32_t s = t.order.at(index);
     t.order.erase(t.order.begin() + index);
     t.free.push_back(s);
+    t.counts.evictions++;
+    if (merged) t.counts.merges++;
+}
+
+void KvCache::note_merge(uint32_t layer, uint32_t kv_head, uint32_t from, uint32_t into, float weight) {
+    Provenance& to = provenance_[offset(layer, kv_head, into)];
+    to.merged += 1 + provenance(layer, kv_head, from).merged;
+    to.merge_weight += weight;
 }
 
 uint64_t KvCache::bytes() const {
-    uint64_t total = (keys_.size() + values_.size() + acc_.size()) * sizeof(float) + cnt_.size() * sizeof(uint32_t);
+    uint64_t total = (keys_.size() + values_.size() + acc_.size()) * sizeof(float) + cnt_.size() * sizeof(uint32_t) +
+                     provenance_.size() * sizeof(Provenance);
     for (const HeadTables& t : tables_) total += (t.order.capacity() + t.free.capacity()) * sizeof(uint32_t);
     return total;
 }

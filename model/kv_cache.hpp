@@ -1,8 +1,9 @@
 // The KV cache as a pool of fixed slots (architecture.md, "The KV cache ring").
 //
 // Per layer and KV head there are `capacity` physical slots holding a key, a
-// value, `acc` (attention received, summed over steps) and `cnt` (steps since
-// the entry arrived, counting its own). The logical order of the entries is a
+// value, `acc` (attention received, summed over steps), `cnt` (steps since
+// the entry arrived, counting its own) and its provenance (the token's
+// position, and what was merged into its value). The logical order of the entries is a
 // small table of slot indices; appending takes a slot from the free list and
 // removing one returns it, so key/value data never moves. Everything is
 // allocated in the constructor: the cache never grows.
@@ -28,6 +29,24 @@ inline uint64_t kv_entry_bytes(const ModelConfig& c, KvType type) {
     return uint64_t{2} * c.n_layers * c.n_kv_heads * c.head_dim() * kv_type_bytes(type);
 }
 
+// Where an entry's value came from: its own token's absolute position, and
+// the evicted values a policy merged into it. `merged` counts tokens through
+// chains (absorbing an entry that had absorbed k counts k + 1); `merge_weight`
+// sums the weights the absorbed values were added with (WeightedKV's
+// a_j / (a_j + a_{j+1}), CaM's 1/n), so 0 means the value is the token's own.
+struct Provenance {
+    uint32_t position = 0;
+    uint32_t merged = 0;
+    float merge_weight = 0.0f;
+};
+static_assert(sizeof(Provenance) == 12);  // the device's layout (shaders/kv_cache.glsl)
+
+// What a policy did to one KV head of one layer since the cache was last empty.
+struct EvictionCounts {
+    uint64_t evictions = 0;  // entries dropped
+    uint64_t merges = 0;     // of them, those whose value was merged into others first
+};
+
 class KvCache {
 public:
     KvCache(const ModelConfig& config, uint32_t capacity, KvType storage = KvType::f32);
@@ -50,11 +69,15 @@ public:
         return head(layer, kv_head).free;
     }
 
-    // Takes a free slot, places it last in the logical order and clears its
-    // acc/cnt; returns the slot. Throws wkv::Error when no slot is free.
-    uint32_t append(uint32_t layer, uint32_t kv_head);
-    // Removes the entry at logical index `index` and frees its slot.
-    void remove(uint32_t layer, uint32_t kv_head, uint32_t index);
+    // Takes a free slot, places it last in the logical order, clears its
+    // acc/cnt and marks it as the token at `position`; returns the slot.
+    // Throws wkv::Error when no slot is free.
+    uint32_t append(uint32_t layer, uint32_t kv_head, uint32_t position);
+    // Evicts the entry at logical index `index` and frees its slot; `merged`:
+    // its value went into others first.
+    void remove(uint32_t layer, uint32_t kv_head, uint32_t index, bool merged = false);
+    // Records that the value in `from` was added into the value in `into` with `weight`.
+    void note_merge(uint32_t layer, uint32_t kv_head, uint32_t from, uint32_t into, float weight);
 
     float* key(uint32_t layer, uint32_t kv_head, uint32_t slot) {
         return &keys_[offset(layer, kv_head, slot) * head_dim_];
@@ -72,6 +95,13 @@ public:
     uint32_t& cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) { return cnt_[offset(layer, kv_head, slot)]; }
     float acc(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return acc_[offset(layer, kv_head, slot)]; }
     uint32_t cnt(uint32_t layer, uint32_t kv_head, uint32_t slot) const { return cnt_[offset(layer, kv_head, slot)]; }
+    const Provenance& provenance(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
+        return provenance_[offset(layer, kv_head, slot)];
+    }
+    const EvictionCounts& counts(uint32_t layer, uint32_t kv_head) const { return head(layer, kv_head).counts; }
+    // One KV head's acc and cnt, indexed by slot.
+    const float* acc_by_slot(uint32_t layer, uint32_t kv_head) const { return &acc_[offset(layer, kv_head, 0)]; }
+    const uint32_t* cnt_by_slot(uint32_t layer, uint32_t kv_head) const { return &cnt_[offset(layer, kv_head, 0)]; }
 
     // Removes every entry (every slot free again, as after construction).
     void clear();
@@ -84,6 +114,7 @@ private:
     struct HeadTables {
         std::vector<uint32_t> order;  // logical index -> slot
         std::vector<uint32_t> free;   // stack of free slots
+        EvictionCounts counts;
     };
     uint64_t offset(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
         return (static_cast<uint64_t>(layer) * n_kv_heads_ + kv_head) * capacity_ + slot;
@@ -99,6 +130,7 @@ private:
     std::vector<float> values_;       // [layer][kv_head][slot][head_dim]
     std::vector<float> acc_;          // [layer][kv_head][slot]
     std::vector<uint32_t> cnt_;       // [layer][kv_head][slot]
+    std::vector<Provenance> provenance_;  // [layer][kv_head][slot]
     std::vector<HeadTables> tables_;  // [layer][kv_head]
 };
 

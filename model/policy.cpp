@@ -171,11 +171,13 @@ void merge_weighted(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j) {
     const float w1 = average(cache, layer, head, j);
     const float w2 = average(cache, layer, head, j + 1);
     const float sum = w1 + w2;
-    const float* from = cache.value(layer, head, cache.slot(layer, head, j));
-    float* into = cache.value(layer, head, cache.slot(layer, head, j + 1));
+    const uint32_t from_slot = cache.slot(layer, head, j), into_slot = cache.slot(layer, head, j + 1);
+    const float* from = cache.value(layer, head, from_slot);
+    float* into = cache.value(layer, head, into_slot);
     for (uint32_t d = 0; d < cache.head_dim(); d++) {
         into[d] = cache.stored(sum > 0.0f ? (w1 * from[d] + w2 * into[d]) / sum : (from[d] + into[d]) * 0.5f);
     }
+    cache.note_merge(layer, head, from_slot, into_slot, sum > 0.0f ? w1 / sum : 0.5f);
 }
 
 uint32_t hash32(uint32_t x) {
@@ -194,55 +196,59 @@ float cam_uniform(uint32_t seed, uint32_t layer, uint32_t head, uint32_t step) {
     return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
 }
 
-void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const CachePolicy& p, uint32_t step) {
+bool merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const CachePolicy& p, uint32_t step) {
     const uint32_t L = cache.length(layer, head);
     const uint32_t n = std::min(p.cam_n, L - 1 - j);
-    if (n == 0) return;
+    if (n == 0) return false;
     float sum = 0.0f;
     for (uint32_t k = 1; k <= n; k++) sum += cache.acc(layer, head, cache.slot(layer, head, j + k));
     const float mean = sum / static_cast<float>(n);
     const float acc_j = cache.acc(layer, head, cache.slot(layer, head, j));
     // min(1, acc_j / mean); the official code turns 0/0 into 0.
     const float probability = mean > 0.0f ? std::min(1.0f, acc_j / mean) : (acc_j > 0.0f ? 1.0f : 0.0f);
-    if (!(cam_uniform(p.seed, layer, head, step) < probability)) return;
-    const float* from = cache.value(layer, head, cache.slot(layer, head, j));
+    if (!(cam_uniform(p.seed, layer, head, step) < probability)) return false;
+    const uint32_t from_slot = cache.slot(layer, head, j);
+    const float* from = cache.value(layer, head, from_slot);
     for (uint32_t k = 1; k <= n; k++) {
-        float* into = cache.value(layer, head, cache.slot(layer, head, j + k));
+        const uint32_t into_slot = cache.slot(layer, head, j + k);
+        float* into = cache.value(layer, head, into_slot);
         for (uint32_t d = 0; d < cache.head_dim(); d++)
             into[d] = cache.stored(into[d] + from[d] / static_cast<float>(n));
+        cache.note_merge(layer, head, from_slot, into_slot, 1.0f / static_cast<float>(n));
     }
+    return true;
 }
 
 namespace {
 
 // --- the policies: what each drops, and what it merges first ----------------
 
-uint32_t compress_streaming(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores&) {
-    return select_oldest(p);
+Eviction compress_streaming(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores&) {
+    return {select_oldest(p)};
 }
 
-uint32_t compress_h2o(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
-    return select_lowest_sum(cache, layer, head, p);
+Eviction compress_h2o(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+    return {select_lowest_sum(cache, layer, head, p)};
 }
 
-uint32_t compress_tova(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores& s) {
-    return select_lowest_last(s.head_mean, p);  // the same index in every head of the layer
+Eviction compress_tova(KvCache&, uint32_t, uint32_t, const CachePolicy& p, const LayerScores& s) {
+    return {select_lowest_last(s.head_mean, p)};  // the same index in every head of the layer
 }
 
-uint32_t compress_cam(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores& s) {
+Eviction compress_cam(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores& s) {
     const uint32_t j = select_oldest(p);
-    merge_cam(cache, layer, head, j, p, s.step);
-    return j;
+    return {j, merge_cam(cache, layer, head, j, p, s.step)};
 }
 
-uint32_t compress_evict(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
-    return select_lowest_average(cache, layer, head, p);
+Eviction compress_evict(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+    return {select_lowest_average(cache, layer, head, p)};
 }
 
-uint32_t compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
+Eviction compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p,
+                             const LayerScores&) {
     const uint32_t j = select_lowest_average(cache, layer, head, p);
     merge_weighted(cache, layer, head, j);
-    return j;
+    return {j, true};
 }
 
 // The policy table. Layouts and defaults: spec §5.
@@ -299,7 +305,8 @@ void compress_layer(KvCache& cache, uint32_t layer, const CachePolicy& p, const 
     if (!info.compress_head) return;
     for (uint32_t head = 0; head < cache.n_kv_heads(); head++) {
         if (cache.length(layer, head) <= p.budget) continue;
-        cache.remove(layer, head, info.compress_head(cache, layer, head, p, scores));
+        const Eviction e = info.compress_head(cache, layer, head, p, scores);
+        cache.remove(layer, head, e.index, e.merged);
     }
 }
 

@@ -59,6 +59,13 @@ enum class RecentRule {
     half,    // m/2 - sinks, the paper's layout (spec §2.5); --recent may set it
 };
 
+// What a policy's compress_head decided for one KV head: the logical index
+// to drop, and whether its value was merged into others first.
+struct Eviction {
+    uint32_t index;
+    bool merged = false;
+};
+
 // One row of the policy table (model/policy.cpp): everything the runtime and
 // the CLI need to know about a policy. Its shader is shaders/policy_NAME.comp.
 struct PolicyInfo {
@@ -71,9 +78,9 @@ struct PolicyInfo {
     bool per_layer;        // one choice for the whole layer (TOVA), else one per KV head
     bool uses_head_mean;   // reads LayerScores::head_mean
     bool takes_cam_flags;  // --cam-n and --cam-seed apply
-    // Applies the policy's merge, if it has one, and returns the logical index
-    // of `head` to drop; null for the full cache, which never drops.
-    uint32_t (*compress_head)(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p,
+    // Applies the policy's merge, if it has one, and returns which entry of
+    // `head` to drop; null for the full cache, which never drops.
+    Eviction (*compress_head)(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p,
                               const LayerScores& scores);
 };
 
@@ -144,11 +151,11 @@ uint32_t select_lowest_last(std::span<const float> head_mean_attention, const Ca
 uint32_t select_lowest_average(const KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p);
 
 // WeightedKV (spec §2.3): V[j+1] = (a_j V[j] + a_{j+1} V[j+1]) / (a_j + a_{j+1}) with a = acc/cnt;
-// equal weights when both are 0. The receiver keeps its key, acc and cnt.
+// equal weights when both are 0. The receiver keeps its key, acc and cnt, and notes the merge.
 void merge_weighted(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j);
 // CaM (spec §6.4): with probability min(1, acc_j / mean acc of the next n entries), V[j] / n is
-// added to each of the next n values (n = min(cam_n, entries after j)).
-void merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const CachePolicy& p, uint32_t step);
+// added to each of the next n values (n = min(cam_n, entries after j)); returns whether it was.
+bool merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const CachePolicy& p, uint32_t step);
 // CaM's uniform draw in [0, 1): a counter-based hash, so the CPU and the GPU draw the same numbers.
 float cam_uniform(uint32_t seed, uint32_t layer, uint32_t head, uint32_t step);
 uint32_t hash32(uint32_t x);

@@ -54,7 +54,7 @@ void softmax(float* x, uint32_t n) {
 void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float* k, const float* v, uint32_t pos,
                   PositionMode positions, const RopeParams& rope_params) {
     const uint32_t hd = cache.head_dim();
-    const uint32_t s = cache.append(layer, kv_head);
+    const uint32_t s = cache.append(layer, kv_head, pos);
     float* key = cache.key(layer, kv_head, s);
     float* value = cache.value(layer, kv_head, s);
     std::copy(k, k + hd, key);

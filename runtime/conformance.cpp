@@ -569,10 +569,11 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                 KvCache cpu(c, policy.slots(), type);
                 const uint32_t L = policy.budget + 1;
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-                    for (uint32_t i = 0; i < L; i++) cpu.append(0, h);
+                    uint32_t position = 0;
+                    for (uint32_t i = 0; i < L; i++) cpu.append(0, h, position++);
                     for (uint32_t r = 0; r < std::min(3u, L - 1); r++)
                         cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
-                    while (cpu.length(0, h) < L) cpu.append(0, h);
+                    while (cpu.length(0, h) < L) cpu.append(0, h, position++);
                     for (uint32_t slot = 0; slot < cpu.capacity(); slot++) {
                         for (uint32_t d = 0; d < lay.head_dim; d++)
                             cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());

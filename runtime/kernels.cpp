@@ -18,9 +18,9 @@ size_t type_index(TensorType t) { return static_cast<size_t>(&weight_type(t) - w
 
 int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
 
-// The cache sections at bindings 0..8 and the entries at 9, as kv_cache.glsl declares them.
-constexpr uint32_t kCacheSections = 9;
-constexpr uint32_t kCacheBindings = 10;
+// The cache sections at bindings 0..9 and the entries at 10, as kv_cache.glsl declares them.
+constexpr uint32_t kCacheSections = 10;
+constexpr uint32_t kCacheBindings = 11;
 
 }  // namespace
 
@@ -153,6 +153,7 @@ std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t c
         e.counts = static_cast<uint32_t>(g.counts.offset / 4);
         e.probs = static_cast<uint32_t>(g.probs.offset / 4);
         e.last = static_cast<uint32_t>(g.last.offset / 4);
+        e.provenance = static_cast<uint32_t>(g.provenance.offset / 4);
         e.capacity = capacity;
         e.first_head = g.first_head;
         e.n_heads = g.n_heads;
@@ -208,9 +209,10 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
         push.first = r.add_entries(entries.data(), static_cast<uint32_t>(entries.size()), sizeof(push::CacheEntry));
         const KvLayer& g = *batch.front()->group;
         const Buffer& sections = *g.keys.buffer;
-        std::vector<BufferRange> bindings(kCacheSections - 1, BufferRange(sections));
+        std::vector<BufferRange> bindings(kCacheSections - 2, BufferRange(sections));
         if (batch.front()->chunk_probs) bindings.back() = BufferRange(*batch.front()->chunk_probs);  // binding 7, probs
-        bindings.push_back(BufferRange(*g.last.buffer));
+        bindings.push_back(BufferRange(*g.last.buffer));  // 8
+        bindings.push_back(BufferRange(sections));        // 9, provenance
         bindings.push_back(BufferRange(r.entries()));
         bindings.insert(bindings.end(), own);
         r.dispatch(pipeline(*batch.front()), std::span<const BufferRange>(bindings), push,

@@ -17,15 +17,21 @@ constexpr uint64_t kSectionAlignment = 256;
 
 uint64_t align(uint64_t n) { return (n + kSectionAlignment - 1) / kSectionAlignment * kSectionAlignment; }
 
+// A group's block read back: its bytes, and where they start in the buffer.
+struct BlockBytes {
+    std::vector<uint8_t> bytes;
+    uint64_t offset;
+};
+
 template <typename T>
-std::vector<T> slice(const std::vector<uint8_t>& bytes, const BufferRange& r) {
+std::vector<T> slice(const BlockBytes& block, const BufferRange& r) {
     std::vector<T> out(r.size / sizeof(T));
-    std::memcpy(out.data(), bytes.data() + r.offset, r.size);
+    std::memcpy(out.data(), block.bytes.data() + (r.offset - block.offset), r.size);
     return out;
 }
 
 // Keys or values as floats, from the ring's f32 or f16 words.
-std::vector<float> unpack(const std::vector<uint8_t>& bytes, const BufferRange& r, KvType type) {
+std::vector<float> unpack(const BlockBytes& bytes, const BufferRange& r, KvType type) {
     if (type == KvType::f32) return slice<float>(bytes, r);
     const std::vector<uint16_t> halves = slice<uint16_t>(bytes, r);
     std::vector<float> out(halves.size());
@@ -48,9 +54,11 @@ std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
     return out;
 }
 
+constexpr size_t kSections = 10;
+
 // The bytes of each section of one group's buffer, in KvLayer order; `last`
 // only in a layer's first group, which holds it for all.
-std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads,
+std::array<uint64_t, kSections> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads,
                                       bool first) {
     const uint64_t slots = uint64_t{heads} * capacity;
     const uint64_t element_bytes = kv_type_bytes(type);
@@ -61,13 +69,14 @@ std::array<uint64_t, 9> section_bytes(const ModelConfig& config, uint32_t capaci
         slots * 4,                                             // cnt
         slots * 4,                                             // order
         slots * 4,                                             // free
-        uint64_t{heads} * 2 * 4,                               // counts
+        uint64_t{heads} * kHeadCounts * 4,                     // counts
         uint64_t{heads} * config.group_size() * capacity * 4,  // probs
         first ? uint64_t{capacity} * 4 : 0,                    // last
+        slots * sizeof(Provenance),                            // provenance
     };
 }
 
-uint64_t buffer_bytes(const std::array<uint64_t, 9>& sections) {
+uint64_t buffer_bytes(const std::array<uint64_t, kSections>& sections) {
     uint64_t total = 0;
     for (uint64_t b : sections) total += align(b);
     return total;
@@ -190,9 +199,9 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
                 const uint32_t heads = groups[r][g];
                 const Place at = places[r][l][g];
                 const Buffer& b = (*storage)[at.buffer];
-                const std::array<uint64_t, 9> section_sizes =
+                const std::array<uint64_t, kSections> section_sizes =
                     section_bytes(ring.config_, ring.capacity_, ring.type_, heads, first_head == 0);
-                std::array<BufferRange, 9> s;
+                std::array<BufferRange, kSections> s;
                 uint64_t offset = at.offset;
                 for (size_t i = 0; i < section_sizes.size(); i++) {
                     s[i] = BufferRange(b, offset, section_sizes[i]);
@@ -200,7 +209,7 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
                 }
                 if (first_head > 0) s[8] = ring.layers_.back().front().last;
                 ring.layers_.back().push_back(
-                    {ring.type_, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
+                    {ring.type_, first_head, heads, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]});
                 ring.blocks_.back().push_back(BufferRange(b, at.offset, offset - at.offset));
                 first_head += heads;
             }
@@ -219,7 +228,8 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
     s.cnt.assign(size_t{heads} * cap, 0);
     s.order.assign(size_t{heads} * cap, 0);
     s.free.assign(size_t{heads} * cap, 0);
-    s.counts.assign(size_t{heads} * 2, 0);
+    s.counts.assign(size_t{heads} * kHeadCounts, 0);
+    s.provenance.assign(size_t{heads} * cap, {});
     s.probs.assign(size_t{n_query_heads} * cap, 0.0f);
     s.last.assign(cap, 0.0f);
     std::copy(last.begin(), last.begin() + std::min<size_t>(last.size(), cap), s.last.begin());
@@ -231,25 +241,35 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
                       &s.values[(size_t{h} * cap + slot) * hd]);
             s.acc[h * cap + slot] = cache.acc(layer, h, slot);
             s.cnt[h * cap + slot] = cache.cnt(layer, h, slot);
+            s.provenance[h * cap + slot] = cache.provenance(layer, h, slot);
         }
         const auto& order = cache.order(layer, h);
         const auto& free = cache.free_slots(layer, h);
         std::copy(order.begin(), order.end(), &s.order[h * cap]);
         std::copy(free.begin(), free.end(), &s.free[h * cap]);
-        s.counts[2 * h] = static_cast<uint32_t>(order.size());
-        s.counts[2 * h + 1] = static_cast<uint32_t>(free.size());
+        const EvictionCounts& evicted = cache.counts(layer, h);
+        s.counts[kHeadCounts * h] = static_cast<uint32_t>(order.size());
+        s.counts[kHeadCounts * h + 1] = static_cast<uint32_t>(free.size());
+        s.counts[kHeadCounts * h + 2] = static_cast<uint32_t>(evicted.evictions);
+        s.counts[kHeadCounts * h + 3] = static_cast<uint32_t>(evicted.merges);
     }
     return s;
 }
 
 bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity) {
     if (a.counts != b.counts) return false;
-    for (size_t h = 0; h < a.counts.size() / 2; h++) {
+    for (size_t h = 0; h < a.counts.size() / kHeadCounts; h++) {
+        const uint32_t entries = a.counts[kHeadCounts * h], free = a.counts[kHeadCounts * h + 1];
         const auto live = [&](const std::vector<uint32_t>& v, uint32_t n) {
             return std::vector<uint32_t>(v.begin() + h * capacity, v.begin() + h * capacity + n);
         };
-        if (live(a.order, a.counts[2 * h]) != live(b.order, b.counts[2 * h])) return false;
-        if (live(a.free, a.counts[2 * h + 1]) != live(b.free, b.counts[2 * h + 1])) return false;
+        if (live(a.order, entries) != live(b.order, entries)) return false;
+        if (live(a.free, free) != live(b.free, free)) return false;
+        for (uint32_t i = 0; i < entries; i++) {
+            const size_t slot = h * capacity + a.order[h * capacity + i];
+            const Provenance &x = a.provenance[slot], &y = b.provenance[slot];
+            if (x.position != y.position || x.merged != y.merged) return false;
+        }
     }
     return true;
 }
@@ -268,11 +288,10 @@ void KvCacheRing::clear() {
         for (size_t i = 0; i < layers_[l].size(); i++) {
             const KvLayer& g = layers_[l][i];
             const BufferRange& block = blocks_[l][i];
-            std::vector<uint32_t> free(size_t{g.n_heads} * capacity_), counts(size_t{g.n_heads} * 2);
+            std::vector<uint32_t> free(size_t{g.n_heads} * capacity_), counts(size_t{g.n_heads} * kHeadCounts, 0);
             for (uint32_t h = 0; h < g.n_heads; h++) {
                 for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
-                counts[2 * h] = 0;
-                counts[2 * h + 1] = capacity_;
+                counts[kHeadCounts * h + 1] = capacity_;
             }
             Buffer& b = owned(block);
             const std::vector<uint8_t> zeros(block.size, 0);
@@ -287,10 +306,11 @@ KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
     // The groups' sections one after another make the layer's: every section is head-major.
     KvLayerSnapshot out;
     auto append = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
-    for (const KvLayer& g : layers_[l]) {
-        const Buffer& buffer = *g.keys.buffer;
-        std::vector<uint8_t> bytes(buffer.size());
-        buffer.download(bytes.data(), bytes.size());
+    for (size_t i = 0; i < layers_[l].size(); i++) {
+        const KvLayer& g = layers_[l][i];
+        const BufferRange& block = blocks_[l][i];  // only the group's own sections
+        BlockBytes bytes{std::vector<uint8_t>(block.size), block.offset};
+        block.buffer->download(bytes.bytes.data(), block.size, block.offset);
         append(out.keys, unpack(bytes, g.keys, type_));
         append(out.values, unpack(bytes, g.values, type_));
         append(out.acc, slice<float>(bytes, g.acc));
@@ -299,11 +319,28 @@ KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
         append(out.order, slice<uint32_t>(bytes, g.order));
         append(out.free, slice<uint32_t>(bytes, g.free));
         append(out.counts, slice<uint32_t>(bytes, g.counts));
+        append(out.provenance, slice<Provenance>(bytes, g.provenance));
     }
     const BufferRange& last = layers_[l].front().last;
     out.last.resize(last.size / 4);
     last.buffer->download(out.last.data(), last.size, last.offset);
     return out;
+}
+
+CacheView KvCacheRing::view() const {
+    CacheView view{config_.n_layers, config_.n_kv_heads, {}, {}};
+    const uint32_t hd = config_.head_dim();
+    for (uint32_t l = 0; l < config_.n_layers; l++) {
+        const KvLayerSnapshot s = read_layer(l);
+        for (uint32_t h = 0; h < config_.n_kv_heads; h++) {
+            const uint32_t* counts = &s.counts[size_t{kHeadCounts} * h];
+            const size_t first = size_t{h} * capacity_;
+            view.heads.push_back(held_entries(std::span(&s.order[first], counts[0]), &s.acc[first], &s.cnt[first],
+                                              &s.provenance[first], &s.values[first * hd], hd));
+            view.counts.push_back({counts[2], counts[3]});
+        }
+    }
+    return view;
 }
 
 void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
@@ -323,7 +360,8 @@ void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
         put(part(s.cnt, slots), g.cnt);
         put(part(s.order, slots), g.order);
         put(part(s.free, slots), g.free);
-        put(part(s.counts, 2), g.counts);
+        put(part(s.counts, kHeadCounts), g.counts);
+        put(part(s.provenance, slots), g.provenance);
     }
     const BufferRange& last = layers_[l].front().last;
     owned(last).upload(s.last.data(), last.size, last.offset);

@@ -1,8 +1,8 @@
 // The KV cache on the device, allocated once: per layer, buffers whose
 // sections hold per KV head the keys and values of `capacity` physical slots,
 // acc/cnt bookkeeping, the logical order table, the free-slot stack and the
-// entry/free counts, plus the last step's attention probabilities per query
-// head. The layout mirrors KvCache (model/kv_cache.hpp) slot for slot.
+// counts, the provenance of every entry, plus the last step's attention
+// probabilities per query head. The layout mirrors KvCache (model/kv_cache.hpp) slot for slot.
 //
 // A layer is one buffer unless that would exceed the device's limits on one
 // buffer (maxStorageBufferRange, maxMemoryAllocationSize): then its KV heads
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "buffer.hpp"
+#include "cache_view.hpp"
 #include "config.hpp"
 #include "kv_cache.hpp"
 
@@ -39,18 +40,23 @@ struct KvLayer {
     BufferRange cnt;      // u32 [kv_head][slot]
     BufferRange order;    // u32 [kv_head][capacity]: logical index -> slot
     BufferRange free;     // u32 [kv_head][capacity]: stack of free slots
-    BufferRange counts;   // u32 [kv_head][2]: entries, free slots
+    BufferRange counts;   // u32 [kv_head][4]: entries, free slots, evictions, merges (kv_cache.glsl's COUNTS)
     BufferRange probs;    // f32 [query head][capacity]: the last single token's attention (a prompt
                           // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
     BufferRange last;     // f32 [capacity]: last step's attention averaged over all the layer's query heads
                           // (TOVA); one section per layer, shared by its groups
+    BufferRange provenance;  // Provenance [kv_head][slot]
 };
+
+// Fields per KV head in a `counts` section.
+constexpr uint32_t kHeadCounts = 4;
 
 // One layer's cache read back to the host (for tests and `wkv conformance`);
 // keys and values are floats whatever the ring stores.
 struct KvLayerSnapshot {
     std::vector<float> keys, values, acc, probs, last;
     std::vector<uint32_t> cnt, order, free, counts;
+    std::vector<Provenance> provenance;
 };
 
 // One layer of a CPU cache in the ring's layout (probs zero, `last` as given,
@@ -59,7 +65,8 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
                             const std::vector<float>& last = {});
 
 // Whether two snapshots hold the same entries in the same slots: equal counts,
-// and equal order tables and free stacks up to those counts (past them is unused space).
+// equal order tables and free stacks up to those counts (past them is unused
+// space), and the same position and merge count for every entry held.
 bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity);
 
 struct RingShape {
@@ -93,6 +100,8 @@ public:
     static uint32_t groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes);
     void clear();  // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
+    // What every layer holds (CacheView), read back from the device.
+    CacheView view() const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);
     // every vector must have its section's size.
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);

@@ -28,7 +28,7 @@ struct Swiglu {  // swiglu.comp
 // pushed. Bases count elements from the start of the bound buffer: pairs of
 // keys or values (8 bytes in f32, 4 in f16), or 4-byte words.
 struct CacheEntry {
-    uint32_t keys, values, acc, cnt, order, free, counts, probs, last;  // where the group's sections start
+    uint32_t keys, values, acc, cnt, order, free, counts, probs, last, provenance;  // where the group's sections start
     uint32_t capacity, first_head, n_heads;
     uint32_t n_entries, pos, q_pos, positions;  // positions: PositionMode
     uint32_t q_first, k_first, v_first, out_first;

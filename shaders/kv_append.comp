@@ -3,7 +3,7 @@
 // one workgroup per KV head of an entry (x: entry, y: head; an entry of a
 // prompt chunk appends its tokens in order, each a row further on): pop a slot from
 // the head's free list, put it last in the logical order, clear its acc/cnt,
-// and copy the key (rotated at its absolute position in original-positions
+// mark its provenance as the token's own, and copy the key (rotated at its absolute position in original-positions
 // mode) and the value into the slot. Mirrors KvCache::append in
 // model/kv_cache.cpp, so slot numbers match the CPU's.
 #include "kv_cache.glsl"
@@ -32,14 +32,19 @@ void main() {
     const uint base = head * cache.capacity;
     for (uint j = 0; j < cache.tokens; j++) {
         if (t == 0) {
-            const uint free_count = counts[cache.counts + 2 * head + 1] - 1;
-            const uint n_entries = counts[cache.counts + 2 * head];
+            const uint head_counts = cache.counts + COUNTS * head;
+            const uint free_count = counts[head_counts + FREE] - 1;
+            const uint n_entries = counts[head_counts + ENTRIES];
             const uint s = free_slots[cache.free_slots + base + free_count];
-            counts[cache.counts + 2 * head + 1] = free_count;
+            counts[head_counts + FREE] = free_count;
             order_[cache.order_ + base + n_entries] = s;
-            counts[cache.counts + 2 * head] = n_entries + 1;
+            counts[head_counts + ENTRIES] = n_entries + 1;
             acc[cache.acc + base + s] = 0.0;
             cnt[cache.cnt + base + s] = 0;
+            const uint origin = cache.provenance + PROVENANCE * (base + s);
+            provenance[origin + POSITION] = cache.pos + j;
+            provenance[origin + MERGED] = 0;
+            provenance[origin + MERGE_WEIGHT] = floatBitsToUint(0.0);
             slot = s;
         }
         barrier();

@@ -33,15 +33,27 @@ layout(std430, binding = 2) buffer Acc { float acc[]; };            // [kv_head]
 layout(std430, binding = 3) buffer Cnt { uint cnt[]; };             // [kv_head][slot]: steps seen, its own included
 layout(std430, binding = 4) buffer Order { uint order_[]; };        // [kv_head][capacity]: logical index -> slot
 layout(std430, binding = 5) buffer Free { uint free_slots[]; };     // [kv_head][capacity]: a stack of free slots
-layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x {entries, free slots}
+layout(std430, binding = 6) buffer Counts { uint counts[]; };       // [kv_head] x COUNTS, the fields below
 layout(std430, binding = 7) coherent buffer Probs { float probs[]; };  // [query head][capacity]: last attention
                                                                     // (a prompt chunk's: [token][query head][capacity], in a buffer of the engine's)
 layout(std430, binding = 8) buffer Last { float last[]; };          // [logical index]: probs averaged over heads (TOVA)
+// Where each entry's value came from (model/kv_cache.hpp, Provenance): never
+// read by attention, only by the host when it asks for a view of the cache.
+// Three words per slot, so that a section's start, a multiple of 4 bytes, is
+// an index: the token's absolute position; the tokens whose values were merged
+// into this one, through chains; the weights they were added with, summed
+// (float bits).
+layout(std430, binding = 9) buffer Provenances { uint provenance[]; };  // [kv_head][slot][3]
+const uint PROVENANCE = 3, POSITION = 0, MERGED = 1, MERGE_WEIGHT = 2;
+
+// A head's counts: its entries and free slots now, and since the cache was
+// empty the entries its policy evicted, and how many of those it merged first.
+const uint COUNTS = 4, ENTRIES = 0, FREE = 1, EVICTIONS = 2, MERGES = 3;
 
 // One group of KV heads of one sequence in one dispatch (push::CacheEntry in
 // runtime/push_constants.hpp, field for field).
 struct CacheEntry {
-    uint keys, values, acc, cnt, order_, free_slots, counts, probs, last;  // where its sections start, in elements
+    uint keys, values, acc, cnt, order_, free_slots, counts, probs, last, provenance;  // where its sections start, in elements
     uint capacity;
     uint first_head;  // the group's first KV head in the layer
     uint n_heads;     // KV heads in the group
@@ -55,8 +67,8 @@ struct CacheEntry {
     uint tokens;        // consecutive tokens of the sequence this entry carries (a prompt chunk's; 1 when decoding)
     uint probs_stride;  // elements from one token's probs to the next's
 };
-layout(std430, binding = 9) readonly buffer Entries { CacheEntry entries[]; };
-const uint KV_BINDINGS = 10;  // a shader's own buffers start here
+layout(std430, binding = 10) readonly buffer Entries { CacheEntry entries[]; };
+const uint KV_BINDINGS = 11;  // a shader's own buffers start here
 
 CacheEntry cache;  // this workgroup's, from load_entry()
 void load_entry(uint first) { cache = entries[first + gl_WorkGroupID.x]; }

@@ -27,6 +27,7 @@ void main() {
     const uint base = head_slots(head);
     const uint j = cache.sinks;
     const uint n = min(cache.cam_n, cache.n_entries - 1 - j);
+    bool merged = false;
     if (n > 0) {
         float sum = 0.0;  // in index order, as the CPU sums
         for (uint k = 1; k <= n; k++) sum += acc[cache.acc + base + slot_of(head, j + k)];
@@ -34,6 +35,7 @@ void main() {
         const float acc_j = acc[cache.acc + base + slot_of(head, j)];
         const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
         if (cam_uniform(cache.seed, p.layer, cache.first_head + head, cache.step) < probability) {
+            merged = true;
             const uint half_dim = p.head_dim / 2;
             const uint from = cache.values + (base + slot_of(head, j)) * half_dim;
             for (uint k = 1; k <= n; k++) {
@@ -46,5 +48,10 @@ void main() {
         }
     }
     barrier();  // every invocation has read the order table before it changes
-    if (gl_LocalInvocationID.x == 0) remove_entry(head, j);
+    if (gl_LocalInvocationID.x == 0) {
+        if (merged) {
+            for (uint k = 1; k <= n; k++) note_merge(head, slot_of(head, j), slot_of(head, j + k), 1.0 / float(n));
+        }
+        remove_entry(head, j, merged);
+    }
 }

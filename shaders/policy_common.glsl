@@ -41,16 +41,28 @@ uint argmin_range(uint begin, uint end) {
     return workgroup_argmin(v, idx);
 }
 
-// Drops logical index j of `head`: the order table closes the gap, the slot
-// goes on top of the free stack. Called by one invocation.
-void remove_entry(uint head, uint j) {
+// Notes that the value in slot `from` of `head` was added into slot `into`'s
+// with `weight` (KvCache::note_merge). Called by one invocation.
+void note_merge(uint head, uint from, uint into, float weight) {
+    const uint to = cache.provenance + PROVENANCE * (head_slots(head) + into);
+    provenance[to + MERGED] += 1 + provenance[cache.provenance + PROVENANCE * (head_slots(head) + from) + MERGED];
+    provenance[to + MERGE_WEIGHT] = floatBitsToUint(uintBitsToFloat(provenance[to + MERGE_WEIGHT]) + weight);
+}
+
+// Evicts logical index j of `head` (KvCache::remove): the order table closes
+// the gap, the slot goes on top of the free stack; `merged`: its value went
+// into others first. Called by one invocation.
+void remove_entry(uint head, uint j, bool merged) {
     const uint order_base = cache.order_ + head_slots(head);
     const uint s = order_[order_base + j];
     for (uint i = j; i + 1 < cache.n_entries; i++) order_[order_base + i] = order_[order_base + i + 1];
-    const uint free_count = counts[cache.counts + 2 * head + 1];
+    const uint head_counts = cache.counts + COUNTS * head;
+    const uint free_count = counts[head_counts + FREE];
     free_slots[cache.free_slots + head_slots(head) + free_count] = s;
-    counts[cache.counts + 2 * head + 1] = free_count + 1;
-    counts[cache.counts + 2 * head] = cache.n_entries - 1;
+    counts[head_counts + FREE] = free_count + 1;
+    counts[head_counts + ENTRIES] = cache.n_entries - 1;
+    counts[head_counts + EVICTIONS] += 1;
+    if (merged) counts[head_counts + MERGES] += 1;
 }
 
 // Loads this workgroup's entry; false for a workgroup past its KV heads (y

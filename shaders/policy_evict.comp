@@ -10,5 +10,5 @@ void main() {
     if (!begin_entry()) return;
     g_head = gl_WorkGroupID.y;
     const uint j = argmin_range(cache.sinks, cache.n_entries - max(cache.recent, 1u));
-    if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j);
+    if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j, false);
 }

@@ -6,5 +6,5 @@
 
 void main() {
     if (!begin_entry()) return;
-    if (gl_LocalInvocationID.x == 0) remove_entry(gl_WorkGroupID.y, cache.sinks);
+    if (gl_LocalInvocationID.x == 0) remove_entry(gl_WorkGroupID.y, cache.sinks, false);
 }

@@ -11,6 +11,6 @@ void main() {
     if (!begin_entry()) return;
     const uint j = argmin_range(cache.sinks, cache.n_entries - cache.recent);
     if (gl_LocalInvocationID.x == 0) {
-        for (uint head = 0; head < cache.n_heads; head++) remove_entry(head, j);
+        for (uint head = 0; head < cache.n_heads; head++) remove_entry(head, j, false);
     }
 }

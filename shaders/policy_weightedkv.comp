@@ -3,7 +3,8 @@
 // attention acc/cnt among [sinks, L - max(recent, 1)) (the newest entry has no
 // right neighbour); its value joins its right neighbour's,
 //   V[j+1] = (a_j V[j] + a_{j+1} V[j+1]) / (a_j + a_{j+1}),  equal weights if both are 0,
-// and entry j leaves; the receiver keeps its key, acc and cnt.
+// and entry j leaves; the receiver keeps its key, acc and cnt, and notes
+// the merge in its provenance.
 uint g_head;
 #define SCORE(i) average_attention(g_head, slot_of(g_head, i))
 #include "policy_common.glsl"
@@ -24,5 +25,8 @@ void main() {
         values[b + i] = KV_PACK(merged);
     }
     barrier();  // every invocation has read the order table before it changes
-    if (gl_LocalInvocationID.x == 0) remove_entry(g_head, j);
+    if (gl_LocalInvocationID.x == 0) {
+        note_merge(g_head, from, into, sum > 0.0 ? w1 / sum : 0.5);
+        remove_entry(g_head, j, true);
+    }
 }

@@ -309,8 +309,8 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
         const KvLayerSnapshot snap = gpu.cache().read_layer(l);
         double worst = 0;
         for (uint32_t h = 0; h < model.config.n_kv_heads; h++) {
-            CHECK(snap.counts[2 * h] == 40);     // entries
-            CHECK(snap.counts[2 * h + 1] == 8);  // free slots
+            CHECK(snap.counts[kHeadCounts * h] == 40);     // entries
+            CHECK(snap.counts[kHeadCounts * h + 1] == 8);  // free slots
             for (uint32_t i = 0; i < 40; i++) {
                 const uint32_t slot = cpu.cache().slot(l, h, i);
                 REQUIRE(snap.order[h * 48 + i] == slot);

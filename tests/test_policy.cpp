@@ -44,10 +44,13 @@ bool same_state(const Reference& cpu, const GpuSequence& gpu, const ModelConfig&
         const KvLayerSnapshot want = snapshot_of(cpu.cache(), l, c.n_heads), got = gpu.cache().read_layer(l);
         if (!same_tables(got, want, slots)) return false;
         for (uint32_t h = 0; h < c.n_kv_heads; h++) {
-            for (uint32_t i = 0; i < want.counts[2 * h]; i++) {
+            for (uint32_t i = 0; i < want.counts[kHeadCounts * h]; i++) {
                 const uint32_t s = h * slots + want.order[h * slots + i];
                 if (got.cnt[s] != want.cnt[s]) return false;
                 worst_acc = std::max(worst_acc, std::fabs(got.acc[s] - want.acc[s]) / (1.0 + std::fabs(want.acc[s])));
+                // Merge weights are ratios of scores: held to the scores' tolerance.
+                const float gw = got.provenance[s].merge_weight, ww = want.provenance[s].merge_weight;
+                worst_acc = std::max(worst_acc, std::fabs(gw - ww) / (1.0 + std::fabs(ww)));
                 for (uint32_t d = 0; d < c.head_dim(); d++) {
                     const size_t e = size_t{s} * c.head_dim() + d;
                     worst_value = std::max(
@@ -60,7 +63,8 @@ bool same_state(const Reference& cpu, const GpuSequence& gpu, const ModelConfig&
 }
 
 // Greedy generation by both engines side by side; after every step the tokens
-// must be equal, the order/free tables and cnt identical, acc and values within
+// must be equal, the order/free tables, cnt, positions and merge counts
+// identical, acc, merge weights and values within
 // 1e-4 (f32) or 1e-3 (f16: where the two sides' f32 results straddle an f16
 // rounding boundary a key or value moves by an f16 ulp, 2^-11 relative, and
 // the probabilities summed into acc move with it).
@@ -131,7 +135,7 @@ TEST_CASE(
     const CachePolicy p = policy(PolicyKind::weightedkv, 4, 0, 0);
     KvCache cache(c, p.slots());
     auto append = [&](uint32_t token) {
-        const uint32_t s = cache.append(0, 0);
+        const uint32_t s = cache.append(0, 0, token - 1);
         std::fill(cache.value(0, 0, s), cache.value(0, 0, s) + 8, 0.0f);
         cache.value(0, 0, s)[token - 1] = 1.0f;
     };
@@ -183,6 +187,19 @@ TEST_CASE(
         const float* v = cache.value(0, 0, cache.slot(0, 0, i));
         for (uint32_t d = 0; d < 8; d++) CHECK(v[d] == doctest::Approx(expected[i][d]).epsilon(1e-6));
     }
+    // Provenance: v3 absorbed v2 (weight 1/6), then v1 (1/3); v6 absorbed v5, which had absorbed v4 (0.4), with 2/7.
+    const CacheView view = view_of(cache, 1);
+    const std::vector<HeldEntry>& held = view.entries(0, 0);
+    REQUIRE(held.size() == 4);
+    const uint32_t positions[] = {2, 5, 6, 7}, merged[] = {2, 2, 0, 0};
+    const double weights[] = {1.0 / 6 + 1.0 / 3, 0.2 / 0.7, 0, 0};
+    for (uint32_t i = 0; i < 4; i++) {
+        CHECK(held[i].position == positions[i]);
+        CHECK(held[i].merged == merged[i]);
+        CHECK(held[i].merge_weight == doctest::Approx(weights[i]).epsilon(1e-6));
+    }
+    CHECK(view.total().evictions == 4);
+    CHECK(view.total().merges == 4);
     check_no_validation_messages();
 }
 
@@ -191,7 +208,7 @@ TEST_CASE("zero weights merge with equal weights; the receiver keeps its own key
     const CachePolicy p = policy(PolicyKind::weightedkv, 2, 0, 0);
     KvCache cache(c, p.slots());
     for (uint32_t i = 0; i < 3; i++) {
-        const uint32_t s = cache.append(0, 0);
+        const uint32_t s = cache.append(0, 0, i);
         cache.value(0, 0, s)[0] = static_cast<float>(i + 1);
         cache.key(0, 0, s)[0] = 10.0f * (i + 1);
         cache.cnt(0, 0, s) = 3;

@@ -83,10 +83,10 @@ TEST_CASE("KV cache: slots are reused, data never moves, memory never grows") {
     const ModelConfig c = one_layer_config(2, 1, 8);
     KvCache cache(c, 3);
     const uint64_t bytes = cache.bytes();
-    CHECK(cache.append(0, 0) == 0);
-    CHECK(cache.append(0, 0) == 1);
-    CHECK(cache.append(0, 0) == 2);
-    CHECK_THROWS_AS(cache.append(0, 0), Error);
+    CHECK(cache.append(0, 0, 10) == 0);
+    CHECK(cache.append(0, 0, 11) == 1);
+    CHECK(cache.append(0, 0, 12) == 2);
+    CHECK_THROWS_AS(cache.append(0, 0, 13), Error);
     cache.key(0, 0, 1)[0] = 42.0f;
     cache.acc(0, 0, 1) = 5.0f;
     cache.cnt(0, 0, 1) = 7;
@@ -94,12 +94,15 @@ TEST_CASE("KV cache: slots are reused, data never moves, memory never grows") {
     CHECK(cache.length(0, 0) == 2);
     CHECK(cache.slot(0, 0, 0) == 0);
     CHECK(cache.slot(0, 0, 1) == 2);
-    CHECK(cache.append(0, 0) == 1);  // the freed slot, now last in order
+    CHECK(cache.append(0, 0, 13) == 1);  // the freed slot, now last in order
     CHECK(cache.slot(0, 0, 2) == 1);
     CHECK(cache.acc(0, 0, 1) == 0.0f);  // bookkeeping starts afresh
     CHECK(cache.cnt(0, 0, 1) == 0);
+    CHECK(cache.provenance(0, 0, 1).position == 13);
+    CHECK(cache.counts(0, 0).evictions == 1);
     CHECK(cache.bytes() == bytes);
-    CHECK(bytes == 3 * 4 * (4 + 4) + 3 * (4 + 4) + 2 * 3 * 4);  // keys+values, acc+cnt, order+free
+    // keys+values, acc+cnt, provenance, order+free
+    CHECK(bytes == 3 * 4 * (4 + 4) + 3 * (4 + 4) + 3 * 12 + 2 * 3 * 4);
 }
 
 TEST_CASE("stories260K fp32: logits at positions 0-3 within 1e-4, 256 greedy tokens exact") {

@@ -1,0 +1,71 @@
+#include "cache_view.hpp"
+
+#include <cmath>
+
+namespace wkv {
+
+EvictionCounts CacheView::total() const {
+    EvictionCounts sum;
+    for (const EvictionCounts& c : counts) {
+        sum.evictions += c.evictions;
+        sum.merges += c.merges;
+    }
+    return sum;
+}
+
+double CacheView::mean_value_norm() const {
+    double sum = 0;
+    size_t n = 0;
+    for (const std::vector<HeldEntry>& head : heads) {
+        for (const HeldEntry& e : head) sum += e.value_norm;
+        n += head.size();
+    }
+    return n ? sum / static_cast<double>(n) : 0.0;
+}
+
+std::vector<HeldEntry> held_entries(std::span<const uint32_t> order, const float* acc, const uint32_t* cnt,
+                                    const Provenance* provenance, const float* values, uint32_t head_dim) {
+    std::vector<HeldEntry> out;
+    out.reserve(order.size());
+    for (uint32_t slot : order) {
+        double norm = 0;
+        for (uint32_t d = 0; d < head_dim; d++) norm += double{values[size_t{slot} * head_dim + d]} * values[size_t{slot} * head_dim + d];
+        const Provenance& p = provenance[slot];
+        out.push_back({p.position, acc[slot], cnt[slot], p.merged, p.merge_weight, static_cast<float>(std::sqrt(norm))});
+    }
+    return out;
+}
+
+CacheView view_of(const KvCache& cache, uint32_t n_layers) {
+    CacheView view{n_layers, cache.n_kv_heads(), {}, {}};
+    for (uint32_t l = 0; l < n_layers; l++) {
+        for (uint32_t h = 0; h < cache.n_kv_heads(); h++) {
+            view.heads.push_back(held_entries(cache.order(l, h), cache.acc_by_slot(l, h), cache.cnt_by_slot(l, h),
+                                              &cache.provenance(l, h, 0), cache.value(l, h, 0), cache.head_dim()));
+            view.counts.push_back(cache.counts(l, h));
+        }
+    }
+    return view;
+}
+
+std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, uint32_t end) {
+    std::vector<PositionHeld> out(end > first ? end - first : 0);
+    for (size_t i = 0; i < out.size(); i++) {
+        out[i].position = first + static_cast<uint32_t>(i);
+        out[i].per_layer.assign(view.n_layers, 0);
+    }
+    for (uint32_t l = 0; l < view.n_layers; l++) {
+        for (uint32_t h = 0; h < view.n_kv_heads; h++) {
+            for (const HeldEntry& e : view.entries(l, h)) {
+                if (e.position < first || e.position >= end) continue;
+                PositionHeld& p = out[e.position - first];
+                p.caches++;
+                p.per_layer[l]++;
+                if (e.merged > 0) p.merged++;
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace wkv
