@@ -29,9 +29,11 @@ std::vector<HeldEntry> held_entries(std::span<const uint32_t> order, const float
     out.reserve(order.size());
     for (uint32_t slot : order) {
         double norm = 0;
-        for (uint32_t d = 0; d < head_dim; d++) norm += double{values[size_t{slot} * head_dim + d]} * values[size_t{slot} * head_dim + d];
+        for (uint32_t d = 0; d < head_dim; d++)
+            norm += double{values[size_t{slot} * head_dim + d]} * values[size_t{slot} * head_dim + d];
         const Provenance& p = provenance[slot];
-        out.push_back({p.position, acc[slot], cnt[slot], p.merged, p.merge_weight, static_cast<float>(std::sqrt(norm))});
+        out.push_back(
+            {p.position, acc[slot], cnt[slot], p.merged, p.merge_weight, static_cast<float>(std::sqrt(norm))});
     }
     return out;
 }

@@ -46,9 +46,9 @@ CacheView view_of(const KvCache& cache, uint32_t n_layers);
 // without a line per head.
 struct PositionHeld {
     uint32_t position = 0;
-    uint32_t caches = 0;               // (layer, head) caches holding it
-    uint32_t merged = 0;               // of them, those whose value absorbed evicted tokens
-    std::vector<uint16_t> per_layer;   // heads holding it, per layer
+    uint32_t caches = 0;              // (layer, head) caches holding it
+    uint32_t merged = 0;              // of them, those whose value absorbed evicted tokens
+    std::vector<uint16_t> per_layer;  // heads holding it, per layer
 };
 // Every position in [first, end), in order (one not held has caches = 0).
 std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, uint32_t end);

@@ -126,12 +126,12 @@ private:
     uint32_t head_dim_;
     uint32_t capacity_;
     KvType storage_;
-    std::vector<float> keys_;         // [layer][kv_head][slot][head_dim]
-    std::vector<float> values_;       // [layer][kv_head][slot][head_dim]
-    std::vector<float> acc_;          // [layer][kv_head][slot]
-    std::vector<uint32_t> cnt_;       // [layer][kv_head][slot]
+    std::vector<float> keys_;             // [layer][kv_head][slot][head_dim]
+    std::vector<float> values_;           // [layer][kv_head][slot][head_dim]
+    std::vector<float> acc_;              // [layer][kv_head][slot]
+    std::vector<uint32_t> cnt_;           // [layer][kv_head][slot]
     std::vector<Provenance> provenance_;  // [layer][kv_head][slot]
-    std::vector<HeadTables> tables_;  // [layer][kv_head]
+    std::vector<HeadTables> tables_;      // [layer][kv_head]
 };
 
 }  // namespace wkv

@@ -244,8 +244,7 @@ Eviction compress_evict(KvCache& cache, uint32_t layer, uint32_t head, const Cac
     return {select_lowest_average(cache, layer, head, p)};
 }
 
-Eviction compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p,
-                             const LayerScores&) {
+Eviction compress_weightedkv(KvCache& cache, uint32_t layer, uint32_t head, const CachePolicy& p, const LayerScores&) {
     const uint32_t j = select_lowest_average(cache, layer, head, p);
     merge_weighted(cache, layer, head, j);
     return {j, true};

@@ -211,8 +211,8 @@ void Kernels::dispatch_cache(Recorder& r, std::span<const CacheTask* const> task
         const Buffer& sections = *g.keys.buffer;
         std::vector<BufferRange> bindings(kCacheSections - 2, BufferRange(sections));
         if (batch.front()->chunk_probs) bindings.back() = BufferRange(*batch.front()->chunk_probs);  // binding 7, probs
-        bindings.push_back(BufferRange(*g.last.buffer));  // 8
-        bindings.push_back(BufferRange(sections));        // 9, provenance
+        bindings.push_back(BufferRange(*g.last.buffer));                                             // 8
+        bindings.push_back(BufferRange(sections));                                                   // 9, provenance
         bindings.push_back(BufferRange(r.entries()));
         bindings.insert(bindings.end(), own);
         r.dispatch(pipeline(*batch.front()), std::span<const BufferRange>(bindings), push,

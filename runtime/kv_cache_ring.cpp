@@ -59,7 +59,7 @@ constexpr size_t kSections = 10;
 // The bytes of each section of one group's buffer, in KvLayer order; `last`
 // only in a layer's first group, which holds it for all.
 std::array<uint64_t, kSections> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads,
-                                      bool first) {
+                                              bool first) {
     const uint64_t slots = uint64_t{heads} * capacity;
     const uint64_t element_bytes = kv_type_bytes(type);
     return {

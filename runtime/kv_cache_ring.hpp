@@ -31,20 +31,20 @@ namespace wkv {
 // the order shaders/kv_cache.glsl binds them (0..8). Indices in the sections
 // count from the group's first head.
 struct KvLayer {
-    KvType type;          // of keys and values; f16 packs two halves per 32-bit word
-    uint32_t first_head;  // the group's first KV head in the layer
-    uint32_t n_heads;     // KV heads in the group
-    BufferRange keys;     // f32|f16 [kv_head][slot][head_dim]
-    BufferRange values;   // f32|f16 [kv_head][slot][head_dim]
-    BufferRange acc;      // f32 [kv_head][slot]
-    BufferRange cnt;      // u32 [kv_head][slot]
-    BufferRange order;    // u32 [kv_head][capacity]: logical index -> slot
-    BufferRange free;     // u32 [kv_head][capacity]: stack of free slots
-    BufferRange counts;   // u32 [kv_head][4]: entries, free slots, evictions, merges (kv_cache.glsl's COUNTS)
-    BufferRange probs;    // f32 [query head][capacity]: the last single token's attention (a prompt
-                          // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
-    BufferRange last;     // f32 [capacity]: last step's attention averaged over all the layer's query heads
-                          // (TOVA); one section per layer, shared by its groups
+    KvType type;             // of keys and values; f16 packs two halves per 32-bit word
+    uint32_t first_head;     // the group's first KV head in the layer
+    uint32_t n_heads;        // KV heads in the group
+    BufferRange keys;        // f32|f16 [kv_head][slot][head_dim]
+    BufferRange values;      // f32|f16 [kv_head][slot][head_dim]
+    BufferRange acc;         // f32 [kv_head][slot]
+    BufferRange cnt;         // u32 [kv_head][slot]
+    BufferRange order;       // u32 [kv_head][capacity]: logical index -> slot
+    BufferRange free;        // u32 [kv_head][capacity]: stack of free slots
+    BufferRange counts;      // u32 [kv_head][4]: entries, free slots, evictions, merges (kv_cache.glsl's COUNTS)
+    BufferRange probs;       // f32 [query head][capacity]: the last single token's attention (a prompt
+                             // chunk's tokens keep theirs in the engine's buffer, CacheTask::chunk_probs)
+    BufferRange last;        // f32 [capacity]: last step's attention averaged over all the layer's query heads
+                             // (TOVA); one section per layer, shared by its groups
     BufferRange provenance;  // Provenance [kv_head][slot]
 };
 

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu_engine.hpp"
 #include "error.hpp"
 #include "policy.hpp"
 #include "reference.hpp"
+#include "runtime/engine_factory.hpp"
 #include "runtime/kernels.hpp"
 #include "sampler.hpp"
 #include "support.hpp"
@@ -334,6 +336,76 @@ TEST_CASE("a request resolve_policy refuses names its settings, not the CLI's fl
     r.budget = 8;
     r.sinks = 9;
     CHECK_THROWS_WITH_AS(resolve_policy(r, 512), "sinks 9 must be smaller than budget 8", PolicyError);
+}
+
+TEST_CASE(
+    "cache views: CPU = GPU after a chunked prompt and a batch of steps, every policy (positions, counts, merges)") {
+    const Model model = random_model("random_view.gguf", small_gqa_config(48, 1024), 7);
+    std::vector<CacheSettings> sequences;
+    for (const PolicyInfo& info : policy_table())
+        sequences.push_back({policy(info.kind, info.kind == PolicyKind::full ? 128 : 16)});
+    CpuEngine cpu(model, sequences);
+    const std::unique_ptr<BatchEngine> gpu = make_gpu_engine(validated_context(), model, sequences);
+    const uint32_t n = static_cast<uint32_t>(sequences.size()), prompt = 40, steps = 30;
+    std::vector<int32_t> tokens(prompt);
+    for (uint32_t i = 0; i < prompt; i++) tokens[i] = static_cast<int32_t>((i * 7 + 3) % 48);
+    for (uint32_t b = 0; b < n; b++) {
+        cpu.prefill(b, tokens, 0, false);
+        gpu->prefill(b, tokens, 0, false);
+    }
+    std::vector<SequenceStep> step(n);
+    for (uint32_t pos = prompt; pos < prompt + steps; pos++) {
+        for (uint32_t b = 0; b < n; b++) step[b] = {true, static_cast<int32_t>((pos * 5 + b) % 48), pos};
+        cpu.step(step);
+        gpu->step(step);
+    }
+    const uint32_t total = prompt + steps;
+    for (uint32_t b = 0; b < n; b++) {
+        const PolicyKind kind = sequences[b].policy.kind;
+        const CacheView want = cpu.cache_view(b), got = gpu->cache_view(b);
+        const std::string name = policy_name(kind);
+        CAPTURE(name);
+        REQUIRE(got.heads.size() == want.heads.size());
+        double worst = 0;
+        for (size_t h = 0; h < want.heads.size(); h++) {
+            REQUIRE(got.heads[h].size() == want.heads[h].size());
+            CHECK(got.counts[h].evictions == want.counts[h].evictions);
+            CHECK(got.counts[h].merges == want.counts[h].merges);
+            for (size_t i = 0; i < want.heads[h].size(); i++) {
+                const HeldEntry &x = got.heads[h][i], &y = want.heads[h][i];
+                CHECK(x.position == y.position);
+                CHECK(x.cnt == y.cnt);
+                CHECK(x.merged == y.merged);
+                for (auto [a, e] :
+                     {std::pair{x.acc, y.acc}, {x.merge_weight, y.merge_weight}, {x.value_norm, y.value_norm}})
+                    worst = std::max(worst, std::fabs(double{a} - e) / (1.0 + std::fabs(e)));
+            }
+        }
+        CHECK(worst < 1e-4);
+        // What each policy must keep, whatever the scores.
+        const EvictionCounts evicted = want.total();
+        const uint64_t caches = uint64_t{want.n_layers} * want.n_kv_heads;
+        const std::vector<HeldEntry>& first = want.entries(0, 0);
+        if (kind == PolicyKind::full) {
+            CHECK(first.size() == total);
+            CHECK(evicted.evictions == 0);
+            continue;
+        }
+        CHECK(first.size() == 16);
+        CHECK(evicted.evictions == caches * (total - 16));
+        CHECK(first.back().position == total - 1);                         // the newest is always held
+        if (kind != PolicyKind::tova) CHECK(first.front().position == 0);  // a sink
+        if (kind == PolicyKind::weightedkv) CHECK(evicted.merges == evicted.evictions);
+        if (kind == PolicyKind::cam) {  // a draw per eviction (here every one merges: the oldest held most attention)
+            CHECK(evicted.merges > 0);
+            CHECK(evicted.merges <= evicted.evictions);
+        }
+        if (kind != PolicyKind::weightedkv && kind != PolicyKind::cam) CHECK(evicted.merges == 0);
+        if (kind == PolicyKind::streaming) {
+            for (uint32_t i = 4; i < 16; i++) CHECK(first[i].position == total - 16 + i);  // the window
+        }
+    }
+    check_no_validation_messages();
 }
 
 }  // TEST_SUITE("policy")
