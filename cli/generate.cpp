@@ -2,7 +2,9 @@
 // stdout carries only the generated text (not the prompt); everything else
 // goes to stderr, whose last line is the stats line.
 #include <cstdio>
+#include <optional>
 
+#include "cache_trace.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "generation.hpp"
@@ -25,6 +27,9 @@ const CommandSpec kGenerateCommand{
             request_cap_flag(),
             {"--stats-every", "", "N",
              "every N tokens, a line on stderr: 'memory: tokens=N kv_bytes_in_use=K resident_bytes=R device_bytes=D'"},
+            {"--trace", "", "FILE.jsonl",
+             "write an eviction trace: per token and layer, what each KV head evicted and merged (slow: the cache is "
+             "read back every token)"},
             device_flag(),
             cpu_flag(),
             {"--help", "-h", "", "show this help"},
@@ -37,7 +42,7 @@ Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
         if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
         if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
         if (!model.embedded_tokenizer_kind.empty()) {
-            fail(model.path, "embeds a " + quoted(model.embedded_tokenizer_kind) +
+            fail(model.path, "embeds a " + wkv::quoted(model.embedded_tokenizer_kind) +
                                  " tokenizer, which wkv does not support; pass -t TOKENIZER");
         }
         fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
@@ -50,6 +55,8 @@ Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
 }
 
 int run_generate(const Args& args) {
+    std::optional<CacheTrace> trace;  // the path checked now, written at the end
+    if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
     const Model model = load_model(args.required_text("--model"));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const ModelConfig& c = model.config;
@@ -80,7 +87,9 @@ int run_generate(const Args& args) {
     OpenEngine handle = make_engine(args, model, {cache});
     print_random_seed(args, settings);
 
-    Generator generator(*handle.engine, tokenizer, settings);
+    std::optional<TracedEngine> traced;
+    if (trace) traced.emplace(*handle.engine, *trace, nlohmann::json{{"policy", describe(cache.policy)}});
+    Generator generator(traced ? static_cast<Engine&>(*traced) : *handle.engine, tokenizer, settings);
     if (args.has("--ignore-eos")) generator.ignore_end_of_text();
     {
         Progress progress("prompt", "tokens", prompt.size(), /*lines_when_piped=*/true);
@@ -104,6 +113,7 @@ int run_generate(const Args& args) {
     std::fprintf(stderr, "\nstats: tokens=%lld tok_per_s=%.2f kv_cache_bytes=%llu\n",
                  static_cast<long long>(stats.tokens), stats.tokens_per_second(),
                  static_cast<unsigned long long>(handle.engine->kv_cache_bytes()));
+    if (trace) trace->write();
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cache_trace.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "mapped_file.hpp"
@@ -41,7 +42,12 @@ const CommandSpec kPplCommand{
              "sequences, within 1 GiB of KV cache)"},
             {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
             {"--profile", "", "",
-             "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu)"},
+             "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu), and "
+             "the mean norm of the cached values at each window's end"},
+            {"--trace", "", "FILE.jsonl",
+             "write an eviction trace of one window per document (every setting): per step and layer, what each KV "
+             "head evicted and merged"},
+            {"--trace-window", "", "K", "the window the trace follows (default 0, the first)"},
             device_flag(),
             cpu_flag(),
             {"--help", "-h", "", "show this help"},
@@ -65,7 +71,38 @@ struct Cell {  // one (setting, file)
     NllSum sum;
     double wall_s = 0;
     bool done = false;
+    // The caches at each window's end, summed over windows.
+    EvictionCounts evicted;
+    double value_norm = 0;  // mean |V| of the entries held
+    uint64_t windows = 0;
 };
+
+double merge_rate(const EvictionCounts& e) {
+    return e.evictions ? static_cast<double>(e.merges) / static_cast<double>(e.evictions) : 0.0;
+}
+
+// What the policies did to the caches, over all files: evictions, the share
+// of them that merged first, and (with_norm) the mean norm of the cached values.
+void print_cache_table(const std::vector<CacheSettings>& grid, const std::vector<std::vector<Cell>>& cells,
+                       bool with_norm) {
+    std::printf("\ncache at each window's end, all files\n%-12s %7s %12s %11s%s\n", "policy", "budget", "evictions",
+                "merge rate", with_norm ? "   mean |V|" : "");
+    for (size_t s = 0; s < grid.size(); s++) {
+        EvictionCounts all;
+        double norm = 0;
+        uint64_t windows = 0;
+        for (const Cell& c : cells[s]) {
+            all.evictions += c.evicted.evictions;
+            all.merges += c.evicted.merges;
+            norm += c.value_norm;
+            windows += c.windows;
+        }
+        std::printf("%-12s %7u %12llu %10.1f%%", policy_name(grid[s].policy.kind), grid[s].policy.budget,
+                    static_cast<unsigned long long>(all.evictions), 100.0 * merge_rate(all));
+        if (with_norm) std::printf(" %10.4f", windows ? norm / static_cast<double>(windows) : 0.0);
+        std::printf("\n");
+    }
+}
 
 std::vector<CacheSettings> settings_grid(const Args& args, const ModelConfig& c, uint32_t window) {
     // The full cache holds a whole window, and only within the trained context.
@@ -142,6 +179,10 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
                                {"tokens", c.sum.scored},
                                {"total_nll", c.sum.total_nll},
                                {"perplexity", c.sum.scored ? nlohmann::json(c.sum.perplexity()) : nlohmann::json()},
+                               {"evictions", c.evicted.evictions},
+                               {"merges", c.evicted.merges},
+                               {"merge_rate", merge_rate(c.evicted)},
+                               {"mean_value_norm", c.windows ? c.value_norm / static_cast<double>(c.windows) : 0.0},
                                {"wall_s", c.wall_s}});
         }
     }
@@ -164,6 +205,10 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
 int run_ppl(const Args& args) {
     std::optional<OutputFile> json_out;  // checked now, written at the end
     if (args.has("--json")) json_out.emplace(args.required_text("--json"));
+    std::optional<CacheTrace> trace;  // the same
+    if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
+    if (args.has("--trace-window") && !trace) throw Error(std::string("--trace-window needs --trace FILE"));
+    const auto trace_window = static_cast<size_t>(args.integer("--trace-window", 0, 0, 1 << 24));
     const Model model = load_model(args.required_text("--model"));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const std::vector<std::string> files = args.texts("--file");
@@ -244,6 +289,31 @@ int run_ppl(const Args& args) {
             cell.done = true;
         }
     };
+    events.ending = [&](size_t task, uint32_t first_sequence) {
+        const size_t f = task_window[task].first;
+        for (size_t s = 0; s < grid.size(); s++) {
+            const CacheView view = engine.cache_view(first_sequence + static_cast<uint32_t>(s));
+            Cell& cell = cells[s][f];
+            const EvictionCounts e = view.total();
+            cell.evicted.evictions += e.evictions;
+            cell.evicted.merges += e.merges;
+            cell.value_norm += view.mean_value_norm();
+            cell.windows++;
+        }
+    };
+    if (trace) {
+        events.observed = [&](size_t task, uint32_t first_sequence, uint32_t pos) {
+            const auto [f, w] = task_window[task];
+            if (w != trace_window) return;
+            for (size_t s = 0; s < grid.size(); s++) {
+                const nlohmann::json labels = {
+                    {"file", docs[f].path}, {"window", w}, {"policy", describe(grid[s].policy)}};
+                const uint32_t appended[] = {pos};
+                trace->observe(std::to_string(f) + "/" + std::to_string(s), labels,
+                               engine.cache_view(first_sequence + static_cast<uint32_t>(s)), appended);
+            }
+        };
+    }
     events.stepped = [&](uint32_t fed) {
         progress.advance(fed);
         return !g_interrupted;
@@ -259,8 +329,10 @@ int run_ppl(const Args& args) {
                 grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
                 kv_type_name(grid[0].kv_type), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
     print_table(grid, docs, cells, g_interrupted);
+    print_cache_table(grid, cells, args.has("--profile") || trace);
     std::printf("wall time %.1f s\n", wall_s);
     if (json_out) write_json(*json_out, args, device, window, stride, lanes, grid, docs, cells, wall_s, g_interrupted);
+    if (trace) trace->write();
     return g_interrupted ? 130 : 0;
 }
 

@@ -1,6 +1,8 @@
 #include "cache_view.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 namespace wkv {
 
@@ -66,6 +68,34 @@ std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, 
                 if (e.merged > 0) p.merged++;
             }
         }
+    }
+    return out;
+}
+
+std::vector<HeadChange> step_changes(const CacheView& before, const CacheView& after,
+                                     std::span<const uint32_t> appended) {
+    std::vector<HeadChange> out(after.heads.size());
+    for (size_t h = 0; h < after.heads.size(); h++) {
+        std::unordered_map<uint32_t, const HeldEntry*> was;  // by position
+        if (h < before.heads.size()) {
+            for (const HeldEntry& e : before.heads[h]) was[e.position] = &e;
+        }
+        std::unordered_map<uint32_t, bool> held;
+        for (const HeldEntry& e : after.heads[h]) {
+            held[e.position] = true;
+            const auto it = was.find(e.position);
+            const uint32_t merged_before = it == was.end() ? 0 : it->second->merged;
+            const float weight_before = it == was.end() ? 0.0f : it->second->merge_weight;
+            if (e.merged > merged_before)
+                out[h].merged_into.push_back({e.position, e.merged - merged_before, e.merge_weight - weight_before});
+        }
+        for (const auto& [position, entry] : was) {
+            if (!held.count(position)) out[h].evicted.push_back(position);
+        }
+        for (uint32_t position : appended) {
+            if (!held.count(position) && !was.count(position)) out[h].evicted.push_back(position);
+        }
+        std::sort(out[h].evicted.begin(), out[h].evicted.end());
     }
     return out;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -52,5 +53,23 @@ struct PositionHeld {
 };
 // Every position in [first, end), in order (one not held has caches = 0).
 std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, uint32_t end);
+
+// What one step did to a KV head, found by comparing its views before and
+// after: the positions it evicted, and the entries whose values absorbed
+// others (matched by position), with how many tokens and how much weight each
+// gained. A step of one token evicts at most one; a prompt chunk may evict more.
+struct MergeInto {
+    uint32_t position = 0;
+    uint32_t merged = 0;  // tokens gained
+    float weight = 0;     // merge weight gained
+};
+struct HeadChange {
+    std::vector<uint32_t> evicted;
+    std::vector<MergeInto> merged_into;
+};
+// [layer * n_kv_heads + head]; `before` may be empty (a fresh cache: nothing to compare).
+// `appended`: the positions the step fed (an entry that came and went at once was evicted too).
+std::vector<HeadChange> step_changes(const CacheView& before, const CacheView& after,
+                                     std::span<const uint32_t> appended);
 
 }  // namespace wkv

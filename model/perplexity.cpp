@@ -103,7 +103,9 @@ bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<Windo
                     lane.sums[s].scored++;
                 }
             }
+            if (events.observed) events.observed(*lane.task, i * settings, lane.t - tasks[*lane.task].window.begin);
             if (++lane.t + 1 >= tasks[*lane.task].window.end) {
+                if (events.ending) events.ending(*lane.task, i * settings);
                 if (events.done) events.done(*lane.task, lane.sums);
                 start_next(i);
             }

@@ -67,6 +67,12 @@ struct WindowEvents {
     std::function<void(size_t task)> started;
     std::function<void(size_t task, const std::vector<NllSum>& sums)> done;  // its NLL sum under each setting
     std::function<bool(uint32_t fed)> stepped;  // tokens the step fed; returning false stops the run (Ctrl-C)
+    // After each step, for each lane that took one: its task, the lane's first
+    // sequence (setting s is first_sequence + s) and the position fed in the
+    // window. For traces: left empty, nothing is read.
+    std::function<void(size_t task, uint32_t first_sequence, uint32_t pos)> observed;
+    // A window's last step is done and its caches are still there (before `done`).
+    std::function<void(size_t task, uint32_t first_sequence)> ending;
 };
 
 // Evaluates every task under each of `settings` settings on an engine built
