@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "support.hpp"
 
@@ -277,6 +280,71 @@ TEST_CASE("generate: --max-tokens-per-request refuses a prompt or -n over it, in
         with({"-n", "40", "-p", "Once upon a time there was a dog", "--max-tokens-per-request", "0"});
     CHECK(lifted.exit_code == 0);
     CHECK(with({"-n", "40", "-p", "Once upon a time there was a dog"}).out == lifted.out);
+}
+
+TEST_CASE("generate --trace: CPU = GPU record for record; replaying its evictions gives every step's held positions") {
+    namespace fs = std::filesystem;
+    const fs::path dir = temp_dir() / "trace";
+    fs::create_directories(dir);
+    auto traced = [&](const std::string& file, std::initializer_list<std::string> more) {
+        std::vector<std::string> a =
+            stories_args("generate", {"-p", "Once upon a time", "-n", "40", "--temp", "0", "--policy", "weightedkv",
+                                      "--budget", "12", "--trace", (dir / file).string()});
+        a.insert(a.end(), more);
+        return run_wkv(a);
+    };
+    REQUIRE(traced("cpu.jsonl", {"--cpu"}).exit_code == 0);
+    REQUIRE(traced("gpu.jsonl", {}).exit_code == 0);
+    auto records = [&](const std::string& file) {
+        std::vector<Json> out;
+        std::istringstream lines(read_file((dir / file).string()));
+        for (std::string line; std::getline(lines, line);) out.push_back(parse_json(line));
+        return out;
+    };
+    const std::vector<Json> cpu = records("cpu.jsonl"), gpu = records("gpu.jsonl");
+    REQUIRE(cpu.size() == gpu.size());
+    REQUIRE(cpu.size() == 5 * 44 + 1);  // 5 layers x (4 prompt tokens + BOS + 39 fed), then the end line
+    CHECK(cpu.back().at("steps_recorded") == 44);
+    CHECK(cpu.back().at("steps_dropped") == 0);
+    uint64_t merges = 0;
+    std::map<std::pair<int, int>, std::set<uint32_t>> replay;  // (layer, head) -> positions held
+    for (size_t i = 0; i + 1 < cpu.size(); i++) {
+        const Json &a = cpu[i], &b = gpu[i];
+        CHECK(a.at("held") == b.at("held"));
+        CHECK(a.at("evicted") == b.at("evicted"));
+        const Json &into_a = a.at("merged_into"), &into_b = b.at("merged_into");
+        REQUIRE(into_a.size() == into_b.size());
+        for (size_t h = 0; h < into_a.size(); h++) {
+            REQUIRE(into_a[h].size() == into_b[h].size());
+            for (size_t m = 0; m < into_a[h].size(); m++) {
+                CHECK(into_a[h][m][0] == into_b[h][m][0]);  // the receiver
+                CHECK(into_a[h][m][1] == into_b[h][m][1]);  // tokens it gained
+                CHECK(into_a[h][m][2].get<double>() == doctest::Approx(into_b[h][m][2].get<double>()).epsilon(1e-4));
+            }
+            merges += into_a[h].size();
+        }
+        const int layer = a.at("layer");
+        for (size_t h = 0; h < a.at("held").size(); h++) {
+            std::set<uint32_t>& held = replay[{layer, static_cast<int>(h)}];
+            held.insert(a.at("pos").get<uint32_t>());
+            for (const Json& p : a.at("evicted")[h]) CHECK(held.erase(p.get<uint32_t>()) == 1);
+            CHECK(std::vector<uint32_t>(held.begin(), held.end()) == a.at("held")[h].get<std::vector<uint32_t>>());
+        }
+    }
+    CHECK(merges == 5 * 4 * (44 - 12));  // weightedkv merges every eviction, one per head and step past the budget
+
+    // A full disk: one line, exit 2, no trace and no temporary file left.
+    const RunResult full =
+        run_wkv_with_file_limit(stories_args("generate", {"-p", "Once", "-n", "20", "--cpu", "--policy", "weightedkv",
+                                                          "--budget", "12", "--trace", (dir / "full.jsonl").string()}),
+                                2000);
+    CHECK(full.exit_code == 2);
+    CHECK_MESSAGE(full.err.find("full.jsonl: cannot write") != std::string::npos, full.err);
+    CHECK(!fs::exists(dir / "full.jsonl"));
+    int leftovers = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        leftovers += e.path().filename().string().find(".tmp-") != std::string::npos;
+    CHECK(leftovers == 0);
 }
 
 }  // TEST_SUITE("cli")

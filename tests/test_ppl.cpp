@@ -360,6 +360,17 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     }
     CHECK(j.at("results").at(0).at("policy").get<std::string>() == "full");
     CHECK(j.at("results").at(0).at("budget").get<double>() == 64);
+    // What the policies did: 5 layers x 4 KV heads evict one entry each per token fed past the
+    // budget, in windows feeding 63, 63, 63 and 53 tokens per file; weightedkv merges every one.
+    CHECK(gpu.out.find("merge rate") != std::string::npos);
+    for (const Json& r : j.at("results")) {
+        const std::string policy = r.at("policy");
+        const auto budget = r.at("budget").get<uint64_t>();
+        const uint64_t evictions = policy == "full" ? 0 : 20 * (3 * (63 - budget) + (53 - budget));
+        CHECK(r.at("evictions").get<uint64_t>() == evictions);
+        CHECK(r.at("merges").get<uint64_t>() == (policy == "weightedkv" ? evictions : 0));
+        CHECK(r.at("mean_value_norm").get<double>() > 0);
+    }
     // 8 windows (4 per file) of 5 settings: three lanes fill 15 of 16 sequences.
     CHECK(j.at("lanes").get<double>() == 3);
     CHECK(gpu.out.find(", 3 lanes, ") != std::string::npos);
@@ -407,6 +418,9 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
               j.at("results").at(i).at("policy").get<std::string>());
         CHECK(k.at("results").at(i).at("perplexity").get<double>() ==
               doctest::Approx(j.at("results").at(i).at("perplexity").get<double>()).epsilon(1e-5));
+        CHECK(k.at("results").at(i).at("merges") == j.at("results").at(i).at("merges"));
+        CHECK(k.at("results").at(i).at("mean_value_norm").get<double>() ==
+              doctest::Approx(j.at("results").at(i).at("mean_value_norm").get<double>()).epsilon(1e-4));
     }
 }
 
