@@ -20,7 +20,8 @@ namespace wkv {
 const CommandSpec kChatCommand{
     "chat",
     "An interactive conversation: type a message, read the reply as it streams. Commands: /reset\n"
-    "(a new conversation), /stats, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the current "
+    "(a new conversation), /stats, /cache, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the "
+    "current "
     "reply.",
     join_flags(
         {
@@ -43,6 +44,7 @@ namespace {
 constexpr const char* kChatCommandsHelp =
     "/reset  start a new conversation (the cache is emptied)\n"
     "/stats  tokens, cache entries and KV bytes of the conversation\n"
+    "/cache  which positions each layer's cache still holds, and its evictions and merges\n"
     "/exit   end (as end of input does)\n"
     "/help   this list\n"
     "//text  sends \"/text\" as a message\n";
@@ -114,6 +116,10 @@ int run_chat(const Args& args) {
                          generator.length(), engine.entries(0), static_cast<unsigned long long>(kv_in_use()),
                          static_cast<unsigned long long>(engine.kv_cache_bytes()), static_cast<long long>(last.tokens),
                          last.tokens_per_second());
+            continue;
+        }
+        if (line == "/cache") {
+            std::fputs(cache_bars(engine.cache_view(0), generator.fed()).c_str(), stderr);
             continue;
         }
         // A line that starts with '/' is a command; "//" sends a message that starts with '/'.

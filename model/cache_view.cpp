@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <unordered_map>
 
 namespace wkv {
@@ -70,6 +71,34 @@ std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, 
         }
     }
     return out;
+}
+
+std::string cache_bars(const CacheView& view, uint32_t tokens, uint32_t width) {
+    static constexpr char kShades[] = " .:-=+*#@";  // none ... all
+    const uint32_t buckets = std::max(1u, std::min(width, tokens));
+    const uint32_t per_bucket = std::max(1u, (tokens + buckets - 1) / buckets);
+    const std::vector<PositionHeld> held = held_positions(view, 0, tokens);
+    char line[64];
+    std::snprintf(line, sizeof line, "cache: %u tokens, %u per column, a line per layer\n", tokens, per_bucket);
+    std::string out = line;
+    for (uint32_t l = 0; l < view.n_layers; l++) {
+        std::snprintf(line, sizeof line, "layer %2u |", l);
+        out += line;
+        for (uint32_t first = 0; first < tokens; first += per_bucket) {
+            const uint32_t end = std::min(tokens, first + per_bucket);
+            uint64_t holders = 0;
+            for (uint32_t p = first; p < end; p++) holders += held[p].per_layer[l];
+            const double share = static_cast<double>(holders) / (double{view.n_kv_heads} * (end - first));
+            // ' ' only when nothing is held, '@' only when everything is.
+            const size_t shade = holders == 0 ? 0 : std::min<size_t>(8, 1 + static_cast<size_t>(share * 7.999));
+            out += kShades[share >= 1.0 ? 8 : shade];
+        }
+        out += "|\n";
+    }
+    const EvictionCounts e = view.total();
+    std::snprintf(line, sizeof line, "evictions %llu, merged %llu\n", static_cast<unsigned long long>(e.evictions),
+                  static_cast<unsigned long long>(e.merges));
+    return out + line;
 }
 
 std::vector<HeadChange> step_changes(const CacheView& before, const CacheView& after,

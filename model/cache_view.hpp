@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "kv_cache.hpp"
@@ -53,6 +54,12 @@ struct PositionHeld {
 };
 // Every position in [first, end), in order (one not held has caches = 0).
 std::vector<PositionHeld> held_positions(const CacheView& view, uint32_t first, uint32_t end);
+
+// A compact text picture of the view for a terminal: a line per layer, the
+// positions [0, tokens) in `width` buckets, each a character by the share of
+// the layer's (head, position) pairs in it still held: ' ' none, then
+// ".:-=+*#" up to '@' all. A last line counts evictions and merges.
+std::string cache_bars(const CacheView& view, uint32_t tokens, uint32_t width = 64);
 
 // What one step did to a KV head, found by comparing its views before and
 // after: the positions it evicted, and the entries whose values absorbed

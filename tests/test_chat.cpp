@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <sstream>
 
 #include "chat_template.hpp"
 #include "error.hpp"
@@ -211,6 +212,38 @@ TEST_CASE("wkv chat: a line starting with '/' is a command; unknown ones are not
     CHECK_MESSAGE(over.err.find("more than --max-tokens-per-request 24; it was not sent") != std::string::npos,
                   over.err);
     CHECK(std::distance(std::sregex_iterator(over.err.begin(), over.err.end(), status), std::sregex_iterator()) == 1);
+}
+
+TEST_CASE("chat /cache: a line per layer; streaming holds the sinks and the window, the full cache everything") {
+    auto cache_lines = [](std::initializer_list<std::string> cache) {
+        std::vector<std::string> args =
+            stories_args("chat", {"--chat-template", "llama2", "--cpu", "-n", "40", "--temp", "0"});
+        args.insert(args.end(), cache);
+        const RunResult r = run_wkv_with_input(args, "Hello there\n/cache\n");
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        std::vector<std::string> lines;
+        std::istringstream in(r.err);
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("cache: ", 0) == 0 || line.rfind("layer ", 0) == 0 || line.rfind("evictions ", 0) == 0)
+                lines.push_back(line);
+        }
+        return lines;
+    };
+    // A reply of up to 40 tokens after the prompt: under 64 positions, one per column.
+    const std::vector<std::string> streaming = cache_lines({"--policy", "streaming", "--budget", "24"});
+    REQUIRE(streaming.size() == 7);
+    const int tokens = std::stoi(streaming[0].substr(7));
+    REQUIRE(tokens > 24);
+    CHECK(streaming[0] == "cache: " + std::to_string(tokens) + " tokens, 1 per column, a line per layer");
+    for (int l = 0; l < 5; l++) {
+        CHECK(streaming[1 + l] ==
+              "layer  " + std::to_string(l) + " |@@@@" + std::string(tokens - 24, ' ') + std::string(20, '@') + "|");
+    }
+    CHECK(streaming[6] == "evictions " + std::to_string(20 * (tokens - 24)) + ", merged 0");
+    const std::vector<std::string> full = cache_lines({});
+    REQUIRE(full.size() == 7);
+    CHECK(full[1] == "layer  0 |" + std::string(std::stoi(full[0].substr(7)), '@') + "|");
+    CHECK(full[6] == "evictions 0, merged 0");
 }
 
 }  // TEST_SUITE("chat")
