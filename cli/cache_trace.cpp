@@ -46,8 +46,8 @@ void CacheTrace::observe(const std::string& key, const nlohmann::json& labels, C
 void CacheTrace::forget(const std::string& key) { followed_.erase(key); }
 
 void CacheTrace::write() const {
-    const nlohmann::json end = {{"end", true}, {"steps_recorded", recorded_}, {"steps_dropped", dropped_},
-                                {"max_bytes", max_bytes_}};
+    const nlohmann::json end = {
+        {"end", true}, {"steps_recorded", recorded_}, {"steps_dropped", dropped_}, {"max_bytes", max_bytes_}};
     out_.write(text_ + end.dump() + "\n");
 }
 
