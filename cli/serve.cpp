@@ -23,6 +23,7 @@
 #include "output.hpp"
 #include "process_memory.hpp"
 #include "runtime/memory_plan.hpp"  // format_bytes
+#include "serve_cache.hpp"
 #include "serve_page.hpp"
 #include "serve_request.hpp"
 #include "serve_slots.hpp"
@@ -294,6 +295,28 @@ int run_serve(const Args& args) {
                     {"resident_bytes", resident_bytes()}});
     });
 
+    server.Get("/v1/cache", [&](const httplib::Request& req, httplib::Response& res) {
+        const std::string asked = req.has_param("slot") ? req.get_param_value("slot") : "0";
+        uint32_t slot = 0;
+        const bool digits =
+            !asked.empty() && asked.size() <= 6 && asked.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || (slot = static_cast<uint32_t>(std::stoul(asked))) >= pool.size()) {
+            reply_json(res, 400,
+                       error_body("slot must be a slot number from 0 to " + std::to_string(pool.size() - 1),
+                                  "invalid_request_error", "slot"));
+            return;
+        }
+        const std::optional<SlotView> view = pool.cache_view(slot, std::chrono::seconds(10));
+        if (!view || !view->error.empty()) {
+            reply_json(res, 503,
+                       error_body(view ? "the cache could not be read: " + view->error
+                                       : "the cache could not be read now (the server is busy or shutting down)",
+                                  "server_busy"));
+            return;
+        }
+        reply_json(res, 200, cache_view_json(*view, slot, cache, tokenizer, req.get_param_value("heads") == "1"));
+    });
+
     auto completion = [&](bool is_chat) {
         return [&, is_chat](const httplib::Request& req, httplib::Response& res) {
             auto in_flight = std::make_shared<RepliesInFlight::Token>(stop.replies);  // held until the reply is sent
@@ -354,6 +377,7 @@ int run_serve(const Args& args) {
                 }
                 json body = choice(text, finish_reason(finish), true);
                 body["usage"] = usage(*job);
+                body["slot"] = job->slot;  // wkv's: the slot whose cache holds the conversation (GET /v1/cache)
                 reply_json(res, 200, body);
                 return;
             }
@@ -379,7 +403,9 @@ int run_serve(const Args& args) {
                             return true;
                         }
                         if (finish == Job::Finish::stop || finish == Job::Finish::length) {
-                            send(choice("", finish_reason(finish), *first));
+                            json last = choice("", finish_reason(finish), *first);
+                            last["slot"] = job->slot;
+                            send(last);
                             if (include_usage) {
                                 json last = choice("", nullptr, false);
                                 last["choices"] = json::array();

@@ -5,7 +5,11 @@ namespace wkv {
 // A chat box that streams the reply, and beside it a live chart (from /stats)
 // of the tokens so far against the tokens the KV cache holds, on one scale:
 // under a compressing policy the second goes flat at the budget while the
-// first keeps growing; under --policy full the two are one line. Opening
+// first keeps growing; under --policy full the two are one line. Below it,
+// after each reply, what the conversation's cache holds (/v1/cache): its
+// text, each token shaded by the share of (layer, KV head) caches still
+// holding it (faded where none does, underlined where a held value absorbed
+// evicted ones), and a strip of layers x positions. Opening
 // /?say=TEXT sends TEXT at once (repeat say= for more turns; demos and the
 // browser test); &stream=0 asks for each reply whole (a headless browser's
 // virtual clock waits for a pending request, but not for a streamed body).
@@ -28,6 +32,11 @@ const char* const kServePage = R"PAGE(<!doctype html>
   .legend span { display: inline-block; margin-right: 1em; }
   .kv { color: #c0392b; } .tokens { color: #2471a3; }
   #numbers { margin-top: 0.8em; line-height: 1.6; }
+  #side { overflow-y: auto; }
+  #strip { width: 100%; height: 80px; border: 1px solid #ddd; image-rendering: pixelated; }
+  #held { font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.7; white-space: pre-wrap; word-break: break-all; }
+  #held span.evicted { color: #aaa; }
+  #held span.merged { border-bottom: 2px solid #c0392b; }
 </style>
 </head>
 <body>
@@ -40,6 +49,10 @@ const char* const kServePage = R"PAGE(<!doctype html>
   <canvas id="chart" width="600" height="260"></canvas>
   <div class="legend"><span class="tokens">&#9632; tokens so far</span><span class="kv">&#9632; tokens the KV cache holds</span></div>
   <div id="numbers"></div>
+  <h3>What the cache holds</h3>
+  <div id="viewinfo">after the first reply</div>
+  <canvas id="strip" width="600" height="80"></canvas>
+  <div id="held"></div>
 </div>
 <script>
 "use strict";
@@ -68,9 +81,11 @@ async function send(text) {
     method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({messages: history, stream: streamed, max_tokens: 128, temperature: 0})});
   if (!res.ok) { out.textContent = "(error " + res.status + ")"; history.pop(); return; }
-  let reply = "";
+  let reply = "", slot = 0;
   if (!streamed) {
-    reply = (await res.json()).choices[0].message.content;
+    const body = await res.json();
+    reply = body.choices[0].message.content;
+    slot = body.slot ?? 0;
     out.textContent = reply;
   }
   const reader = streamed ? res.body.getReader() : null, decoder = new TextDecoder();
@@ -84,14 +99,51 @@ async function send(text) {
       const event = buffer.slice(0, at).replace(/^data: /, "");
       buffer = buffer.slice(at + 2);
       if (event === "[DONE]") continue;
-      const delta = JSON.parse(event).choices?.[0]?.delta?.content;
+      const parsed = JSON.parse(event);
+      if (parsed.slot !== undefined) slot = parsed.slot;
+      const delta = parsed.choices?.[0]?.delta?.content;
       if (delta) { reply += delta; out.textContent = reply; }
     }
   }
   history.push({role: "assistant", content: reply});
+  await poll();
+  await showCache(slot);
   replies++;
   document.body.dataset.replies = replies;
-  await poll();
+}
+
+// The slot's cache after a reply: its text shaded by how widely each token is held, and a layers x positions strip.
+async function showCache(slot) {
+  let v;
+  try { v = await (await fetch("/v1/cache?slot=" + slot)).json(); } catch (e) { return; }
+  if (!v.positions) return;
+  const held = document.getElementById("held");
+  held.textContent = "";
+  let evicted = 0, merged = 0;
+  for (const p of v.positions) {
+    const span = document.createElement("span");
+    const share = p.held / v.caches;
+    span.textContent = p.text;
+    span.style.background = "rgba(36, 113, 163, " + (0.08 + 0.6 * share).toFixed(3) + ")";
+    if (p.held === 0) { span.className = "evicted"; span.style.background = "none"; evicted++; }
+    if (p.merged > 0) { span.classList.add("merged"); merged++; }
+    span.title = "position " + p.pos + ": held by " + p.held + " of " + v.caches + " caches" +
+                 (p.merged ? ", " + p.merged + " of them with merged values" : "");
+    held.appendChild(span);
+  }
+  const c = document.getElementById("strip"), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const n = v.positions.length, w = c.width / Math.max(1, n), h = c.height / v.layers;
+  v.positions.forEach((p, x) => p.layers.forEach((heads, l) => {
+    if (!heads) return;
+    g.fillStyle = "rgba(36, 113, 163, " + (heads / v.kv_heads).toFixed(3) + ")";
+    g.fillRect(x * w, l * h, Math.max(w, 1), h);
+  }));
+  document.getElementById("viewinfo").innerHTML =
+    "slot " + v.slot + ", <b>" + v.policy + "</b>: " + v.tokens + " tokens, " + (n - evicted) +
+    " still held somewhere; " + v.evictions + " evictions, " + v.merges + " merged. Strip: layers (rows) x positions.";
+  Object.assign(document.body.dataset, {viewTokens: n, viewEvicted: evicted, viewMerged: merged,
+    heldFirst: (v.positions[0].held / v.caches).toFixed(3), heldLast: (v.positions[n - 1].held / v.caches).toFixed(3)});
 }
 
 function draw() {

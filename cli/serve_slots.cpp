@@ -74,6 +74,8 @@ SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& t
     slots_.reserve(engine.size());
     for (uint32_t b = 0; b < engine.size(); b++)
         slots_.emplace_back(Generator(engine, tokenizer, SamplerSettings{}, stops, b));
+    view_wanted_.assign(slots_.size(), false);
+    view_read_.resize(slots_.size());
     worker_ = std::thread([this] { run(); });
 }
 
@@ -92,6 +94,7 @@ void SlotPool::shutdown() {
         queue_.clear();
     }
     work_.notify_all();
+    view_done_.notify_all();  // nobody waits for a view any more
 }
 
 bool SlotPool::submit(const std::shared_ptr<Job>& job) {
@@ -106,6 +109,47 @@ bool SlotPool::submit(const std::shared_ptr<Job>& job) {
     }
     work_.notify_all();
     return true;
+}
+
+void SlotPool::Slot::log_tokens(std::span<const int32_t> tokens) {
+    log.insert(log.end(), tokens.begin(), tokens.end());
+    while (log.size() > kLoggedTokens) {
+        log.pop_front();
+        log_first++;
+    }
+}
+
+std::optional<SlotView> SlotPool::cache_view(uint32_t slot, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    view_wanted_.at(slot) = true;
+    view_read_[slot].reset();
+    work_.notify_all();
+    if (!view_done_.wait_for(lock, timeout, [&] { return stop_ || view_read_[slot].has_value(); })) return {};
+    std::optional<SlotView> view = std::move(view_read_[slot]);
+    view_read_[slot].reset();
+    return view;
+}
+
+// Called with mutex_ held, between steps.
+void SlotPool::read_views() {
+    bool any = false;
+    for (uint32_t b = 0; b < slots_.size(); b++) {
+        if (!view_wanted_[b]) continue;
+        view_wanted_[b] = false;
+        any = true;
+        SlotView v;
+        const Slot& s = slots_[b];
+        v.tokens = s.generator.fed();
+        v.first_logged = s.log_first;
+        v.logged.assign(s.log.begin(), s.log.end());
+        try {
+            v.view = engine_.cache_view(b);
+        } catch (const Error& e) {
+            v.error = e.what();
+        }
+        view_read_[b] = std::move(v);
+    }
+    if (any) view_done_.notify_all();
 }
 
 PoolStats SlotPool::stats() const {
@@ -187,7 +231,12 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
         job->finish(Job::Finish::failed, e.what());
         return;
     }
-    if (!job->reused_tokens) s.generator.reset();
+    if (!job->reused_tokens) {
+        s.generator.reset();
+        s.clear_log();
+    }
+    s.log_tokens(tokens);
+    job->slot = static_cast<int32_t>(b);
     // What the cache takes: the tokens held and waiting, the prompt's but its last (which waits), a token per step.
     if (!cache_.policy.compresses() &&
         s.generator.length() + tokens.size() - 1 + static_cast<uint64_t>(job->max_tokens) > cache_.policy.budget) {
@@ -234,10 +283,17 @@ void SlotPool::run() {
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 if (slots_[b].job && slots_[b].job->cancelled()) release(b, Job::Finish::cancelled);
             }
+            read_views();
             const bool busy = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
             if (!busy) {
-                if (stop_) return;
-                work_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+                if (stop_) {
+                    view_done_.notify_all();
+                    return;
+                }
+                work_.wait(lock, [&] {
+                    return stop_ || !queue_.empty() ||
+                           std::find(view_wanted_.begin(), view_wanted_.end(), true) != view_wanted_.end();
+                });
                 continue;
             }
             if (stop_) {
@@ -265,6 +321,8 @@ void SlotPool::run() {
             for (uint32_t b : decoding) {
                 Slot& s = slots_[b];
                 const std::optional<std::string> piece = s.generator.advance();
+                const int32_t sampled[] = {*s.generator.waiting()};
+                s.log_tokens(sampled);  // it goes in next, or the slot starts afresh
                 if (!piece) {
                     const int32_t end = *s.generator.waiting();
                     s.reply_ended = !chat_ || end == chat_->end_of_turn() || end == tokenizer_.eos_id();
@@ -293,6 +351,7 @@ void SlotPool::run() {
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 if (slots_[b].job) {
                     slots_[b].generator.reset();
+                    slots_[b].clear_log();
                     slots_[b].tokens = slots_[b].entries = 0;
                     release(b, Job::Finish::failed, e.what());
                 }

@@ -9,12 +9,14 @@
 // depend on what else runs: a batch equals each sequence alone, bit for bit.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +52,7 @@ public:
 
     uint32_t prompt_tokens = 0;  // processed for this request (after any reuse)
     uint32_t reused_tokens = 0;  // already in the slot's cache
+    int32_t slot = -1;           // the slot that runs it (set when it starts)
     int64_t completion_tokens = 0;
     std::string error;        // for Finish::failed and shutdown
     std::string error_param;  // the request field the error is about ("" for none)
@@ -60,6 +63,15 @@ private:
     std::string unread_;
     Finish finish_ = Finish::none;
     bool cancelled_ = false;
+};
+
+// What a slot's cache holds (GET /v1/cache), read between the worker's steps.
+struct SlotView {
+    CacheView view;
+    uint32_t tokens = 0;          // in the conversation the cache holds: positions [0, tokens)
+    uint32_t first_logged = 0;    // the position of logged[0]
+    std::vector<int32_t> logged;  // the conversation's newest tokens (at most SlotPool::kLoggedTokens)
+    std::string error;            // the device failed to read it back
 };
 
 struct SlotStats {
@@ -92,6 +104,12 @@ public:
     // Every job, running or queued, ends at once with Finish::shutdown; later ones are refused.
     void shutdown();
     PoolStats stats() const;
+    // Slot `slot`'s cache now: the worker reads it between two steps (the engine is
+    // its alone) and this waits for it; none if that takes longer than `timeout` or
+    // the pool stops.
+    std::optional<SlotView> cache_view(uint32_t slot, std::chrono::milliseconds timeout);
+    uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
+    static constexpr uint32_t kLoggedTokens = 4096;  // per slot, for the view's text
     bool has_chat_template() const { return chat_.has_value(); }
 
 private:
@@ -104,12 +122,17 @@ private:
         uint32_t tokens = 0;               // in the cache after the worker's last turn (for stats)
         uint32_t entries = 0;              // cache entries then
         std::string reply;                 // text generated for the job
+        std::deque<int32_t> log;           // the newest tokens of the conversation, from position log_first
+        uint32_t log_first = 0;
+        void log_tokens(std::span<const int32_t> tokens);
+        void clear_log() { log.clear(), log_first = 0; }
     };
 
     void run();     // the worker
     bool assign();  // queued jobs to free slots; true if any started
     void start(uint32_t b, const std::shared_ptr<Job>& job);
     void release(uint32_t b, Job::Finish finish, const std::string& error = "");
+    void read_views();  // the views asked for (mutex_ held)
 
     const Tokenizer& tokenizer_;
     std::optional<ChatTemplate> chat_;
@@ -124,6 +147,9 @@ private:
     size_t max_queue_;
     int64_t max_prompt_tokens_;
     bool stop_ = false;
+    std::vector<bool> view_wanted_;                   // per slot
+    std::vector<std::optional<SlotView>> view_read_;  // per slot, until its asker takes it
+    std::condition_variable view_done_;
     uint64_t generated_ = 0;
     std::deque<std::pair<double, uint64_t>> recent_;  // (seconds since start, tokens generated then)
     std::thread worker_;

@@ -196,20 +196,52 @@ TEST_CASE(
             auto b = std::async(std::launch::async, [&] { return conversation("The big dog", "And then?"); });
             return std::vector<std::vector<std::string>>{a.get(), b.get()};
         };
+        // Each slot's cache view (GET /v1/cache), reduced to what must be equal on both engines:
+        // per position its text and holders, per head the positions and merge counts. In slot
+        // order is arrival order, so the two slots' views are compared as a set.
+        auto views = [](const ServerProcess& server) {
+            httplib::Client client("127.0.0.1", server.port());
+            std::vector<std::string> out;
+            for (int slot = 0; slot < 2; slot++) {
+                const auto res = client.Get("/v1/cache?slot=" + std::to_string(slot) + "&heads=1");
+                REQUIRE(res);
+                REQUIRE(res->status == 200);
+                const json v = json::parse(res->body);
+                json reduced = {v["tokens"], v["evictions"], v["merges"], json::array(), json::array()};
+                for (const json& p : v["positions"])
+                    reduced[3].push_back({p["pos"], p["text"], p["held"], p["merged"], p["layers"]});
+                for (const json& layer : v["heads"])
+                    for (const json& head : layer)
+                        for (const json& e : head) reduced[4].push_back({e["pos"], e["merged"]});
+                out.push_back(reduced.dump());
+            }
+            const auto bad = client.Get("/v1/cache?slot=2");
+            REQUIRE(bad);
+            CHECK(bad->status == 400);
+            CHECK(json::parse(bad->body)["error"]["param"] == "slot");
+            std::sort(out.begin(), out.end());
+            return out;
+        };
         std::vector<std::vector<std::string>> gpu_text, cpu_text;
+        std::vector<std::string> gpu_views, cpu_views;
         {
             ServerProcess gpu(args);
             gpu_text = converse(gpu);
+            gpu_views = views(gpu);
         }
         {
             ServerProcess cpu(on_cpu);
             cpu_text = converse(cpu);
+            cpu_views = views(cpu);
             httplib::Client client("127.0.0.1", cpu.port());
             const auto stats = client.Get("/stats");
             REQUIRE(stats);
             CHECK(json::parse(stats->body)["device_bytes_allocated"].get<int64_t>() == 0);  // nothing on a device
         }
         CHECK(gpu_text == cpu_text);
+        CHECK(gpu_views == cpu_views);
+        for (const std::string& v : gpu_views) CHECK(json::parse(v)[0].get<int>() > 40);  // tokens in the slot
+        CHECK(gpu_views[0] != gpu_views[1]);
         CHECK(gpu_text[0][0].size() > 40);
         CHECK(gpu_text[0][0] != gpu_text[1][0]);
     }
@@ -286,6 +318,43 @@ TEST_CASE("the demo page in headless Chromium: it sends a message, shows the rep
     CHECK(std::stoi(p[1]) >= 2);  // the chart has been updated after the reply
     REQUIRE(std::regex_search(page, k, kv));
     CHECK(std::stoll(k[1]) > 0);
+}
+
+TEST_CASE("the page's cache view in headless Chromium: streaming holds the sinks and the window, weightedkv merges") {
+    const std::string chromium = "/usr/bin/chromium";
+    REQUIRE(::access(chromium.c_str(), X_OK) == 0);
+    auto body_of = [&](const std::string& policy) {
+        ServerProcess server(stories_args("", {"--chat-template", "llama2", "--policy", policy, "--budget", "24"}));
+        const std::string dom = (temp_dir() / ("view_" + policy + ".html")).string();
+        const std::string command = chromium +
+                                    " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+                                    "--virtual-time-budget=8000 --dump-dom '" +
+                                    server.url() + "/?say=Once%20upon%20a%20time&stream=0' > " + dom + " 2>/dev/null";
+        CHECK(std::system(command.c_str()) == 0);
+        const std::string page = read_file(dom);
+        std::smatch m;
+        REQUIRE_MESSAGE(std::regex_search(page, m, std::regex("<body[^>]*>")), page.substr(0, 1000));
+        return m.str();
+    };
+    auto number = [](const std::string& body, const std::string& name) {
+        std::smatch m;
+        REQUIRE_MESSAGE(std::regex_search(body, m, std::regex(name + "=\"([0-9.]+)\"")), body);
+        return std::stod(m[1]);
+    };
+    // "[INST] Once upon a time [/INST]" and a reply of up to 128 tokens: more than the budget of 24.
+    const std::string streaming = body_of("streaming");
+    const double tokens = number(streaming, "data-view-tokens");
+    CHECK(tokens > 24);
+    CHECK(number(streaming, "data-held-first") == 1.0);            // the first sink, in every layer and head
+    CHECK(number(streaming, "data-held-last") == 1.0);             // the newest token
+    CHECK(number(streaming, "data-view-evicted") == tokens - 24);  // all but the 4 sinks and the window of 20
+    CHECK(number(streaming, "data-view-merged") == 0);
+    const std::string weighted = body_of("weightedkv");
+    CHECK(number(weighted, "data-held-first") == 1.0);
+    CHECK(number(weighted, "data-held-last") == 1.0);
+    CHECK(number(weighted, "data-view-merged") > 0);  // held values that absorbed evicted ones
+    CHECK(number(weighted, "data-view-evicted") <
+          number(weighted, "data-view-tokens") - 24);  // held in some heads only
 }
 
 }  // TEST_SUITE("serve")
