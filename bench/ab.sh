@@ -4,16 +4,18 @@
 # How a change to a kernel or to the engine is judged, at every size that
 # matters (the eval model and bench/real_shapes.sh's files).
 #
-#   bench/ab.sh [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL...
+#   bench/ab.sh [-p N] [-n N] [-r ROUNDS] [-a "BENCH FLAGS"] [-o OUT.md] BASE_WKV NEW_WKV MODEL...
+#
+# -a passes more flags to both sides' `wkv bench` (a cache policy, say: -a "--policy weightedkv --budget 32").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-n_prompt=64 n_predict=64 rounds=5 out=""
-usage() { echo "usage: $0 [-p N] [-n N] [-r ROUNDS] [-o OUT.md] BASE_WKV NEW_WKV MODEL..." >&2; exit 2; }
-while getopts "p:n:r:o:" opt; do
+n_prompt=64 n_predict=64 rounds=5 out="" extra=""
+usage() { echo "usage: $0 [-p N] [-n N] [-r ROUNDS] [-a \"BENCH FLAGS\"] [-o OUT.md] BASE_WKV NEW_WKV MODEL..." >&2; exit 2; }
+while getopts "p:n:r:a:o:" opt; do
     case $opt in
-        p) n_prompt=$OPTARG ;; n) n_predict=$OPTARG ;; r) rounds=$OPTARG ;; o) out=$OPTARG ;;
+        p) n_prompt=$OPTARG ;; n) n_predict=$OPTARG ;; r) rounds=$OPTARG ;; a) extra=$OPTARG ;; o) out=$OPTARG ;;
         *) usage ;;
     esac
 done
@@ -32,7 +34,8 @@ for model in "$@"; do
     for ((r = 0; r < rounds; r++)); do
         for side in base new; do
             wkv=$base; [ $side = new ] && wkv=$new
-            "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 1 --json "$tmp/r.json" > /dev/null
+            # shellcheck disable=SC2086 # $extra is a list of flags
+            "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 1 $extra --json "$tmp/r.json" > /dev/null
             echo "$(json_field prefill_tok_s < "$tmp/r.json") $(json_field decode_tok_s < "$tmp/r.json")" >> "$tmp/$side"
         done
     done
@@ -44,5 +47,5 @@ for model in "$@"; do
     table="$table
 $row"
 done
-summary="$new against $base, -p $n_prompt -n $n_predict, $rounds interleaved rounds, medians:"
+summary="$new against $base, -p $n_prompt -n $n_predict${extra:+ $extra}, $rounds interleaved rounds, medians:"
 write_report "$out" "$summary" "$table"

@@ -3,10 +3,10 @@
 // Per layer and KV head there are `capacity` physical slots holding a key, a
 // value, `acc` (attention received, summed over steps), `cnt` (steps since
 // the entry arrived, counting its own) and its provenance (the token's
-// position, and what was merged into its value). The logical order of the entries is a
-// small table of slot indices; appending takes a slot from the free list and
-// removing one returns it, so key/value data never moves. Everything is
-// allocated in the constructor: the cache never grows.
+// position, and what was merged into its value). The logical order of the
+// entries is a small table of slot indices; appending takes a slot from the
+// free list and removing one returns it, so key/value data never moves.
+// Everything is allocated in the constructor: the cache never grows.
 //
 // Keys and values are f32, or f16 as an option: this reference then keeps
 // floats but rounds every stored key and value to the nearest f16 (ties to

@@ -1,11 +1,12 @@
 #version 450
 // Appends each token's key and value to its sequence's cache in one layer,
 // one workgroup per KV head of an entry (x: entry, y: head; an entry of a
-// prompt chunk appends its tokens in order, each a row further on): pop a slot from
-// the head's free list, put it last in the logical order, clear its acc/cnt,
-// mark its provenance as the token's own, and copy the key (rotated at its absolute position in original-positions
-// mode) and the value into the slot. Mirrors KvCache::append in
-// model/kv_cache.cpp, so slot numbers match the CPU's.
+// prompt chunk appends its tokens in order, each a row further on): pop a
+// slot from the head's free list, put it last in the logical order, clear its
+// acc/cnt, mark its provenance as the token's own, and copy the key (rotated
+// at its absolute position in original-positions mode) and the value into the
+// slot. Mirrors KvCache::append in model/kv_cache.cpp, so slot numbers match
+// the CPU's.
 #include "kv_cache.glsl"
 #include "rope.glsl"
 

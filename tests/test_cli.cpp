@@ -8,9 +8,11 @@
 #include <set>
 #include <sstream>
 
+#include "cli/cache_trace.hpp"
 #include "support.hpp"
 
 using namespace wkv::test;
+using wkv::CacheTrace, wkv::CacheView, wkv::HeldEntry;
 
 namespace {
 
@@ -345,6 +347,27 @@ TEST_CASE("generate --trace: CPU = GPU record for record; replaying its eviction
     for (const auto& e : fs::directory_iterator(dir))
         leftovers += e.path().filename().string().find(".tmp-") != std::string::npos;
     CHECK(leftovers == 0);
+}
+
+TEST_CASE("an eviction trace is bounded: past its bytes, steps are counted in the last line, not recorded") {
+    const std::string path = (temp_dir() / "bounded.jsonl").string();
+    CacheTrace trace(path, 2000);
+    CacheView view{2, 1, {{}, {}}, {{}, {}}};
+    for (uint32_t pos = 0; pos < 100; pos++) {
+        for (std::vector<HeldEntry>& head : view.heads) head.push_back({pos});
+        const uint32_t appended[] = {pos};
+        trace.observe("a", {{"policy", "full"}}, view, appended);
+    }
+    trace.write();
+    const std::string text = read_file(path);
+    const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+    const Json end = parse_json(last);
+    CHECK(end.at("end") == true);
+    const uint64_t recorded = end.at("steps_recorded"), dropped = end.at("steps_dropped");
+    CHECK(recorded > 0);
+    CHECK(recorded + dropped == 100);
+    CHECK(text.size() - last.size() <= 2000);
+    CHECK(std::count(text.begin(), text.end(), '\n') == static_cast<long>(2 * recorded + 1));  // a line per layer
 }
 
 }  // TEST_SUITE("cli")
