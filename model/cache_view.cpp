@@ -88,7 +88,7 @@ std::string cache_bars(const CacheView& view, uint32_t tokens, uint32_t width) {
             const uint32_t end = std::min(tokens, first + per_bucket);
             uint64_t holders = 0;
             for (uint32_t p = first; p < end; p++) holders += held[p].per_layer[l];
-            const double share = static_cast<double>(holders) / (double{view.n_kv_heads} * (end - first));
+            const double share = static_cast<double>(holders) / (static_cast<double>(view.n_kv_heads) * (end - first));
             // ' ' only when nothing is held, '@' only when everything is.
             const size_t shade = holders == 0 ? 0 : std::min<size_t>(8, 1 + static_cast<size_t>(share * 7.999));
             out += kShades[share >= 1.0 ? 8 : shade];
