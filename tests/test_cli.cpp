@@ -84,8 +84,8 @@ TEST_CASE("generate: greedy stories260K from BOS prints exactly the reference te
     std::smatch m;
     const std::string line = last_line(r.err);
     REQUIRE_MESSAGE(std::regex_match(line, m, stats), line);
-    // 5 layers x 4 KV heads x 512 slots x (2 x 8 floats + acc + cnt + order + free).
-    CHECK(m[1].str() == std::to_string(5 * 4 * 512 * (2 * 8 * 4 + 4 + 4 + 4 + 4)));
+    // 5 layers x 4 KV heads x 512 slots x (2 x 8 floats + acc + cnt + order + free + provenance).
+    CHECK(m[1].str() == std::to_string(5 * 4 * 512 * (2 * 8 * 4 + 4 + 4 + 4 + 4 + 12)));
 }
 
 TEST_CASE("generate on Vulkan (the default) prints the same reference text; devices and conformance run") {
