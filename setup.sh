@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
-          vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git)
+          vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git
+          python3 dpkg-dev file)
 # The fuzzers (-DWKV_FUZZ=ON) are built with clang and its libFuzzer runtime.
 fuzz=0
 for a in "$@"; do [ "$a" = "-DWKV_FUZZ=ON" ] && fuzz=1; done

@@ -22,7 +22,8 @@ struct FlagSpec {
 
 struct CommandSpec {
     std::string name;     // "generate"
-    std::string summary;  // one line
+    std::string brief;    // one sentence, for 'wkv --help'
+    std::string summary;  // what it does, for 'wkv COMMAND --help'
     std::vector<FlagSpec> flags;
 };
 

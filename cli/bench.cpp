@@ -20,6 +20,7 @@ namespace wkv {
 
 const CommandSpec kBenchCommand{
     "bench",
+    "Measures prefill and decode speed, and the memory bandwidth they reach.",
     "Measures prompt (prefill) and decode tokens/s and the achieved bandwidth (weights + live KV bytes\n"
     "read per token / time); each figure is the median of --reps runs.",
     join_flags(

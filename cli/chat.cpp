@@ -19,6 +19,7 @@ namespace wkv {
 
 const CommandSpec kChatCommand{
     "chat",
+    "Holds an interactive conversation in the terminal, in fixed memory however long it runs.",
     "An interactive conversation: type a message, read the reply as it streams. Commands: /reset\n"
     "(a new conversation), /stats, /cache, /exit (or end of input), /help; //text sends \"/text\". Ctrl-C stops the "
     "current "
@@ -61,16 +62,7 @@ ChatFamily chat_family(const Args& args, const Model& model) {
         if (!family) throw Error("--chat-template " + quoted(name) + " is not one of " + chat_family_names());
         return *family;
     }
-    if (model.chat_template.empty()) {
-        fail(model.path, "has no chat template (tokenizer.chat_template); name one with --chat-template (" +
-                             chat_family_names() + ")");
-    }
-    const auto family = recognise_chat_template(model.chat_template);
-    if (!family) {
-        fail(model.path, "its chat template is none of the families wkv knows (" + chat_family_names() +
-                             "); name one with --chat-template");
-    }
-    return *family;
+    return model_chat_family(model, "--chat-template");
 }
 
 int run_chat(const Args& args) {

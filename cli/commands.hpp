@@ -59,6 +59,9 @@ int64_t request_token_cap(const Args& args);
 // Throws a usage error naming the flag if `what` has more than the cap's `tokens`.
 void check_request_tokens(int64_t cap, int64_t tokens, const std::string& what);
 
+// The text of -p TEXT, or of the file -f PATH names ("" when neither is given); both is an error.
+std::string prompt_text(const Args& args, const std::string& command);
+
 extern const CommandSpec kPplCommand;
 int run_ppl(const Args& args);
 
@@ -84,9 +87,5 @@ ContextOptions context_options(const Args& args);
 // upload shows a progress bar.
 OpenEngine make_engine(const Args& args, const Model& model, std::vector<CacheSettings> sequences,
                        GpuOptions options = {});
-
-// The tokenizer given by -t, else the one embedded in a GGUF model; checked
-// against the model's vocabulary size.
-Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path);
 
 }  // namespace wkv

@@ -10,6 +10,7 @@ namespace wkv {
 
 const CommandSpec kConformanceCommand{
     "conformance",
+    "Checks every shader against the CPU reference on a Vulkan device.",
     "Checks every shader against the CPU reference on a Vulkan device and prints a pass/fail table\n"
     "with the worst error per case. Exit code 0 when all pass, 1 otherwise.",
     {device_flag(), {"--help", "-h", "", "show this help"}},

@@ -7,6 +7,7 @@ namespace wkv {
 
 const CommandSpec kDevicesCommand{
     "devices",
+    "Lists the Vulkan devices and what each supports.",
     "Lists the Vulkan devices: index, name, type, driver, memory heaps, subgroup size, fp16/int8 support.",
     {{"--help", "-h", "", "show this help"}},
 };

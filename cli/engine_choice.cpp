@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
+#include "mapped_file.hpp"
 #include "progress.hpp"
 #include "runtime/engine_factory.hpp"
 
@@ -42,6 +43,14 @@ void check_request_tokens(int64_t cap, int64_t tokens, const std::string& what) 
         throw Error(what + " has " + std::to_string(tokens) + " tokens, more than --max-tokens-per-request " +
                     std::to_string(cap) + " (0 lifts the cap)");
     }
+}
+
+std::string prompt_text(const Args& args, const std::string& command) {
+    if (args.has("--prompt") && args.has("--file"))
+        throw Error(command + ": -p and -f both give the text; give one of them");
+    if (!args.has("--file")) return args.text("--prompt");
+    const MappedFile file(args.required_text("--file"));
+    return std::string(reinterpret_cast<const char*>(file.data()), file.size());
 }
 
 ContextOptions context_options(const Args& args) {

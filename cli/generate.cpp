@@ -15,6 +15,7 @@ namespace wkv {
 
 const CommandSpec kGenerateCommand{
     "generate",
+    "Generates text from a prompt and streams it to stdout.",
     "Generates text from a prompt and streams it to stdout. The last line on stderr is\n"
     "'stats: tokens=N tok_per_s=X kv_cache_bytes=B'.",
     join_flags(
@@ -22,6 +23,7 @@ const CommandSpec kGenerateCommand{
             model_flag(),
             tokenizer_flag(),
             {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
+            {"--file", "-f", "PATH", "read the prompt from a file instead"},
             {"--n-predict", "-n", "N", "tokens to generate (default 256)"},
             {"--ignore-eos", "", "", "go on through end-of-text tokens until -n tokens are generated"},
             request_cap_flag(),
@@ -37,23 +39,6 @@ const CommandSpec kGenerateCommand{
         join_flags(sampling_flags(), cache_flags())),
 };
 
-Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
-    Tokenizer tokenizer = [&] {
-        if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
-        if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
-        if (!model.embedded_tokenizer_kind.empty()) {
-            fail(model.path, "embeds a " + wkv::quoted(model.embedded_tokenizer_kind) +
-                                 " tokenizer, which wkv does not support; pass -t TOKENIZER");
-        }
-        fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
-    }();
-    if (static_cast<uint32_t>(tokenizer.vocab_size()) != model.config.vocab_size) {
-        fail(tokenizer.source(), "has " + std::to_string(tokenizer.vocab_size()) + " tokens but " + model.path +
-                                     " has a vocabulary of " + std::to_string(model.config.vocab_size));
-    }
-    return tokenizer;
-}
-
 int run_generate(const Args& args) {
     std::optional<CacheTrace> trace;  // the path checked now, written at the end
     if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
@@ -61,7 +46,7 @@ int run_generate(const Args& args) {
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const ModelConfig& c = model.config;
 
-    const std::vector<int32_t> prompt = tokenizer.encode_prompt(args.text("--prompt"));
+    const std::vector<int32_t> prompt = tokenizer.encode_prompt(prompt_text(args, "generate"));
     if (prompt.empty())
         throw Error(std::string("generate: the model's tokenizer adds no BOS, so the prompt may not be empty"));
     const int64_t n_predict = args.integer("--n-predict", 256, 0, int64_t{1} << 40);

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "commands.hpp"
-#include "runtime/engine_factory.hpp"  // kPromptChunk
+#include "runtime/engine_factory.hpp"  // plan_for_device
 #include "runtime/memory_plan.hpp"
 #include "tensor_roles.hpp"
 
@@ -13,6 +13,7 @@ namespace wkv {
 
 const CommandSpec kInfoCommand{
     "info",
+    "Prints a model's metadata and weights, and whether a run fits each device.",
     "Prints a model's metadata and weights, the memory plan of a run with the cache flags given, and\n"
     "whether it fits each Vulkan device. Loads nothing onto a device.",
     join_flags(
@@ -47,8 +48,7 @@ int run_info(const Args& args) {
     const std::vector<DeviceInfo> devices = list_devices();
     for (const DeviceInfo& d : devices) {
         // As generate would run: with the prompt chunk that fits this device.
-        const MemoryPlan plan = plan_memory(model, {cache}, d.max_buffer_bytes(),
-                                            prompt_chunk_that_fits(model.config, {cache}, d, kPromptChunk));
+        const MemoryPlan plan = plan_for_device(model, {cache}, d);
         std::printf("device %u: %s\n  plan: weights %s (", d.index, d.name.c_str(), format_bytes(plan.weights).c_str());
         for (size_t i = 0; i < plan.weights_by_type.size(); i++) {
             std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(),

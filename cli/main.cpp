@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "build_info.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 
@@ -32,9 +33,9 @@ std::string main_usage() {
     for (const Command& c : kCommands) {
         std::string name = "  " + c.spec->name;
         name.resize(14, ' ');
-        out += name + c.spec->summary.substr(0, c.spec->summary.find('\n')) + "\n";
+        out += name + c.spec->brief + "\n";
     }
-    out += "\n'wkv COMMAND --help' lists a command's flags.\n";
+    out += "\n'wkv COMMAND --help' lists a command's flags; 'wkv --version' prints the version.\n";
     return out;
 }
 
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
     }
     if (words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
         std::fputs(main_usage().c_str(), stdout);
+        return 0;
+    }
+    if (words[0] == "--version" || words[0] == "-V") {
+        std::printf("wkv %s (commit %s, %s build)\n", WKV_BUILD_VERSION, WKV_BUILD_COMMIT, WKV_BUILD_TYPE);
         return 0;
     }
     try {

@@ -25,6 +25,7 @@ namespace wkv {
 
 const CommandSpec kPplCommand{
     "ppl",
+    "Measures perplexity on a text with the cache policies and budgets given.",
     "Streaming perplexity: sliding windows of --ctx tokens every --stride tokens, a fresh cache per\n"
     "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
     "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",

@@ -32,6 +32,7 @@ namespace wkv {
 
 const CommandSpec kServeCommand{
     "serve",
+    "Runs an OpenAI-compatible HTTP server with a chat page.",
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health,\n"
     "/stats, and a chat page at /. Up to --parallel conversations decode together, each in its own\n"
     "fixed-size KV cache; more wait in a bounded queue. Binds 127.0.0.1 unless told otherwise.",

@@ -6,12 +6,12 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "gguf_vocabulary.hpp"
-#include "mapped_file.hpp"
 
 namespace wkv {
 
 const CommandSpec kTokenizeCommand{
     "tokenize",
+    "Prints the token ids of a text.",
     "Prints the token ids of a text on one line, separated by spaces (BOS and EOS where the\n"
     "vocabulary adds them). Reads only the vocabulary: a GGUF model or a vocabulary-only GGUF, or -t.",
     {
@@ -54,15 +54,11 @@ std::string printable(const std::string& bytes) {
 
 int run_tokenize(const Args& args) {
     const std::string model = args.required_text("--model");
-    if (args.has("--prompt") == args.has("--file"))
+    if (!args.has("--prompt") && !args.has("--file"))
         throw Error(std::string("tokenize: give the text with -p TEXT or -f FILE (one of them)"));
     const Tokenizer tokenizer = args.has("--tokenizer") ? Tokenizer::load(args.text("--tokenizer"))
                                                         : Tokenizer::from_vocabulary(load_gguf_vocabulary(model));
-    std::string text = args.text("--prompt");
-    if (args.has("--file")) {
-        const MappedFile file(args.required_text("--file"));
-        text.assign(reinterpret_cast<const char*>(file.data()), file.size());
-    }
+    const std::string text = prompt_text(args, "tokenize");
     const std::vector<int32_t> ids =
         args.has("--no-special") ? tokenizer.encode(text, /*add_bos=*/false) : tokenizer.encode_prompt(text);
     if (args.has("--pieces")) {

@@ -1,6 +1,7 @@
 #include "chat_template.hpp"
 
 #include "error.hpp"
+#include "model.hpp"
 
 namespace wkv {
 
@@ -53,6 +54,19 @@ std::optional<ChatFamily> recognise_chat_template(std::string_view jinja) {
         }
     }
     return std::nullopt;
+}
+
+ChatFamily model_chat_family(const Model& model, const std::string& override_name) {
+    if (model.chat_template.empty()) {
+        fail(model.path, "has no chat template (tokenizer.chat_template); name one with " + override_name + " (" +
+                             chat_family_names() + ")");
+    }
+    const auto family = recognise_chat_template(model.chat_template);
+    if (!family) {
+        fail(model.path, "its chat template is none of the families wkv knows (" + chat_family_names() +
+                             "); name one with " + override_name);
+    }
+    return *family;
 }
 
 ChatTemplate::ChatTemplate(ChatFamily family, const Tokenizer& tokenizer)

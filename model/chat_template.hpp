@@ -36,6 +36,10 @@ std::string chat_family_names();  // "llama2, chatml, llama3, zephyr, mistral"
 std::optional<ChatFamily> parse_chat_family(std::string_view name);
 // The family a Jinja chat template belongs to, by its markers; nullopt if none matches.
 std::optional<ChatFamily> recognise_chat_template(std::string_view jinja);
+// The family of the model file's own template; fails naming `override_name`
+// (how the caller names another: a flag, a parameter) when it has none wkv knows.
+struct Model;
+ChatFamily model_chat_family(const Model& model, const std::string& override_name);
 
 class ChatTemplate {
 public:

@@ -73,4 +73,12 @@ uint64_t KvCache::bytes() const {
     return total;
 }
 
+uint64_t KvCache::bytes_for(const ModelConfig& config, uint32_t capacity) {
+    const uint64_t slots = uint64_t{config.n_layers} * config.n_kv_heads * capacity;
+    // A key and a value (kept as floats, whatever the storage rounds them to), acc,
+    // cnt, provenance, and the slot in the order and free tables.
+    return slots * (2 * uint64_t{config.head_dim()} * sizeof(float) + sizeof(float) + sizeof(uint32_t) +
+                    sizeof(Provenance) + 2 * sizeof(uint32_t));
+}
+
 }  // namespace wkv

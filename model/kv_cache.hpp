@@ -109,6 +109,8 @@ public:
     // Bytes allocated for keys, values, bookkeeping and the order/free tables
     // (f16 storage is emulated in floats here, so it does not shrink this).
     uint64_t bytes() const;
+    // What bytes() is for a cache of `capacity` slots, before making one.
+    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity);
 
 private:
     struct HeadTables {

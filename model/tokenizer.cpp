@@ -9,6 +9,7 @@
 
 #include "error.hpp"
 #include "mapped_file.hpp"
+#include "model.hpp"
 #include "utf8_stream.hpp"
 
 namespace wkv {
@@ -328,6 +329,23 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
         prev = id;
     }
     return text;
+}
+
+Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path) {
+    Tokenizer tokenizer = [&] {
+        if (!tokenizer_path.empty()) return Tokenizer::load(tokenizer_path);
+        if (model.vocabulary) return Tokenizer::from_vocabulary(*model.vocabulary);
+        if (!model.embedded_tokenizer_kind.empty()) {
+            fail(model.path, "embeds a " + wkv::quoted(model.embedded_tokenizer_kind) +
+                                 " tokenizer, which wkv does not support; pass -t TOKENIZER");
+        }
+        fail(model.path, "has no embedded vocabulary; pass -t TOKENIZER");
+    }();
+    if (static_cast<uint32_t>(tokenizer.vocab_size()) != model.config.vocab_size) {
+        fail(tokenizer.source(), "has " + std::to_string(tokenizer.vocab_size()) + " tokens but " + model.path +
+                                     " has a vocabulary of " + std::to_string(model.config.vocab_size));
+    }
+    return tokenizer;
 }
 
 }  // namespace wkv

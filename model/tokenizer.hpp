@@ -86,4 +86,9 @@ private:
     std::array<std::vector<std::pair<std::string, int32_t>>, 256> user_defined_;
 };
 
+struct Model;
+// The tokenizer at `tokenizer_path`, else the one embedded in a GGUF model;
+// checked against the model's vocabulary size.
+Tokenizer tokenizer_for(const Model& model, const std::string& tokenizer_path);
+
 }  // namespace wkv

@@ -133,24 +133,55 @@ int preference(VkPhysicalDevice d) {
     }
 }
 
+// The device `options` name, else the most preferred.
+uint32_t choose_device(const std::vector<VkPhysicalDevice>& devices, const ContextOptions& options) {
+    if (options.device_index) {
+        if (*options.device_index >= devices.size()) {
+            throw Error("no Vulkan device " + std::to_string(*options.device_index) + " (found " +
+                            std::to_string(devices.size()) + "; see 'wkv devices')",
+                        ExitCode::device);
+        }
+        return *options.device_index;
+    }
+    uint32_t chosen = 0;
+    for (uint32_t i = 1; i < devices.size(); i++) {
+        if (preference(devices[i]) < preference(devices[chosen])) chosen = i;
+    }
+    return chosen;
+}
+
+// `use(instance)` with a short-lived instance without validation, destroyed however `use` ends.
+template <class F>
+auto with_instance(F use) {
+    struct Instance {
+        VkInstance handle;
+        ~Instance() {
+            keep_loaded_libraries_mapped();
+            vkDestroyInstance(handle, nullptr);
+        }
+    } instance{create_instance(false)};
+    return use(instance.handle);
+}
+
 }  // namespace
 
 bool validation_layer_available() { return has_validation_layer(); }
 
 std::vector<DeviceInfo> list_devices() {
-    VkInstance instance = create_instance(false);
-    std::vector<DeviceInfo> out;
-    try {
+    return with_instance([](VkInstance instance) {
+        std::vector<DeviceInfo> out;
         const auto devices = physical_devices(instance);
         for (uint32_t i = 0; i < devices.size(); i++) out.push_back(describe_device(devices[i], i));
-    } catch (...) {
-        keep_loaded_libraries_mapped();
-        vkDestroyInstance(instance, nullptr);
-        throw;
-    }
-    keep_loaded_libraries_mapped();
-    vkDestroyInstance(instance, nullptr);
-    return out;
+        return out;
+    });
+}
+
+DeviceInfo describe_chosen_device(const ContextOptions& options) {
+    return with_instance([&](VkInstance instance) {
+        const auto devices = physical_devices(instance);
+        const uint32_t chosen = choose_device(devices, options);
+        return describe_device(devices[chosen], chosen);
+    });
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL Context::on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
@@ -182,19 +213,7 @@ Context::Context(const ContextOptions& options) {
         }
 
         const auto devices = physical_devices(instance_);
-        uint32_t chosen = 0;
-        if (options.device_index) {
-            if (*options.device_index >= devices.size()) {
-                throw Error("no Vulkan device " + std::to_string(*options.device_index) + " (found " +
-                                std::to_string(devices.size()) + "; see 'wkv devices')",
-                            ExitCode::device);
-            }
-            chosen = *options.device_index;
-        } else {
-            for (uint32_t i = 1; i < devices.size(); i++) {
-                if (preference(devices[i]) < preference(devices[chosen])) chosen = i;
-            }
-        }
+        const uint32_t chosen = choose_device(devices, options);
         physical_ = devices[chosen];
         info_ = describe_device(physical_, chosen);
         VkPhysicalDeviceProperties props;

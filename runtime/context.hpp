@@ -27,6 +27,9 @@ bool validation_layer_available();
 
 // Every Vulkan device, for `wkv devices`. Throws (exit code 3) when there is no Vulkan at all.
 std::vector<DeviceInfo> list_devices();
+// The device a Context made with `options` would run on, without making one
+// (to plan a run's memory before anything is allocated).
+DeviceInfo describe_chosen_device(const ContextOptions& options);
 
 class Context {
 public:

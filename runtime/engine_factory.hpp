@@ -11,6 +11,7 @@
 #include "context.hpp"
 #include "engine.hpp"
 #include "gpu_weights.hpp"
+#include "memory_plan.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 
@@ -25,6 +26,11 @@ struct GpuOptions {
     uint32_t prompt_chunk = kPromptChunk;
     UploadProgress upload_progress;  // told how the upload of the weights goes
 };
+
+// The memory plan of an engine for these sequences on `device`, as
+// make_gpu_engine will build it (with the prompt chunk that fits the device).
+MemoryPlan plan_for_device(const Model& model, const std::vector<CacheSettings>& sequences, const DeviceInfo& device,
+                           const GpuOptions& options = {});
 
 // An engine on `ctx`'s device for these sequences.
 std::unique_ptr<BatchEngine> make_gpu_engine(Context& ctx, const Model& model, std::vector<CacheSettings> sequences,
