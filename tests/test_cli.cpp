@@ -39,7 +39,25 @@ TEST_SUITE("cli") {
 TEST_CASE("help and usage errors") {
     const RunResult help = run_wkv({"--help"});
     CHECK(help.exit_code == 0);
-    CHECK(help.out.find("generate") != std::string::npos);
+    // A line per command, its summary one whole sentence.
+    const std::regex command_line(R"(  [a-z]+ +[A-Z][^.]*[^ .]\.)");
+    int commands = 0;
+    std::istringstream lines(help.out);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("  ", 0) != 0) continue;
+        CHECK_MESSAGE(std::regex_match(line, command_line), line);
+        commands++;
+    }
+    CHECK(commands == 9);
+
+    for (const char* flag : {"--version", "-V"}) {
+        const RunResult version = run_wkv({flag});
+        CHECK(version.exit_code == 0);
+        CHECK_MESSAGE(
+            std::regex_match(version.out,
+                             std::regex(R"(wkv 0\.1\.0 \(commit [0-9a-f]{12}(-modified)?, [A-Za-z]+ build\)\n)")),
+            version.out);
+    }
 
     const RunResult generate_help = run_wkv({"generate", "--help"});
     CHECK(generate_help.exit_code == 0);
@@ -149,6 +167,17 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
         run_wkv({"generate", "-m", model, "-t", tok, "-p", "Once upon a time", "--temp", "0", "-n", "5"});
     CHECK(greedy.exit_code == 0);
     CHECK(greedy.out == ", there was a little");
+    // -f: the same prompt from a file; -p and -f together is an error.
+    const std::string prompt_file = (temp_dir() / "prompt.txt").string();
+    write_file(prompt_file, {'O', 'n', 'c', 'e', ' ', 'u', 'p', 'o', 'n', ' ', 'a', ' ', 't', 'i', 'm', 'e'});
+    const RunResult from_file =
+        run_wkv({"generate", "-m", model, "-t", tok, "-f", prompt_file, "--temp", "0", "-n", "5"});
+    CHECK(from_file.exit_code == 0);
+    CHECK(from_file.out == greedy.out);
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-f", prompt_file, "-p", "x"}), 2,
+                         "generate: -p and -f both give the text");
+    check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-f", "/nonexistent/prompt"}), 2,
+                         "/nonexistent/prompt");
     const RunResult a = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "40"});
     const RunResult b = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "7", "-n", "40"});
     const RunResult c = run_wkv({"generate", "-m", model, "-t", tok, "--seed", "8", "-n", "40"});
