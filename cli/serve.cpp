@@ -1,8 +1,10 @@
 // wkv serve: an OpenAI-compatible HTTP server (cpp-httplib, nlohmann-json)
 // whose every conversation runs in a fixed-size cache: /v1/chat/completions and
 // /v1/completions (streamed as server-sent events or not), /v1/models,
-// /health, /stats, and a demo page at /. Requests are parsed strictly; a
-// malformed one is a 400 with an OpenAI-style error, a full queue a 503.
+// /health, /stats, /metrics (Prometheus), and a demo page at /. Requests are
+// parsed strictly; a malformed one is a 400 with an OpenAI-style error, a full
+// queue a 503. Run for others: --api-key, --cors, --drain-seconds, and the
+// conversation key a balancer routes by (docs/deploy.md).
 #include <httplib.h>
 #include <pthread.h>
 
@@ -24,6 +26,7 @@
 #include "process_memory.hpp"
 #include "runtime/memory_plan.hpp"  // format_bytes
 #include "serve_cache.hpp"
+#include "serve_metrics.hpp"
 #include "serve_page.hpp"
 #include "serve_request.hpp"
 #include "serve_slots.hpp"
@@ -34,8 +37,10 @@ const CommandSpec kServeCommand{
     "serve",
     "Runs an OpenAI-compatible HTTP server with a chat page.",
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health,\n"
-    "/stats, and a chat page at /. Up to --parallel conversations decode together, each in its own\n"
-    "fixed-size KV cache; more wait in a bounded queue. Binds 127.0.0.1 unless told otherwise.",
+    "/stats, /metrics (Prometheus) and a chat page at /. Up to --parallel conversations decode together,\n"
+    "each in its own fixed-size KV cache; more wait in a bounded queue. Binds 127.0.0.1 unless told\n"
+    "otherwise. A reply echoes the request's X-Conversation-Id (else its 'user') for a balancer that\n"
+    "routes conversations to the replica holding their cache (docs/deploy.md).",
     join_flags(
         {
             model_flag(),
@@ -55,6 +60,16 @@ const CommandSpec kServeCommand{
              "the most time a client may take to send one request, headers and body (default 10)"},
             {"--allowed-host", "", "NAME",
              "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; see README)", true},
+            {"--api-key", "", "KEY",
+             "require 'Authorization: Bearer KEY' on every request but /health and the page (default: "
+             "$WKV_API_KEY, which keeps it out of the process list; none)"},
+            {"--cors", "", "ORIGIN",
+             "let pages from ORIGIN (https://app.example.com; * for any) call the server from a browser (repeatable; "
+             "default: only the server's own page)",
+             true},
+            {"--drain-seconds", "", "N",
+             "on SIGTERM, refuse new requests and let the replies in flight finish for up to N seconds, then end the "
+             "rest (default 0: end them at once)"},
             device_flag(),
             cpu_flag(),
             {"--help", "-h", "", "show this help"},
@@ -66,10 +81,13 @@ namespace {
 
 using json = nlohmann::json;
 
-json error_body(const std::string& message, const std::string& type, const std::string& param = "") {
-    return {
-        {"error",
-         {{"message", message}, {"type", type}, {"param", param.empty() ? json() : json(param)}, {"code", nullptr}}}};
+json error_body(const std::string& message, const std::string& type, const std::string& param = "",
+                const std::string& code = "") {
+    return {{"error",
+             {{"message", message},
+              {"type", type},
+              {"param", param.empty() ? json() : json(param)},
+              {"code", code.empty() ? json() : json(code)}}}};
 }
 
 // Text from the model is valid UTF-8 by the time it gets here (Utf8Stream); replacing what
@@ -140,11 +158,60 @@ const std::map<std::string, std::string>& allowed_methods() {
         {"/", "GET"},
         {"/health", "GET"},
         {"/stats", "GET"},
+        {"/metrics", "GET"},
+        {"/v1/cache", "GET"},
         {"/v1/models", "GET"},
         {"/v1/chat/completions", "POST"},
         {"/v1/completions", "POST"},
     };
     return methods;
+}
+
+// The API key the server asks for: --api-key, else $WKV_API_KEY; "" for none.
+std::string api_key(const Args& args) {
+    const char* env = std::getenv("WKV_API_KEY");
+    const bool flag = args.has("--api-key");
+    if (!flag && !env) return "";
+    const std::string key = flag ? args.text("--api-key") : env;
+    const std::string source = flag ? "--api-key" : "WKV_API_KEY";
+    if (key.empty()) throw Error(source + " is empty; give a key, or unset it to serve without one");
+    if (key.size() > 1024) throw Error(source + " is longer than 1024 characters");
+    for (char c : key) {
+        if (c < 0x21 || c > 0x7E) throw Error(source + " may hold only visible ASCII characters (no spaces)");
+    }
+    return key;
+}
+
+// Whether `given` is `key`, in a time that depends on the key's length only, not on
+// how much of it a guess has right.
+bool same_key(const std::string& given, const std::string& key) {
+    unsigned difference = given.size() != key.size();
+    for (size_t i = 0; i < key.size(); i++)
+        difference |= static_cast<unsigned char>(i < given.size() ? given[i] : 0) ^ static_cast<unsigned char>(key[i]);
+    return difference == 0;
+}
+
+// --cors: origins as a browser sends them (scheme://host[:port]), or *.
+std::vector<std::string> cors_origins(const Args& args) {
+    std::vector<std::string> origins = args.texts("--cors");
+    for (const std::string& o : origins) {
+        const bool scheme = o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0;
+        const size_t host = o.find("://") + 3;
+        if (o != "*" && (!scheme || host >= o.size() || o.find_first_of("/ \t?#", host) != std::string::npos)) {
+            throw Error("--cors " + wkv::quoted(o) + " is not an origin such as https://app.example.com (or *)");
+        }
+    }
+    return origins;
+}
+
+// The conversation key a balancer routes by (the X-Conversation-Id header, else the
+// body's 'user'), echoed in the reply's X-Conversation-Id; "" for a key no header could carry.
+std::string conversation_key(const std::string& id) {
+    if (id.size() > 256) return "";
+    for (char c : id) {
+        if (c < 0x20 || c > 0x7E) return "";  // nothing a header could not carry back
+    }
+    return id;
 }
 
 }  // namespace
@@ -164,13 +231,33 @@ int run_serve(const Args& args) {
         SlotPool* pool = nullptr;
         RepliesInFlight replies;
         bool finished = false;
+        std::atomic<bool> draining{false};  // new requests get 503, the replies in flight go on
     } stop;
-    std::thread stopper([&stop, &stop_signals] {
+    const int64_t drain_seconds = args.integer("--drain-seconds", 0, 0, 24 * 3600);
+    std::thread stopper([&stop, &stop_signals, drain_seconds] {
         int signal = 0;
         sigwait(&stop_signals, &signal);
+        {
+            std::lock_guard<std::mutex> lock(stop.mutex);
+            if (stop.finished) return;
+            if (!stop.running) std::_Exit(128 + signal);  // still loading: nothing to finish or flush
+        }
+        if (signal == SIGTERM && drain_seconds > 0) {
+            stop.draining = true;
+            std::fprintf(stderr, "wkv serve: draining: replies in flight have %lld s to finish\n",
+                         static_cast<long long>(drain_seconds));
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(drain_seconds);
+            const timespec slice{0, 100'000'000};
+            while (std::chrono::steady_clock::now() < until) {
+                {
+                    std::lock_guard<std::mutex> lock(stop.mutex);
+                    if (stop.finished || stop.pool->idle()) break;
+                }
+                if (sigtimedwait(&stop_signals, nullptr, &slice) > 0) break;  // asked again: stop now
+            }
+        }
         std::lock_guard<std::mutex> lock(stop.mutex);
         if (stop.finished) return;
-        if (!stop.running) std::_Exit(128 + signal);  // still loading: nothing to finish or flush
         // Every reply ends now, with an error its client is sent; then the connections close.
         stop.pool->shutdown();
         stop.running->stop_connections();
@@ -211,6 +298,12 @@ int run_serve(const Args& args) {
     std::vector<std::string> allowed_hosts = args.texts("--allowed-host");
     const bool check_host = is_loopback(host) || !allowed_hosts.empty();
     for (const char* name : {"localhost", "127.0.0.1", "[::1]"}) allowed_hosts.push_back(name);
+    const std::string key = api_key(args);
+    const std::vector<std::string> cors = cors_origins(args);
+    auto cors_allows = [&](const std::string& origin) {
+        return std::any_of(cors.begin(), cors.end(), [&](const std::string& o) { return o == "*" || o == origin; });
+    };
+    StatusCounts replies_by_status;
 
     // A sequence per slot: the memory plan of all the conversations at once, before any upload.
     const OpenEngine opened = make_engine(args, model, std::vector<CacheSettings>(parallel, cache));
@@ -235,9 +328,41 @@ int run_serve(const Args& args) {
         }
         // A browser names the page that sent a request in Origin. Only the server's own page may
         // drive it: a page elsewhere could otherwise post to it (CSRF; a text/plain POST needs no preflight).
+        // --cors names the other pages that may (and the preflight a browser sends first is answered here).
         if (req.has_header("Origin") && !same_origin(req.get_header_value("Origin"), host_header)) {
-            return refuse(403, error_body("cross-origin requests are not accepted", "invalid_request_error"));
+            const std::string origin = req.get_header_value("Origin");
+            if (!cors_allows(origin)) {
+                return refuse(403,
+                              error_body("cross-origin requests are not accepted (--cors)", "invalid_request_error"));
+            }
+            res.set_header("Access-Control-Allow-Origin", origin);
+            res.set_header("Vary", "Origin");
+            res.set_header("Access-Control-Expose-Headers", "X-Conversation-Id");
+            if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+                res.status = 204;
+                res.set_header("Access-Control-Allow-Methods", "GET, POST");
+                res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Conversation-Id");
+                res.set_header("Access-Control-Max-Age", "600");
+                return httplib::Server::HandlerResponse::Handled;
+            }
         }
+        if (stop.draining) {
+            if (req.path == "/health") return refuse(503, {{"status", "draining"}});
+            return refuse(503, error_body("the server is shutting down", "server_shutting_down"));
+        }
+        // Every request but the health check and the page itself needs the key; the
+        // answer is the same whatever was wrong with what was sent.
+        if (!key.empty() && req.path != "/health" && req.path != "/") {
+            const std::string auth = req.get_header_value("Authorization");
+            const std::string bearer = "Bearer ";
+            if (auth.rfind(bearer, 0) != 0 || !same_key(auth.substr(bearer.size()), key)) {
+                res.set_header("WWW-Authenticate", "Bearer");
+                return refuse(401, error_body("a valid API key is required: send 'Authorization: Bearer KEY'",
+                                              "invalid_request_error", "", "invalid_api_key"));
+            }
+        }
+        const std::string conversation = conversation_key(req.get_header_value("X-Conversation-Id"));
+        if (!conversation.empty()) res.set_header("X-Conversation-Id", conversation);
         // (httplib would read such a body whole to skip it.)
         if (req.has_header("Content-Length") && req.get_header_value<uint64_t>("Content-Length") > kMaxRequestBody) {
             return refuse(413, http_error_body(413));
@@ -296,6 +421,15 @@ int run_serve(const Args& args) {
                     {"resident_bytes", resident_bytes()}});
     });
 
+    server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+        ServerFigures figures{policy_name(cache.policy.kind), resident_bytes(),
+                              opened.context ? opened.context->device_bytes_allocated() : 0,
+                              replies_by_status.snapshot()};
+        res.set_content(render_metrics(pool.stats(), figures), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server.set_logger(
+        [&](const httplib::Request&, const httplib::Response& res) { replies_by_status.count(res.status); });
+
     server.Get("/v1/cache", [&](const httplib::Request& req, httplib::Response& res) {
         const std::string asked = req.has_param("slot") ? req.get_param_value("slot") : "0";
         uint32_t slot = 0;
@@ -328,6 +462,8 @@ int run_serve(const Args& args) {
                 job = std::move(parsed.job);
                 stream = parsed.stream;
                 include_usage = parsed.include_usage;
+                const std::string user = conversation_key(parsed.user);
+                if (!res.has_header("X-Conversation-Id") && !user.empty()) res.set_header("X-Conversation-Id", user);
                 if (is_chat && !pool.has_chat_template()) {
                     throw BadRequest{"this model has no chat template; start the server with --chat-template NAME",
                                      "messages"};

@@ -61,6 +61,20 @@ const history = [];   // the whole conversation, sent again each turn: the serve
 const points = [];    // {tokens, held}: tokens so far, and the entries the caches hold
 let replies = 0;
 
+// A server started with --api-key wants it on every request but /health: asked for once
+// on the first 401, kept for this tab only.
+async function api(path, options = {}) {
+  const call = () => fetch(path, {...options, headers: {...(options.headers || {}),
+    ...(sessionStorage.wkvKey ? {Authorization: "Bearer " + sessionStorage.wkvKey} : {})}});
+  let res = await call();
+  if (res.status === 401 && !api.asked) {
+    api.asked = true;  // once: the polls would ask again every second
+    const key = window.prompt("This server needs an API key:");
+    if (key) { sessionStorage.wkvKey = key; res = await call(); }
+  }
+  return res;
+}
+
 function bubble(role, text) {
   const div = document.createElement("div");
   div.className = "msg " + role;
@@ -77,7 +91,7 @@ async function send(text) {
   history.push({role: "user", content: text});
   bubble("user", text);
   const out = bubble("assistant", "");
-  const res = await fetch("/v1/chat/completions", {
+  const res = await api("/v1/chat/completions", {
     method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({messages: history, stream: streamed, max_tokens: 128, temperature: 0})});
   if (!res.ok) { out.textContent = "(error " + res.status + ")"; history.pop(); return; }
@@ -115,7 +129,7 @@ async function send(text) {
 // The slot's cache after a reply: its text shaded by how widely each token is held, and a layers x positions strip.
 async function showCache(slot) {
   let v;
-  try { v = await (await fetch("/v1/cache?slot=" + slot)).json(); } catch (e) { return; }
+  try { v = await (await api("/v1/cache?slot=" + slot)).json(); } catch (e) { return; }
   if (!v.positions) return;
   const held = document.getElementById("held");
   held.textContent = "";
@@ -166,7 +180,7 @@ function draw() {
 
 async function poll() {
   try {
-    const s = await (await fetch("/stats")).json();
+    const s = await (await api("/stats")).json();
     const tokens = s.slots.reduce((n, slot) => n + slot.tokens, 0);
     const held = s.slots.reduce((n, slot) => n + slot.cache_entries, 0);
     points.push({tokens, held});

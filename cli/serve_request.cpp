@@ -112,6 +112,10 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
             throw BadRequest{"'stream_options' must be an object", "stream_options"};
         parsed.include_usage = field<bool>(body["stream_options"], "include_usage", false, false, true);
     }
+    if (body.contains("user") && !body["user"].is_null()) {
+        if (!body["user"].is_string()) throw BadRequest{"'user' must be a string", "user"};
+        parsed.user = body["user"].get<std::string>();
+    }
     refuse_unsupported(body);
     if (field<int64_t>(body, "n", 1, 1, 1) != 1) throw BadRequest{"only n = 1 is supported", "n"};
     if (body.contains("stop") && !body["stop"].is_null() && !(body["stop"].is_array() && body["stop"].empty())) {

@@ -25,6 +25,7 @@ struct ParsedRequest {
     std::shared_ptr<Job> job;
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
+    std::string user;            // OpenAI's end-user id, if given (a conversation key for a balancer)
 };
 
 // `chat`: /v1/chat/completions (messages), else /v1/completions (prompt).

@@ -105,6 +105,7 @@ bool SlotPool::submit(const std::shared_ptr<Job>& job) {
         const size_t free =
             static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.job; }));
         if (queue_.size() >= max_queue_ + free) return false;
+        job->submitted = clock::now();
         queue_.push_back(job);
     }
     work_.notify_all();
@@ -152,6 +153,11 @@ void SlotPool::read_views() {
     if (any) view_done_.notify_all();
 }
 
+bool SlotPool::idle() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queue_.empty() && std::none_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
+}
+
 PoolStats SlotPool::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
     PoolStats s;
@@ -160,6 +166,15 @@ PoolStats SlotPool::stats() const {
     s.kv_cache_bytes = engine_.kv_cache_bytes();
     for (const Slot& slot : slots_) s.kv_bytes_in_use += slot.entries * entry_bytes_;
     s.tokens_generated = generated_;
+    s.prompt_tokens = prompt_tokens_;
+    s.cached_tokens = cached_tokens_;
+    s.evictions = retired_;
+    for (const Slot& slot : slots_) {
+        s.evictions.evictions += slot.evictions.evictions;
+        s.evictions.merges += slot.evictions.merges;
+    }
+    s.time_to_first_token = first_token_;
+    s.time_per_output_token = per_token_;
     if (recent_.size() >= 2) {
         const auto& [t0, n0] = recent_.front();
         const auto& [t1, n1] = recent_.back();
@@ -232,6 +247,7 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
         return;
     }
     if (!job->reused_tokens) {
+        retire_evictions(b, true);
         s.generator.reset();
         s.clear_log();
     }
@@ -252,6 +268,21 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
     s.generator.begin_reply();
     s.reply.clear();
     job->prompt_tokens = static_cast<uint32_t>(tokens.size());
+    prompt_tokens_ += tokens.size();
+    cached_tokens_ += job->reused_tokens;
+}
+
+void SlotPool::retire_evictions(uint32_t b, bool engine_ok) {
+    Slot& s = slots_[b];
+    if (engine_ok && cache_.policy.compresses()) {
+        try {
+            s.evictions = engine_.eviction_counts(b);
+        } catch (const Error&) {  // the last counts read stand
+        }
+    }
+    retired_.evictions += s.evictions.evictions;
+    retired_.merges += s.evictions.merges;
+    s.evictions = {};
 }
 
 void SlotPool::release(uint32_t b, Job::Finish finish, const std::string& error) {
@@ -268,6 +299,22 @@ void SlotPool::release(uint32_t b, Job::Finish finish, const std::string& error)
         s.history.clear();  // a completion, or a broken turn: nothing to continue
     }
     if (finish != Job::Finish::stop && finish != Job::Finish::length) s.history.clear();
+    if (finish == Job::Finish::stop || finish == Job::Finish::length) {
+        const Job& job = *s.job;
+        if (job.completion_tokens > 0) {
+            first_token_.observe(std::chrono::duration<double>(job.first_token - job.submitted).count());
+            if (job.completion_tokens > 1) {
+                per_token_.observe(std::chrono::duration<double>(clock::now() - job.first_token).count() /
+                                   static_cast<double>(job.completion_tokens - 1));
+            }
+        }
+        if (cache_.policy.compresses()) {
+            try {
+                s.evictions = engine_.eviction_counts(b);
+            } catch (const Error&) {  // counted at the next reply instead
+            }
+        }
+    }
     s.job->finish(finish, error);
     s.job.reset();
 }
@@ -331,7 +378,7 @@ void SlotPool::run() {
                 }
                 s.reply += *piece;
                 s.job->push(*piece);
-                s.job->completion_tokens++;
+                if (s.job->completion_tokens++ == 0) s.job->first_token = clock::now();
                 generated_++;
                 if (s.job->completion_tokens >= s.job->max_tokens) {
                     s.reply_ended = false;
@@ -350,6 +397,7 @@ void SlotPool::run() {
             std::lock_guard<std::mutex> lock(mutex_);
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 if (slots_[b].job) {
+                    retire_evictions(b, false);
                     slots_[b].generator.reset();
                     slots_[b].clear_log();
                     slots_[b].tokens = slots_[b].entries = 0;

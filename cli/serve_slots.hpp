@@ -26,6 +26,7 @@
 #include "generation.hpp"
 #include "policy.hpp"
 #include "sampler.hpp"
+#include "serve_metrics.hpp"
 #include "tokenizer.hpp"
 
 namespace wkv {
@@ -56,6 +57,8 @@ public:
     int64_t completion_tokens = 0;
     std::string error;        // for Finish::failed and shutdown
     std::string error_param;  // the request field the error is about ("" for none)
+    // When it was submitted, and when its first token came (the worker's; for the metrics).
+    std::chrono::steady_clock::time_point submitted, first_token;
 
 private:
     mutable std::mutex mutex_;
@@ -87,6 +90,12 @@ struct PoolStats {
     uint64_t kv_bytes_in_use = 0;   // the keys and values of the entries they hold now
     uint64_t tokens_generated = 0;  // since start
     double tokens_per_second = 0;   // over the last few seconds
+    // Since start (GET /metrics):
+    uint64_t prompt_tokens = 0;  // processed
+    uint64_t cached_tokens = 0;  // reused from a slot's cache instead
+    EvictionCounts evictions;    // over every slot, layer and KV head, as of each slot's last reply
+    Histogram time_to_first_token = first_token_histogram();
+    Histogram time_per_output_token = per_token_histogram();
 };
 
 class SlotPool {
@@ -104,6 +113,7 @@ public:
     // Every job, running or queued, ends at once with Finish::shutdown; later ones are refused.
     void shutdown();
     PoolStats stats() const;
+    bool idle() const;  // no job running or queued
     // Slot `slot`'s cache now: the worker reads it between two steps (the engine is
     // its alone) and this waits for it; none if that takes longer than `timeout` or
     // the pool stops.
@@ -123,6 +133,7 @@ private:
         uint32_t entries = 0;              // cache entries then
         std::string reply;                 // text generated for the job
         std::deque<int32_t> log;           // the newest tokens of the conversation, from position log_first
+        EvictionCounts evictions;          // its cache's counts at the end of its last reply
         uint32_t log_first = 0;
         void log_tokens(std::span<const int32_t> tokens);
         void clear_log() { log.clear(), log_first = 0; }
@@ -133,6 +144,9 @@ private:
     void start(uint32_t b, const std::shared_ptr<Job>& job);
     void release(uint32_t b, Job::Finish finish, const std::string& error = "");
     void read_views();  // the views asked for (mutex_ held)
+    // Before slot b's cache is emptied: its evictions and merges move to retired_
+    // (read from the engine, or the last counts read if the engine failed).
+    void retire_evictions(uint32_t b, bool engine_ok);
 
     const Tokenizer& tokenizer_;
     std::optional<ChatTemplate> chat_;
@@ -151,6 +165,9 @@ private:
     std::vector<std::optional<SlotView>> view_read_;  // per slot, until its asker takes it
     std::condition_variable view_done_;
     uint64_t generated_ = 0;
+    uint64_t prompt_tokens_ = 0, cached_tokens_ = 0;
+    EvictionCounts retired_;  // of conversations whose slot has been emptied since
+    Histogram first_token_ = first_token_histogram(), per_token_ = per_token_histogram();
     std::deque<std::pair<double, uint64_t>> recent_;  // (seconds since start, tokens generated then)
     std::thread worker_;
 };

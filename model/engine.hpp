@@ -76,6 +76,9 @@ public:
     // What that sequence's cache holds now (a device engine reads it back: for
     // views and traces, not for every step).
     virtual CacheView cache_view(uint32_t seq) const = 0;
+    // Its evictions and merges over every layer and head, since it was last empty
+    // (a device engine reads back only its counters).
+    virtual EvictionCounts eviction_counts(uint32_t seq) const { return cache_view(seq).total(); }
     // Bytes allocated for every sequence's KV cache and its bookkeeping: fixed at construction.
     virtual uint64_t kv_cache_bytes() const = 0;
     // Bytes of all weights, as this engine stores them.

@@ -48,6 +48,7 @@ public:
 
     uint32_t entries(uint32_t b) const override { return state_[b].entries; }
     CacheView cache_view(uint32_t b) const override { return cache(b).view(); }
+    EvictionCounts eviction_counts(uint32_t b) const override { return cache(b).eviction_counts(); }
     uint64_t kv_cache_bytes() const override;
     uint64_t weight_bytes() const override { return w_->bytes(); }
     uint64_t bytes_read_per_token() const override { return w_->bytes_read_per_token(); }

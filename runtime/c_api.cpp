@@ -502,7 +502,7 @@ wkv_status wkv_cache_get_stats(const wkv_context* context, uint32_t seq, wkv_cac
         const wkv::Engine& engine = *context->engine.engine;
         const wkv::CacheSettings& s = context->settings[seq];
         const uint32_t entries = engine.entries(seq);
-        const wkv::EvictionCounts counts = engine.cache_view(seq).total();
+        const wkv::EvictionCounts counts = engine.eviction_counts(seq);
         *stats = wkv_cache_stats{entries,
                                  s.policy.budget,
                                  entries * wkv::kv_entry_bytes(context->model->model.config, s.kv_type),

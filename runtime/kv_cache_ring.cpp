@@ -343,6 +343,21 @@ CacheView KvCacheRing::view() const {
     return view;
 }
 
+EvictionCounts KvCacheRing::eviction_counts() const {
+    EvictionCounts total;
+    for (const auto& layer : layers_) {
+        for (const KvLayer& g : layer) {
+            std::vector<uint32_t> counts(g.counts.size / sizeof(uint32_t));
+            g.counts.buffer->download(counts.data(), g.counts.size, g.counts.offset);
+            for (size_t h = 0; h + kHeadCounts <= counts.size(); h += kHeadCounts) {
+                total.evictions += counts[h + 2];
+                total.merges += counts[h + 3];
+            }
+        }
+    }
+    return total;
+}
+
 void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
     for (const KvLayer& g : layers_[l]) {
         // The group's part of a head-major section of `per_head` elements per head.

@@ -102,6 +102,8 @@ public:
     KvLayerSnapshot read_layer(uint32_t l) const;
     // What every layer holds (CacheView), read back from the device.
     CacheView view() const;
+    // Evictions and merges over every layer and KV head: only the counters are read back.
+    EvictionCounts eviction_counts() const;
     // Sets a layer's whole state (tests put hand-built states on the device this way);
     // every vector must have its section's size.
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
