@@ -8,7 +8,9 @@ cd "$(dirname "$0")"
 
 packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
           vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git
-          python3 dpkg-dev file)
+          python3 dpkg-dev file prometheus haproxy)
+# python3 runs the ctypes example, dpkg-dev and file let CPack build the .deb, and the serve
+# tests check /metrics with promtool (prometheus) and route conversations through haproxy.
 # The fuzzers (-DWKV_FUZZ=ON) are built with clang and its libFuzzer runtime.
 fuzz=0
 for a in "$@"; do [ "$a" = "-DWKV_FUZZ=ON" ] && fuzz=1; done

@@ -157,12 +157,13 @@ RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::st
     return finish(start_wkv(args, 0, {}, path));
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args) {
+ServerProcess::ServerProcess(std::vector<std::string> args,
+                             const std::vector<std::pair<std::string, std::string>>& env) {
     static int counter = 0;
     const std::string port_file = (temp_dir() / ("port" + std::to_string(counter++))).string();
     args.insert(args.begin(), "serve");
     args.insert(args.end(), {"--port", "0", "--port-file", port_file});
-    const Started s = start_wkv(args);
+    const Started s = start_wkv(args, 0, env);
     pid_ = s.pid;
     out_ = s.out.string();
     err_ = s.err.string();
@@ -295,6 +296,14 @@ std::vector<std::string> corpus_samples(size_t bytes_per_document) {
         }
     }
     return samples;
+}
+
+void check_one_line_error(const RunResult& r, int code, const std::string& contains) {
+    CHECK(r.exit_code == code);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.rfind("wkv: ", 0) == 0, r.err);
+    CHECK_MESSAGE(r.err.find('\n') == r.err.size() - 1, "not one line: " << r.err);
+    CHECK_MESSAGE(r.err.find(contains) != std::string::npos, "expected '" << contains << "' in: " << r.err);
 }
 
 }  // namespace wkv::test

@@ -61,9 +61,12 @@ RunResult run_wkv_interrupted(const std::vector<std::string>& args, int interrup
 // (SIGINT) when this goes out of scope.
 class ServerProcess {
 public:
-    explicit ServerProcess(std::vector<std::string> args);  // args after "serve"
+    // args after "serve"; `env`: variables set for it
+    explicit ServerProcess(std::vector<std::string> args,
+                           const std::vector<std::pair<std::string, std::string>>& env = {});
     ~ServerProcess();
     int port() const { return port_; }
+    int pid() const { return pid_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
     RunResult stop(int signal = 2);  // SIGINT (or `signal`), then its exit code and output
 
@@ -80,6 +83,9 @@ std::vector<std::string> stories_args(const std::string& command, std::initializ
 
 // The arguments after "serve" for stories260K with the Llama 2 template and WeightedKV at budget 64, then `more`.
 std::vector<std::string> stories_server(std::initializer_list<std::string> more = {});
+
+// Checks a failed run: exit `code`, nothing on stdout, exactly one line "wkv: ..." on stderr containing `contains`.
+void check_one_line_error(const RunResult& r, int code, const std::string& contains);
 
 // Runs wkv with `input` as its standard input.
 RunResult run_wkv_with_input(const std::vector<std::string>& args, const std::string& input);

@@ -23,15 +23,6 @@ std::string last_line(const std::string& text) {
     return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
-// stderr of a failed run: exactly one line "wkv: ...", nothing on stdout.
-void check_one_line_error(const RunResult& r, int code, const std::string& contains) {
-    CHECK(r.exit_code == code);
-    CHECK(r.out.empty());
-    CHECK_MESSAGE(r.err.rfind("wkv: ", 0) == 0, r.err);
-    CHECK_MESSAGE(r.err.find('\n') == r.err.size() - 1, "not one line: " << r.err);
-    CHECK_MESSAGE(r.err.find(contains) != std::string::npos, "expected '" << contains << "' in: " << r.err);
-}
-
 }  // namespace
 
 TEST_SUITE("cli") {
