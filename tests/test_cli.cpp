@@ -114,6 +114,53 @@ TEST_CASE("generate on Vulkan (the default) prints the same reference text; devi
     CHECK(conformance.out.find("PASS: 0 failed, 0 validation messages") != std::string::npos);
 }
 
+TEST_CASE("conformance --json and --junit: every case the table shows, with its device; --filter; --all-devices") {
+    const std::string json_path = (temp_dir() / "conformance.json").string();
+    const std::string junit_path = (temp_dir() / "conformance.xml").string();
+    const RunResult r = run_wkv(
+        {"conformance", "--filter", "^(rmsnorm|argmax) ", "--json", json_path, "--junit", junit_path, "--all-devices"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    int rows = 0;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("rmsnorm ", 0) == 0 || line.rfind("argmax ", 0) == 0) {
+            CHECK(line.find(" pass ") != std::string::npos);
+            rows++;
+        }
+    }
+    CHECK(rows >= 4);
+    const Json doc = parse_json(read_file(json_path));
+    CHECK(doc.at("cases").size() == static_cast<size_t>(rows));
+    for (const Json& c : doc.at("cases")) {
+        CHECK(std::regex_search(c.at("shader").get<std::string>(), std::regex("^(rmsnorm|argmax)$")));
+        CHECK(c.at("pass") == true);
+        CHECK(c.at("worst").get<double>() <= c.at("tolerance").get<double>());
+        const Json& d = c.at("device");
+        CHECK(d.at("driver").get<std::string>().size() > 0);
+        CHECK(std::regex_match(d.at("vulkan").get<std::string>(), std::regex(R"(1\.[0-9]+\.[0-9]+)")));
+        CHECK(d.at("subgroup_size").get<int>() > 0);
+    }
+    CHECK(doc.at("validation_messages").empty());
+    // The JUnit file is XML that a CI system reads: a suite per device, a case per row and one for validation.
+    const std::string count =
+        "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+        "print(r.tag, sum(int(s.get('tests')) for s in r), len(r.findall('./testsuite/testcase')),"
+        " sum(int(s.get('failures')) for s in r))";
+    FILE* pipe = ::popen(("python3 -c \"" + count + "\" '" + junit_path + "'").c_str(), "r");
+    REQUIRE(pipe);
+    char line[256] = {};
+    REQUIRE(std::fgets(line, sizeof line, pipe));
+    CHECK(::pclose(pipe) == 0);
+    const int devices = static_cast<int>(wkv::list_devices().size());
+    CHECK(std::string(line) ==
+          "testsuites " + std::to_string(rows + devices) + " " + std::to_string(rows + devices) + " 0\n");
+
+    check_one_line_error(run_wkv({"conformance", "--filter", "("}), 2, "--filter '(' is not a regular expression");
+    check_one_line_error(run_wkv({"conformance", "--filter", "^no such shader$"}), 2, "matches no case");
+    check_one_line_error(run_wkv({"conformance", "--json", temp_dir().string()}), 2, temp_dir().string());
+    check_one_line_error(run_wkv({"conformance", "--all-devices", "--device", "0"}), 2, "exclude each other");
+}
+
 TEST_CASE("cache flags: bad values are one-line usage errors") {
     const std::string model = shared_file("models/stories260K.bin"), tok = shared_file("models/tok512.bin");
     const std::vector<std::string> base = {"generate", "-m", model, "-t", tok, "-n", "4"};
