@@ -184,7 +184,9 @@ typedef int (*wkv_text_callback)(const char* bytes, size_t n_bytes, void* user_d
 /* The loop `wkv generate` runs: empties `seq`, feeds `prompt`, then samples up
  * to max_tokens tokens, handing their text to on_text in whole UTF-8
  * characters, and stops early at the end of a reply (unless ignore_end). The
- * tokens generated go to *n_generated (may be NULL). */
+ * tokens generated go to *n_generated (may be NULL). Afterwards the sequence
+ * holds the prompt and the reply but its last token, which was never fed:
+ * reset it (or call wkv_generate again) to start another text. */
 WKV_API wkv_status wkv_generate(wkv_context* context, uint32_t seq, const int32_t* prompt, size_t n_prompt,
                                 uint32_t max_tokens, float temperature, float top_p, uint64_t seed, int ignore_end,
                                 wkv_text_callback on_text, void* user_data, uint32_t* n_generated);

@@ -298,7 +298,7 @@ TEST_CASE("wkv tokenize: ids on one line, pieces, BOS where the vocabulary adds 
               .exit_code == 0);
     for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
              {{"tokenize", "-m", spm}, "give the text with -p TEXT or -f FILE"},
-             {{"tokenize", "-m", spm, "-p", "x", "-f", file}, "give the text with -p TEXT or -f FILE"},
+             {{"tokenize", "-m", spm, "-p", "x", "-f", file}, "-p and -f both give the text"},
              {{"tokenize", "-m", shared_file("models/stories260K.bin"), "-p", "x"}, "not a GGUF file"},
              {{"tokenize", "-m", spm, "-f", "/nonexistent"}, "/nonexistent: cannot open"},
          }) {
