@@ -1,6 +1,7 @@
 // Which engine runs a model: the Vulkan device (default; --device N picks one)
 // or the CPU reference (--cpu).
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 
@@ -49,7 +50,11 @@ std::string prompt_text(const Args& args, const std::string& command) {
     if (args.has("--prompt") && args.has("--file"))
         throw Error(command + ": -p and -f both give the text; give one of them");
     if (!args.has("--file")) return args.text("--prompt");
-    const MappedFile file(args.required_text("--file"));
+    const std::string path = args.required_text("--file");
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec)
+        return "";  // an empty prompt, as -p "" (a mapping cannot be empty)
+    const MappedFile file(path);
     return std::string(reinterpret_cast<const char*>(file.data()), file.size());
 }
 

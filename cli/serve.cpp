@@ -427,8 +427,11 @@ int run_serve(const Args& args) {
                               replies_by_status.snapshot()};
         res.set_content(render_metrics(pool.stats(), figures), "text/plain; version=0.0.4; charset=utf-8");
     });
-    server.set_logger(
-        [&](const httplib::Request&, const httplib::Response& res) { replies_by_status.count(res.status); });
+    // Counted as each reply's headers are about to go out (every reply passes here,
+    // the refusals of the pre-routing handler too), so a client that reads /metrics
+    // after its reply finds it counted.
+    server.set_post_routing_handler(
+        [&](const httplib::Request&, httplib::Response& res) { replies_by_status.count(res.status); });
 
     server.Get("/v1/cache", [&](const httplib::Request& req, httplib::Response& res) {
         const std::string asked = req.has_param("slot") ? req.get_param_value("slot") : "0";

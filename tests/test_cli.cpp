@@ -212,6 +212,13 @@ TEST_CASE("generate: the prompt is not echoed; sampling is reproducible with a s
         run_wkv({"generate", "-m", model, "-t", tok, "-f", prompt_file, "--temp", "0", "-n", "5"});
     CHECK(from_file.exit_code == 0);
     CHECK(from_file.out == greedy.out);
+    // An empty file is an empty prompt, as -p "" is: the story from BOS.
+    const std::string empty_file = (temp_dir() / "empty.txt").string();
+    write_file(empty_file, {});
+    const RunResult from_empty =
+        run_wkv({"generate", "-m", model, "-t", tok, "-f", empty_file, "--temp", "0", "-n", "3"});
+    CHECK(from_empty.exit_code == 0);
+    CHECK(from_empty.out == run_wkv({"generate", "-m", model, "-t", tok, "-p", "", "--temp", "0", "-n", "3"}).out);
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-f", prompt_file, "-p", "x"}), 2,
                          "generate: -p and -f both give the text");
     check_one_line_error(run_wkv({"generate", "-m", model, "-t", tok, "-f", "/nonexistent/prompt"}), 2,

@@ -105,6 +105,9 @@ TEST_CASE("--api-key: every request but /health and the page needs 'Bearer KEY',
     }
     const auto denied = client.Post("/v1/completions", completion(4).dump(), "application/json");
     CHECK(denied->status == 401);
+    // Every refusal is counted: 7 for each of the 4 paths, and this one.
+    const std::string metrics = client.Get("/metrics", bearer(kKey))->body;
+    CHECK(metrics.find("\nwkv_http_requests_total{code=\"401\"} 29\n") != std::string::npos);
     const auto allowed = client.Post("/v1/completions", bearer(kKey), completion(4).dump(), "application/json");
     REQUIRE(allowed);
     CHECK(allowed->status == 200);
@@ -208,13 +211,14 @@ TEST_CASE("CORS is off unless --cors names the origin: then its preflight and re
 }
 
 TEST_CASE("--drain-seconds: SIGTERM lets a stream in flight finish while new requests get 503; then exit 0") {
-    ServerProcess server(stories_server({"--drain-seconds", "30", "--cpu"}));
+    ServerProcess server(stories_server({"--drain-seconds", "120", "--cpu"}));
     const int port = server.port();
-    // A stream long enough to be running when the signal comes, short enough to finish well inside 30 s.
+    // A stream long enough to be running when the signal comes (the health check below
+    // finds the server draining, not gone), short enough to finish well inside the drain.
     auto streamed = std::async(std::launch::async, [port] {
         httplib::Client client("127.0.0.1", port);
-        client.set_read_timeout(60);
-        const auto r = client.Post("/v1/completions", completion(20000, true).dump(), "application/json");
+        client.set_read_timeout(120);
+        const auto r = client.Post("/v1/completions", completion(8000, true).dump(), "application/json");
         return r ? r->body : std::string();
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -236,6 +240,7 @@ TEST_CASE("--drain-seconds: SIGTERM lets a stream in flight finish while new req
     const std::vector<json> events = events_of(body, &done);
     REQUIRE(!events.empty());
     CHECK(done);
+    REQUIRE_MESSAGE(events.back().contains("choices"), events.back().dump());
     CHECK(events.back()["choices"][0]["finish_reason"] == "length");  // finished whole
     CHECK(r.err.find("draining") != std::string::npos);
 }
@@ -259,6 +264,7 @@ TEST_CASE("--drain-seconds: a reply that outlasts the drain is ended with an err
     bool done = false;
     const std::vector<json> events = events_of(endless.get(), &done);
     REQUIRE(!events.empty());
+    REQUIRE_MESSAGE(events.back().contains("error"), events.back().dump());
     CHECK(events.back()["error"]["type"] == "server_shutting_down");
 }
 
