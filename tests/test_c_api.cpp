@@ -261,6 +261,38 @@ TEST_CASE("weightedkv on the CPU and on Vulkan: the cache stays at its budget, e
     }
 }
 
+TEST_CASE("Llama 3, Qwen2 and Qwen3 GGUFs with their own vocabularies: llama.cpp's token ids and logits") {
+    for (const std::string name : {"llama3", "qwen2", "qwen3"}) {
+        CAPTURE(name);
+        const std::string base = "models/arch/" + name + "-random";
+        std::ifstream in(shared_file(base + ".json"));
+        const nlohmann::json ref = nlohmann::json::parse(in);
+        wkv_model* model = nullptr;
+        REQUIRE_MESSAGE(wkv_model_load(shared_file(base + ".gguf").c_str(), nullptr, &model) == WKV_OK,
+                        wkv_last_error());
+        const std::string prompt = ref.at("prompt").get<std::string>();
+        std::vector<int32_t> ids(256);
+        size_t n = 0;
+        REQUIRE(wkv_tokenize(model, prompt.data(), prompt.size(), 1, ids.data(), ids.size(), &n) == WKV_OK);
+        ids.resize(n);
+        CHECK(ids == ref.at("token_ids").get<std::vector<int32_t>>());
+        const std::vector<float> want = ref.at("logits").back().get<std::vector<float>>();
+        double scale = 0;
+        for (float x : want) scale = std::max(scale, std::fabs(double{x}));
+        for (bool cpu : {true, false}) {
+            CAPTURE(cpu);
+            Context c(model, on(cpu));
+            REQUIRE(wkv_prefill(c.ctx, 0, ids.data(), ids.size()) == WKV_OK);
+            std::vector<float> got(want.size());
+            REQUIRE(wkv_get_logits(c.ctx, 0, got.data(), got.size()) == WKV_OK);
+            double worst = 0;
+            for (size_t i = 0; i < want.size(); i++) worst = std::max(worst, std::fabs(double{got[i]} - want[i]));
+            CHECK(worst / scale < 1e-4);
+        }
+        wkv_model_free(model);
+    }
+}
+
 TEST_CASE("hostile calls: every one refused with its status, nothing moves") {
     Story story;
     const wkv_cache_params full = policy("full", 8);
