@@ -145,7 +145,7 @@ nlohmann::json json_record(const BenchResult& r) {
 
 int run_bench(const Args& args) {
     std::optional<OutputFile> json_out;  // checked now, written at the end
-    if (args.has("--json")) json_out.emplace(args.required_text("--json"));
+    if (args.has("--json")) json_out.emplace(args.required_text("--json"), "--json");
     const Model model = load_model(args.required_text("--model"));
     const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, 1 << 20));
     const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, 1 << 20));

@@ -4,7 +4,7 @@
 
 namespace wkv {
 
-CacheTrace::CacheTrace(const std::string& path, uint64_t max_bytes) : out_(path), max_bytes_(max_bytes) {}
+CacheTrace::CacheTrace(const std::string& path, uint64_t max_bytes) : out_(path, "--trace"), max_bytes_(max_bytes) {}
 
 void CacheTrace::observe(const std::string& key, const nlohmann::json& labels, CacheView view,
                          std::span<const uint32_t> appended) {

@@ -138,8 +138,8 @@ std::string junit_xml(const std::vector<DeviceRun>& runs) {
 int run_conformance_command(const Args& args) {
     // Files and the filter are checked before any device work.
     std::optional<OutputFile> json_file, junit_file;
-    if (args.has("--json")) json_file.emplace(args.required_text("--json"));
-    if (args.has("--junit")) junit_file.emplace(args.required_text("--junit"));
+    if (args.has("--json")) json_file.emplace(args.required_text("--json"), "--json");
+    if (args.has("--junit")) junit_file.emplace(args.required_text("--junit"), "--junit");
     std::optional<std::regex> filter;
     if (args.has("--filter")) {
         const std::string pattern = args.required_text("--filter");

@@ -26,7 +26,7 @@ SamplerSettings sampler_settings(const Args& args) {
     SamplerSettings s;
     s.temperature = static_cast<float>(args.number("--temp", 1.0, 0.0, 100.0));
     s.top_p = static_cast<float>(args.number("--top-p", 0.9, 1e-6, 1.0));
-    s.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : std::random_device{}();
+    s.seed = args.has("--seed") ? args.unsigned_integer("--seed", 0) : random_seed();
     return s;
 }
 

@@ -67,6 +67,16 @@ void linger(int fd) {
     }
 }
 
+// A whole reply written by hand, for the cases httplib has no request to answer:
+// an OpenAI error object, and the connection closes after it.
+std::string canned_reply(int status, const std::string& reason, const std::string& message, const std::string& type) {
+    const std::string body =
+        R"({"error":{"message":")" + message + R"(","type":")" + type + R"(","param":null,"code":null}})";
+    return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+}
+
 }  // namespace
 
 // One client connection: httplib's parser reads it through this stream, which
@@ -84,13 +94,14 @@ public:
     void begin_request() {
         deadline_ = clock::now() + limits_.request_deadline;
         request_bytes_ = 0;
+        replied_ = false;
     }
     HttpServer::Fault fault() const { return fault_; }
     void close_after_reply() { broken_ = true; }
     bool broken() const { return broken_ || fault_ != Fault::none; }
     bool gone() const { return peer_closed(fd_); }
 
-    bool is_readable() const override { return start_ < buffer_.size() || wait(POLLIN, deadline_); }
+    bool is_readable() const override { return start_ < buffer_.size() || wait_for_request_bytes(); }
     bool is_writable() const override {
         return !peer_closed(fd_) && wait(POLLOUT, clock::now() + limits_.write_timeout);
     }
@@ -113,8 +124,12 @@ public:
 
     ssize_t write(const char* ptr, size_t size) override {
         if (!wait(POLLOUT, clock::now() + limits_.write_timeout)) return -1;
-        return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+        const ssize_t sent = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+        if (sent > 0) replied_ = true;
+        return sent;
     }
+    // Whether any of a reply to the current request has been sent.
+    bool replied() const { return replied_; }
 
     void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, true, ip, port); }
     void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, false, ip, port); }
@@ -124,7 +139,9 @@ private:
     // Polls for `events` until `until`, in slices, so that a stop is seen within one.
     bool wait(short events, clock::time_point until) const {
         while (true) {
-            const auto left = std::chrono::duration_cast<milliseconds>(until - clock::now());
+            // Rounded up: truncated, the last fraction of a millisecond would end the wait
+            // before `until`, and a request that ran out of time would not count as timed out.
+            const auto left = std::chrono::ceil<milliseconds>(until - clock::now());
             if (left.count() <= 0) return false;
             pollfd p{fd_, events, 0};
             const int rc = ::poll(&p, 1, static_cast<int>(std::min(left, kSlice).count()));
@@ -135,12 +152,18 @@ private:
         }
     }
 
+    // Waits for more of the current request until its deadline; past it, the request has timed out
+    // (httplib asks this before some reads, and gives up without reading when it says no).
+    bool wait_for_request_bytes() const {
+        if (wait(POLLIN, deadline_)) return true;
+        if (clock::now() >= deadline_) fault_ = Fault::timed_out;
+        return false;
+    }
+
     // Receives more bytes into the buffer before `until`: their count, 0 at the end, -1 on error or time-out.
     ssize_t fill(clock::time_point until) {
-        if (!wait(POLLIN, until)) {
-            if (clock::now() >= until && until == deadline_) fault_ = Fault::timed_out;
-            return -1;
-        }
+        const bool ready = until == deadline_ ? wait_for_request_bytes() : wait(POLLIN, until);
+        if (!ready) return -1;
         if (start_ == buffer_.size()) {
             buffer_.clear();
             start_ = 0;
@@ -158,8 +181,9 @@ private:
     size_t start_ = 0;  // the first byte not yet read
     clock::time_point deadline_ = clock::time_point::max();
     size_t request_bytes_ = 0;
-    HttpServer::Fault fault_ = Fault::none;
+    mutable HttpServer::Fault fault_ = Fault::none;
     bool broken_ = false;
+    bool replied_ = false;  // bytes of a reply to the current request have gone out
 };
 
 namespace {
@@ -214,15 +238,20 @@ void HttpServer::close_after_reply(httplib::Response& res) {
 }
 
 void HttpServer::reject_and_close(socket_t sock) {
-    static const std::string reply = [] {
-        const std::string body =
-            R"({"error":{"message":"the server has too many open connections","type":"server_busy","param":null,"code":null}})";
-        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-    }();
+    static const std::string reply =
+        canned_reply(503, "Service Unavailable", "the server has too many open connections", "server_busy");
     ::send(sock, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
+}
+
+void HttpServer::reply_to_fault(socket_t sock, Fault fault) {
+    static const std::string timed_out = canned_reply(
+        408, "Request Timeout", "the request took too long to arrive (--read-timeout)", "invalid_request_error");
+    static const std::string too_large =
+        canned_reply(413, "Payload Too Large", "the request is too large", "invalid_request_error");
+    const std::string& reply = fault == Fault::timed_out ? timed_out : too_large;
+    ::send(sock, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
@@ -238,7 +267,14 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
             connection.begin_request();
             const bool last = served + 1 == limits_.max_requests_per_connection || stopping_;
             bool closed = false;
-            if (!process_request(connection, last, closed, {}) || closed || connection.broken()) break;
+            if (!process_request(connection, last, closed, {})) {
+                // httplib gives up without a reply when the request line itself does not arrive
+                // in time or is too long: the client still hears why.
+                if (!connection.replied() && connection.fault() != Fault::none)
+                    reply_to_fault(sock, connection.fault());
+                break;
+            }
+            if (closed || connection.broken()) break;
         }
         t_connection = nullptr;
         if (connection.broken()) linger(sock);

@@ -6,7 +6,8 @@
 // handler that its client has gone. This class keeps httplib's parser and
 // router (process_request) and replaces the loop around them:
 // - one read buffer per connection, so pipelined requests are answered in order;
-// - a deadline for each request's headers and body together (408 after it);
+// - a deadline for each request's line, headers and body together (408 after it,
+//   also where httplib itself would close without a word);
 // - a cap on a request's bytes, chunked or not (413 as soon as it is passed);
 // - a cap on open connections (503 at once past it), a listen backlog of 128;
 // - client_gone(), which a handler polls while its reply is being made;
@@ -55,6 +56,8 @@ private:
     class ConnectionQueue;
     bool process_and_close_socket(socket_t sock) override;
     void reject_and_close(socket_t sock);
+    // A 408 or 413 where httplib gave up on a request without answering it.
+    static void reply_to_fault(socket_t sock, Fault fault);
 
     HttpLimits limits_;
     std::atomic<bool> stopping_{false};

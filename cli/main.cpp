@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (words[0] == "--version" || words[0] == "-V") {
+        if (words.size() > 1) {
+            std::fprintf(stderr, "wkv: %s takes no arguments; %s is one too many\n", words[0].c_str(),
+                         wkv::quoted(words[1]).c_str());
+            return static_cast<int>(wkv::ExitCode::bad_input);
+        }
         std::printf("wkv %s (commit %s, %s build)\n", WKV_BUILD_VERSION, WKV_BUILD_COMMIT, WKV_BUILD_TYPE);
         return 0;
     }

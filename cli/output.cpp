@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "error.hpp"
 
@@ -35,19 +37,23 @@ std::string directory_of(const std::string& file) {
     return dir.empty() ? "." : dir.string();
 }
 
-// A new, empty file beside `target`; returns its descriptor and sets `name`.
+// A new, empty file beside `target`; returns its descriptor and sets `name`. Created
+// 0666 less the umask, as any file a program makes (mkstemp's 0600 would ignore it).
 int create_temporary(const std::string& target, std::string& name) {
-    name = target + ".tmp-XXXXXX";
-    const int fd = ::mkstemp(name.data());
-    if (fd < 0) return -1;
-    ::fchmod(fd, 0644);
-    return fd;
+    static std::atomic<uint64_t> counter{0};
+    for (int attempt = 0; attempt < 100; attempt++) {
+        name = target + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
 }
 
 }  // namespace
 
-OutputFile::OutputFile(std::string path) : path_(std::move(path)), target_(follow_links(path_)) {
-    if (path_.empty()) fail("--json", "the path is empty");
+OutputFile::OutputFile(std::string path, const std::string& flag)
+    : path_(std::move(path)), target_(path_.empty() ? "" : follow_links(path_)) {
+    if (path_.empty()) fail(flag, "the path is empty");
     struct stat st {};
     if (::stat(target_.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode)) fail(path_, "is a directory");

@@ -12,8 +12,10 @@ class OutputFile {
 public:
     // Checks `path` now: a symlink is followed to its target; a directory, FIFO,
     // device or other special file is refused; its directory must let us create
-    // a file there (tried, and removed). Throws wkv::Error naming the path.
-    explicit OutputFile(std::string path);
+    // a file there (tried, and removed). Throws wkv::Error naming the path (or `flag`,
+    // the option that gave it, when the path is empty). The file is created with the
+    // permissions the umask allows; an existing file keeps its own.
+    OutputFile(std::string path, const std::string& flag);
 
     // Writes `text` to a temporary file beside the target, checking every write,
     // fsync and close, then renames it over the target (a symlink stays a link

@@ -205,7 +205,7 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
 
 int run_ppl(const Args& args) {
     std::optional<OutputFile> json_out;  // checked now, written at the end
-    if (args.has("--json")) json_out.emplace(args.required_text("--json"));
+    if (args.has("--json")) json_out.emplace(args.required_text("--json"), "--json");
     std::optional<CacheTrace> trace;  // the same
     if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
     if (args.has("--trace-window") && !trace) throw Error(std::string("--trace-window needs --trace FILE"));

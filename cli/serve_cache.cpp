@@ -2,8 +2,7 @@
 
 namespace wkv {
 
-nlohmann::json cache_view_json(const SlotView& v, uint32_t slot, const CacheSettings& cache, const Tokenizer& tokenizer,
-                               bool heads) {
+nlohmann::json cache_view_json(const SlotView& v, const CacheSettings& cache, const Tokenizer& tokenizer, bool heads) {
     using json = nlohmann::json;
     const EvictionCounts evicted = v.view.total();
     // The positions whose tokens are still known: the newest ones.
@@ -32,7 +31,7 @@ nlohmann::json cache_view_json(const SlotView& v, uint32_t slot, const CacheSett
                              {"layers", p.per_layer}});
     }
     json out = {{"object", "cache.view"},
-                {"slot", slot},
+                {"slot", v.slot},
                 {"policy", describe(cache.policy)},
                 {"layers", v.view.n_layers},
                 {"kv_heads", v.view.n_kv_heads},

@@ -1,5 +1,6 @@
-// GET /v1/cache?slot=N[&heads=1]: what a slot's KV cache holds, as JSON the
-// demo page draws. Summarised per token position (how many (layer, KV head)
+// GET /v1/cache[?heads=1] (with --cache-view, and the X-Cache-Token a reply
+// handed out): what the KV cache of that reply's slot holds, as JSON the demo
+// page draws. Summarised per token position (how many (layer, KV head)
 // caches hold it, per layer, and how many of those hold a merged value), over
 // the conversation's newest SlotPool::kLoggedTokens positions at most, with
 // each token's text; the entries of every head only with heads=1.
@@ -13,7 +14,6 @@
 
 namespace wkv {
 
-nlohmann::json cache_view_json(const SlotView& v, uint32_t slot, const CacheSettings& cache, const Tokenizer& tokenizer,
-                               bool heads);
+nlohmann::json cache_view_json(const SlotView& v, const CacheSettings& cache, const Tokenizer& tokenizer, bool heads);
 
 }  // namespace wkv

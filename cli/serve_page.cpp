@@ -6,10 +6,12 @@ namespace wkv {
 // of the tokens so far against the tokens the KV cache holds, on one scale:
 // under a compressing policy the second goes flat at the budget while the
 // first keeps growing; under --policy full the two are one line. Below it,
-// after each reply, what the conversation's cache holds (/v1/cache): its
-// text, each token shaded by the share of (layer, KV head) caches still
-// holding it (faded where none does, underlined where a held value absorbed
-// evicted ones), and a strip of layers x positions. Opening
+// after each reply, on a server started with --cache-view, what the
+// conversation's cache holds (/v1/cache, with the X-Cache-Token the reply
+// carried: this tab's conversation only): its text, each token shaded by the
+// share of (layer, KV head) caches still holding it (faded where none does,
+// underlined where a held value absorbed evicted ones), and a strip of layers
+// x positions. Without --cache-view that part says the view is off. Opening
 // /?say=TEXT sends TEXT at once (repeat say= for more turns; demos and the
 // browser test); &stream=0 asks for each reply whole (a headless browser's
 // virtual clock waits for a pending request, but not for a streamed body).
@@ -95,11 +97,11 @@ async function send(text) {
     method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({messages: history, stream: streamed, max_tokens: 128, temperature: 0})});
   if (!res.ok) { out.textContent = "(error " + res.status + ")"; history.pop(); return; }
-  let reply = "", slot = 0;
+  let reply = "";
+  const token = res.headers.get("X-Cache-Token");  // this reply's view, on a server with --cache-view
   if (!streamed) {
     const body = await res.json();
     reply = body.choices[0].message.content;
-    slot = body.slot ?? 0;
     out.textContent = reply;
   }
   const reader = streamed ? res.body.getReader() : null, decoder = new TextDecoder();
@@ -114,22 +116,23 @@ async function send(text) {
       buffer = buffer.slice(at + 2);
       if (event === "[DONE]") continue;
       const parsed = JSON.parse(event);
-      if (parsed.slot !== undefined) slot = parsed.slot;
       const delta = parsed.choices?.[0]?.delta?.content;
       if (delta) { reply += delta; out.textContent = reply; }
     }
   }
   history.push({role: "assistant", content: reply});
   await poll();
-  await showCache(slot);
+  await showCache(token);
   replies++;
   document.body.dataset.replies = replies;
 }
 
-// The slot's cache after a reply: its text shaded by how widely each token is held, and a layers x positions strip.
-async function showCache(slot) {
+// The reply's cache: its text shaded by how widely each token is held, and a layers x positions strip.
+async function showCache(token) {
+  const info = document.getElementById("viewinfo");
+  if (!token) { info.textContent = "off (the server shows it when started with --cache-view)"; return; }
   let v;
-  try { v = await (await api("/v1/cache?slot=" + slot)).json(); } catch (e) { return; }
+  try { v = await (await api("/v1/cache", {headers: {"X-Cache-Token": token}})).json(); } catch (e) { return; }
   if (!v.positions) return;
   const held = document.getElementById("held");
   held.textContent = "";

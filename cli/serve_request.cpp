@@ -51,19 +51,34 @@ bool asks_for_nothing(const std::string& key, const json& v) {
     if (key == "logprobs" || key == "echo") return v == false || v == 0;
     if (key == "suffix") return v == "";
     if (key == "best_of") return v == 1;
-    if (key == "tools") return v.is_array() && v.empty();
-    if (key == "tool_choice") return v == "none";
+    if (key == "tools" || key == "functions") return v.is_array() && v.empty();
+    if (key == "tool_choice" || key == "function_call") return v == "none";
     if (key == "response_format") return v.is_object() && v.size() == 1 && v.value("type", json()) == "text";
-    return false;  // top_logprobs: any value asks for log-probabilities
+    if (key == "logit_bias") return v.is_object() && v.empty();
+    if (key == "presence_penalty" || key == "frequency_penalty") return v.is_number() && v == 0;
+    if (key == "modalities") return v == json::array({"text"});
+    return false;  // top_logprobs, audio, prediction: any value asks for something
 }
 
 void refuse_unsupported(const json& body) {
-    for (const char* key :
-         {"logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "echo", "suffix", "best_of"}) {
+    for (const char* key : {"logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "echo", "suffix",
+                            "best_of", "logit_bias", "presence_penalty", "frequency_penalty", "functions",
+                            "function_call", "modalities", "audio", "prediction"}) {
         if (body.contains(key) && !asks_for_nothing(key, body[key])) {
             throw BadRequest{std::string("'") + key + "' is not supported by wkv serve", key};
         }
     }
+}
+
+// The most tokens the reply may have: max_completion_tokens (today's OpenAI name) or
+// max_tokens (the older one); both must agree. Unset: 0.
+int64_t reply_cap(const json& body) {
+    const int64_t completion = field<int64_t>(body, "max_completion_tokens", 0, 1, 1 << 20);
+    const int64_t tokens = field<int64_t>(body, "max_tokens", 0, 1, 1 << 20);
+    if (completion && tokens && completion != tokens) {
+        throw BadRequest{"'max_completion_tokens' and 'max_tokens' differ; send one", "max_completion_tokens"};
+    }
+    return completion ? completion : tokens;
 }
 
 }  // namespace
@@ -102,10 +117,14 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
             throw BadRequest{"'prompt' must be a string", "prompt"};
         job->prompt = body["prompt"].get<std::string>();
     }
-    job->max_tokens = field<int64_t>(body, "max_tokens", default_max_tokens, 1, 1 << 20);
+    const int64_t cap = reply_cap(body);
+    job->max_tokens = cap ? cap : default_max_tokens;
+    job->max_tokens_given = cap != 0;
     job->sampling.temperature = static_cast<float>(field<double>(body, "temperature", 1.0, 0.0, 100.0));
     job->sampling.top_p = static_cast<float>(field<double>(body, "top_p", 1.0, 1e-6, 1.0));
-    job->sampling.seed = static_cast<uint64_t>(field<int64_t>(body, "seed", 0, 0, INT64_MAX));
+    // A request without a seed gets one of its own (the reply says which), as `wkv generate` does.
+    const bool seeded = body.contains("seed") && !body["seed"].is_null();
+    job->sampling.seed = seeded ? static_cast<uint64_t>(field<int64_t>(body, "seed", 0, 0, INT64_MAX)) : random_seed();
     parsed.stream = field<bool>(body, "stream", false, false, true);
     if (body.contains("stream_options") && !body["stream_options"].is_null()) {
         if (!body["stream_options"].is_object())
@@ -122,33 +141,6 @@ ParsedRequest parse_request(const std::string& text, bool chat, int64_t default_
         throw BadRequest{"stop sequences are not supported", "stop"};
     }
     return parsed;
-}
-
-namespace {
-
-std::string lower(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
-}
-
-}  // namespace
-
-bool host_allowed(const std::string& host_header, const std::vector<std::string>& names) {
-    std::string name = lower(host_header);
-    const size_t colon = name.rfind(':');
-    if (colon != std::string::npos && name.find(']', colon) == std::string::npos)
-        name.resize(colon);  // a port, not IPv6's colons
-    if (name.empty()) return false;
-    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return lower(n) == name; });
-}
-
-bool same_origin(const std::string& origin, const std::string& host_header) {
-    for (const char* scheme : {"http://", "https://"}) {
-        const std::string prefix = scheme;
-        if (origin.rfind(prefix, 0) == 0)
-            return !host_header.empty() && lower(origin.substr(prefix.size())) == lower(host_header);
-    }
-    return false;  // "null" (a sandboxed page, a file) or another scheme
 }
 
 }  // namespace wkv

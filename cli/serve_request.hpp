@@ -32,10 +32,4 @@ struct ParsedRequest {
 // Throws BadRequest.
 ParsedRequest parse_request(const std::string& body, bool chat, int64_t default_max_tokens);
 
-// Whether a Host header ("name" or "name:port", "[v6]:port") names one of `names`
-// (compared without case; the port is not checked: the socket already chose it).
-bool host_allowed(const std::string& host_header, const std::vector<std::string>& names);
-// Whether an Origin header ("http://name:port") is the server a Host header names.
-bool same_origin(const std::string& origin, const std::string& host_header);
-
 }  // namespace wkv

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "constant_time.hpp"
 #include "error.hpp"
 
 namespace wkv {
@@ -15,10 +16,11 @@ void Job::push(const std::string& piece) {
     changed_.notify_all();
 }
 
-void Job::finish(Finish reason, std::string why) {
+void Job::finish(Finish reason, std::string why, Blame who) {
     std::lock_guard<std::mutex> lock(mutex_);
     finish_ = reason;
     error = std::move(why);
+    blame = who;
     changed_.notify_all();
 }
 
@@ -62,20 +64,21 @@ bool same_messages(const std::vector<ChatMessage>& prefix, const std::vector<Cha
 
 SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer,
                    std::optional<ChatTemplate> chat, const CacheSettings& cache, size_t max_queue,
-                   int64_t max_prompt_tokens)
+                   int64_t max_prompt_tokens, bool publish_views)
     : tokenizer_(tokenizer),
       chat_(std::move(chat)),
       cache_(cache),
       engine_(engine),
       entry_bytes_(kv_entry_bytes(config, cache.kv_type)),
       max_queue_(max_queue),
-      max_prompt_tokens_(max_prompt_tokens) {
+      max_prompt_tokens_(max_prompt_tokens),
+      publish_views_(publish_views) {
+    context_ = config.context;
     const std::vector<int32_t> stops = chat_ ? chat_->stop_tokens() : std::vector<int32_t>{};
     slots_.reserve(engine.size());
     for (uint32_t b = 0; b < engine.size(); b++)
         slots_.emplace_back(Generator(engine, tokenizer, SamplerSettings{}, stops, b));
-    view_wanted_.assign(slots_.size(), false);
-    view_read_.resize(slots_.size());
+    published_.resize(slots_.size());
     worker_ = std::thread([this] { run(); });
 }
 
@@ -94,7 +97,6 @@ void SlotPool::shutdown() {
         queue_.clear();
     }
     work_.notify_all();
-    view_done_.notify_all();  // nobody waits for a view any more
 }
 
 bool SlotPool::submit(const std::shared_ptr<Job>& job) {
@@ -120,26 +122,31 @@ void SlotPool::Slot::log_tokens(std::span<const int32_t> tokens) {
     }
 }
 
-std::optional<SlotView> SlotPool::cache_view(uint32_t slot, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    view_wanted_.at(slot) = true;
-    view_read_[slot].reset();
-    work_.notify_all();
-    if (!view_done_.wait_for(lock, timeout, [&] { return stop_ || view_read_[slot].has_value(); })) return {};
-    std::optional<SlotView> view = std::move(view_read_[slot]);
-    view_read_[slot].reset();
-    return view;
+std::shared_ptr<const PublishedView> SlotPool::view(const std::string& token) const {
+    if (token.empty()) return nullptr;
+    std::lock_guard<std::mutex> lock(views_mutex_);
+    for (const auto& published : published_) {
+        if (published && constant_time_equal(token, published->token)) return published;
+    }
+    return nullptr;
 }
 
-// Called with mutex_ held, between steps.
-void SlotPool::read_views() {
-    bool any = false;
+void SlotPool::publish(uint32_t b, std::shared_ptr<const PublishedView> view) {
+    std::lock_guard<std::mutex> lock(views_mutex_);
+    published_[b].swap(view);
+}  // (the old copy is freed here, after the lock, if no reader holds it)
+
+void SlotPool::publish_due() {
+    if (!publish_views_) return;
     for (uint32_t b = 0; b < slots_.size(); b++) {
-        if (!view_wanted_[b]) continue;
-        view_wanted_[b] = false;
-        any = true;
-        SlotView v;
-        const Slot& s = slots_[b];
+        Slot& s = slots_[b];
+        if (!s.publish_due) continue;
+        s.publish_due = false;
+        s.steps_unpublished = 0;
+        auto published = std::make_shared<PublishedView>();
+        published->token = s.view_token;
+        SlotView& v = published->view;
+        v.slot = b;
         v.tokens = s.generator.fed();
         v.first_logged = s.log_first;
         v.logged.assign(s.log.begin(), s.log.end());
@@ -148,9 +155,8 @@ void SlotPool::read_views() {
         } catch (const Error& e) {
             v.error = e.what();
         }
-        view_read_[b] = std::move(v);
+        publish(b, std::move(published));
     }
-    if (any) view_done_.notify_all();
 }
 
 bool SlotPool::idle() const {
@@ -246,21 +252,30 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
         job->finish(Job::Finish::failed, e.what());
         return;
     }
+    // What the cache takes: the tokens held and waiting, and the prompt's (its last waits).
+    const uint64_t held = job->reused_tokens ? s.generator.length() : 0;
+    std::string limit;
+    const int64_t room = reply_room(held + tokens.size(), &limit);
+    if (room < 1 || (job->max_tokens_given && job->max_tokens > room)) {
+        const std::string asked =
+            job->max_tokens_given ? std::to_string(job->max_tokens) + " are asked for" : "a reply needs at least 1";
+        job->error_param = job->max_tokens_given ? "max_tokens" : (job->messages.empty() ? "prompt" : "messages");
+        job->finish(Job::Finish::failed, "the conversation's " + std::to_string(held + tokens.size()) +
+                                             " tokens leave room for " + std::to_string(std::max<int64_t>(room, 0)) +
+                                             " more in " + limit + ", and " + asked);
+        return;
+    }
+    if (!job->max_tokens_given) job->max_tokens = std::min(job->max_tokens, room);
     if (!job->reused_tokens) {
+        // A new conversation: nothing of the last one stays, in the cache or in its view.
         retire_evictions(b, true);
         s.generator.reset();
         s.clear_log();
     }
+    s.view_token = job->view_token;  // the last reply's credential is void from here on
+    s.publish_due = true;
     s.log_tokens(tokens);
     job->slot = static_cast<int32_t>(b);
-    // What the cache takes: the tokens held and waiting, the prompt's but its last (which waits), a token per step.
-    if (!cache_.policy.compresses() &&
-        s.generator.length() + tokens.size() - 1 + static_cast<uint64_t>(job->max_tokens) > cache_.policy.budget) {
-        job->finish(Job::Finish::failed,
-                    "the conversation would outgrow the full cache of " + std::to_string(cache_.policy.budget) +
-                        " entries (start the server with a compressing --policy, whose cache never fills)");
-        return;
-    }
     s.job = job;
     s.history = job->messages;
     s.generator.queue(tokens);  // after the last reply's end of turn, if it waits
@@ -270,6 +285,25 @@ void SlotPool::start(uint32_t b, const std::shared_ptr<Job>& job) {
     job->prompt_tokens = static_cast<uint32_t>(tokens.size());
     prompt_tokens_ += tokens.size();
     cached_tokens_ += job->reused_tokens;
+}
+
+int64_t SlotPool::reply_room(uint64_t length, std::string* limit) const {
+    // The k-th reply token is predicted by a step that feeds position length - 2 + k into the cache.
+    int64_t room = INT64_MAX;
+    if (!cache_.policy.compresses()) {
+        room = static_cast<int64_t>(cache_.policy.budget) - static_cast<int64_t>(length) + 1;
+        *limit = "the full cache of " + std::to_string(cache_.policy.budget) +
+                 " entries (a compressing --policy has no such limit)";
+    }
+    if (cache_.positions == PositionMode::original) {
+        const int64_t until_context = static_cast<int64_t>(context_) - static_cast<int64_t>(length) + 1;
+        if (until_context < room) {
+            room = until_context;
+            *limit = "the model's context of " + std::to_string(context_) +
+                     " positions (original positions; --positions cache has no such limit)";
+        }
+    }
+    return room;
 }
 
 void SlotPool::retire_evictions(uint32_t b, bool engine_ok) {
@@ -315,96 +349,135 @@ void SlotPool::release(uint32_t b, Job::Finish finish, const std::string& error)
             }
         }
     }
-    s.job->finish(finish, error);
+    // Its client hears of the end once the view of what the reply left is published (finish_released).
+    released_.push_back(
+        {s.job, finish, error, finish == Job::Finish::failed ? Job::Blame::server : Job::Blame::request});
     s.job.reset();
+    s.publish_due = true;
+}
+
+void SlotPool::finish_released() {
+    for (Released& r : released_) r.job->finish(r.finish, std::move(r.error), r.blame);
+    released_.clear();
+}
+
+void SlotPool::fail(uint32_t b, const std::string& error) {
+    Slot& s = slots_[b];
+    retire_evictions(b, false);
+    s.generator.reset();
+    s.clear_log();
+    s.tokens = s.entries = 0;
+    release(b, Job::Finish::failed, error);
+}
+
+void SlotPool::step_isolated(std::vector<SequenceStep>& steps, std::vector<uint32_t>& decoding) {
+    try {
+        engine_.step(steps);
+        return;
+    } catch (const Error&) {
+        // Refused before any sequence moved: find the slots whose own step is refused.
+    }
+    std::vector<SequenceStep> alone(steps.size());
+    for (SequenceStep& step : alone) step.active = false;
+    std::vector<uint32_t> stepped;
+    for (uint32_t b : decoding) {
+        alone[b] = steps[b];
+        try {
+            engine_.step(alone);  // a batch equals each sequence alone, bit for bit
+            stepped.push_back(b);
+        } catch (const Error& e) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            fail(b, e.what());
+        }
+        alone[b].active = false;
+    }
+    decoding = stepped;
 }
 
 void SlotPool::run() {
     const auto start_time = clock::now();
     while (true) {
-        std::vector<uint32_t> decoding;
+        bool stopping = false, busy = false;
         {
-            std::unique_lock<std::mutex> lock(mutex_);
+            std::lock_guard<std::mutex> lock(mutex_);
             assign();
             // Jobs whose client has gone free their slot now.
             for (uint32_t b = 0; b < slots_.size(); b++) {
                 if (slots_[b].job && slots_[b].job->cancelled()) release(b, Job::Finish::cancelled);
             }
-            read_views();
-            const bool busy = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
-            if (!busy) {
-                if (stop_) {
-                    view_done_.notify_all();
-                    return;
-                }
-                work_.wait(lock, [&] {
-                    return stop_ || !queue_.empty() ||
-                           std::find(view_wanted_.begin(), view_wanted_.end(), true) != view_wanted_.end();
-                });
+            stopping = stop_;
+            for (uint32_t b = 0; b < slots_.size() && stopping; b++)
+                release(b, Job::Finish::shutdown, "the server is shutting down");
+            busy = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
+        }
+        publish_due();
+        finish_released();
+        if (stopping) return;
+        if (!busy) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            work_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            continue;
+        }
+        // Prompts: one chunk per slot this turn. A chunk the engine refuses fails its slot alone.
+        for (uint32_t b = 0; b < slots_.size(); b++) {
+            Slot& s = slots_[b];
+            if (!s.job || !s.generator.feeding()) continue;
+            try {
+                s.generator.feed(engine_.prefill_chunk());
+            } catch (const Error& e) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                fail(b, e.what());
+            }
+        }
+        // Replies: one token for every slot whose prompt is in, in one step.
+        std::vector<SequenceStep> steps(slots_.size());
+        std::vector<uint32_t> decoding;
+        for (uint32_t b = 0; b < slots_.size(); b++) {
+            Slot& s = slots_[b];
+            steps[b].active = s.job && !s.generator.feeding();
+            if (!steps[b].active) continue;
+            steps[b] = s.generator.next_step();
+            decoding.push_back(b);
+        }
+        if (!decoding.empty()) step_isolated(steps, decoding);
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (uint32_t b : decoding) {
+            Slot& s = slots_[b];
+            std::optional<std::string> piece;
+            try {
+                piece = s.generator.advance();
+            } catch (const Error& e) {  // its logits are not finite
+                fail(b, e.what());
                 continue;
             }
-            if (stop_) {
-                for (uint32_t b = 0; b < slots_.size(); b++)
-                    release(b, Job::Finish::shutdown, "the server is shutting down");
-                return;
+            const int32_t sampled[] = {*s.generator.waiting()};
+            s.log_tokens(sampled);  // it goes in next, or the slot starts afresh
+            if (++s.steps_unpublished >= kPublishEvery) s.publish_due = true;
+            if (!piece) {
+                const int32_t end = *s.generator.waiting();
+                s.reply_ended = !chat_ || end == chat_->end_of_turn() || end == tokenizer_.eos_id();
+                release(b, Job::Finish::stop);
+                continue;
+            }
+            s.reply += *piece;
+            s.job->push(*piece);
+            if (s.job->completion_tokens++ == 0) s.job->first_token = clock::now();
+            generated_++;
+            if (s.job->completion_tokens >= s.job->max_tokens) {
+                s.reply_ended = false;
+                release(b, Job::Finish::length);
             }
         }
-        try {
-            // Prompts: one chunk per slot this turn.
-            for (Slot& s : slots_) {
-                if (s.job && s.generator.feeding()) s.generator.feed(engine_.prefill_chunk());
-            }
-            // Replies: one token for every slot whose prompt is in, in one step.
-            std::vector<SequenceStep> steps(slots_.size());
-            for (uint32_t b = 0; b < slots_.size(); b++) {
-                Slot& s = slots_[b];
-                steps[b].active = s.job && !s.generator.feeding();
-                if (!steps[b].active) continue;
-                steps[b] = s.generator.next_step();
-                decoding.push_back(b);
-            }
-            if (!decoding.empty()) engine_.step(steps);
-            std::lock_guard<std::mutex> lock(mutex_);
-            for (uint32_t b : decoding) {
-                Slot& s = slots_[b];
-                const std::optional<std::string> piece = s.generator.advance();
-                const int32_t sampled[] = {*s.generator.waiting()};
-                s.log_tokens(sampled);  // it goes in next, or the slot starts afresh
-                if (!piece) {
-                    const int32_t end = *s.generator.waiting();
-                    s.reply_ended = !chat_ || end == chat_->end_of_turn() || end == tokenizer_.eos_id();
-                    release(b, Job::Finish::stop);
-                    continue;
-                }
-                s.reply += *piece;
-                s.job->push(*piece);
-                if (s.job->completion_tokens++ == 0) s.job->first_token = clock::now();
-                generated_++;
-                if (s.job->completion_tokens >= s.job->max_tokens) {
-                    s.reply_ended = false;
-                    release(b, Job::Finish::length);
-                }
-            }
-            for (uint32_t b = 0; b < slots_.size(); b++) {
-                slots_[b].tokens = slots_[b].generator.fed();
-                slots_[b].entries = engine_.entries(b);
-            }
-            const double now = seconds_since(start_time);
-            recent_.emplace_back(now, generated_);
-            while (recent_.size() > 2 && now - recent_.front().first > 5.0) recent_.pop_front();
-        } catch (const Error& e) {
-            // A slot's turn failed (its cache full, a bad token): that job fails, the others go on.
-            std::lock_guard<std::mutex> lock(mutex_);
-            for (uint32_t b = 0; b < slots_.size(); b++) {
-                if (slots_[b].job) {
-                    retire_evictions(b, false);
-                    slots_[b].generator.reset();
-                    slots_[b].clear_log();
-                    slots_[b].tokens = slots_[b].entries = 0;
-                    release(b, Job::Finish::failed, e.what());
-                }
-            }
+        for (uint32_t b = 0; b < slots_.size(); b++) {
+            slots_[b].tokens = slots_[b].generator.fed();
+            slots_[b].entries = engine_.entries(b);
         }
+        const double now = seconds_since(start_time);
+        recent_.emplace_back(now, generated_);
+        while (recent_.size() > 2 && now - recent_.front().first > 5.0) recent_.pop_front();
+        lock.unlock();
+        publish_due();  // before the jobs that ended hear of it: a client that reads its view after its reply finds it
+        finish_released();
     }
 }
 

@@ -7,6 +7,15 @@
 // `wkv generate`; a turn of the worker feeds a prompt chunk per slot, then one
 // engine step advances every slot that is replying. Greedy replies do not
 // depend on what else runs: a batch equals each sequence alone, bit for bit.
+// So a slot that fails (a step the engine refuses, logits that are not finite)
+// fails alone: its sequence is stepped apart from the others, its job ends, and
+// the other replies go on as if it had never run.
+//
+// What a slot's cache holds is published for GET /v1/cache (with --cache-view):
+// the worker copies it after each reply, and every kPublishEvery steps of one,
+// under a lock held only to swap a pointer; readers take the latest copy and
+// never wait for the worker. A copy is labelled with the credential its reply
+// handed out; a new conversation in the slot voids it and starts empty.
 #pragma once
 
 #include <chrono>
@@ -40,11 +49,16 @@ public:
     int64_t max_tokens = 256;
     SamplerSettings sampling;
 
+    bool max_tokens_given = false;  // else max_tokens is the server's default, cut to what the cache can hold
+    std::string view_token;         // the credential for this reply's cache view ("" without --cache-view)
+
     enum class Finish { none, stop, length, cancelled, failed, shutdown };
+    // Whose fault a failure is: the request's (refused before it ran: a 400) or the server's.
+    enum class Blame { request, server };
 
     // Worker side.
     void push(const std::string& piece);
-    void finish(Finish reason, std::string error = "");
+    void finish(Finish reason, std::string error = "", Blame blame = Blame::request);
     // HTTP side: waits up to `timeout_ms` for more text; returns the text since the
     // last call, and sets *finish once the reply is complete.
     std::string next(int timeout_ms, Finish* finish);
@@ -57,6 +71,7 @@ public:
     int64_t completion_tokens = 0;
     std::string error;        // for Finish::failed and shutdown
     std::string error_param;  // the request field the error is about ("" for none)
+    Blame blame = Blame::request;
     // When it was submitted, and when its first token came (the worker's; for the metrics).
     std::chrono::steady_clock::time_point submitted, first_token;
 
@@ -68,13 +83,20 @@ private:
     bool cancelled_ = false;
 };
 
-// What a slot's cache holds (GET /v1/cache), read between the worker's steps.
+// What a slot's cache holds (GET /v1/cache), copied by the worker between its steps.
 struct SlotView {
+    uint32_t slot = 0;
     CacheView view;
     uint32_t tokens = 0;          // in the conversation the cache holds: positions [0, tokens)
     uint32_t first_logged = 0;    // the position of logged[0]
     std::vector<int32_t> logged;  // the conversation's newest tokens (at most SlotPool::kLoggedTokens)
     std::string error;            // the device failed to read it back
+};
+
+// A slot's view as last published, with the credential of the reply it belongs to.
+struct PublishedView {
+    std::string token;
+    SlotView view;
 };
 
 struct SlotStats {
@@ -104,8 +126,9 @@ public:
     // Engine::prefill_chunk() tokens per turn of the worker, so the slots that
     // decode are held up at most that long by a new conversation's prompt.
     // `max_prompt_tokens`: a longer prompt fails its job (0: no cap).
+    // With `publish_views`, each slot's cache view is published for view().
     SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& tokenizer, std::optional<ChatTemplate> chat,
-             const CacheSettings& cache, size_t max_queue, int64_t max_prompt_tokens);
+             const CacheSettings& cache, size_t max_queue, int64_t max_prompt_tokens, bool publish_views = false);
     ~SlotPool();  // stops the worker
 
     // Queues a job; false when the queue is full (the caller answers 503).
@@ -114,12 +137,12 @@ public:
     void shutdown();
     PoolStats stats() const;
     bool idle() const;  // no job running or queued
-    // Slot `slot`'s cache now: the worker reads it between two steps (the engine is
-    // its alone) and this waits for it; none if that takes longer than `timeout` or
-    // the pool stops.
-    std::optional<SlotView> cache_view(uint32_t slot, std::chrono::milliseconds timeout);
+    // The view published under `token` (the one a job's view_token names), or none: no
+    // slot holds that reply's conversation any more, or it never started. Never waits.
+    std::shared_ptr<const PublishedView> view(const std::string& token) const;
     uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
     static constexpr uint32_t kLoggedTokens = 4096;  // per slot, for the view's text
+    static constexpr uint32_t kPublishEvery = 16;    // steps of a reply between two publications
     bool has_chat_template() const { return chat_.has_value(); }
 
 private:
@@ -135,6 +158,9 @@ private:
         std::deque<int32_t> log;           // the newest tokens of the conversation, from position log_first
         EvictionCounts evictions;          // its cache's counts at the end of its last reply
         uint32_t log_first = 0;
+        std::string view_token;          // the credential of the reply whose conversation it holds
+        bool publish_due = false;        // its view is published at the worker's next chance
+        uint32_t steps_unpublished = 0;  // steps of the current reply since its view was published
         void log_tokens(std::span<const int32_t> tokens);
         void clear_log() { log.clear(), log_first = 0; }
     };
@@ -142,8 +168,20 @@ private:
     void run();     // the worker
     bool assign();  // queued jobs to free slots; true if any started
     void start(uint32_t b, const std::shared_ptr<Job>& job);
+    // The most tokens a reply may have after `length` tokens (the last waiting): a full
+    // cache's room, or the context with original positions; `limit` says which binds.
+    int64_t reply_room(uint64_t length, std::string* limit) const;
     void release(uint32_t b, Job::Finish finish, const std::string& error = "");
-    void read_views();  // the views asked for (mutex_ held)
+    // Slot b failed while it ran: its job ends (the server's fault), its cache is emptied. mutex_ held.
+    void fail(uint32_t b, const std::string& error);
+    // One turn of the engine for the slots that decode: a batched step, or, when the engine
+    // refuses it, a step per slot, so that only a slot whose step is refused fails.
+    void step_isolated(std::vector<SequenceStep>& steps, std::vector<uint32_t>& decoding);
+    // Publishes the views that are due (the worker, without mutex_: it reads the engine).
+    void publish_due();
+    // Tells the jobs release() ended (after publish_due(), without mutex_).
+    void finish_released();
+    void publish(uint32_t b, std::shared_ptr<const PublishedView> view);  // swaps the pointer
     // Before slot b's cache is emptied: its evictions and merges move to retired_
     // (read from the engine, or the last counts read if the engine failed).
     void retire_evictions(uint32_t b, bool engine_ok);
@@ -154,6 +192,13 @@ private:
     Engine& engine_;
     uint64_t entry_bytes_;  // one cache entry's keys and values, all layers and heads
     std::vector<Slot> slots_;
+    struct Released {
+        std::shared_ptr<Job> job;
+        Job::Finish finish;
+        std::string error;
+        Job::Blame blame;
+    };
+    std::vector<Released> released_;  // ended by release(), not yet told (the worker's alone)
 
     mutable std::mutex mutex_;
     std::condition_variable work_;
@@ -161,14 +206,15 @@ private:
     size_t max_queue_;
     int64_t max_prompt_tokens_;
     bool stop_ = false;
-    std::vector<bool> view_wanted_;                   // per slot
-    std::vector<std::optional<SlotView>> view_read_;  // per slot, until its asker takes it
-    std::condition_variable view_done_;
+    const bool publish_views_;
+    mutable std::mutex views_mutex_;                               // held only to swap or copy a pointer
+    std::vector<std::shared_ptr<const PublishedView>> published_;  // per slot
     uint64_t generated_ = 0;
     uint64_t prompt_tokens_ = 0, cached_tokens_ = 0;
     EvictionCounts retired_;  // of conversations whose slot has been emptied since
     Histogram first_token_ = first_token_histogram(), per_token_ = per_token_histogram();
     std::deque<std::pair<double, uint64_t>> recent_;  // (seconds since start, tokens generated then)
+    uint32_t context_;                                // the model's positions (original positions end there)
     std::thread worker_;
 };
 

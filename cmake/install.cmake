@@ -2,9 +2,10 @@
 # from it (cpack -G DEB in the build folder):
 #   bin/wkv                        the command line
 #   include/wkv.h                  the C API
-#   lib/libwkv.so.X.Y.Z, .so.X, .so
-#   lib/cmake/wkv/                 find_package(wkv) -> wkv::wkv
-#   lib/pkgconfig/wkv.pc           pkg-config --cflags --libs wkv
+#   LIBDIR/libwkv.so.X.Y.Z, .so.X, .so   (LIBDIR: lib/x86_64-linux-gnu on Debian)
+#   LIBDIR/cmake/wkv/              find_package(wkv) -> wkv::wkv
+#   LIBDIR/pkgconfig/wkv.pc        pkg-config --cflags --libs wkv
+#   share/doc/wkv/copyright        who holds the rights, in Debian's format
 if(WKV_FUZZ)
     return()
 endif()
@@ -29,6 +30,7 @@ install(FILES ${wkv_config_dir}/wkvConfig.cmake ${wkv_config_dir}/wkvConfigVersi
 file(RELATIVE_PATH wkv_pc_to_prefix "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/wkv.pc.in ${wkv_config_dir}/wkv.pc @ONLY)
 install(FILES ${wkv_config_dir}/wkv.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${CMAKE_SOURCE_DIR}/cmake/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME wkv)

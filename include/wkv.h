@@ -52,7 +52,8 @@ typedef enum wkv_status {
     WKV_ERROR_OUT_OF_MEMORY = 4,
     WKV_ERROR_BUFFER_TOO_SMALL = 5, /* an output array was too small: *n_needed says how large it must be */
     WKV_ERROR_CACHE_FULL = 6,       /* a full cache (policy "full") has no room for the tokens */
-    WKV_ERROR_INTERNAL = 7          /* a defect in wkv: please report it */
+    WKV_ERROR_INTERNAL = 7,         /* a defect in wkv: please report it */
+    WKV_ERROR_NOT_FINITE = 8        /* the model computed NaN or infinity: its weights or the computation are broken */
 } wkv_status;
 
 /* "0.1.0": the library's version (its SONAME is libwkv.so.MAJOR). */
@@ -143,7 +144,7 @@ WKV_API wkv_context_params wkv_context_params_default(void);
  * allocated or uploaded (wkv_context_create refuses a plan that does not fit). */
 typedef struct wkv_memory_plan {
     uint64_t weight_bytes, kv_cache_bytes, activation_bytes, total_bytes;
-    uint64_t device_free_bytes; /* what the device has free (0 on the CPU) */
+    uint64_t device_free_bytes; /* what the device has free; on the CPU, the host's available memory (0: unknown) */
     int fits;
     char device_name[256];
     char why_not[1024]; /* when it does not fit: why, and what would fit; else "" */
@@ -176,7 +177,7 @@ typedef struct wkv_sampler wkv_sampler;
  * top_p in (0, 1] from a generator seeded with `seed` (a seed repeats a run). */
 WKV_API wkv_status wkv_sampler_create(float temperature, float top_p, uint64_t seed, wkv_sampler** sampler);
 WKV_API void wkv_sampler_free(wkv_sampler* sampler); /* NULL is fine */
-/* The next token of `seq`, from its logits. */
+/* The next token of `seq`, from its logits (WKV_ERROR_NOT_FINITE where one is NaN or +inf). */
 WKV_API wkv_status wkv_sample(wkv_context* context, uint32_t seq, wkv_sampler* sampler, int32_t* token);
 
 /* Return nonzero to go on, 0 to stop the generation. */
@@ -186,7 +187,9 @@ typedef int (*wkv_text_callback)(const char* bytes, size_t n_bytes, void* user_d
  * characters, and stops early at the end of a reply (unless ignore_end). The
  * tokens generated go to *n_generated (may be NULL). Afterwards the sequence
  * holds the prompt and the reply but its last token, which was never fed:
- * reset it (or call wkv_generate again) to start another text. */
+ * reset it (or call wkv_generate again) to start another text. Every prompt
+ * token is checked before any is fed; on a failure later (the device,
+ * WKV_ERROR_NOT_FINITE) the sequence is left empty. */
 WKV_API wkv_status wkv_generate(wkv_context* context, uint32_t seq, const int32_t* prompt, size_t n_prompt,
                                 uint32_t max_tokens, float temperature, float top_p, uint64_t seed, int ignore_end,
                                 wkv_text_callback on_text, void* user_data, uint32_t* n_generated);

@@ -78,7 +78,7 @@ ChatTemplate::ChatTemplate(ChatFamily family, const Tokenizer& tokenizer)
         const auto id = tokenizer.find_piece(end);
         if (!id) {
             fail(tokenizer.source(), std::string("the ") + chat_family_name(family) + " chat template needs a token " +
-                                         end + ", which this vocabulary does not have (--chat-template names another)");
+                                         end + ", which this vocabulary does not have (name another template)");
         }
         end_of_turn_ = *id;
     }

@@ -47,9 +47,21 @@ const std::vector<float>& Sequence::forward(int32_t token, uint32_t pos) {
 }
 
 int32_t Sequence::next_token(int32_t token, uint32_t pos, Sampler& sampler) {
-    if (!sampler.greedy()) return sampler.sample(forward(token, pos));  // top-p stays on the host (docs/results.md)
-    run({true, token, pos, StepOutput::token, 0});
-    return engine_.token(seq_);
+    int32_t next;
+    if (!sampler.greedy()) {
+        next = sampler.sample(forward(token, pos));  // top-p stays on the host (docs/results.md)
+    } else {
+        run({true, token, pos, StepOutput::token, 0});
+        next = engine_.token(seq_);
+    }
+    if (next < 0) throw broken_logits_error(pos);
+    return next;
+}
+
+Error broken_logits_error(uint32_t pos) {
+    return Error("the model's logits after position " + std::to_string(pos) +
+                     " are not finite (NaN or infinity): its weights or the computation are broken",
+                 ExitCode::model);
 }
 
 void Sequence::feed(int32_t token, uint32_t pos) { run({true, token, pos, StepOutput::none, 0}); }

@@ -13,6 +13,7 @@
 
 #include "cache_view.hpp"
 #include "config.hpp"
+#include "error.hpp"
 #include "policy.hpp"
 #include "sampler.hpp"
 
@@ -102,6 +103,10 @@ void check_step(const ModelConfig& config, const CacheSettings& settings, uint32
 void check_prefill(const ModelConfig& config, const CacheSettings& settings, uint32_t entries,
                    std::span<const int32_t> tokens, uint32_t first_pos);
 
+// The error for a step whose logits hold a NaN or +inf (argmax(), the sampler and the
+// device's argmax then give -1): the token fed at `pos` gave no next token.
+Error broken_logits_error(uint32_t pos);
+
 // One sequence of an engine, driven alone: the others stay as they are. The
 // calls a single-sequence loop or test makes, each one step or prefill.
 class Sequence {
@@ -112,6 +117,7 @@ public:
     const std::vector<float>& forward(int32_t token, uint32_t pos);
     // Runs `token` and returns the token `sampler` picks next. Greedy sampling
     // asks the engine for the token itself (a GPU hands back only its id).
+    // Throws broken_logits_error() where the logits are not finite.
     int32_t next_token(int32_t token, uint32_t pos, Sampler& sampler);
     // Feeds tokens without logits (a context nobody scores).
     void feed(int32_t token, uint32_t pos);

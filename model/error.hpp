@@ -15,6 +15,7 @@ enum class ExitCode : int {
     ok = 0,
     bad_input = 2,  // usage errors, bad model/tokenizer/text files
     device = 3,     // Vulkan device errors
+    model = 4,      // the model computed NaN or infinity: its weights, or the computation, are broken
 };
 
 class Error : public std::runtime_error {

@@ -71,6 +71,7 @@ SequenceStep Generator::next_step() const {
 std::optional<std::string> Generator::advance() {
     const int32_t previous = *pending_;
     const int32_t next = sampler_.greedy() ? engine_.token(seq_) : sampler_.sample(engine_.logits(seq_));
+    if (next < 0) throw broken_logits_error(next_pos_);  // nothing follows: reset() before the sequence is used again
     next_pos_++;
     pending_ = next;
     stats_.seconds = now_seconds() - started_;

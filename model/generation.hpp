@@ -63,6 +63,7 @@ public:
     // next step's). Returns the text it adds, in whole UTF-8 characters (a token
     // that ends inside one adds "", and its end comes with a later token), or
     // nothing when it ends the reply (EOS, BOS or a stop token, which print nothing).
+    // Throws broken_logits_error() where the logits are NaN or infinite.
     std::optional<std::string> advance();
     // The reply's end: the bytes of a character it never completed, as U+FFFD ("" if none).
     std::string end_reply();

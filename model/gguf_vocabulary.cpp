@@ -10,9 +10,60 @@ namespace wkv {
 
 namespace {
 
-// Tokens that end a turn or a text, by their text: llama.cpp's list, and Llama 3's end of text.
-constexpr const char* kEndOfGenerationTexts[] = {"<|eot_id|>",    "<|eom_id|>",    "<|im_end|>", "<|end|>",
-                                                 "<end_of_turn>", "<|endoftext|>", "<EOT>",      "<|end_of_text|>"};
+// Tokens llama.cpp makes control tokens by their text, whatever type the file gives them (its
+// vocabulary loader's "control-looking token" rule): in user text such a token's text is plain
+// text, and most of them end a reply. A fill-in-the-middle marker or DeepSeek's end of sentence
+// is found by its text only when the file names no id for its role (`unless_named`). The list is
+// that of llama.cpp at the commit node-llama-cpp 3.22.1 bundles, each entry checked against it
+// (DeepSeek's markers are written with their own characters, U+FF5C and U+2581, in UTF-8).
+struct ControlLooking {
+    const char* text;
+    bool ends_generation;
+    const char* unless_named = nullptr;
+};
+constexpr ControlLooking kControlLooking[] = {
+    {"<|eot_id|>", true},
+    {"<|eom_id|>", true},
+    {"<|im_end|>", true},
+    {"<|end|>", true},
+    {"<|return|>", true},
+    {"<|call|>", true},
+    {"<|flush|>", true},
+    {"<|calls|>", true},
+    {"<end_of_turn>", true},
+    {"<|endoftext|>", true},
+    {"</s>", true},
+    {"<EOT>", true},
+    {"_<EOT>", true},
+    {"[EOT]", true},
+    {"[EOS]", true},
+    {"<|end_of_text|>", true},
+    {"<end_of_utterance>", true},
+    {"<eos>", true},
+    {"<turn|>", true},
+    {"<|tool_response>", true},
+    {"<｜end▁of▁sentence｜>", true, "tokenizer.ggml.eot_token_id"},
+    {"<|fim_prefix|>", false, "tokenizer.ggml.fim_pre_token_id"},
+    {"<fim-prefix>", false, "tokenizer.ggml.fim_pre_token_id"},
+    {"<PRE>", false, "tokenizer.ggml.fim_pre_token_id"},
+    {"<｜fim▁begin｜>", false, "tokenizer.ggml.fim_pre_token_id"},
+    {"<|fim_suffix|>", false, "tokenizer.ggml.fim_suf_token_id"},
+    {"<fim-suffix>", false, "tokenizer.ggml.fim_suf_token_id"},
+    {"<SUF>", false, "tokenizer.ggml.fim_suf_token_id"},
+    {"<｜fim▁hole｜>", false, "tokenizer.ggml.fim_suf_token_id"},
+    {"<|fim_middle|>", false, "tokenizer.ggml.fim_mid_token_id"},
+    {"<fim-middle>", false, "tokenizer.ggml.fim_mid_token_id"},
+    {"<MID>", false, "tokenizer.ggml.fim_mid_token_id"},
+    {"<｜fim▁end｜>", false, "tokenizer.ggml.fim_mid_token_id"},
+    {"<|fim_pad|>", true, "tokenizer.ggml.fim_pad_token_id"},
+    {"<fim-pad>", true, "tokenizer.ggml.fim_pad_token_id"},
+    {"<PAD>", true, "tokenizer.ggml.fim_pad_token_id"},
+    {"<|fim_repo|>", true, "tokenizer.ggml.fim_rep_token_id"},
+    {"<|repo_name|>", true, "tokenizer.ggml.fim_rep_token_id"},
+    {"<fim-repo>", true, "tokenizer.ggml.fim_rep_token_id"},
+    {"<REPO>", true, "tokenizer.ggml.fim_rep_token_id"},
+    {"<|file_sep|>", true, "tokenizer.ggml.fim_sep_token_id"},
+};
 
 std::vector<float> numbers_of(const GgufFile& g, const std::string& path, const char* key, size_t n) {
     const GgufValue* v = g.find(key);
@@ -104,10 +155,15 @@ std::optional<Vocabulary> read_gguf_vocabulary(const GgufFile& g, const std::str
     stop(v.eos_id);
     stop(token_id("tokenizer.ggml.eot_token_id", -1));
     stop(token_id("tokenizer.ggml.eom_token_id", -1));
+    for (const char* key :
+         {"tokenizer.ggml.fim_pad_token_id", "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id"}) {
+        stop(token_id(key, -1));  // as llama.cpp: a fill-in-the-middle run ends at these too
+    }
     for (size_t i = 0; i < n; i++) {
-        if (v.types[i] != PieceType::control && v.types[i] != PieceType::user_defined) continue;
-        for (const char* text : kEndOfGenerationTexts) {
-            if (v.pieces[i] == text) stop(static_cast<int32_t>(i));
+        for (const ControlLooking& c : kControlLooking) {
+            if ((*tokens)[i] != c.text || (c.unless_named && meta.u32(c.unless_named))) continue;
+            v.types[i] = PieceType::control;
+            if (c.ends_generation) stop(static_cast<int32_t>(i));
         }
     }
     return v;

@@ -1,6 +1,7 @@
 #include "perplexity.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 
@@ -99,7 +100,9 @@ bool evaluate_windows(Engine& engine, uint32_t settings, const std::vector<Windo
             if (!lane.task) continue;
             if (steps[i * settings].output == StepOutput::nll) {
                 for (uint32_t s = 0; s < settings; s++) {
-                    lane.sums[s].total_nll += engine.nll(i * settings + s);
+                    const double nll = engine.nll(i * settings + s);
+                    if (!std::isfinite(nll)) throw broken_logits_error(steps[i * settings + s].pos);
+                    lane.sums[s].total_nll += nll;
                     lane.sums[s].scored++;
                 }
             }

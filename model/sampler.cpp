@@ -4,10 +4,22 @@
 #include <cmath>
 #include <cstddef>
 #include <numeric>
+#include <random>
 
 namespace wkv {
 
+uint64_t random_seed() {
+    std::random_device source;
+    const uint64_t bits = (static_cast<uint64_t>(source()) << 32) | source();
+    return bits % ((uint64_t{1} << 53) - 1) + 1;
+}
+
+bool broken_logits(const std::vector<float>& logits) {
+    return std::any_of(logits.begin(), logits.end(), [](float l) { return std::isnan(l) || l == INFINITY; });
+}
+
 int32_t argmax(const std::vector<float>& logits) {
+    if (broken_logits(logits)) return -1;
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
@@ -22,6 +34,7 @@ float Sampler::next_uniform() {
 }
 
 int32_t Sampler::sample(const std::vector<float>& logits) {
+    if (broken_logits(logits)) return -1;
     return settings_.temperature == 0.0f ? argmax(logits) : pick(logits, next_uniform());
 }
 

@@ -18,7 +18,7 @@ struct SamplerSettings {
 class Sampler {
 public:
     explicit Sampler(SamplerSettings settings);
-    int32_t sample(const std::vector<float>& logits);
+    int32_t sample(const std::vector<float>& logits);              // -1 for broken logits, as argmax()
     bool greedy() const { return settings_.temperature == 0.0f; }  // sample() is argmax(), no draw
     // What sample() picks with `uniform` (in [0, 1)) as its random draw.
     int32_t pick(const std::vector<float>& logits, float uniform);
@@ -32,6 +32,13 @@ private:
     std::vector<int32_t> order_;
 };
 
-int32_t argmax(const std::vector<float>& logits);  // first index of the maximum
+// A seed for a run that names none: from the system's random source, never 0 (which
+// stands for a fixed default), below 2^53 so that JSON readers of any language keep it exact.
+uint64_t random_seed();
+
+// The first index of the maximum; -1 when a logit is NaN or +inf, which only a broken
+// model or computation gives (the device's argmax says the same). -inf is a token never picked.
+int32_t argmax(const std::vector<float>& logits);
+bool broken_logits(const std::vector<float>& logits);  // a logit is NaN or +inf
 
 }  // namespace wkv

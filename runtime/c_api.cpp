@@ -77,7 +77,11 @@ wkv_status guarded(wkv_status bad_input, F&& body) {
         return e.status;
     } catch (const wkv::Error& e) {
         last_error = wkv::one_line(e.what());
-        return e.code() == wkv::ExitCode::device ? WKV_ERROR_DEVICE : bad_input;
+        switch (e.code()) {
+            case wkv::ExitCode::device: return WKV_ERROR_DEVICE;
+            case wkv::ExitCode::model: return WKV_ERROR_NOT_FINITE;
+            default: return bad_input;
+        }
     } catch (const std::bad_alloc&) {
         last_error = "out of memory";
         return WKV_ERROR_OUT_OF_MEMORY;
@@ -225,6 +229,7 @@ const char* wkv_status_name(wkv_status status) {
         case WKV_ERROR_BUFFER_TOO_SMALL: return "WKV_ERROR_BUFFER_TOO_SMALL";
         case WKV_ERROR_CACHE_FULL: return "WKV_ERROR_CACHE_FULL";
         case WKV_ERROR_INTERNAL: return "WKV_ERROR_INTERNAL";
+        case WKV_ERROR_NOT_FINITE: return "WKV_ERROR_NOT_FINITE";
     }
     return "WKV_UNKNOWN_STATUS";
 }
@@ -363,9 +368,16 @@ wkv_status wkv_plan_memory(const wkv_model* model, const wkv_context_params* par
             uint64_t kv = 0;
             for (const wkv::CacheSettings& c : settings)
                 kv += wkv::KvCache::bytes_for(model->model.config, c.policy.slots());
-            const uint64_t weights = model->model.weight_bytes();
-            result = {weights, kv, 0, weights + kv, 0, 1, {}, {}};
+            const uint64_t weights = model->model.weight_bytes(), available = wkv::host_memory_available();
+            const bool fits = available == 0 || weights + kv <= available;  // 0: unknown, so nothing to refuse on
+            result = {weights, kv, 0, weights + kv, available, fits, {}, {}};
             copy_text(result.device_name, sizeof result.device_name, "CPU reference");
+            if (!fits) {
+                copy_text(result.why_not, sizeof result.why_not,
+                          "the weights (" + wkv::format_bytes(weights) + ") and the KV cache (" +
+                              wkv::format_bytes(kv) + ") need more than the host's " + wkv::format_bytes(available) +
+                              " of available memory");
+            }
         } else {
             const wkv::DeviceInfo device = wkv::describe_chosen_device(device_options(*params));
             const wkv::MemoryPlan plan = wkv::plan_for_device(model->model, settings, device);
@@ -460,6 +472,7 @@ wkv_status wkv_sample(wkv_context* context, uint32_t seq, wkv_sampler* sampler, 
         require(sampler, "wkv_sample", "sampler");
         require(token, "wkv_sample", "token");
         *token = sampler->sampler.sample(logits);
+        if (*token < 0) throw wkv::broken_logits_error(context->length[seq] - 1);
     });
 }
 
@@ -479,6 +492,8 @@ wkv_status wkv_generate(wkv_context* context, uint32_t seq, const int32_t* promp
                                              " more exceed the full cache of " + std::to_string(s.policy.budget) +
                                              " entries");
         }
+        // Every token is checked before the sequence is touched: a bad one anywhere leaves it as it was.
+        wkv::check_prefill(context->model->model.config, s, 0, tokens, 0);
         wkv::Engine& engine = *context->engine.engine;
         engine.reset(seq);
         context->length[seq] = 0;
@@ -486,10 +501,16 @@ wkv_status wkv_generate(wkv_context* context, uint32_t seq, const int32_t* promp
         wkv::Generator generator(engine, context->model->tokenizer, wkv::SamplerSettings{temperature, top_p, seed}, {},
                                  seq);
         if (ignore_end) generator.ignore_end_of_text();
-        generator.append(tokens);
-        generator.generate(max_tokens, [&](std::string_view piece) {
-            return !on_text || on_text(piece.data(), piece.size(), user_data) != 0;
-        });
+        try {
+            generator.append(tokens);
+            generator.generate(max_tokens, [&](std::string_view piece) {
+                return !on_text || on_text(piece.data(), piece.size(), user_data) != 0;
+            });
+        } catch (...) {
+            // A failure part-way (the device, non-finite logits) leaves a sequence nobody can continue: empty it.
+            engine.reset(seq);
+            throw;
+        }
         context->length[seq] = generator.fed();
         if (n_generated) *n_generated = static_cast<uint32_t>(generator.stats().tokens);
     });

@@ -302,11 +302,12 @@ void check_nll(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Confor
 }
 
 // Greedy picks on the device against argmax() on the host: equal maxima (the
-// first wins), -inf, a maximum in the last position; bit-exact, it is a choice.
+// first wins), -inf, a maximum in the last position, and a NaN or +inf logit
+// (no token: -1); bit-exact, it is a choice.
 void check_argmax(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     Random rng(15);
     for (uint32_t n : {1u, 7u, 512u, 32000u}) {
-        const uint32_t rows = 4, stride = n + 3;
+        const uint32_t rows = 6, stride = n + 3;
         std::vector<float> logits(size_t{rows} * stride, 1e30f);  // the gaps between rows must not count
         std::vector<std::vector<float>> row(rows);
         for (uint32_t b = 0; b < rows; b++) {
@@ -314,6 +315,8 @@ void check_argmax(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
             if (b == 1) std::fill(row[b].begin(), row[b].end(), -INFINITY);
             if (b == 2 && n > 2) row[b][n / 3] = row[b][n - 1] = 50.0f;  // a tie: the first
             if (b == 3) row[b][n - 1] = 60.0f;
+            if (b == 4) row[b][n / 2] = NAN;
+            if (b == 5) row[b][n - 1] = INFINITY;
             std::copy(row[b].begin(), row[b].end(), logits.begin() + b * stride);
         }
         const Buffer gl = device_vector(ctx, logits);
@@ -326,7 +329,7 @@ void check_argmax(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
         double wrong = 0;
         for (uint32_t b = 0; b < rows; b++) wrong += got[b] != static_cast<uint32_t>(argmax(row[b]));
         out.push_back(
-            {"argmax", shape("vocab", n) + " x4 rows", wrong, 0.0, "rows picking another token than argmax()"});
+            {"argmax", shape("vocab", n) + " x6 rows", wrong, 0.0, "rows picking another token than argmax()"});
     }
 }
 

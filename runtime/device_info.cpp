@@ -1,9 +1,12 @@
 #include "device_info.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <string>
 
 #include "error.hpp"
 
@@ -112,6 +115,18 @@ void apply_limit_overrides(DeviceInfo& info) {
     lower(info.max_allocation_bytes, "WKV_MAX_ALLOCATION");
     lower(info.device_local_bytes, "WKV_DEVICE_MEMORY");
     lower(info.device_local_free, "WKV_DEVICE_MEMORY");
+}
+
+uint64_t host_memory_available() {
+    uint64_t available = 0;
+    std::ifstream meminfo("/proc/meminfo");
+    std::string name, unit;
+    uint64_t kib = 0;
+    while (meminfo >> name >> kib >> unit) {
+        if (name == "MemAvailable:") available = kib * 1024;
+    }
+    if (const auto v = limit_from_environment("WKV_HOST_MEMORY")) available = available ? std::min(available, *v) : *v;
+    return available;
 }
 
 }  // namespace wkv

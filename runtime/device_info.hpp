@@ -40,4 +40,8 @@ DeviceInfo describe_device(VkPhysicalDevice d, uint32_t index);
 // WKV_MAX_ALLOCATION and WKV_DEVICE_MEMORY, in bytes. A limit is only ever lowered.
 void apply_limit_overrides(DeviceInfo& info);
 
+// Host memory a new run can take without swapping: MemAvailable of /proc/meminfo,
+// lowered by WKV_HOST_MEMORY (bytes) as the device's is by WKV_DEVICE_MEMORY; 0 where unknown.
+uint64_t host_memory_available();
+
 }  // namespace wkv

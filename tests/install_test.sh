@@ -35,16 +35,18 @@ generates_reference() {
 
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" > "$work/install.log"
-for f in bin/wkv include/wkv.h; do [ -f "$prefix/$f" ] || fail "cmake --install put no $f"; done
-lib=$(find "$prefix" -name libwkv.so.0 | head -1)
-[ -n "$lib" ] || fail "cmake --install put no libwkv.so.0"
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+for f in bin/wkv include/wkv.h "lib/$multiarch/libwkv.so.0" share/doc/wkv/copyright; do
+    [ -e "$prefix/$f" ] || fail "cmake --install put no $f"
+done
+lib=$prefix/lib/$multiarch/libwkv.so.0
 libdir=$(dirname "$lib")
 [ "$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')" = libwkv.so.0 ] || fail "libwkv's SONAME is not libwkv.so.0"
 # Only the C API is exported: no C++ symbol (their names start with _Z).
 if nm -D --defined-only "$lib" | awk '{print $3}' | grep -qv '^wkv_\|^WKV_'; then
     fail "libwkv exports more than wkv_*: $(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^wkv_' | head -3)"
 fi
-ok "installed: bin/wkv, include/wkv.h, libwkv.so.0 (SONAME, only wkv_* exported)"
+ok "installed: bin/wkv, include/wkv.h, lib/$multiarch/libwkv.so.0 (SONAME, only wkv_* exported), the copyright file"
 
 cmake -S "$src/examples" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" > "$work/cmake.log" ||
     { cat "$work/cmake.log"; fail "find_package(wkv)"; }
@@ -55,10 +57,11 @@ generates_reference "simple.c built with find_package(wkv), on Vulkan" \
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 [ "$(pkg-config --modversion wkv)" = "$("$prefix/bin/wkv" --version | awk '{print $2}')" ] ||
     fail "wkv.pc's version is not wkv --version's"
+# Outside the loader's paths a program finds the library by the rpath README tells users to give.
 # shellcheck disable=SC2046  # pkg-config's flags are words
 cc -std=c99 -Wall -Wextra -Werror -o "$work/simple-pc" "$src/examples/simple.c" $(pkg-config --cflags --libs wkv) \
     -Wl,-rpath,"$(pkg-config --variable=libdir wkv)"
-generates_reference "simple.c built with pkg-config, on the CPU" "$work/simple-pc" -m "$model" -t "$tokenizer" -n 256 --cpu
+generates_reference "simple.c built with pkg-config, on the CPU" env -u LD_LIBRARY_PATH "$work/simple-pc" -m "$model" -t "$tokenizer" -n 256 --cpu
 
 generates_reference "simple.py through ctypes" \
     python3 "$src/examples/simple.py" -m "$model" -t "$tokenizer" -n 256 --lib "$lib"
@@ -69,10 +72,12 @@ generates_reference "the installed wkv generate" \
 (cd "$build" && cpack -G DEB -B "$work/deb" > "$work/cpack.log") || { cat "$work/cpack.log"; fail "cpack -G DEB"; }
 deb=$(ls "$work"/deb/*.deb)
 dpkg-deb -c "$deb" | awk '{print $6}' > "$work/deb-files.txt"
-for f in ./usr/bin/wkv ./usr/include/wkv.h ./usr/lib/libwkv.so.0.1.0 ./usr/lib/libwkv.so.0 ./usr/lib/pkgconfig/wkv.pc \
-    ./usr/lib/cmake/wkv/wkvConfig.cmake; do
+for f in ./usr/bin/wkv ./usr/include/wkv.h "./usr/lib/$multiarch/libwkv.so.0.1.0" "./usr/lib/$multiarch/libwkv.so.0" \
+    "./usr/lib/$multiarch/pkgconfig/wkv.pc" "./usr/lib/$multiarch/cmake/wkv/wkvConfig.cmake" \
+    ./usr/share/doc/wkv/copyright; do
     grep -qx "$f" "$work/deb-files.txt" || fail "the .deb has no $f"
 done
+if grep -q '^\./usr/lib/[^/]*\.so' "$work/deb-files.txt"; then fail "the .deb puts a library outside /usr/lib/$multiarch"; fi
 depends=$(dpkg-deb -f "$deb" Depends)
 for p in libvulkan1 libsentencepiece0 libpcre2-8-0; do
     echo "$depends" | grep -q "$p" || fail "the .deb does not depend on $p: $depends"
@@ -81,9 +86,9 @@ done
 apt-get install --simulate -q "$deb" > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt cannot install the .deb"; }
 ok "$(basename "$deb"): its files, and Depends: $depends"
 dpkg-deb -x "$deb" "$work/root"
-generates_reference "the .deb's wkv generate" env LD_LIBRARY_PATH="$work/root/usr/lib" \
+generates_reference "the .deb's wkv generate" env LD_LIBRARY_PATH="$work/root/usr/lib/$multiarch" \
     "$work/root/usr/bin/wkv" generate -m "$model" -t "$tokenizer" --temp 0 -n 256
 generates_reference "simple.py on the .deb's libwkv" \
-    python3 "$src/examples/simple.py" -m "$model" -t "$tokenizer" -n 256 --cpu --lib "$work/root/usr/lib/libwkv.so.0"
+    python3 "$src/examples/simple.py" -m "$model" -t "$tokenizer" -n 256 --cpu --lib "$work/root/usr/lib/$multiarch/libwkv.so.0"
 
 echo "install_test: all $checks checks passed"

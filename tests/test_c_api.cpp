@@ -6,11 +6,14 @@
 #include <wkv.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "poisoned_model.hpp"
 
 namespace {
 
@@ -87,6 +90,7 @@ TEST_CASE("version, status names and errors in one line") {
                                             "." + std::to_string(WKV_VERSION_PATCH));
     CHECK(std::string(wkv_commit()).size() > 0);
     CHECK(std::string(wkv_status_name(WKV_ERROR_CACHE_FULL)) == "WKV_ERROR_CACHE_FULL");
+    CHECK(std::string(wkv_status_name(WKV_ERROR_NOT_FINITE)) == "WKV_ERROR_NOT_FINITE");
 
     wkv_model* model = nullptr;
     CHECK(wkv_model_load("/nonexistent/model.gguf", nullptr, &model) == WKV_ERROR_BAD_FILE);
@@ -147,6 +151,11 @@ TEST_CASE("model info, tokens and text") {
     std::vector<int32_t> chat(n);
     REQUIRE(wkv_chat_apply_template(story.model, "llama2", messages, 2, chat.data(), chat.size(), &n) == WKV_OK);
     CHECK(chat.front() == 1);
+    // A template the vocabulary cannot spell is refused in the API's words, not the CLI's.
+    CHECK(wkv_chat_apply_template(story.model, "chatml", messages, 2, chat.data(), chat.size(), &n) ==
+          WKV_ERROR_INVALID_ARGUMENT);
+    CHECK(std::string(wkv_last_error()).find("<|im_end|>") != std::string::npos);
+    CHECK(std::string(wkv_last_error()).find("--") == std::string::npos);
     const wkv_chat_message bad_role[] = {{"robot", "Hi"}};
     CHECK(wkv_chat_apply_template(story.model, "chatml", bad_role, 1, chat.data(), chat.size(), &n) ==
           WKV_ERROR_INVALID_ARGUMENT);
@@ -343,6 +352,77 @@ TEST_CASE("hostile calls: every one refused with its status, nothing moves") {
     CHECK(wkv_context_create(story.model, &params, &ctx) == WKV_ERROR_DEVICE);
     CHECK(std::string(wkv_last_error()).find("no Vulkan device 99") != std::string::npos);
     CHECK(ctx == nullptr);
+}
+
+TEST_CASE("wkv_generate checks every prompt token before it feeds one: a bad last token leaves the sequence empty") {
+    Story story;
+    const std::vector<int32_t> ids = reference().at("greedy_ids_256").get<std::vector<int32_t>>();
+    std::vector<int32_t> prompt(ids.begin(), ids.begin() + 40);
+    prompt.back() = 512;  // outside the vocabulary
+    const std::vector<int32_t> next(ids.begin(), ids.begin() + 10);
+    for (const bool cpu : {true, false}) {
+        CAPTURE(cpu);
+        const wkv_cache_params weighted = policy("weightedkv", 32);
+        Context used(story.model, on(cpu, &weighted)), fresh(story.model, on(cpu, &weighted));
+        CHECK(wkv_generate(used.ctx, 0, prompt.data(), prompt.size(), 8, 0.0f, 1.0f, 0, 0, nullptr, nullptr, nullptr) ==
+              WKV_ERROR_INVALID_ARGUMENT);
+        CHECK(std::string(wkv_last_error()).find("token id 512 is outside the vocabulary") != std::string::npos);
+        uint32_t length = 99;
+        REQUIRE(wkv_sequence_length(used.ctx, 0, &length) == WKV_OK);
+        CHECK(length == 0);
+        wkv_cache_stats stats{};
+        REQUIRE(wkv_cache_get_stats(used.ctx, 0, &stats) == WKV_OK);
+        CHECK(stats.entries == 0);
+        // What comes next is as in a context never touched, to the bit.
+        std::vector<float> a(512), b(512);
+        REQUIRE(wkv_prefill(used.ctx, 0, next.data(), next.size()) == WKV_OK);
+        REQUIRE(wkv_prefill(fresh.ctx, 0, next.data(), next.size()) == WKV_OK);
+        REQUIRE(wkv_get_logits(used.ctx, 0, a.data(), a.size()) == WKV_OK);
+        REQUIRE(wkv_get_logits(fresh.ctx, 0, b.data(), b.size()) == WKV_OK);
+        CHECK(a == b);
+    }
+}
+
+TEST_CASE("a model whose logits are not finite: WKV_ERROR_NOT_FINITE, from wkv_generate and wkv_sample") {
+    // stories260K with BOS's embedding row (and so its logit, the classifier being tied) NaN.
+    const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/wkv_capi_nan.bin";
+    REQUIRE(wkv::test::write_poisoned_llama2c(shared_file("models/stories260K.bin"), path, {1}, /*untie=*/false));
+    wkv_model* model = nullptr;
+    REQUIRE(wkv_model_load(path.c_str(), shared_file("models/tok512.bin").c_str(), &model) == WKV_OK);
+    for (const bool cpu : {true, false}) {
+        CAPTURE(cpu);
+        Context c(model, on(cpu));
+        const int32_t prompt[] = {1, 403, 407};
+        CHECK(wkv_generate(c.ctx, 0, prompt, 3, 8, 0.0f, 1.0f, 0, 0, nullptr, nullptr, nullptr) ==
+              WKV_ERROR_NOT_FINITE);
+        CHECK(std::string(wkv_last_error()).find("not finite") != std::string::npos);
+        uint32_t length = 99;
+        REQUIRE(wkv_sequence_length(c.ctx, 0, &length) == WKV_OK);
+        CHECK(length == 0);
+        REQUIRE(wkv_prefill(c.ctx, 0, prompt, 3) == WKV_OK);
+        wkv_sampler* sampler = nullptr;
+        REQUIRE(wkv_sampler_create(1.0f, 1.0f, 1, &sampler) == WKV_OK);
+        int32_t token = 0;
+        CHECK(wkv_sample(c.ctx, 0, sampler, &token) == WKV_ERROR_NOT_FINITE);
+        wkv_sampler_free(sampler);
+    }
+    wkv_model_free(model);
+    std::remove(path.c_str());
+}
+
+TEST_CASE("wkv_plan_memory on the CPU weighs the plan against the host's available memory") {
+    Story story;
+    wkv_context_params params = on(true);
+    wkv_memory_plan plan{};
+    REQUIRE(wkv_plan_memory(story.model, &params, &plan) == WKV_OK);
+    CHECK(plan.fits == 1);
+    CHECK(plan.device_free_bytes > plan.total_bytes);  // MemAvailable: this machine holds stories260K
+    ::setenv("WKV_HOST_MEMORY", "100000", 1);          // bytes: less than its weights
+    REQUIRE(wkv_plan_memory(story.model, &params, &plan) == WKV_OK);
+    CHECK(plan.fits == 0);
+    CHECK(plan.device_free_bytes == 100000);
+    CHECK(std::string(plan.why_not).find("host") != std::string::npos);
+    ::unsetenv("WKV_HOST_MEMORY");
 }
 
 TEST_CASE("a device too small: the plan says so before anything is uploaded, and the context is refused") {

@@ -1,6 +1,7 @@
 // The wkv program as a user meets it: exit codes, help, stdout carrying only
 // the generated text, one-line errors for bad input.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <map>
@@ -48,6 +49,7 @@ TEST_CASE("help and usage errors") {
             std::regex_match(version.out,
                              std::regex(R"(wkv 0\.1\.0 \(commit [0-9a-f]{12}(-modified)?, [A-Za-z]+ build\)\n)")),
             version.out);
+        check_one_line_error(run_wkv({flag, "extra"}), 2, "takes no arguments; 'extra' is one too many");
     }
 
     const RunResult generate_help = run_wkv({"generate", "--help"});
@@ -442,6 +444,37 @@ TEST_CASE("an eviction trace is bounded: past its bytes, steps are counted in th
     CHECK(recorded + dropped == 100);
     CHECK(text.size() - last.size() <= 2000);
     CHECK(std::count(text.begin(), text.end(), '\n') == static_cast<long>(2 * recorded + 1));  // a line per layer
+}
+
+TEST_CASE("output files are created as the umask says, an existing one keeps its mode; an empty path names its flag") {
+    namespace fs = std::filesystem;
+    const fs::path dir = temp_dir() / "umask";
+    fs::create_directories(dir);
+    auto mode_of = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+    auto trace = [&](const fs::path& file) {
+        return run_wkv(stories_args("generate", {"-p", "Once", "-n", "4", "--temp", "0", "--policy", "streaming",
+                                                 "--budget", "8", "--trace", file.string()}));
+    };
+    const mode_t before = ::umask(077);
+    const RunResult private_run = trace(dir / "private.jsonl");
+    ::umask(022);
+    const RunResult shared_run = trace(dir / "shared.jsonl");
+    ::umask(before);
+    REQUIRE_MESSAGE(private_run.exit_code == 0, private_run.err);
+    REQUIRE_MESSAGE(shared_run.exit_code == 0, shared_run.err);
+    CHECK(mode_of(dir / "private.jsonl") == (fs::perms::owner_read | fs::perms::owner_write));
+    CHECK(mode_of(dir / "shared.jsonl") ==
+          (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
+    fs::permissions(dir / "shared.jsonl", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_write);
+    REQUIRE(trace(dir / "shared.jsonl").exit_code == 0);
+    CHECK(mode_of(dir / "shared.jsonl") == (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_write));
+
+    std::vector<std::string> serve = stories_server({"--port", "0", "--port-file", ""});
+    serve.insert(serve.begin(), "serve");
+    check_one_line_error(run_wkv(serve), 2, "flag --port-file needs a non-empty value");
+    check_one_line_error(
+        run_wkv(stories_args("generate", {"-p", "Once", "--policy", "streaming", "--budget", "8", "--trace", ""})), 2,
+        "flag --trace needs a non-empty value");
 }
 
 }  // TEST_SUITE("cli")

@@ -173,37 +173,49 @@ TEST_CASE(
     for (const std::vector<std::string>& policy : {std::vector<std::string>{"--policy", "weightedkv", "--budget", "24"},
                                                    std::vector<std::string>{"--policy", "full"}}) {
         CAPTURE(policy[1]);
-        std::vector<std::string> args = stories_args("", {"--chat-template", "llama2", "--parallel", "2"});
+        std::vector<std::string> args =
+            stories_args("", {"--chat-template", "llama2", "--parallel", "2", "--cache-view"});
         args.insert(args.end(), policy.begin(), policy.end());
         std::vector<std::string> on_cpu = args;
         on_cpu.push_back("--cpu");
-        // Two conversations at once, each of two turns (the second continues in its slot's cache).
+        // Two conversations at once, each of two turns (the second continues in its slot's cache):
+        // each turn's text, and the X-Cache-Token of each conversation's last reply.
+        struct Conversations {
+            std::vector<std::vector<std::string>> text;
+            std::vector<std::string> tokens;
+        };
         auto converse = [](const ServerProcess& server) {
-            auto ask = [&](const json& body) {
+            auto ask = [&](const json& body, std::string* token) {
                 httplib::Client client("127.0.0.1", server.port());
                 client.set_read_timeout(120);
-                return reply_text(client.Post("/v1/chat/completions", body.dump(), "application/json"));
+                const auto r = client.Post("/v1/chat/completions", body.dump(), "application/json");
+                *token = r ? r->get_header_value("X-Cache-Token") : "";
+                return reply_text(r);
             };
-            auto conversation = [&](const std::string& first, const std::string& second) {
+            auto conversation = [&](const std::string& first, const std::string& second, std::string* token) {
                 json body = chat_body(first, 48);
-                const std::string one = ask(body);
+                const std::string one = ask(body, token);
                 body["messages"].push_back({{"role", "assistant"}, {"content", one}});
                 body["messages"].push_back({{"role", "user"}, {"content", second}});
-                return std::vector<std::string>{one, ask(body)};
+                return std::vector<std::string>{one, ask(body, token)};
             };
-            auto a =
-                std::async(std::launch::async, [&] { return conversation("Once upon a time", "What did she see?"); });
-            auto b = std::async(std::launch::async, [&] { return conversation("The big dog", "And then?"); });
-            return std::vector<std::vector<std::string>>{a.get(), b.get()};
+            Conversations c{{}, {"", ""}};
+            auto a = std::async(std::launch::async,
+                                [&] { return conversation("Once upon a time", "What did she see?", &c.tokens[0]); });
+            auto b =
+                std::async(std::launch::async, [&] { return conversation("The big dog", "And then?", &c.tokens[1]); });
+            c.text = {a.get(), b.get()};
+            return c;
         };
-        // Each slot's cache view (GET /v1/cache), reduced to what must be equal on both engines:
-        // per position its text and holders, per head the positions and merge counts. In slot
-        // order is arrival order, so the two slots' views are compared as a set.
-        auto views = [](const ServerProcess& server) {
+        // Each conversation's cache view (GET /v1/cache with its token), reduced to what must be
+        // equal on both engines: per position its text and holders, per head the positions and
+        // merge counts.
+        auto views = [](const ServerProcess& server, const Conversations& c) {
             httplib::Client client("127.0.0.1", server.port());
             std::vector<std::string> out;
-            for (int slot = 0; slot < 2; slot++) {
-                const auto res = client.Get("/v1/cache?slot=" + std::to_string(slot) + "&heads=1");
+            for (const std::string& token : c.tokens) {
+                REQUIRE(token.size() == 32);
+                const auto res = client.Get("/v1/cache?heads=1", {{"X-Cache-Token", token}});
                 REQUIRE(res);
                 REQUIRE(res->status == 200);
                 const json v = json::parse(res->body);
@@ -215,24 +227,21 @@ TEST_CASE(
                         for (const json& e : head) reduced[4].push_back({e["pos"], e["merged"]});
                 out.push_back(reduced.dump());
             }
-            const auto bad = client.Get("/v1/cache?slot=2");
-            REQUIRE(bad);
-            CHECK(bad->status == 400);
-            CHECK(json::parse(bad->body)["error"]["param"] == "slot");
-            std::sort(out.begin(), out.end());
             return out;
         };
         std::vector<std::vector<std::string>> gpu_text, cpu_text;
         std::vector<std::string> gpu_views, cpu_views;
         {
             ServerProcess gpu(args);
-            gpu_text = converse(gpu);
-            gpu_views = views(gpu);
+            const Conversations c = converse(gpu);
+            gpu_text = c.text;
+            gpu_views = views(gpu, c);
         }
         {
             ServerProcess cpu(on_cpu);
-            cpu_text = converse(cpu);
-            cpu_views = views(cpu);
+            const Conversations c = converse(cpu);
+            cpu_text = c.text;
+            cpu_views = views(cpu, c);
             httplib::Client client("127.0.0.1", cpu.port());
             const auto stats = client.Get("/stats");
             REQUIRE(stats);
@@ -324,7 +333,8 @@ TEST_CASE("the page's cache view in headless Chromium: streaming holds the sinks
     const std::string chromium = "/usr/bin/chromium";
     REQUIRE(::access(chromium.c_str(), X_OK) == 0);
     auto body_of = [&](const std::string& policy) {
-        ServerProcess server(stories_args("", {"--chat-template", "llama2", "--policy", policy, "--budget", "24"}));
+        ServerProcess server(
+            stories_args("", {"--chat-template", "llama2", "--policy", policy, "--budget", "24", "--cache-view"}));
         const std::string dom = (temp_dir() / ("view_" + policy + ".html")).string();
         const std::string command = chromium +
                                     " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "model/utf8_stream.hpp"
+#include "serve_support.hpp"
 #include "support.hpp"
 
 using namespace wkv::test;
@@ -28,79 +29,13 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-int connect_to(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    return fd;
-}
-
-// Everything the server sends on `fd` until it closes, or `quiet_ms` pass without a byte.
-std::string read_all(int fd, int quiet_ms) {
-    std::string got;
-    char buf[65536];
-    while (true) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, quiet_ms) <= 0) break;
-        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        got.append(buf, static_cast<size_t>(n));
-    }
-    return got;
-}
-
-// Sends `bytes` on a new connection, returns what comes back.
-std::string send_raw(int port, const std::string& bytes, int quiet_ms = 3000) {
-    const int fd = connect_to(port);
-    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    std::string got = read_all(fd, quiet_ms);
-    ::close(fd);
-    return got;
-}
-
 size_t count_of(const std::string& text, const std::string& what) {
     size_t n = 0;
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
     return n;
 }
 
-// The JSON body of the first HTTP response in `raw`.
-json body_of(const std::string& raw) {
-    const size_t at = raw.find("\r\n\r\n");
-    REQUIRE(at != std::string::npos);
-    return json::parse(raw.substr(at + 4));
-}
-
 bool valid_utf8(const std::string& text) { return wkv::valid_utf8(text) == text; }
-
-// The events of a streamed reply, parsed; `done` is set if it ended with [DONE].
-std::vector<json> events_of(const std::string& body, bool* done) {
-    std::vector<json> events;
-    *done = false;
-    for (size_t at = 0, end; (end = body.find("\n\n", at)) != std::string::npos; at = end + 2) {
-        const std::string event = body.substr(at, end - at);
-        REQUIRE(event.rfind("data: ", 0) == 0);
-        if (event == "data: [DONE]") {
-            *done = true;
-            continue;
-        }
-        events.push_back(json::parse(event.substr(6)));
-    }
-    return events;
-}
-
-std::string post(int port, const std::string& path, const json& body, int timeout_s = 60, int* status = nullptr) {
-    httplib::Client client("127.0.0.1", port);
-    client.set_read_timeout(timeout_s);
-    const auto r = client.Post(path, body.dump(), "application/json");
-    REQUIRE(r);
-    if (status) *status = r->status;
-    return r->body;
-}
 
 }  // namespace
 
@@ -228,11 +163,13 @@ TEST_CASE("30 clients sending a byte a second do not hold up others, and are cut
         CHECK_MESSAGE(seconds < 2 * usual + 1.0, "usual " << usual << " s, with 30 slow clients " << seconds << " s");
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    // Past the deadline each slow connection is closed (a 408, or nothing where the request line never ended).
+    // Past the deadline each slow connection is told (a 408, even where the request line never
+    // ended: httplib alone would close without a word) and closed.
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     for (int fd : slow) {
         const std::string got = read_all(fd, 2000);
-        CHECK((got.empty() || got.rfind("HTTP/1.1 408", 0) == 0));
+        CHECK(got.rfind("HTTP/1.1 408", 0) == 0);
+        if (got.rfind("HTTP/1.1 408", 0) == 0) CHECK(body_of(got)["error"]["type"] == "invalid_request_error");
         char byte;
         const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT);
         CHECK((n == 0 || (n < 0 && errno == ECONNRESET)));  // closed (reset, if a byte was sent after the close)
@@ -359,7 +296,15 @@ TEST_CASE("OpenAI fields wkv does not implement are refused by name; text parts 
                                                    {"tool_choice", "auto"},
                                                    {"echo", true},
                                                    {"suffix", "end"},
-                                                   {"best_of", 2}}) {
+                                                   {"best_of", 2},
+                                                   {"logit_bias", {{"15", -100}}},
+                                                   {"presence_penalty", 0.5},
+                                                   {"frequency_penalty", -1},
+                                                   {"functions", json::array({{{"name", "f"}}})},
+                                                   {"function_call", "auto"},
+                                                   {"modalities", json::array({"text", "audio"})},
+                                                   {"audio", {{"voice", "alloy"}}},
+                                                   {"prediction", {{"type", "content"}}}}) {
         json body = {{"messages", user}, {field, value}};
         int status = 0;
         const json error = json::parse(post(port, "/v1/chat/completions", body, 30, &status))["error"];
@@ -372,6 +317,12 @@ TEST_CASE("OpenAI fields wkv does not implement are refused by name; text parts 
          {{"messages", user},
           {"logprobs", false},
           {"response_format", {{"type", "text"}}},
+          {"logit_bias", json::object()},
+          {"presence_penalty", 0},
+          {"frequency_penalty", 0.0},
+          {"modalities", json::array({"text"})},
+          {"functions", json::array()},
+          {"function_call", "none"},
           {"max_tokens", 2},
           {"temperature", 0}},
          30, &status);

@@ -280,6 +280,54 @@ TEST_CASE("byte-level vocabularies: BOS, ends of generation, user-defined tokens
                          Error);
 }
 
+TEST_CASE(
+    "control-looking tokens: an end of turn or FIM marker typed user-defined is a control token, as in llama.cpp") {
+    // Phi-3's file types </s> user-defined, Qwen2's has a user-defined </s> (128247): llama.cpp
+    // makes both control tokens, so their text in user text is plain text. The ids are llama.cpp's
+    // (node-llama-cpp 3.22.1, tokenize(text, specialTokens = false)).
+    const Tokenizer phi3 =
+        Tokenizer::from_vocabulary(load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-phi-3.gguf")));
+    CHECK(phi3.encode("</s>", false) == std::vector<int32_t>{1533, 29879, 29958});
+    CHECK(phi3.encode("a</s>b", false) == std::vector<int32_t>{263, 829, 29879, 29958, 29890});
+    const Tokenizer qwen =
+        Tokenizer::from_vocabulary(load_gguf_vocabulary(shared_file("models/vocab/ggml-vocab-qwen2.gguf")));
+    CHECK(qwen.encode("</s>", false) == std::vector<int32_t>{522, 82, 29});
+    CHECK(qwen.encode("a</s>b", false) == std::vector<int32_t>{64, 522, 82, 51407});
+    const auto& qwen_ends = qwen.end_of_generation();
+    for (int32_t id : {128247, 151643, 151645}) {  // </s>, <|endoftext|>, <|im_end|>
+        CHECK(std::count(qwen_ends.begin(), qwen_ends.end(), id) == 1);
+    }
+
+    // A file of our own: every such text typed user-defined. An end of turn and a FIM marker turn
+    // control; the marker stays user-defined where the file names the marker's id itself; other
+    // user-defined tokens stay matched in text.
+    auto vocabulary = [](bool names_fim_prefix) {
+        GgufWriter g;
+        g.str("general.architecture", "llama");
+        g.str("tokenizer.ggml.model", "gpt2");
+        g.str("tokenizer.ggml.pre", "gpt-2");
+        std::vector<std::string> tokens;
+        std::vector<int32_t> types;
+        for (char c = '!'; c <= '~'; c++) tokens.push_back(std::string(1, c)), types.push_back(1);  // ids 0..93
+        for (const char* special : {"<|eot_id|>", "<|fim_prefix|>", "<|user|>", "<|file_sep|>"})
+            tokens.push_back(special), types.push_back(4);  // ids 94..97
+        g.str_array("tokenizer.ggml.tokens", tokens);
+        g.i32_array("tokenizer.ggml.token_type", types);
+        g.str_array("tokenizer.ggml.merges", {"a b"});
+        if (names_fim_prefix) g.u32("tokenizer.ggml.fim_pre_token_id", 95);
+        const std::string path = (temp_dir() / (names_fim_prefix ? "fim_named.gguf" : "fim.gguf")).string();
+        write_file(path, g.bytes());
+        return Tokenizer::from_vocabulary(load_gguf_vocabulary(path));
+    };
+    const Tokenizer plain = vocabulary(false), named = vocabulary(true);
+    CHECK(plain.encode("<|eot_id|>", false).size() == 10);  // one token per character
+    CHECK(plain.encode("<|fim_prefix|>", false).size() == 14);
+    CHECK(plain.encode("<|user|>", false) == std::vector<int32_t>{96});
+    CHECK(named.encode("<|fim_prefix|>", false) == std::vector<int32_t>{95});
+    CHECK(plain.end_of_generation() == std::vector<int32_t>{94, 97});  // <|eot_id|>, <|file_sep|>
+    CHECK(plain.decode({94, 0}) == "!");                               // a control token prints nothing
+}
+
 TEST_CASE("wkv tokenize: ids on one line, pieces, BOS where the vocabulary adds it; a vocabulary-only GGUF is enough") {
     const std::string spm = shared_file("models/vocab/ggml-vocab-llama-spm.gguf"),
                       qwen = shared_file("models/vocab/ggml-vocab-qwen2.gguf");

@@ -46,6 +46,8 @@ mkdir -p "$corpus/fuzz_serve_live"
 printf '\0\377\1\0Once' > "$corpus/fuzz_serve_live/seed-completion-hot"        # the crash: temperature 100, seed 1
 printf '\3\377\7\0Once' > "$corpus/fuzz_serve_live/seed-chat-stream-hot"       # streamed chat, seed 7
 printf '\2\200\5\0Once upon a time' > "$corpus/fuzz_serve_live/seed-completion-stream"
+printf '\6\001\3\0Once upon a time' > "$corpus/fuzz_serve_live/seed-stream-beside-a-failure"  # the neighbour fails mid-batch
+printf '\0\001\4\0The quick dog' > "$corpus/fuzz_serve_live/seed-completion-fails"             # 'q': not finite
 
 status=0
 for harness in fuzz_model_file fuzz_tokenizer_file fuzz_tokenize fuzz_cli_flags fuzz_serve_request fuzz_serve_live; do
