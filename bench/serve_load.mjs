@@ -16,54 +16,26 @@
 // tokenizer and template, cache flags); --parallel and --port are set here.
 // Defaults: 4 clients, 5,000-token conversations, 128-token replies, 1,200 s
 // per phase, results in bench/results/serve_load/.
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scriptArgs, sleep, startServe } from "./serve_process.mjs";
 
 function options(argv) {
   const o = { clients: 4, tokens: 5000, reply: 128, limitS: 1200, pauseMs: 0, soak: 0, out: "bench/results/serve_load", wkv: process.env.WKV || "build/cli/wkv" };
-  const split = argv.indexOf("--");
-  const mine = split < 0 ? argv : argv.slice(0, split);
-  o.serve = split < 0 ? [] : argv.slice(split + 1);
-  for (let i = 0; i < mine.length; i += 2) {
-    const [flag, value] = [mine[i], mine[i + 1]];
+  const names = { "--clients": "clients", "--tokens": "tokens", "--reply": "reply", "--limit-s": "limitS", "--pause-ms": "pauseMs", "--soak": "soak" };
+  o.serve = scriptArgs(argv, "node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--out DIR] -- -m MODEL ...",
+                       (flag, value) => {
     const n = Number(value);
     if (flag === "--out") o.out = value;
-    else if (["--clients", "--tokens", "--reply", "--limit-s", "--pause-ms", "--soak"].includes(flag) && Number.isInteger(n) && n >= 0) {
-      o[{ "--clients": "clients", "--tokens": "tokens", "--reply": "reply", "--limit-s": "limitS", "--pause-ms": "pauseMs", "--soak": "soak" }[flag]] = n;
-    } else {
-      console.error(`serve_load: bad flag '${flag}' or value '${value}'`);
-      process.exit(2);
-    }
-  }
-  if (!o.serve.length) {
-    console.error("usage: node bench/serve_load.mjs [--clients N] [--tokens T] [--reply R] [--limit-s S] [--out DIR] -- -m MODEL ...");
-    process.exit(2);
-  }
+    else if (names[flag] && Number.isInteger(n) && n >= 0) o[names[flag]] = n;
+    else return false;
+    return true;
+  });
   return o;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer(o, parallel) {
-  const dir = mkdtempSync(join(tmpdir(), "wkv-load-"));
-  const portFile = join(dir, "port");
-  const child = spawn(o.wkv, ["serve", ...o.serve, "--parallel", String(parallel), "--queue", String(parallel), "--port", "0", "--port-file", portFile], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  for (let i = 0; i < 1200; i++) {
-    try {
-      const port = Number(readFileSync(portFile, "utf8"));
-      if (port > 0) return { child, base: `http://127.0.0.1:${port}` };
-    } catch {}
-    if (child.exitCode !== null) throw new Error(`wkv serve exited: ${stderr}`);
-    await sleep(100);
-  }
-  child.kill("SIGTERM");
-  throw new Error("wkv serve did not listen within 120 s");
+function startServer(o, parallel) {
+  return startServe([o.wkv], [...o.serve, "--parallel", String(parallel), "--queue", String(parallel)]);
 }
 
 // One streamed chat turn; returns the reply text, whether it ended properly

@@ -85,8 +85,19 @@ httplib::Server::Handler cache_view_handler(ServeState& state) {
             return reply_json(res, 503,
                               error_body("the cache could not be read: " + published->view.error, "server_error"));
         }
-        reply_json(res, 200,
-                   cache_view_json(published->view, state.cache, state.tokenizer, req.get_param_value("heads") == "1"));
+        const bool heads = req.get_param_value("heads") == "1";
+        // A poller that has this publication already gets a 304: no rendering, no body.
+        const std::string etag = published->etag.substr(0, published->etag.size() - 1) + (heads ? "-h\"" : "\"");
+        res.set_header("ETag", etag);
+        res.set_header("Cache-Control", "no-cache");
+        if (req.get_header_value("If-None-Match") == etag) {
+            res.status = 304;
+            return;
+        }
+        res.set_content(
+            published->rendered(
+                heads, [&] { return dump(cache_view_json(published->view, state.cache, state.tokenizer, heads)); }),
+            "application/json");
     };
 }
 

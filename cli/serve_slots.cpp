@@ -122,6 +122,13 @@ void SlotPool::Slot::log_tokens(std::span<const int32_t> tokens) {
     }
 }
 
+const std::string& PublishedView::rendered(bool heads, const std::function<std::string()>& render) const {
+    std::lock_guard<std::mutex> lock(render_mutex_);
+    std::optional<std::string>& text = rendered_[heads ? 1 : 0];
+    if (!text) text = render();
+    return *text;
+}
+
 std::shared_ptr<const PublishedView> SlotPool::view(const std::string& token) const {
     if (token.empty()) return nullptr;
     std::lock_guard<std::mutex> lock(views_mutex_);
@@ -142,9 +149,10 @@ void SlotPool::publish_due() {
         Slot& s = slots_[b];
         if (!s.publish_due) continue;
         s.publish_due = false;
-        s.steps_unpublished = 0;
+        s.published_at = clock::now();
         auto published = std::make_shared<PublishedView>();
         published->token = s.view_token;
+        published->etag = "\"" + std::to_string(etags_()) + "\"";
         SlotView& v = published->view;
         v.slot = b;
         v.tokens = s.generator.fed();
@@ -452,7 +460,7 @@ void SlotPool::run() {
             }
             const int32_t sampled[] = {*s.generator.waiting()};
             s.log_tokens(sampled);  // it goes in next, or the slot starts afresh
-            if (++s.steps_unpublished >= kPublishEvery) s.publish_due = true;
+            if (publish_views_ && clock::now() - s.published_at >= kPublishInterval) s.publish_due = true;
             if (!piece) {
                 const int32_t end = *s.generator.waiting();
                 s.reply_ended = !chat_ || end == chat_->end_of_turn() || end == tokenizer_.eos_id();

@@ -12,7 +12,7 @@
 // the other replies go on as if it had never run.
 //
 // What a slot's cache holds is published for GET /v1/cache (with --cache-view):
-// the worker copies it after each reply, and every kPublishEvery steps of one,
+// the worker copies it after each reply, and every kPublishInterval during one,
 // under a lock held only to swap a pointer; readers take the latest copy and
 // never wait for the worker. A copy is labelled with the credential its reply
 // handed out; a new conversation in the slot voids it and starts empty.
@@ -22,9 +22,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <thread>
@@ -93,10 +95,19 @@ struct SlotView {
     std::string error;            // the device failed to read it back
 };
 
-// A slot's view as last published, with the credential of the reply it belongs to.
+// A slot's view as last published, with the credential of the reply it belongs to. Its
+// readers share one rendering of it (the first reader makes it): many readers of one
+// view cost one serialisation per publication, not one each.
 struct PublishedView {
     std::string token;
     SlotView view;
+    std::string etag;  // new for each publication, random: it says only whether the view changed
+    // The view rendered by `render` (with every head's entries, or without), made once.
+    const std::string& rendered(bool heads, const std::function<std::string()>& render) const;
+
+private:
+    mutable std::mutex render_mutex_;
+    mutable std::optional<std::string> rendered_[2];
 };
 
 struct SlotStats {
@@ -142,7 +153,9 @@ public:
     std::shared_ptr<const PublishedView> view(const std::string& token) const;
     uint32_t size() const { return static_cast<uint32_t>(slots_.size()); }
     static constexpr uint32_t kLoggedTokens = 4096;  // per slot, for the view's text
-    static constexpr uint32_t kPublishEvery = 16;    // steps of a reply between two publications
+    // While a reply runs, its view is published this often: enough for a person watching, and
+    // rare enough that readers' renderings cost the decoding little.
+    static constexpr std::chrono::milliseconds kPublishInterval{1000};
     bool has_chat_template() const { return chat_.has_value(); }
 
 private:
@@ -158,9 +171,9 @@ private:
         std::deque<int32_t> log;           // the newest tokens of the conversation, from position log_first
         EvictionCounts evictions;          // its cache's counts at the end of its last reply
         uint32_t log_first = 0;
-        std::string view_token;          // the credential of the reply whose conversation it holds
-        bool publish_due = false;        // its view is published at the worker's next chance
-        uint32_t steps_unpublished = 0;  // steps of the current reply since its view was published
+        std::string view_token;                              // the credential of the reply whose conversation it holds
+        bool publish_due = false;                            // its view is published at the worker's next chance
+        std::chrono::steady_clock::time_point published_at;  // when its view was last published
         void log_tokens(std::span<const int32_t> tokens);
         void clear_log() { log.clear(), log_first = 0; }
     };
@@ -209,6 +222,7 @@ private:
     const bool publish_views_;
     mutable std::mutex views_mutex_;                               // held only to swap or copy a pointer
     std::vector<std::shared_ptr<const PublishedView>> published_;  // per slot
+    std::mt19937_64 etags_{std::random_device{}()};                // the worker's alone
     uint64_t generated_ = 0;
     uint64_t prompt_tokens_ = 0, cached_tokens_ = 0;
     EvictionCounts retired_;  // of conversations whose slot has been emptied since

@@ -121,6 +121,22 @@ TEST_CASE(
     const auto [a_status, a_text] = read_view(port, {{"X-Cache-Token", a.token}});
     CHECK(a_status == 200);
     CHECK(a_text.find("7741") != std::string::npos);  // its own client sees it all
+    {
+        // A poller that has the view gets a 304 with no body until it changes.
+        httplib::Client client("127.0.0.1", port);
+        const auto first = client.Get("/v1/cache", {{"X-Cache-Token", a.token}});
+        REQUIRE(first);
+        const std::string etag = first->get_header_value("ETag");
+        CHECK(etag.size() > 2);
+        const auto again = client.Get("/v1/cache", {{"X-Cache-Token", a.token}, {"If-None-Match", etag}});
+        REQUIRE(again);
+        CHECK(again->status == 304);
+        CHECK(again->body.empty());
+        const auto heads = client.Get("/v1/cache?heads=1", {{"X-Cache-Token", a.token}, {"If-None-Match", etag}});
+        REQUIRE(heads);
+        CHECK(heads->status == 200);  // another rendering, another tag
+        CHECK(heads->get_header_value("ETag") != etag);
+    }
 
     const Reply b = ask(port, "/v1/chat/completions", chat(user_says("The big dog"), 8));
     REQUIRE(b.status == 200);
