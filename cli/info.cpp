@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "layer_plan.hpp"
 #include "runtime/engine_factory.hpp"  // plan_for_device
 #include "runtime/memory_plan.hpp"
 #include "tensor_roles.hpp"
@@ -30,6 +31,8 @@ int run_info(const Args& args) {
     const CacheSettings cache = cache_settings(args, c);
     std::printf("model %s (%s)\n  %s\n  rope theta %g, rms eps %g\n", model.path.c_str(),
                 model_format_name(model.format), describe(c).c_str(), c.rope_theta, c.rms_eps);
+    std::printf("layers:\n");
+    for (const std::string& line : describe(model_plan(c))) std::printf("  %s\n", line.c_str());
     std::printf("metadata:\n");
     for (const auto& [key, value] : model.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
 

@@ -27,8 +27,8 @@ const Command kCommands[] = {
 std::string main_usage() {
     std::string out =
         "usage: wkv COMMAND [flags]\n\n"
-        "Inference for the Llama family (Llama 2/3, Qwen2/3) whose KV cache stays a fixed size however long\n"
-        "the text grows.\n\n"
+        "Inference for the Llama family (Llama 2/3, Qwen2/3, SmolLM3, Granite) whose KV cache stays a fixed size\n"
+        "however long the text grows.\n\n"
         "commands:\n";
     for (const Command& c : kCommands) {
         std::string name = "  " + c.spec->name;

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include "error.hpp"
 
@@ -62,6 +63,13 @@ std::string describe(const ModelConfig& c) {
     if (!c.rope_freq_factors.empty()) out += " rope_freq_factors";
     if (c.qkv_bias) out += " qkv_bias";
     if (c.qk_norm) out += " qk_norm";
+    if (c.no_rope_period) out += " no_rope_every=" + std::to_string(c.no_rope_period);
+    if (c.embedding_scale != 1.0f || c.attention_scale != 0.0f || c.residual_scale != 1.0f || c.logit_scale != 1.0f) {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, " scales(embedding=%g attention=%g residual=%g logit=%g)", c.embedding_scale,
+                      c.attention_scale, c.residual_scale, c.logit_scale);
+        out += buf;
+    }
     return out;
 }
 

@@ -20,6 +20,9 @@ struct RopeParams {
     float scale = 1.0f;
     RopeStyle style = RopeStyle::norm;
     const float* freq_factors = nullptr;  // head_dim / 2 of them, or none
+    bool rotates = true;                  // false: every angle is 0, the rotation the identity (a layer without RoPE)
+
+    bool operator==(const RopeParams&) const = default;
 };
 
 struct ModelConfig {
@@ -39,6 +42,12 @@ struct ModelConfig {
     std::vector<float> rope_freq_factors;    // Llama 3.1: head_dim / 2 divisors of RoPE's frequencies; empty: none
     bool qkv_bias = false;                   // Qwen2: Q, K and V have biases
     bool qk_norm = false;                    // Qwen3: each Q and K head is RMS-normed before RoPE
+    uint32_t no_rope_period = 0;             // SmolLM3: layers l with (l + 1) % period == 0 have no RoPE; 0: none
+    // Granite's multipliers (1, or 0 for the attention's, where a model has none).
+    float embedding_scale = 1.0f;  // multiplies the embeddings
+    float attention_scale = 0.0f;  // multiplies q.k instead of 1/sqrt(head_dim)
+    float residual_scale = 1.0f;   // multiplies each block's output before its residual add
+    float logit_scale = 1.0f;      // divides the logits
 
     uint32_t head_dim() const { return key_length ? key_length : dim / n_heads; }
     uint32_t kv_dim() const { return n_kv_heads * head_dim(); }

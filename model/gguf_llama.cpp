@@ -1,8 +1,9 @@
-// A model of the Llama family (general.architecture "llama", "qwen2" or
-// "qwen3") from a GGUF file: the hyper-parameters from <arch>.* metadata, the
-// architecture's variants (RoPE style, biases, Q/K norms, head size, RoPE
-// frequency factors), the weights by llama.cpp's tensor names, and the
-// vocabulary from tokenizer.ggml.* when the file embeds one.
+// A model of the Llama family (general.architecture "llama", "qwen2", "qwen3",
+// "smollm3" or "granite") from a GGUF file: the hyper-parameters from <arch>.*
+// metadata, the architecture's variants (RoPE style, biases, Q/K norms, head
+// size, RoPE frequency factors, layers without RoPE, Granite's multipliers),
+// the weights by llama.cpp's tensor names, and the vocabulary from
+// tokenizer.ggml.* when the file embeds one.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -33,13 +34,25 @@ struct Architecture {
     const char* name;  // general.architecture
     RopeStyle rope_style;
     bool qkv_bias, qk_norm;
+    uint32_t no_rope_period = 0;  // layers l with (l + 1) % period == 0 have no RoPE (fixed by the architecture)
+    bool multipliers = false;     // <arch>.embedding_scale, .attention.scale, .residual_scale, .logit_scale
 };
 
 constexpr Architecture kArchitectures[] = {
-    {"llama", RopeStyle::norm, false, false},  // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
-    {"qwen2", RopeStyle::neox, true, false},   // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
-    {"qwen3", RopeStyle::neox, false, true},   // Qwen3 (dense)
+    {"llama", RopeStyle::norm, false, false},       // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
+    {"qwen2", RopeStyle::neox, true, false},        // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
+    {"qwen3", RopeStyle::neox, false, true},        // Qwen3 (dense)
+    {"smollm3", RopeStyle::norm, false, false, 4},  // SmolLM3: no RoPE in every fourth layer, as llama.cpp fixes it
+    {"granite", RopeStyle::norm, false, false, 0, true},  // Granite 3.x dense
 };
+
+// One of Granite's multipliers: required, finite and positive.
+float multiplier(const GgufMetadata& meta, const std::string& key, const std::string& path) {
+    const std::optional<float> v = meta.f32(key);
+    if (!v) fail(path, key + " is missing");
+    if (!(std::isfinite(*v) && *v > 0.0f && *v < 1e6f)) fail(path, key + " is not a positive number below 1e6");
+    return *v;
+}
 
 const Architecture* find_architecture(const std::string& name) {
     for (const Architecture& a : kArchitectures) {
@@ -164,6 +177,13 @@ void load_gguf_llama(Model& m) {
     c.rope_style = arch->rope_style;
     c.qkv_bias = arch->qkv_bias;
     c.qk_norm = arch->qk_norm;
+    c.no_rope_period = arch->no_rope_period;
+    if (arch->multipliers) {
+        c.embedding_scale = multiplier(meta, key + "embedding_scale", m.path);
+        c.attention_scale = multiplier(meta, key + "attention.scale", m.path);
+        c.residual_scale = multiplier(meta, key + "residual_scale", m.path);
+        c.logit_scale = multiplier(meta, key + "logit_scale", m.path);
+    }
     // Metadata that changes the math in ways not implemented: refused, never ignored.
     if (meta.u32(key + "expert_count").value_or(0) > 0) {
         fail(m.path, key + "expert_count > 0: mixture-of-experts models are not supported");

@@ -25,6 +25,7 @@ void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float 
 }
 
 double rope_angle(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params) {
+    if (!rope_params.rotates) return 0.0;  // cos 1, sin 0: the identity, exactly
     double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * pair) / head_dim);
     if (rope_params.freq_factors) freq /= rope_params.freq_factors[pair];
     return pos * static_cast<double>(rope_params.scale) * freq;
@@ -66,10 +67,10 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 }
 
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos,
-            PositionMode positions, const RopeParams& rope_params, std::vector<float>& probs, float* out) {
+            PositionMode positions, const RopeParams& rope_params, double scale, std::vector<float>& probs,
+            float* out) {
     const uint32_t hd = cache.head_dim();
     const uint32_t L = cache.length(layer, kv_head);
-    const double inv_sqrt_hd = 1.0 / std::sqrt(static_cast<double>(hd));
     std::vector<float> q_rot(q, q + hd), key(hd);
     rope(q_rot.data(), hd, q_pos, rope_params);
     probs.resize(L);
@@ -79,7 +80,7 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
         if (positions == PositionMode::cache_index) rope(key.data(), hd, i, rope_params);  // entry i sits at position i
         double score = 0.0;
         for (uint32_t d = 0; d < hd; d++) score += static_cast<double>(q_rot[d]) * key[d];
-        probs[i] = static_cast<float>(score * inv_sqrt_hd);
+        probs[i] = static_cast<float>(score * scale);
     }
     softmax(probs.data(), L);
     for (uint32_t d = 0; d < hd; d++) {
@@ -93,6 +94,7 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 Reference::Reference(const Model& model, const CacheSettings& settings)
     : model_(model),
       c_(model.config),
+      plan_(model_plan(model.config)),
       policy_(settings.policy),
       positions_(settings.positions),
       cache_(model.config, settings.policy.slots(), settings.kv_type) {
@@ -139,6 +141,10 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
     // Final norm and classifier.
     rmsnorm(x_.data(), x_.data(), final_norm_.data(), c_.dim, c_.rms_eps);
     matvec(logits_.data(), model_.classifier, x_.data(), row_);
+    if (plan_.logit_scale != 1.0f) {  // Granite
+        const float inverse = 1.0f / plan_.logit_scale;
+        for (float& logit : logits_) logit *= inverse;
+    }
     return logits_;
 }
 
@@ -161,21 +167,25 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
 
     // Embedding.
     dequantize_row(model_.token_embedding, static_cast<uint64_t>(token), x_.data());
+    if (plan_.embedding_scale != 1.0f) {  // Granite
+        for (float& v : x_) v *= plan_.embedding_scale;
+    }
 
     for (uint32_t l = 0; l < c_.n_layers; l++) {
         const LayerWeights& w = model_.layers[l];
+        const LayerPlan& p = plan_.layers[l];
 
         // Attention block: norm, projections.
         rmsnorm(xb_.data(), x_.data(), attn_norm_[l].data(), c_.dim, c_.rms_eps);
         matvec(q_.data(), w.wq, xb_.data(), row_);
         matvec(k_.data(), w.wk, xb_.data(), row_);
         matvec(v_.data(), w.wv, xb_.data(), row_);
-        if (c_.qkv_bias) {  // Qwen2
+        if (p.qkv_bias) {  // Qwen2
             for (uint32_t i = 0; i < q_.size(); i++) q_[i] += bias_[l][0][i];
             for (uint32_t i = 0; i < c_.kv_dim(); i++) k_[i] += bias_[l][1][i];
             for (uint32_t i = 0; i < c_.kv_dim(); i++) v_[i] += bias_[l][2][i];
         }
-        if (c_.qk_norm) {  // Qwen3: every query and key head RMS-normed on its own, before RoPE
+        if (p.qk_norm) {  // Qwen3: every query and key head RMS-normed on its own, before RoPE
             for (uint32_t h = 0; h < c_.n_heads; h++)
                 rmsnorm(&q_[h * hd], &q_[h * hd], qk_norm_[l][0].data(), hd, c_.rms_eps);
             for (uint32_t h = 0; h < c_.n_kv_heads; h++)
@@ -184,15 +194,15 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
 
         // Append the new key and value: the cache now holds L = length + 1 entries.
         for (uint32_t kvh = 0; kvh < c_.n_kv_heads; kvh++) {
-            append_entry(cache_, l, kvh, &k_[kvh * hd], &v_[kvh * hd], pos, positions_, c_.rope());
+            append_entry(cache_, l, kvh, &k_[kvh * hd], &v_[kvh * hd], pos, positions_, p.rope);
         }
 
         // Attention over the entries in logical order, per query head.
         const uint32_t L = cache_.length(l, 0);
         const uint32_t q_pos = positions_ == PositionMode::cache_index ? L - 1 : pos;
         for (uint32_t h = 0; h < c_.n_heads; h++) {
-            attend(cache_, l, h / c_.group_size(), &q_[h * hd], q_pos, positions_, c_.rope(), att_[l][h],
-                   &att_out_[h * hd]);
+            attend(cache_, l, h / c_.group_size(), &q_[h * hd], q_pos, positions_, p.rope, p.attention_scale,
+                   att_[l][h], &att_out_[h * hd]);
         }
 
         // Score bookkeeping (spec §2.3 steps 2-3): each entry's acc gains the
@@ -222,7 +232,7 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
 
         // Output projection and residual.
         matvec(tmp_.data(), w.wo, att_out_.data(), row_);
-        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
+        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += p.residual_scale * tmp_[i];
 
         // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb).
         rmsnorm(xb_.data(), x_.data(), ffn_norm_[l].data(), c_.dim, c_.rms_eps);
@@ -233,7 +243,7 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
             hb_[i] = static_cast<float>(gate / (1.0 + std::exp(-gate)) * hb2_[i]);
         }
         matvec(tmp_.data(), w.w2, hb_.data(), row_);
-        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += tmp_[i];
+        for (uint32_t i = 0; i < c_.dim; i++) x_[i] += p.residual_scale * tmp_[i];
     }
 
     steps_++;

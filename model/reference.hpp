@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kv_cache.hpp"
+#include "layer_plan.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 
@@ -42,6 +43,7 @@ private:
 
     const Model& model_;
     const ModelConfig& c_;
+    ModelPlan plan_;  // what each layer does
     CachePolicy policy_;
     PositionMode positions_;
     KvCache cache_;
@@ -73,9 +75,10 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
                   PositionMode positions, const RopeParams& rope_params);
 // One query head attending over the entries of (layer, kv_head) in logical
 // order: q is rotated at q_pos, and in cache-index mode entry i's key at
-// position i. Writes the softmax probabilities (one per entry) and the output.
+// position i; q.k is multiplied by `scale`. Writes the softmax probabilities
+// (one per entry) and the output.
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos,
-            PositionMode positions, const RopeParams& rope_params, std::vector<float>& probs, float* out);
+            PositionMode positions, const RopeParams& rope_params, double scale, std::vector<float>& probs, float* out);
 
 // out = W x for W [rows][cols]: W's rows dequantised one at a time, dot products in double.
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);

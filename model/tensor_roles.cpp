@@ -20,49 +20,38 @@ constexpr ModelTensorRole kModelTensors[] = {
      [](const ModelConfig& c) {
          return TensorShape{1, c.head_dim() / 2};
      },
-     true},
+     true, nullptr, /*on_device=*/false},
 };
 
+TensorShape q_shape(const ModelConfig& c) { return {uint64_t{c.n_heads} * c.head_dim(), c.dim}; }
+TensorShape kv_shape(const ModelConfig& c) { return {c.kv_dim(), c.dim}; }
+TensorShape up_shape(const ModelConfig& c) { return {c.hidden_dim, c.dim}; }
+TensorShape q_vector_shape(const ModelConfig& c) { return {1, uint64_t{c.n_heads} * c.head_dim()}; }
+
+// In the order each slot stacks its roles: q, then k, then v; gate, then up.
 constexpr LayerTensorRole kLayerTensors[] = {
-    {"attn_norm.weight", &LayerWeights::attn_norm, true, norm_shape},
-    {"attn_q.weight", &LayerWeights::wq, false,
-     [](const ModelConfig& c) {
-         return TensorShape{uint64_t{c.n_heads} * c.head_dim(), c.dim};
-     }},
-    {"attn_k.weight", &LayerWeights::wk, false,
-     [](const ModelConfig& c) {
-         return TensorShape{c.kv_dim(), c.dim};
-     }},
-    {"attn_v.weight", &LayerWeights::wv, false,
-     [](const ModelConfig& c) {
-         return TensorShape{c.kv_dim(), c.dim};
-     }},
+    {"attn_norm.weight", &LayerWeights::attn_norm, true, norm_shape, DeviceSlot::attn_norm, false},
+    {"attn_q.weight", &LayerWeights::wq, false, q_shape, DeviceSlot::qkv, true},
+    {"attn_k.weight", &LayerWeights::wk, false, kv_shape, DeviceSlot::qkv, true},
+    {"attn_v.weight", &LayerWeights::wv, false, kv_shape, DeviceSlot::qkv, false},
     {"attn_output.weight", &LayerWeights::wo, false,
      [](const ModelConfig& c) {
          return TensorShape{c.dim, uint64_t{c.n_heads} * c.head_dim()};
-     }},
-    {"ffn_norm.weight", &LayerWeights::ffn_norm, true, norm_shape},
-    {"ffn_gate.weight", &LayerWeights::w1, false,
-     [](const ModelConfig& c) {
-         return TensorShape{c.hidden_dim, c.dim};
-     }},
+     },
+     DeviceSlot::wo, false},
+    {"ffn_norm.weight", &LayerWeights::ffn_norm, true, norm_shape, DeviceSlot::ffn_norm, false},
+    {"ffn_gate.weight", &LayerWeights::w1, false, up_shape, DeviceSlot::gate_up, false},
     {"ffn_down.weight", &LayerWeights::w2, false,
      [](const ModelConfig& c) {
          return TensorShape{c.dim, c.hidden_dim};
-     }},
-    {"ffn_up.weight", &LayerWeights::w3, false,
-     [](const ModelConfig& c) {
-         return TensorShape{c.hidden_dim, c.dim};
-     }},
-    {"attn_q.bias", &LayerWeights::bq, true,
-     [](const ModelConfig& c) {
-         return TensorShape{1, uint64_t{c.n_heads} * c.head_dim()};
      },
-     has_qkv_bias},
-    {"attn_k.bias", &LayerWeights::bk, true, kv_vector_shape, has_qkv_bias},
-    {"attn_v.bias", &LayerWeights::bv, true, kv_vector_shape, has_qkv_bias},
-    {"attn_q_norm.weight", &LayerWeights::q_norm, true, head_shape, has_qk_norm},
-    {"attn_k_norm.weight", &LayerWeights::k_norm, true, head_shape, has_qk_norm},
+     DeviceSlot::w2, false},
+    {"ffn_up.weight", &LayerWeights::w3, false, up_shape, DeviceSlot::gate_up, false},
+    {"attn_q.bias", &LayerWeights::bq, true, q_vector_shape, DeviceSlot::qkv_bias, true, has_qkv_bias},
+    {"attn_k.bias", &LayerWeights::bk, true, kv_vector_shape, DeviceSlot::qkv_bias, true, has_qkv_bias},
+    {"attn_v.bias", &LayerWeights::bv, true, kv_vector_shape, DeviceSlot::qkv_bias, false, has_qkv_bias},
+    {"attn_q_norm.weight", &LayerWeights::q_norm, true, head_shape, DeviceSlot::q_norm, true, has_qk_norm},
+    {"attn_k_norm.weight", &LayerWeights::k_norm, true, head_shape, DeviceSlot::k_norm, true, has_qk_norm},
 };
 
 }  // namespace

@@ -1,10 +1,11 @@
 // The tensors a model is made of, one row per role: the name a GGUF file gives
 // it, the shape the config implies, whether it is a norm (a [1][dim] vector,
-// f32 or f16) or a matrix, and whether a file may leave it out. The GGUF loader,
-// the shape checks, the memory plan, `wkv info`, the fuzzers and the tests all
-// read this table, so an architecture variant (a bias, a Q/K norm) is a row and
-// a flag here, not an edit in each of them. (llama2.c files have no names: their
-// loader reads the same members in the file's fixed order.)
+// f32 or f16) or a matrix, whether a file may leave it out, and where it goes
+// on the device. The GGUF loader, the shape checks, the upload, the memory
+// plan, `wkv info`, the fuzzers and the tests all read this table, so an
+// architecture variant (a bias, a Q/K norm) is a row and a flag here, not an
+// edit in each of them. (llama2.c files have no names: their loader reads the
+// same members in the file's fixed order.)
 #pragma once
 
 #include <cstdint>
@@ -19,12 +20,23 @@ struct TensorShape {
     uint64_t rows, cols;
 };
 
+// Where a layer tensor goes on the device (runtime/device_layout): each slot holds the roles
+// that name it one after another, in table order, as one tensor where it can (Wq, Wk and Wv
+// stacked into one matrix, so one dispatch computes q, k and v; the Q, K and V biases joined
+// into one vector), else each role apart (matrices of different types).
+enum class DeviceSlot : uint32_t { attn_norm, qkv, qkv_bias, q_norm, k_norm, wo, ffn_norm, gate_up, w2 };
+constexpr uint32_t kDeviceSlots = 9;
+
 // A tensor of every layer: blk.N.<gguf_suffix> in a GGUF file.
 struct LayerTensorRole {
     const char* gguf_suffix;  // "attn_q.weight"
     TensorView LayerWeights::*member;
-    bool norm;  // a vector (a norm's weights, a bias), f32 or f16, read whole
+    bool norm;  // a vector (a norm's weights, a bias), f32 or f16, read whole; on the device, f32
     TensorShape (*shape)(const ModelConfig&);
+    DeviceSlot slot;
+    // Its rows (a vector's values) are heads' dimensions that RoPE rotates: reordered on upload
+    // for NEOX RoPE, so that the shaders rotate neighbouring pairs for every model.
+    bool rotated;
     // Whether a model has it (an architecture variant's flag); null: every model.
     bool (*present)(const ModelConfig&) = nullptr;
 };
@@ -38,6 +50,7 @@ struct ModelTensorRole {
     bool optional;  // a file may leave it out
     // What stands in for it when it is left out (the classifier: the embedding table); null: nothing.
     TensorView Model::*fallback = nullptr;
+    bool on_device = true;  // false: folded into something else (the RoPE frequency factors, into its table)
 };
 
 // Whether model `c` has this layer tensor.

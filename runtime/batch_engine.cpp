@@ -24,6 +24,17 @@ uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t con
 
 uint32_t qkv_floats(const ModelConfig& c) { return c.n_heads * c.head_dim() + 2 * c.kv_dim(); }
 
+// The distinct RoPEs of a plan's layers, and which each layer uses: a table each on the device.
+std::vector<RopeParams> distinct_ropes(const ModelPlan& plan, std::vector<uint32_t>* layer_rope = nullptr) {
+    std::vector<RopeParams> ropes;
+    for (const LayerPlan& layer : plan.layers) {
+        auto it = std::find(ropes.begin(), ropes.end(), layer.rope);
+        if (it == ropes.end()) it = ropes.insert(ropes.end(), layer.rope);
+        if (layer_rope) layer_rope->push_back(static_cast<uint32_t>(it - ropes.begin()));
+    }
+    return ropes;
+}
+
 // Floats per row of each activation buffer, as the constructor allocates them:
 // x, xb, qkv, att_out, gate_up (a row per sequence, or per token of a prompt chunk).
 std::vector<uint32_t> row_floats(const ModelConfig& c) {
@@ -72,6 +83,7 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
     : ctx_(ctx),
       w_(std::move(weights)),
       c_(w_->config),
+      plan_(model_plan(c_)),
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
       attend_in_chunks_(max_chunk > 1),
@@ -86,9 +98,7 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
       logits_host_(ctx, uint64_t{padded(c_.vocab_size)} * 4 * sequences_.size(), Memory::host_visible),
       nll_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
       tokens_host_(ctx, 4 * sequences_.size(), Memory::host_visible),
-      chunk_probs_(ctx, chunk_probs_bytes(c_, sequences_, max_chunk), Memory::device_local),
-      rope_(ctx, uint64_t{max_positions(sequences_, c_.context)} * c_.head_dim() * 4, Memory::device_local),
-      rope_positions_(max_positions(sequences_, c_.context)) {
+      chunk_probs_(ctx, chunk_probs_bytes(c_, sequences_, max_chunk), Memory::device_local) {
     if (sequences_.empty()) throw std::logic_error("BatchEngine needs at least one sequence");
     if (c_.head_dim() > Kernels::kMaxHeadDim) {
         throw Error("head size " + std::to_string(c_.head_dim()) + " is above the " +
@@ -99,8 +109,12 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
     for (const CacheSettings& s : sequences_) shapes.push_back({s.policy.slots(), s.kv_type});
     rings_ = KvCacheRing::batch(ctx, c_, shapes, max_buffer_bytes);
     state_.resize(sequences_.size());
-    const std::vector<float> table = rope_table(rope_positions_, c_.head_dim(), c_.rope());
-    rope_.upload(table.data(), table.size() * 4);
+    const uint32_t positions = max_positions(sequences_, c_.context);
+    for (const RopeParams& rope : distinct_ropes(plan_, &layer_rope_)) {
+        const std::vector<float> table = rope_table(positions, c_.head_dim(), rope);
+        rope_tables_.emplace_back(ctx, table.size() * 4, Memory::device_local);
+        rope_tables_.back().upload(table.data(), table.size() * 4);
+    }
 }
 
 BufferRange BatchEngine::slice(const Buffer& b, uint32_t seq, uint32_t floats) const {
@@ -120,7 +134,8 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
         add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     add(chunk_probs_bytes(c, sequences, max_chunk));
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
-    b.total += 2 * 4 * sequences.size() + rope;  // the NLLs, the tokens, the RoPE table
+    const uint64_t tables = distinct_ropes(model_plan(c)).size();
+    b.total += 2 * 4 * sequences.size() + tables * rope;  // the NLLs, the tokens, the RoPE tables
     b.total += entry_bytes(c, sequences.size(), 1, activation_rows(sequences.size(), max_chunk));  // (caches not split)
     b.largest = std::max(b.largest, rope);
     return b;
@@ -128,10 +143,11 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
 
 uint64_t BatchEngine::buffer_bytes() const {
     uint64_t total = 0;
-    for (const Buffer* b : {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_,
-                            &chunk_probs_, &rope_}) {
+    for (const Buffer* b :
+         {&x_, &xb_, &qkv_, &att_out_, &gate_up_, &logits_, &logits_host_, &nll_host_, &tokens_host_, &chunk_probs_}) {
         total += b->size();
     }
+    for (const Buffer& b : rope_tables_) total += b.size();
     total += recorder_.entries().size();
     return total;
 }
@@ -185,9 +201,12 @@ BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, const S
 
 void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves) {
     const GpuLayerWeights& w = w_->layers[l];
+    const LayerPlan& p = plan_.layers[l];
+    const Buffer& rope = rope_tables_[layer_rope_[l]];
     const uint32_t hd = c_.head_dim(), q_dim = c_.n_heads * hd, qkv_dim = qkv_floats(c_),
                    gate_up_dim = 2 * c_.hidden_dim;
-    const BufferRange norm_attn = w.attn_norm.chunks.front().buffer, norm_ffn = w.ffn_norm.chunks.front().buffer;
+    const BufferRange norm_attn = w.one(DeviceSlot::attn_norm).chunks.front().buffer,
+                      norm_ffn = w.one(DeviceSlot::ffn_norm).chunks.front().buffer;
     Recorder& r = recorder_;
     // Matrices stacked on upload, or apart: either way each writes its rows of one output.
     auto project = [&](const std::vector<GpuTensor>& parts, const Buffer& out, uint32_t out_floats) {
@@ -200,18 +219,18 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
 
     kernels_.rmsnorm(r, x_, norm_attn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    project(w.qkv, qkv_, qkv_dim);  // each row: q, then k, then v
+    project(w[DeviceSlot::qkv], qkv_, qkv_dim);  // each row: q, then k, then v
     r.barrier();
-    if (c_.qkv_bias) {  // Qwen2
-        kernels_.bias_add(r, qkv_, w.qkv_bias.chunks.front().buffer, qkv_dim, rows, padded(qkv_dim));
+    if (p.qkv_bias) {  // Qwen2
+        kernels_.bias_add(r, qkv_, w.one(DeviceSlot::qkv_bias).chunks.front().buffer, qkv_dim, rows, padded(qkv_dim));
         r.barrier();
     }
-    if (c_.qk_norm) {  // Qwen3: each head of q and k normed on its own, before RoPE (in attention and kv_append)
-        kernels_.head_rmsnorm(r, qkv_, w.q_norm.chunks.front().buffer, hd, c_.rms_eps, c_.n_heads, rows,
-                              padded(qkv_dim), 0);
+    if (p.qk_norm) {  // Qwen3: each head of q and k normed on its own, before RoPE (in attention and kv_append)
+        kernels_.head_rmsnorm(r, qkv_, w.one(DeviceSlot::q_norm).chunks.front().buffer, hd, c_.rms_eps, c_.n_heads,
+                              rows, padded(qkv_dim), 0);
         r.barrier();  // (the two touch apart parts of one buffer, but a barrier is per buffer)
-        kernels_.head_rmsnorm(r, qkv_, w.k_norm.chunks.front().buffer, hd, c_.rms_eps, c_.n_kv_heads, rows,
-                              padded(qkv_dim), q_dim);
+        kernels_.head_rmsnorm(r, qkv_, w.one(DeviceSlot::k_norm).chunks.front().buffer, hd, c_.rms_eps, c_.n_kv_heads,
+                              rows, padded(qkv_dim), q_dim);
         r.barrier();
     }
 
@@ -245,9 +264,10 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
                 if (t.compress) compressing.push_back(task);
             }
         }
-        kernels_.kv_append(r, tasks, qkv_, qkv_, rope_, hd, padded(qkv_dim));
+        kernels_.kv_append(r, tasks, qkv_, qkv_, rope, hd, padded(qkv_dim));
         r.barrier();
-        kernels_.attention(r, tasks, qkv_, rope_, att_out_, c_.group_size(), hd, padded(qkv_dim), padded(q_dim));
+        kernels_.attention(r, tasks, qkv_, rope, att_out_, c_.group_size(), hd, static_cast<float>(p.attention_scale),
+                           padded(qkv_dim), padded(q_dim));
         r.barrier();
         kernels_.score_accumulate(r, tasks, c_.group_size(), c_.n_heads);
         r.barrier();
@@ -257,15 +277,17 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
         }
     }
 
-    kernels_.matvec(r, w.wo, att_out_, padded(q_dim), x_, padded(c_.dim), rows, true);  // residual
+    kernels_.matvec(r, w.one(DeviceSlot::wo), att_out_, padded(q_dim), x_, padded(c_.dim), rows, true, 0,
+                    p.residual_scale);  // the residual add
     r.barrier();
     kernels_.rmsnorm(r, x_, norm_ffn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
-    project(w.gate_up, gate_up_, gate_up_dim);  // each row: gate, then up
+    project(w[DeviceSlot::gate_up], gate_up_, gate_up_dim);  // each row: gate, then up
     r.barrier();
     kernels_.swiglu(r, gate_up_, c_.hidden_dim, padded(gate_up_dim), rows);
     r.barrier();
-    kernels_.matvec(r, w.w2, gate_up_, padded(gate_up_dim), x_, padded(c_.dim), rows, true);  // residual
+    kernels_.matvec(r, w.one(DeviceSlot::w2), gate_up_, padded(gate_up_dim), x_, padded(c_.dim), rows, true, 0,
+                    p.residual_scale);  // the residual add
     r.barrier();
 }
 
@@ -274,7 +296,8 @@ void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_t
     Recorder& r = recorder_;
     for (uint32_t row = 0; row < rows; row++) {
         if (row_tokens[row] >= 0)
-            kernels_.embedding(r, w_->token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim));
+            kernels_.embedding(r, w_->token_embedding, static_cast<uint32_t>(row_tokens[row]), slice(x_, row, c_.dim),
+                               plan_.embedding_scale);
     }
     r.barrier();
     for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, waves);
@@ -307,7 +330,8 @@ void BatchEngine::step(std::span<const SequenceStep> steps) {
     if (any_output) {
         kernels_.rmsnorm(r, x_, w_->final_norm.chunks.front().buffer, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
         r.barrier();
-        kernels_.matvec(r, w_->classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false);
+        kernels_.matvec(r, w_->classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false, 0,
+                        1.0f / plan_.logit_scale);
         r.barrier();
         const bool any_token = std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) {
             return s.active && s.output == StepOutput::token;
@@ -371,7 +395,8 @@ void BatchEngine::run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_
         kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_->final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim),
                          c_.dim, c_.rms_eps);
         r.barrier();
-        kernels_.matvec(r, w_->classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false);
+        kernels_.matvec(r, w_->classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false,
+                        1.0f / plan_.logit_scale);
         const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;
         r.copy(logits_, offset, logits_host_, offset, uint64_t{c_.vocab_size} * 4);
         r.host_barrier();

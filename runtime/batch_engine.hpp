@@ -16,6 +16,7 @@
 #include "gpu_weights.hpp"
 #include "kernels.hpp"
 #include "kv_cache_ring.hpp"
+#include "layer_plan.hpp"
 #include "policy.hpp"
 #include "recorder.hpp"
 
@@ -95,6 +96,7 @@ private:
     Context& ctx_;
     std::shared_ptr<const GpuWeights> w_;
     ModelConfig c_;
+    ModelPlan plan_;  // what each layer does (layer_plan.hpp)
     std::vector<CacheSettings> sequences_;
     uint32_t rows_;          // activation rows: a sequence each in step(), a token each in prefill()
     bool attend_in_chunks_;  // prefill() appends and attends a chunk's tokens together (chunk_probs_ holds them)
@@ -114,8 +116,10 @@ private:
     Buffer nll_host_;     // [B], host-visible: one NLL per sequence
     Buffer tokens_host_;  // [B], host-visible: one greedy next token per sequence
     Buffer chunk_probs_;  // [max_chunk][n_heads][largest capacity]: a prompt chunk's attention (CacheTask::chunk_probs)
-    Buffer rope_;         // [position][head_dim / 2] of (cos, sin)
-    uint32_t rope_positions_;
+    // A RoPE table ([position][head_dim / 2] of (cos, sin)) per distinct RoPE of the model's
+    // layers (one for most models), and the one each layer reads.
+    std::vector<Buffer> rope_tables_;
+    std::vector<uint32_t> layer_rope_;
     std::vector<std::unique_ptr<KvCacheRing>> rings_;
     std::vector<SequenceState> state_;
 };

@@ -94,12 +94,15 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
             const std::vector<float> start = rng.vector(rows);
 
             for (bool accumulate : {false, true}) {
+                // The residual add is scaled as Granite's is (0.22); a product alone is not.
+                const float times = accumulate ? 0.22f : 1.0f;
                 std::vector<float> expected(rows), row_scratch, row(cols);
                 matvec(expected.data(), w, x.data(), row_scratch);
                 std::vector<double> scale(rows, 0.0);
                 for (uint32_t r = 0; r < rows; r++) {
                     dequantize_row(w, r, row.data());
                     for (uint32_t c = 0; c < cols; c++) scale[r] += std::fabs(static_cast<double>(row[c]) * x[c]);
+                    expected[r] *= times;
                     if (accumulate) expected[r] += start[r];
                 }
                 // Force several chunks for the larger shapes, as a small maxStorageBufferRange would.
@@ -107,14 +110,14 @@ void check_matvec(Context& ctx, const Kernels& k, Recorder& rec, std::vector<Con
                 const Buffer gx = device_vector(ctx, x);
                 const Buffer gy = device_vector(ctx, start);
                 rec.begin();
-                k.matvec(rec, gw, gx, gy, accumulate);
+                k.matvec(rec, gw, gx, gy, accumulate, times);
                 rec.submit_and_wait();
                 const std::vector<float> got = read_floats(gy, rows);
                 double worst = 0;
                 for (uint32_t r = 0; r < rows; r++)
                     worst = std::max(worst, std::fabs(got[r] - expected[r]) / (scale[r] + 1e-6));
                 out.push_back({std::string("matvec_") + tensor_type_name(type),
-                               shape("rows", rows, "cols", cols) + (accumulate ? " +=" : "") +
+                               shape("rows", rows, "cols", cols) + (accumulate ? " += 0.22 x" : "") +
                                    (gw.chunks.size() > 1 ? " chunks=" + std::to_string(gw.chunks.size()) : ""),
                                worst, kDotTolerance, "|err| / sum|w x|"});
             }
@@ -183,16 +186,18 @@ void check_embedding(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
         Buffer row_out(ctx, cols * 4, Memory::device_local);
         double worst = 0;
         for (uint32_t token : {0u, 17u, 49u}) {
+            const float times = token == 17 ? 12.0f : 1.0f;  // a scaled embedding (Granite's 12) too
             rec.begin();
-            k.embedding(rec, g, token, row_out);
+            k.embedding(rec, g, token, row_out, times);
             rec.submit_and_wait();
             std::vector<float> expected(cols);
             dequantize_row(table, token, expected.data());
+            for (float& v : expected) v *= times;
             const std::vector<float> got = read_floats(row_out, cols);
             for (uint32_t c = 0; c < cols; c++)
                 worst = std::max(worst, static_cast<double>(std::fabs(got[c] - expected[c])));
         }
-        // The same products (scale x quantised value) in float on both sides: exact.
+        // The same products (scale x quantised value, then x times) in float on both sides: exact.
         out.push_back({std::string("embedding_") + tensor_type_name(type),
                        shape("rows", rows, "cols", cols) + " chunks=4", worst, 0.0, "|err|"});
     }
@@ -352,6 +357,8 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             c.n_kv_heads = cs.n_kv_heads;
             c.dim = cs.n_heads * cs.head_dim;
             const uint32_t capacity = cs.steps + 3;
+            // q.k's scale: 1/sqrt(head_dim), or a model's own (Granite's 1/8) for head size 48.
+            const double qk_scale = cs.head_dim == 48 ? 0.125 : 1.0 / std::sqrt(static_cast<double>(cs.head_dim));
             KvCache cpu(c, capacity, type);
             KvCacheRing gpu(ctx, c, capacity, type);
             const std::vector<float> table = rope_table(capacity, cs.head_dim, {10000.0f});
@@ -376,7 +383,8 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 rec.begin();
                 k.kv_append(rec, tasks, kn, vn, rope, cs.head_dim, 0);
                 rec.barrier();
-                k.attention(rec, tasks, q, rope, att_out, c.group_size(), cs.head_dim, 0, 0);
+                k.attention(rec, tasks, q, rope, att_out, c.group_size(), cs.head_dim, static_cast<float>(qk_scale), 0,
+                            0);
                 rec.submit_and_wait();
 
                 for (uint32_t h = 0; h < c.n_kv_heads; h++) {
@@ -387,7 +395,7 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                 for (uint32_t h = 0; h < c.n_heads; h++) {
                     std::vector<float> probs, expected(cs.head_dim);
                     attend(cpu, 0, h / c.group_size(), &qv[h * cs.head_dim], by_index ? step : pos, mode, {10000.0f},
-                           probs, expected.data());
+                           qk_scale, probs, expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
                         worst_out =
                             std::max(worst_out, static_cast<double>(std::fabs(got[h * cs.head_dim + d] - expected[d])));
@@ -448,6 +456,7 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             const uint32_t capacity = cs.before + cs.n + 2, first_pos = 3;      // positions need not start at 0
             const uint32_t q_dim = c.dim, stride = q_dim + 2 * c.kv_dim() + 5;  // a row: q, k, v, padding
             const uint32_t steps = cs.before + cs.n;
+            const double qk_scale = cs.head_dim == 48 ? 0.125 : 1.0 / std::sqrt(static_cast<double>(cs.head_dim));
             KvCache cpu(c, capacity, type);
             KvCacheRing gpu(ctx, c, capacity, type);
             const std::vector<float> table = rope_table(first_pos + capacity, cs.head_dim, {10000.0f});
@@ -485,7 +494,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             const std::vector<CacheTask> chunk = tasks_for(cs.before, cs.n);
             k.kv_append(rec, chunk, rows, rows, rope, cs.head_dim, stride);
             rec.barrier();
-            k.attention(rec, chunk, rows, rope, att_out, c.group_size(), cs.head_dim, stride, q_dim);
+            k.attention(rec, chunk, rows, rope, att_out, c.group_size(), cs.head_dim, static_cast<float>(qk_scale),
+                        stride, q_dim);
             rec.submit_and_wait();
 
             const std::vector<float> got = read_floats(att_out, size_t{steps} * q_dim);
@@ -502,7 +512,8 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
                 for (uint32_t h = 0; h < c.n_heads; h++) {
                     std::vector<float> p, expected(cs.head_dim);
                     attend(cpu, 0, h / c.group_size(), row + h * cs.head_dim,
-                           mode == PositionMode::cache_index ? t : first_pos + t, mode, {10000.0f}, p, expected.data());
+                           mode == PositionMode::cache_index ? t : first_pos + t, mode, {10000.0f}, qk_scale, p,
+                           expected.data());
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
                         const float gpu_out = got[size_t{t} * q_dim + h * cs.head_dim + d];
                         worst_out = std::max(worst_out, static_cast<double>(std::fabs(gpu_out - expected[d])));

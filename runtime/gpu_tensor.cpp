@@ -24,6 +24,14 @@ uint64_t device_bytes(TensorType type, uint64_t rows, uint64_t cols) {
     return rows * cols / w.block_values * words_per_block(w) * 4;
 }
 
+uint64_t rows_per_chunk(TensorType type, uint64_t cols, uint64_t rows, uint64_t limit) {
+    // Each chunk is repacked from its own first value, so any row count fits the layouts:
+    // the most rows whose bytes stay within the limit.
+    uint64_t n = std::min<uint64_t>(limit / device_bytes(type, 1, cols), rows);
+    while (n > 0 && device_bytes(type, n, cols) > limit) n--;
+    return n;
+}
+
 uint64_t GpuTensor::bytes() const {
     uint64_t total = 0;
     for (const GpuTensorChunk& c : chunks) total += device_bytes(type, c.rows, cols);
@@ -81,18 +89,14 @@ GpuTensor stack_tensors(Context& ctx, const std::string& name, std::span<const T
     for (const TensorView* t : parts) total_rows += t->rows;
     g.rows = static_cast<uint32_t>(total_rows);
     const uint64_t limit = max_chunk_bytes ? max_chunk_bytes : ctx.info().max_buffer_bytes();
-    // Each chunk is repacked from its own first value, so any row count fits
-    // the layouts; take the most rows whose bytes stay within the limit.
-    const uint64_t row_bytes = device_bytes(g.type, 1, g.cols);
-    uint64_t rows_per_chunk = std::min<uint64_t>(limit / row_bytes, total_rows);
-    while (rows_per_chunk > 0 && device_bytes(g.type, rows_per_chunk, g.cols) > limit) rows_per_chunk--;
-    if (rows_per_chunk == 0) {
-        throw Error("tensor " + quoted(name) + ": one row (" + std::to_string(row_bytes) +
+    const uint64_t per_chunk = rows_per_chunk(g.type, g.cols, total_rows, limit);
+    if (per_chunk == 0) {
+        throw Error("tensor " + quoted(name) + ": one row (" + std::to_string(device_bytes(g.type, 1, g.cols)) +
                         " bytes) exceeds the device's buffer limit of " + std::to_string(limit) + " bytes",
                     ExitCode::device);
     }
-    for (uint64_t first = 0; first < total_rows; first += rows_per_chunk) {
-        const uint64_t n = std::min(rows_per_chunk, total_rows - first);
+    for (uint64_t first = 0; first < total_rows; first += per_chunk) {
+        const uint64_t n = std::min(per_chunk, total_rows - first);
         // The chunk's rows from each part they fall in; the device layout is row after row.
         std::vector<uint32_t> words;
         uint64_t part_first = 0;

@@ -39,6 +39,10 @@ struct GpuTensor {
 TensorType device_type(TensorType file_type);
 uint64_t device_bytes(TensorType device_type, uint64_t rows, uint64_t cols);
 
+// The most rows of a `rows` x `cols` matrix of `type` one buffer of `limit` bytes holds (at
+// most `rows`; 0 if not even one).
+uint64_t rows_per_chunk(TensorType device_type, uint64_t cols, uint64_t rows, uint64_t limit);
+
 // Rows [first_row, first_row + n_rows) of `t` in the device layout.
 std::vector<uint32_t> device_words(const TensorView& t, uint64_t first_row, uint64_t n_rows);
 

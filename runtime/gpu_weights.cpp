@@ -2,17 +2,11 @@
 
 #include <algorithm>
 
+#include "device_layout.hpp"
+
 namespace wkv {
 
 namespace {
-
-// rmsnorm.comp reads f32 weights, so norms (f32 or f16 in files) are dequantised here.
-GpuTensor upload_norm(Context& ctx, const TensorView& t) {
-    std::vector<float> w(t.cols);
-    dequantize_row(t, 0, w.data());
-    const TensorView f32{t.name, TensorType::f32, 1, t.cols, reinterpret_cast<const uint8_t*>(w.data()), nullptr, 0};
-    return upload_tensor(ctx, f32);
-}
 
 GpuTensor upload_vector(Context& ctx, const std::string& name, const std::vector<float>& values) {
     const TensorView f32{
@@ -57,10 +51,9 @@ uint64_t GpuWeights::bytes() const {
     uint64_t total = token_embedding.bytes() + final_norm.bytes();
     if (separate_classifier) total += separate_classifier->bytes();
     for (const GpuLayerWeights& l : layers) {
-        for (const GpuTensor* t : {&l.attn_norm, &l.wo, &l.ffn_norm, &l.w2, &l.qkv_bias, &l.q_norm, &l.k_norm})
-            total += t->bytes();
-        for (const GpuTensor& t : l.qkv) total += t.bytes();
-        for (const GpuTensor& t : l.gate_up) total += t.bytes();
+        for (const std::vector<GpuTensor>& slot : l.slots) {
+            for (const GpuTensor& t : slot) total += t.bytes();
+        }
     }
     return total;
 }
@@ -76,69 +69,43 @@ std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uin
     w->config = model.config;
     const uint64_t total = model.weight_bytes();
     uint64_t done = 0;
-    // Uploads one tensor and reports the bytes it took in the file.
-    auto matrix = [&](const TensorView& t) {
-        GpuTensor g = upload_tensor(ctx, t, max_buffer_bytes);
-        done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
+    const bool neox = model.config.rope_style == RopeStyle::neox;
+    const uint32_t hd = model.config.head_dim();
+    // One tensor of the layout, and the bytes its parts took in the file reported.
+    auto upload = [&](const DeviceTensorSpec& spec) {
+        GpuTensor g;
+        if (spec.vector) {  // rmsnorm.comp and bias_add.comp read f32 (files hold f32 or f16)
+            std::vector<float> values;
+            for (size_t i = 0; i < spec.parts.size(); i++) {
+                const std::vector<float> part = vector_of(*spec.parts[i]);
+                const std::vector<float> laid = neox && spec.rotated[i] ? neox_values(part, hd) : part;
+                values.insert(values.end(), laid.begin(), laid.end());
+            }
+            g = upload_vector(ctx, spec.name, values);
+        } else {
+            std::vector<std::vector<uint8_t>> storage(spec.parts.size());  // (alive until uploaded)
+            std::vector<TensorView> laid;
+            for (size_t i = 0; i < spec.parts.size(); i++)
+                laid.push_back(neox && spec.rotated[i] ? neox_rows(*spec.parts[i], hd, storage[i]) : *spec.parts[i]);
+            std::vector<const TensorView*> parts;
+            for (const TensorView& t : laid) parts.push_back(&t);
+            g = stack_tensors(ctx, spec.name, parts, max_buffer_bytes);
+        }
+        for (const TensorView* t : spec.parts) done += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
         if (progress) progress(done, total);
         return g;
     };
-    // Matrices that read the same input, stacked where they can be.
-    auto stacked = [&](const std::string& name, std::vector<const TensorView*> parts) {
-        std::vector<GpuTensor> out;
-        if (stackable(parts)) {
-            out.push_back(stack_tensors(ctx, name, parts, max_buffer_bytes));
-            for (const TensorView* t : parts) done += tensor_bytes(t->name, t->type, t->rows, t->cols, t->group_size);
-            if (progress) progress(done, total);
-        } else {
-            for (const TensorView* t : parts) out.push_back(matrix(*t));
+    const DeviceLayout layout = device_layout(model);
+    w->token_embedding = upload(layout.token_embedding);
+    for (const auto& slots : layout.layers) {
+        GpuLayerWeights& g = w->layers.emplace_back();
+        for (uint32_t s = 0; s < kDeviceSlots; s++) {
+            for (const DeviceTensorSpec& spec : slots[s]) g.slots[s].push_back(upload(spec));
         }
-        return out;
-    };
-    auto norm = [&](const TensorView& t) {
-        GpuTensor g = upload_norm(ctx, t);
-        done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
-        return g;
-    };
-    const ModelConfig& c = model.config;
-    const bool neox = c.rope_style == RopeStyle::neox;
-    const uint32_t hd = c.head_dim();
-    // A vector as the shaders read it: f32, reordered like its matrix's rows where RoPE is NEOX.
-    auto vector = [&](const TensorView& t, bool rotated) {
-        std::vector<float> v = vector_of(t);
-        done += tensor_bytes(t.name, t.type, t.rows, t.cols, t.group_size);
-        return neox && rotated ? neox_values(v, hd) : v;
-    };
-    w->token_embedding = matrix(model.token_embedding);
-    for (const LayerWeights& l : model.layers) {
-        GpuLayerWeights g;
-        g.attn_norm = norm(l.attn_norm);
-        std::vector<uint8_t> wq_rows, wk_rows;  // (alive until uploaded)
-        const TensorView wq = neox ? neox_rows(l.wq, hd, wq_rows) : l.wq;
-        const TensorView wk = neox ? neox_rows(l.wk, hd, wk_rows) : l.wk;
-        g.qkv = stacked(l.wq.name + "+k+v", {&wq, &wk, &l.wv});
-        if (c.qkv_bias) {
-            std::vector<float> bias = vector(l.bq, true);
-            for (const auto& [t, rotated] : {std::pair{&l.bk, true}, std::pair{&l.bv, false}}) {
-                const std::vector<float> part = vector(*t, rotated);
-                bias.insert(bias.end(), part.begin(), part.end());
-            }
-            g.qkv_bias = upload_vector(ctx, l.bq.name + "+k+v", bias);
-        }
-        if (c.qk_norm) {
-            g.q_norm = upload_vector(ctx, l.q_norm.name, vector(l.q_norm, true));
-            g.k_norm = upload_vector(ctx, l.k_norm.name, vector(l.k_norm, true));
-        }
-        g.wo = matrix(l.wo);
-        g.ffn_norm = norm(l.ffn_norm);
-        g.gate_up = stacked(l.w1.name + "+up", {&l.w1, &l.w3});
-        g.w2 = matrix(l.w2);
-        w->layers.push_back(std::move(g));
     }
-    w->final_norm = norm(model.final_norm);
-    if (model.classifier.data != model.token_embedding.data) {
-        w->separate_classifier = std::make_unique<GpuTensor>(matrix(model.classifier));
-    }
+    w->final_norm = upload(layout.final_norm);
+    for (const DeviceTensorSpec& spec : layout.classifier)
+        w->separate_classifier = std::make_unique<GpuTensor>(upload(spec));
     if (progress) progress(total, total);
     return w;
 }

@@ -6,25 +6,28 @@
 // reordering of both factors).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "gpu_tensor.hpp"
 #include "model.hpp"
+#include "tensor_roles.hpp"
 
 namespace wkv {
 
+// A layer's weights on the device, by slot (model/tensor_roles: DeviceSlot), as
+// device_layout() lays them out: Wq, Wk and Wv stacked into one matrix, so one
+// dispatch computes q, k and v into consecutive rows of one output (or each its
+// own where their types differ: K-quant mixes often store Wv apart); W1 and W3
+// likewise; norms, biases and head norms as f32 vectors.
 struct GpuLayerWeights {
-    GpuTensor attn_norm, wo, ffn_norm, w2;  // norms as f32 vectors
-    // Wq, Wk and Wv stacked into one matrix, so one dispatch computes q, k and v
-    // into consecutive rows of one output; or each its own matrix where their
-    // types differ (K-quant mixes often store Wv apart).
-    std::vector<GpuTensor> qkv;
-    std::vector<GpuTensor> gate_up;  // W1 (gate) and W3 (up), likewise
-    // Variants: Q, K and V biases stacked as the projections' outputs are (qkv_bias),
-    // and the Q and K head norms (qk_norm), as f32 vectors; empty otherwise.
-    GpuTensor qkv_bias, q_norm, k_norm;
+    std::array<std::vector<GpuTensor>, kDeviceSlots> slots;
+
+    const std::vector<GpuTensor>& operator[](DeviceSlot s) const { return slots[static_cast<uint32_t>(s)]; }
+    // The slot's one tensor: a vector, or a matrix of one role.
+    const GpuTensor& one(DeviceSlot s) const { return (*this)[s].front(); }
 };
 
 struct GpuWeights {

@@ -89,16 +89,16 @@ const Pipeline& Kernels::matvec_pipeline(TensorType t, uint32_t batch) const {
 }
 const Pipeline& Kernels::embedding_pipeline(TensorType t) const { return *embedding_[type_index(t)]; }
 
-void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const {
+void Kernels::embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out, float scale) const {
     for (const GpuTensorChunk& c : table.chunks) {
         if (token < c.first_row || token >= c.first_row + c.rows) continue;
-        r.dispatch(embedding_pipeline(table.type), {c.buffer, out}, push::Embedding{token - c.first_row, table.cols},
-                   1);
+        r.dispatch(embedding_pipeline(table.type), {c.buffer, out},
+                   push::Embedding{token - c.first_row, table.cols, scale}, 1);
     }
 }
 
 void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out,
-                     uint32_t out_stride, uint32_t batch, bool accumulate, uint32_t first_out) const {
+                     uint32_t out_stride, uint32_t batch, bool accumulate, uint32_t first_out, float scale) const {
     for (uint32_t first = 0; first < batch; first += kMaxBatch) {
         const uint32_t n = std::min(kMaxBatch, batch - first);
         // Later groups of vectors bind the buffers from their first vector on (256-byte aligned strides).
@@ -111,7 +111,7 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
             const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
             r.dispatch(matvec_pipeline(w.type, n), {c.buffer, first ? xs : x, first ? outs : out},
                        push::Matvec{c.rows, w.cols, first_out + c.first_row, accumulate ? 1u : 0u, groups_x,
-                                    rows_per_group, x_stride, out_stride},
+                                    rows_per_group, x_stride, out_stride, scale},
                        groups_x, groups_y);
         }
     }
@@ -237,7 +237,8 @@ void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRan
 }
 
 void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
-                        uint32_t group_size, uint32_t head_dim, uint32_t q_stride, uint32_t out_stride) const {
+                        uint32_t group_size, uint32_t head_dim, float scale, uint32_t q_stride,
+                        uint32_t out_stride) const {
     // A chunk's tokens in blocks of kChunkQueries, an entry each.
     std::vector<CacheTask> blocks;
     for (const CacheTask& t : tasks) {
@@ -254,7 +255,6 @@ void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRan
             blocks.push_back(b);
         }
     }
-    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
     auto pipeline = [&](const CacheTask& t) -> const Pipeline& {
         const int kv = kv_index(t.group->type);
         return t.chunk_probs ? *chunk_attention_[kv] : *attention_[kv];

@@ -41,15 +41,16 @@ public:
 
     explicit Kernels(Context& ctx);
 
-    // out = row `token` of the table.
-    void embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out) const;
-    // out[b] (+)= W x[b] for a batch of vectors laid out every x_stride / out_stride floats,
-    // the result from element first_out on in each output vector; one dispatch per
+    // out = row `token` of the table, times `scale`.
+    void embedding(Recorder& r, const GpuTensor& table, uint32_t token, BufferRange out, float scale = 1.0f) const;
+    // out[b] (+)= scale * (W x[b]) for a batch of vectors laid out every x_stride / out_stride
+    // floats, the result from element first_out on in each output vector; one dispatch per
     // chunk of W and per kMaxBatch vectors.
     void matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_stride, BufferRange out, uint32_t out_stride,
-                uint32_t batch, bool accumulate, uint32_t first_out = 0) const;
-    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate) const {
-        matvec(r, w, x, 0, out, 0, 1, accumulate);
+                uint32_t batch, bool accumulate, uint32_t first_out = 0, float scale = 1.0f) const;
+    void matvec(Recorder& r, const GpuTensor& w, BufferRange x, BufferRange out, bool accumulate,
+                float scale = 1.0f) const {
+        matvec(r, w, x, 0, out, 0, 1, accumulate, 0, scale);
     }
     // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
     void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
@@ -77,10 +78,11 @@ public:
     void kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new,
                    BufferRange rope, uint32_t head_dim, uint32_t row_stride) const;
     // Attention of each task's query heads (group_size per KV head, from q_first
-    // of q; the output from out_first of out) over its n_entries entries; token
-    // j of a chunk over n_entries + j, a workgroup taking kChunkQueries of them.
+    // of q; the output from out_first of out) over its n_entries entries, q.k
+    // multiplied by `scale`; token j of a chunk over n_entries + j, a workgroup
+    // taking kChunkQueries of them.
     void attention(Recorder& r, std::span<const CacheTask> tasks, BufferRange q, BufferRange rope, BufferRange out,
-                   uint32_t group_size, uint32_t head_dim, uint32_t q_stride, uint32_t out_stride) const;
+                   uint32_t group_size, uint32_t head_dim, float scale, uint32_t q_stride, uint32_t out_stride) const;
     // acc/cnt of every entry from the attention probabilities, and for tasks with
     // head_mean their average over the layer's query heads (PolicyInfo::uses_head_mean).
     void score_accumulate(Recorder& r, std::span<const CacheTask> tasks, uint32_t group_size,

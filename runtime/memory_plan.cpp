@@ -5,10 +5,10 @@
 #include <map>
 
 #include "batch_engine.hpp"
+#include "device_layout.hpp"
 #include "error.hpp"
 #include "gpu_tensor.hpp"
 #include "kv_cache_ring.hpp"
-#include "tensor_roles.hpp"
 
 namespace wkv {
 
@@ -29,29 +29,14 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
                        uint32_t prompt_chunk) {
     MemoryPlan plan;
     const ModelConfig& c = model.config;
-    // Weights as upload_weights stores them: norms as f32 vectors, matrices in chunks of whole rows.
+    // Weights as upload_weights stores them: the tensors of the device layout.
     std::map<std::string, uint64_t> by_type;
-    auto add = [&](const TensorView& t, bool norm) {
-        const TensorType type = norm ? TensorType::f32 : device_type(t.type);
-        const uint64_t row = device_bytes(type, 1, t.cols);
-        const uint64_t rows_per_chunk =
-            std::max<uint64_t>(1, std::min<uint64_t>(t.rows, max_buffer_bytes ? max_buffer_bytes / row : t.rows));
-        const uint64_t bytes = device_bytes(type, t.rows, t.cols);
-        by_type[tensor_type_name(type)] += bytes;
-        plan.weights += bytes;
-        plan.largest_weight_buffer = std::max(plan.largest_weight_buffer, device_bytes(type, rows_per_chunk, t.cols));
-    };
-    for (const ModelTensorRole& r : model_tensor_roles()) {
-        const TensorView& t = model.*r.member;
-        if (!t.data || &t == &model.rope_freqs) continue;  // left out, or folded into the RoPE table
-        if (&t == &model.classifier && t.data == model.token_embedding.data)
-            continue;  // uploaded once, as the embedding
-        add(t, r.norm);
-    }
-    for (const LayerWeights& l : model.layers) {
-        for (const LayerTensorRole& r : layer_tensor_roles()) {
-            if (has_role(r, c)) add(l.*r.member, r.norm);
-        }
+    const DeviceLayout layout = device_layout(model);
+    for (const DeviceTensorSpec* spec : all_specs(layout)) {
+        const DeviceFootprint f = device_footprint(*spec, max_buffer_bytes);
+        by_type[tensor_type_name(f.type)] += f.bytes;
+        plan.weights += f.bytes;
+        plan.largest_weight_buffer = std::max(plan.largest_weight_buffer, f.largest_buffer);
     }
     plan.weights_by_type.assign(by_type.begin(), by_type.end());
 

@@ -8,9 +8,11 @@ namespace wkv::push {
 
 struct Matvec {  // matvec.comp
     uint32_t rows, cols, out_offset, accumulate, groups_x, rows_per_group, x_stride, out_stride;
+    float scale;
 };
 struct Embedding {  // embedding.comp
     uint32_t row, cols;
+    float scale;
 };
 struct Rmsnorm {  // rmsnorm.comp
     uint32_t n;

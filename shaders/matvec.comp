@@ -15,7 +15,9 @@
 // whatever subgroup size the driver picks. Every sequence's sum runs in the
 // same order whatever the batch, so batched results equal unbatched ones bit
 // for bit. With accumulate = 1 the product is added to out: the residual add
-// after the attention output and FFN down projections.
+// after the attention output and FFN down projections. The product is
+// multiplied by `scale` first (1 but for Granite's residual and logit scales;
+// times 1 is exact).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
@@ -48,6 +50,7 @@ layout(push_constant) uniform Push {
     uint rows_per_group;
     uint x_stride;        // floats between consecutive input vectors
     uint out_stride;      // floats between consecutive output vectors
+    float scale;          // multiplies each product
 } p;
 
 // Input values [UNIT u, UNIT u + UNIT) of vector s; with whole = false,
@@ -108,7 +111,7 @@ void main() {
         [[unroll]] for (uint i = 0; i < ROWS; i++) {
             if (first + r0 + i >= p.rows) break;
             [[unroll]] for (uint s = 0; s < BATCH; s++) {
-                const float sum = ROW_PER_INVOCATION ? sums[i][s] : subgroupAdd(sums[i][s]);
+                const float sum = (ROW_PER_INVOCATION ? sums[i][s] : subgroupAdd(sums[i][s])) * p.scale;
                 if (ROW_PER_INVOCATION || subgroupElect()) {
                     const uint o = s * p.out_stride + p.out_offset + rows[i];
                     out_[o] = p.accumulate != 0 ? out_[o] + sum : sum;

@@ -1,0 +1,41 @@
+// What each decoder layer of a model does, and what comes before the first and
+// after the last, as data made once from the model's config. The CPU reference
+// and the device recorder each interpret it, so that a variant of the Llama
+// layer is a field here and the loader's keys, not a branch in each engine:
+// SmolLM3's layers without RoPE are a layer whose RoPE does not rotate, and
+// Granite's multipliers are the scales below.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace wkv {
+
+struct LayerPlan {
+    RopeParams rope;              // how Q and K are rotated (rope.rotates false: not at all)
+    double attention_scale;       // multiplies q.k: 1/sqrt(head_dim), or the model's own
+    float residual_scale = 1.0f;  // multiplies the attention's and the FFN's output before each residual add
+    bool qkv_bias = false;        // Q, K and V have biases
+    bool qk_norm = false;         // each Q and K head is RMS-normed before RoPE
+};
+
+struct ModelPlan {
+    float embedding_scale = 1.0f;  // multiplies the token's embedding
+    float logit_scale = 1.0f;      // divides the logits
+    std::vector<LayerPlan> layers;
+
+    // Whether nothing before, between or after the layers scales (a Llama 2 as it was).
+    bool unscaled() const { return embedding_scale == 1.0f && logit_scale == 1.0f; }
+};
+
+// The plan of a model with config `c` (its RoPE frequency factors are referenced, not
+// copied: `c` must outlive the plan).
+ModelPlan model_plan(const ModelConfig& c);
+
+// For `wkv info`: a line for the scales around the layers (if any), then a line per run
+// of layers that do the same ("layers 0-2: RoPE theta 2e+06 norm; q.k x 0.125").
+std::vector<std::string> describe(const ModelPlan& plan);
+
+}  // namespace wkv
