@@ -30,7 +30,8 @@ const CommandSpec kChatCommand{
             tokenizer_flag(),
             {"--system", "", "TEXT", "a system message that opens the conversation"},
             {"--chat-template", "", "NAME",
-             "llama2, chatml, llama3, zephyr or mistral (default: recognised from the GGUF's tokenizer.chat_template)"},
+             "llama2, chatml, llama3, zephyr, mistral or phi3 (default: recognised from the GGUF's "
+             "tokenizer.chat_template)"},
             {"--n-predict", "-n", "N", "most tokens in one reply (default 512)"},
             request_cap_flag(),
             device_flag(),

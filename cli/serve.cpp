@@ -38,7 +38,7 @@ const CommandSpec kServeCommand{
             model_flag(),
             tokenizer_flag(),
             {"--chat-template", "", "NAME",
-             "llama2, chatml, llama3, zephyr or mistral (default: recognised from the GGUF)"},
+             "llama2, chatml, llama3, zephyr, mistral or phi3 (default: recognised from the GGUF)"},
             {"--host", "", "ADDRESS", "address to listen on (default 127.0.0.1)"},
             {"--port", "", "PORT", "port (default 8080; 0 picks a free one)"},
             {"--parallel", "", "N", "conversations decoding at once, each with its own cache (default 4)"},

@@ -18,6 +18,7 @@ constexpr Family kFamilies[] = {
     {ChatFamily::llama3, "llama3", "<|start_header_id|>"},
     {ChatFamily::zephyr, "zephyr", "<|user|>"},
     {ChatFamily::mistral, "mistral", "[INST]"},  // told from llama2 by its lack of <<SYS>>
+    {ChatFamily::phi3, "phi3", "<|end|>"},       // told from zephyr (<|user|> too) by its end of turn
 };
 
 }  // namespace
@@ -45,7 +46,8 @@ std::optional<ChatFamily> parse_chat_family(std::string_view name) {
 std::optional<ChatFamily> recognise_chat_template(std::string_view jinja) {
     // The most specific markers first: a Llama-3 template has no "[INST]", but
     // some ChatML ones mention "<|user|>" in comments.
-    for (ChatFamily f : {ChatFamily::llama3, ChatFamily::chatml, ChatFamily::llama2, ChatFamily::zephyr}) {
+    for (ChatFamily f :
+         {ChatFamily::llama3, ChatFamily::chatml, ChatFamily::phi3, ChatFamily::llama2, ChatFamily::zephyr}) {
         for (const Family& x : kFamilies) {
             if (x.family != f || jinja.find(x.marker) == std::string_view::npos) continue;
             // [INST] without Llama 2's <<SYS>> block is Mistral's template.
@@ -73,6 +75,7 @@ ChatTemplate::ChatTemplate(ChatFamily family, const Tokenizer& tokenizer)
     : family_(family), tokenizer_(tokenizer), end_of_turn_(tokenizer.eos_id()) {
     const char* end = family == ChatFamily::chatml   ? "<|im_end|>"
                       : family == ChatFamily::llama3 ? "<|eot_id|>"
+                      : family == ChatFamily::phi3   ? "<|end|>"
                                                      : nullptr;
     if (end) {
         const auto id = tokenizer.find_piece(end);
@@ -145,6 +148,14 @@ void ChatTemplate::message(std::vector<int32_t>& out, const ChatMessage& m, bool
             out.push_back(tokenizer_.eos_id());
             text(out, "\n");
             return;
+        case ChatFamily::phi3:
+            // Phi-3's markers take the newline after them (HF's rstrip, which llama.cpp applies to a
+            // Phi-3 vocabulary), and the text after one starts as sentencepiece starts a text.
+            if (bos) out.push_back(tokenizer_.bos_id());
+            marker(out, "<|" + m.role + "|>");
+            text(out, m.content, /*dummy_prefix=*/true);
+            marker(out, "<|end|>");
+            return;
     }
 }
 
@@ -163,6 +174,7 @@ void ChatTemplate::assistant_header(std::vector<int32_t>& out) const {
             text(out, "\n\n");
             return;
         case ChatFamily::zephyr: text(out, "<|assistant|>\n"); return;
+        case ChatFamily::phi3: marker(out, "<|assistant|>"); return;
     }
 }
 

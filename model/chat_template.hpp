@@ -24,6 +24,7 @@ enum class ChatFamily {
     llama3,   // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
     zephyr,   // <|role|>\n...</s>\n
     mistral,  // <s>[INST] user [/INST] reply</s>[INST] ...: one BOS, no <<SYS>> (a system message opens the first turn)
+    phi3,     // <|role|>...<|end|>: Phi-3, Phi-3.5, Phi-4-mini (the whitespace after a marker is its own)
 };
 
 struct ChatMessage {

@@ -14,13 +14,18 @@ enum class RopeStyle { norm, neox };
 // RoPE: the base of its frequencies, and linear position scaling (a model
 // fine-tuned for a longer context sees every position multiplied by `scale`,
 // 1 / llama.rope.scaling.factor); pair i's frequency is divided by
-// freq_factors[i] where a model has them (Llama 3.1's rope_freqs).
+// freq_factors[i] where a model has them (Llama 3.1's rope_freqs, Phi-3's
+// LongRoPE). Partial rotary (Phi-3): only the first `dims` dimensions of a
+// head rotate (frequencies over `dims`), the rest pass as they are; a rotated
+// pair's cos and sin are multiplied by `attn_factor` (LongRoPE's).
 struct RopeParams {
     float theta = 10000.0f;
     float scale = 1.0f;
     RopeStyle style = RopeStyle::norm;
-    const float* freq_factors = nullptr;  // head_dim / 2 of them, or none
+    const float* freq_factors = nullptr;  // dims / 2 of them, or none
     bool rotates = true;                  // false: every angle is 0, the rotation the identity (a layer without RoPE)
+    uint32_t dims = 0;                    // dimensions that rotate; 0: the whole head
+    float attn_factor = 1.0f;
 
     bool operator==(const RopeParams&) const = default;
 };
@@ -40,9 +45,15 @@ struct ModelConfig {
     uint32_t key_length = 0;                 // a head's size where it is not dim / n_heads (Qwen3); 0: it is
     RopeStyle rope_style = RopeStyle::norm;  // Qwen2 and Qwen3: neox
     std::vector<float> rope_freq_factors;    // Llama 3.1: head_dim / 2 divisors of RoPE's frequencies; empty: none
-    bool qkv_bias = false;                   // Qwen2: Q, K and V have biases
-    bool qk_norm = false;                    // Qwen3: each Q and K head is RMS-normed before RoPE
-    uint32_t no_rope_period = 0;             // SmolLM3: layers l with (l + 1) % period == 0 have no RoPE; 0: none
+    uint32_t rope_dims = 0;                  // Phi-3: the dimensions of a head that rotate; 0: all of them
+    // LongRoPE (Phi-3): frequency divisors for a run whose sequences hold more positions
+    // than rope_original_context (long), or not (short); cos and sin times rope_attn_factor.
+    std::vector<float> rope_factors_long, rope_factors_short;
+    uint32_t rope_original_context = 0;
+    float rope_attn_factor = 1.0f;
+    bool qkv_bias = false;        // Qwen2: Q, K and V have biases
+    bool qk_norm = false;         // Qwen3: each Q and K head is RMS-normed before RoPE
+    uint32_t no_rope_period = 0;  // SmolLM3: layers l with (l + 1) % period == 0 have no RoPE; 0: none
     // Granite's multipliers (1, or 0 for the attention's, where a model has none).
     float embedding_scale = 1.0f;  // multiplies the embeddings
     float attention_scale = 0.0f;  // multiplies q.k instead of 1/sqrt(head_dim)
@@ -52,8 +63,10 @@ struct ModelConfig {
     uint32_t head_dim() const { return key_length ? key_length : dim / n_heads; }
     uint32_t kv_dim() const { return n_kv_heads * head_dim(); }
     uint32_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
+    uint32_t rotated_dims() const { return rope_dims ? rope_dims : head_dim(); }
     RopeParams rope() const {
-        return {rope_theta, rope_scale, rope_style, rope_freq_factors.empty() ? nullptr : rope_freq_factors.data()};
+        return {rope_theta, rope_scale, rope_style,      rope_freq_factors.empty() ? nullptr : rope_freq_factors.data(),
+                true,       rope_dims,  rope_attn_factor};
     }
 };
 

@@ -1,5 +1,6 @@
 #include "cpu_engine.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace wkv {
@@ -7,7 +8,11 @@ namespace wkv {
 CpuEngine::CpuEngine(const Model& model, std::vector<CacheSettings> sequences)
     : model_(model), sequences_(std::move(sequences)), outputs_(sequences_.size()) {
     if (sequences_.empty()) throw std::logic_error("CpuEngine needs at least one sequence");
-    for (const CacheSettings& s : sequences_) references_.push_back(std::make_unique<Reference>(model, s));
+    uint32_t run_positions = 0;  // one choice of LongRoPE factors for the run, as on the device
+    for (const CacheSettings& s : sequences_)
+        run_positions = std::max(run_positions, s.positions_held(model.config.context));
+    for (const CacheSettings& s : sequences_)
+        references_.push_back(std::make_unique<Reference>(model, s, run_positions));
 }
 
 void CpuEngine::step(std::span<const SequenceStep> steps) {

@@ -4,10 +4,13 @@
 // size, RoPE frequency factors, layers without RoPE, Granite's multipliers),
 // the weights by llama.cpp's tensor names, and the vocabulary from
 // tokenizer.ggml.* when the file embeds one.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
+#include <span>
 
 #include "checked_math.hpp"
 #include "error.hpp"
@@ -29,6 +32,16 @@ const char* ggml_type_name(uint32_t t) {
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
 
+// A tensor that holds several roles' rows one after another (Phi-3's attn_qkv: Wq, Wk, Wv).
+struct FusedTensor {
+    const char* gguf_suffix;
+    std::array<TensorView LayerWeights::*, 3> parts;  // in row order; null past the last
+};
+constexpr FusedTensor kPhi3Fused[] = {
+    {"attn_qkv.weight", {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv}},
+    {"ffn_up.weight", {&LayerWeights::w1, &LayerWeights::w3, nullptr}},  // the gate's rows, then the up rows
+};
+
 // The architectures wkv runs: the Llama decoder layer and its variants.
 struct Architecture {
     const char* name;  // general.architecture
@@ -36,12 +49,14 @@ struct Architecture {
     bool qkv_bias, qk_norm;
     uint32_t no_rope_period = 0;  // layers l with (l + 1) % period == 0 have no RoPE (fixed by the architecture)
     bool multipliers = false;     // <arch>.embedding_scale, .attention.scale, .residual_scale, .logit_scale
+    std::span<const FusedTensor> fused = {};  // tensors that hold several roles
 };
 
 constexpr Architecture kArchitectures[] = {
-    {"llama", RopeStyle::norm, false, false},       // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
-    {"qwen2", RopeStyle::neox, true, false},        // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
-    {"qwen3", RopeStyle::neox, false, true},        // Qwen3 (dense)
+    {"llama", RopeStyle::norm, false, false},                       // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
+    {"qwen2", RopeStyle::neox, true, false},                        // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
+    {"qwen3", RopeStyle::neox, false, true},                        // Qwen3 (dense)
+    {"phi3", RopeStyle::neox, false, false, 0, false, kPhi3Fused},  // Phi-3, Phi-3.5-mini, Phi-4-mini
     {"smollm3", RopeStyle::norm, false, false, 4},  // SmolLM3: no RoPE in every fourth layer, as llama.cpp fixes it
     {"granite", RopeStyle::norm, false, false, 0, true},  // Granite 3.x dense
 };
@@ -87,21 +102,31 @@ float rope_position_scale(const GgufMetadata& meta, const std::string& key, cons
     return 1.0f / *factor;
 }
 
-// Llama 3.1's rope_freqs.weight: one divisor per pair of a head's dimensions.
-std::vector<float> rope_freq_factors(const TensorView& t, uint32_t head_dim, const std::string& path) {
-    if (t.rows != 1 || t.cols != head_dim / 2) {
-        fail(path, "tensor 'rope_freqs.weight' has " + std::to_string(t.rows * t.cols) +
-                       " values; head size / 2 = " + std::to_string(head_dim / 2) + " expected");
+// RoPE frequency factors (Llama 3.1's rope_freqs.weight, Phi-3's rope_factors_long/short):
+// one divisor per pair of a head's rotated dimensions.
+std::vector<float> rope_factors(const TensorView& t, uint32_t rotated_dims, const std::string& path) {
+    if (t.rows != 1 || t.cols != rotated_dims / 2) {
+        fail(path, "tensor " + quoted(t.name) + " has " + std::to_string(t.rows * t.cols) +
+                       " values; rotated dimensions / 2 = " + std::to_string(rotated_dims / 2) + " expected");
     }
     if (t.type != TensorType::f32 && t.type != TensorType::f16)
-        fail(path, "tensor 'rope_freqs.weight' is not f32 or f16");
+        fail(path, "tensor " + quoted(t.name) + " is not f32 or f16");
     std::vector<float> factors(t.cols);
     dequantize_row(t, 0, factors.data());
     for (float f : factors) {
         if (!(std::isfinite(f) && f > 0.0f))
-            fail(path, "tensor 'rope_freqs.weight' has a factor that is not a positive number");
+            fail(path, "tensor " + quoted(t.name) + " has a factor that is not a positive number");
     }
     return factors;
+}
+
+// Rows [first, first + rows) of `t`, as a tensor of its own named `name` (rows are whole blocks).
+TensorView row_range(const TensorView& t, uint64_t first, uint64_t rows, const std::string& name) {
+    TensorView part = t;
+    part.name = name;
+    part.rows = rows;
+    part.data = t.data + first * tensor_bytes(t.name, t.type, 1, t.cols);
+    return part;
 }
 
 // A metadata value as one short line: strings quoted, arrays by their length.
@@ -199,9 +224,16 @@ void load_gguf_llama(Model& m) {
     c.vocab_size = static_cast<uint32_t>(std::min<uint64_t>(m.token_embedding.rows, UINT32_MAX));
     validate_config(c, m.path);
     if (auto rope_dims = meta.u32(key + "rope.dimension_count"); rope_dims && *rope_dims != c.head_dim()) {
-        fail(m.path, key + "rope.dimension_count " + std::to_string(*rope_dims) + " differs from the head size " +
-                         std::to_string(c.head_dim()) + " (partial rotary embeddings are not supported)");
+        if (*rope_dims == 0 || *rope_dims > c.head_dim() || *rope_dims % 2 != 0) {
+            fail(m.path, key + "rope.dimension_count " + std::to_string(*rope_dims) +
+                             " is not an even number of dimensions up to the head size " +
+                             std::to_string(c.head_dim()));
+        }
+        c.rope_dims = *rope_dims;  // partial rotary (Phi-3): the rest of each head is not rotated
     }
+    c.rope_attn_factor = meta.f32(key + "rope.scaling.attn_factor").value_or(1.0f);
+    if (!(std::isfinite(c.rope_attn_factor) && c.rope_attn_factor > 0.0f && c.rope_attn_factor < 100.0f))
+        fail(m.path, key + "rope.scaling.attn_factor is not a positive number below 100");
 
     for (const ModelTensorRole& r : model_tensor_roles()) {
         const std::optional<TensorView> t = view(r.gguf_name, !r.optional);
@@ -211,14 +243,49 @@ void load_gguf_llama(Model& m) {
             m.*r.member = m.*r.fallback;  // the classifier left out: it reads the embedding table
         }
     }
-    if (m.rope_freqs.data) c.rope_freq_factors = rope_freq_factors(m.rope_freqs, c.head_dim(), m.path);
+    if (m.rope_freqs.data) c.rope_freq_factors = rope_factors(m.rope_freqs, c.rotated_dims(), m.path);
+    if (m.rope_factors_long.data || m.rope_factors_short.data) {  // LongRoPE
+        if (!m.rope_factors_long.data || !m.rope_factors_short.data)
+            fail(m.path, "LongRoPE needs both rope_factors_long.weight and rope_factors_short.weight");
+        c.rope_factors_long = rope_factors(m.rope_factors_long, c.rotated_dims(), m.path);
+        c.rope_factors_short = rope_factors(m.rope_factors_short, c.rotated_dims(), m.path);
+        const std::optional<uint32_t> original = meta.u32(key + "rope.scaling.original_context_length");
+        if (!original) fail(m.path, "LongRoPE needs " + key + "rope.scaling.original_context_length, which is missing");
+        c.rope_original_context = *original;
+    }
     m.layers.resize(c.n_layers);
     std::set<std::string> used;
     for (const ModelTensorRole& r : model_tensor_roles()) used.insert(r.gguf_name);
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const std::string prefix = "blk." + std::to_string(l) + ".";
+        // Fused tensors first: each is split into the roles it holds, by the shapes the table gives them.
+        std::vector<TensorView LayerWeights::*> from_fused;
+        for (const FusedTensor& f : arch->fused) {
+            const TensorView whole = *view(prefix + f.gguf_suffix);
+            uint64_t first = 0;
+            for (TensorView LayerWeights::*member : f.parts) {
+                if (!member) break;
+                const LayerTensorRole& r = *std::find_if(layer_tensor_roles().begin(), layer_tensor_roles().end(),
+                                                         [&](const LayerTensorRole& x) { return x.member == member; });
+                const TensorShape shape = r.shape(c);
+                if (whole.cols != shape.cols || first + shape.rows > whole.rows) {
+                    fail(m.path, "tensor " + quoted(whole.name) + " is [" + std::to_string(whole.rows) + "][" +
+                                     std::to_string(whole.cols) + "]; it cannot hold " + r.gguf_suffix + " [" +
+                                     std::to_string(shape.rows) + "][" + std::to_string(shape.cols) + "]");
+                }
+                m.layers[l].*member = row_range(whole, first, shape.rows, whole.name + "/" + r.gguf_suffix);
+                first += shape.rows;
+                from_fused.push_back(member);
+            }
+            if (first != whole.rows) {
+                fail(m.path, "tensor " + quoted(whole.name) + " has " + std::to_string(whole.rows) + " rows; " +
+                                 std::to_string(first) + " expected");
+            }
+            used.insert(prefix + f.gguf_suffix);
+        }
         for (const LayerTensorRole& r : layer_tensor_roles()) {
-            if (!has_role(r, c)) continue;  // not this architecture's: refused below if the file has it
+            const bool fused = std::find(from_fused.begin(), from_fused.end(), r.member) != from_fused.end();
+            if (!has_role(r, c) || fused) continue;  // not this architecture's: refused below if the file has it
             m.layers[l].*r.member = *view(prefix + r.gguf_suffix);
             used.insert(prefix + r.gguf_suffix);
         }

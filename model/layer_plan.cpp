@@ -5,7 +5,7 @@
 
 namespace wkv {
 
-ModelPlan model_plan(const ModelConfig& c) {
+ModelPlan model_plan(const ModelConfig& c, uint32_t run_positions) {
     ModelPlan plan;
     plan.embedding_scale = c.embedding_scale;
     plan.logit_scale = c.logit_scale;
@@ -13,6 +13,10 @@ ModelPlan model_plan(const ModelConfig& c) {
     for (uint32_t l = 0; l < c.n_layers; l++) {
         LayerPlan layer;
         layer.rope = c.rope();
+        if (!c.rope_factors_long.empty() && !layer.rope.freq_factors) {  // LongRoPE
+            const bool long_run = run_positions > c.rope_original_context;
+            layer.rope.freq_factors = long_run ? c.rope_factors_long.data() : c.rope_factors_short.data();
+        }
         // SmolLM3: every `no_rope_period`-th layer attends without positions.
         layer.rope.rotates = !(c.no_rope_period && (l + 1) % c.no_rope_period == 0);
         layer.attention_scale = c.attention_scale > 0.0f ? c.attention_scale : default_scale;
@@ -39,7 +43,9 @@ std::string describe(const LayerPlan& l) {
     } else {
         out = "RoPE theta " + number(l.rope.theta) + (l.rope.style == RopeStyle::neox ? " neox" : " norm");
         if (l.rope.scale != 1.0f) out += " scale " + number(l.rope.scale);
+        if (l.rope.dims) out += " over " + std::to_string(l.rope.dims) + " dimensions";
         if (l.rope.freq_factors) out += " with frequency factors";
+        if (l.rope.attn_factor != 1.0f) out += " x " + number(l.rope.attn_factor);
     }
     out += "; q.k x " + number(l.attention_scale);
     if (l.residual_scale != 1.0f) out += "; residual x " + number(l.residual_scale);

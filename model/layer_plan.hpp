@@ -30,9 +30,11 @@ struct ModelPlan {
     bool unscaled() const { return embedding_scale == 1.0f && logit_scale == 1.0f; }
 };
 
-// The plan of a model with config `c` (its RoPE frequency factors are referenced, not
-// copied: `c` must outlive the plan).
-ModelPlan model_plan(const ModelConfig& c);
+// The plan of a model with config `c` for a run whose sequences hold up to `run_positions`
+// positions (CacheSettings::positions_held; LongRoPE takes its long factors above the
+// model's original context, as llama.cpp does for a context that long). Its RoPE frequency
+// factors are referenced, not copied: `c` must outlive the plan.
+ModelPlan model_plan(const ModelConfig& c, uint32_t run_positions = 0);
 
 // For `wkv info`: a line for the scales around the layers (if any), then a line per run
 // of layers that do the same ("layers 0-2: RoPE theta 2e+06 norm; q.k x 0.125").

@@ -43,7 +43,9 @@ struct Model {
     std::vector<LayerWeights> layers;
     TensorView final_norm;  // [1][dim]
     TensorView classifier;  // [vocab_size][dim]; the embedding itself when shared
-    TensorView rope_freqs;  // [1][head_dim / 2] (Llama 3.1), read into ModelConfig::rope_freq_factors; or empty
+    TensorView rope_freqs;  // [1][rotated / 2] (Llama 3.1), read into ModelConfig::rope_freq_factors; or empty
+    // [1][rotated / 2] each (Phi-3's LongRoPE), read into ModelConfig::rope_factors_long/short; or empty
+    TensorView rope_factors_long, rope_factors_short;
 
     // GGUF files may embed their tokenizer (tokenizer.ggml.*).
     std::optional<Vocabulary> vocabulary;

@@ -130,6 +130,12 @@ struct CacheSettings {
     CachePolicy policy;
     PositionMode positions = PositionMode::cache_index;
     KvType kv_type = KvType::f32;
+
+    // The positions RoPE sees in this cache: cache indices stay below its slots;
+    // original positions run to the model's context.
+    uint32_t positions_held(uint32_t context) const {
+        return positions == PositionMode::original ? context : policy.slots();
+    }
 };
 // A full cache of `entries` (no eviction).
 inline CacheSettings full_cache(uint32_t entries, PositionMode positions = PositionMode::cache_index) {

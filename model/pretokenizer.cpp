@@ -26,6 +26,15 @@ struct Rules {
 };
 
 std::string llama3() { return std::string(kContractions) + kWordsAndSpace; }
+// GPT-4o's (o200k: Phi-4-mini): a word splits where its case turns, lower to upper
+// ("helloWorld": "hello", "World"), its contraction kept; "upper" and "lower" are
+// llama.cpp's approximation of Hugging Face's classes: a letter outside a-z, outside A-Z.
+std::string gpt4o() {
+    const std::string upper = R"(((?=[\p{L}])([^a-z])))", lower = R"(((?=[\p{L}])([^A-Z])))";
+    const std::string contraction = std::string(kContractions) + "?";
+    return R"([^\r\n\p{L}\p{N}]?)" + upper + "*" + lower + "+" + contraction + R"(|[^\r\n\p{L}\p{N}]?)" + upper + "+" +
+           lower + "*" + contraction + R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+}
 // Qwen2 takes digits one at a time where Llama 3 takes up to three.
 std::string qwen2() {
     std::string e = llama3();
@@ -37,7 +46,8 @@ const std::vector<Rules>& rules() {
     static const std::vector<Rules> table = {
         {{"llama-bpe", "llama3", "llama-v3"}, {llama3()}, true},
         {{"qwen2", "deepseek-r1-qwen", nullptr}, {qwen2()}, false},
-        {{"smollm", nullptr, nullptr}, {R"(\p{N})", kGpt2}, false},  // digits alone first
+        {{"smollm", "refact", nullptr}, {R"(\p{N})", kGpt2}, false},  // digits alone first (StarCoder's too)
+        {{"gpt-4o", nullptr, nullptr}, {gpt4o()}, false},
         {{"gpt-2", nullptr, nullptr}, {kGpt2}, false},
     };
     return table;

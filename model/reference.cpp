@@ -25,18 +25,25 @@ void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float 
 }
 
 double rope_angle(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params) {
-    if (!rope_params.rotates) return 0.0;  // cos 1, sin 0: the identity, exactly
-    double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * pair) / head_dim);
+    const uint32_t dims = rope_params.dims ? rope_params.dims : head_dim;
+    if (!rope_params.rotates || pair >= dims / 2) return 0.0;  // cos 1, sin 0: the identity, exactly
+    double freq = std::pow(static_cast<double>(rope_params.theta), -static_cast<double>(2 * pair) / dims);
     if (rope_params.freq_factors) freq /= rope_params.freq_factors[pair];
     return pos * static_cast<double>(rope_params.scale) * freq;
 }
 
+std::pair<double, double> rope_cos_sin(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params) {
+    const uint32_t dims = rope_params.dims ? rope_params.dims : head_dim;
+    if (!rope_params.rotates || pair >= dims / 2) return {1.0, 0.0};
+    const double angle = rope_angle(pos, pair, head_dim, rope_params), factor = rope_params.attn_factor;
+    return {std::cos(angle) * factor, std::sin(angle) * factor};
+}
+
 void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params) {
-    const uint32_t half = head_dim / 2;
+    const uint32_t half = (rope_params.dims ? rope_params.dims : head_dim) / 2;
     for (uint32_t i = 0; i < half; i++) {
-        const double angle = rope_angle(pos, i, head_dim, rope_params);
-        const double c = std::cos(angle), s = std::sin(angle);
-        // The pair's two dimensions: neighbours, or one from each half (neox).
+        const auto [c, s] = rope_cos_sin(pos, i, head_dim, rope_params);
+        // The pair's two dimensions: neighbours, or one from each half of the rotated part (neox).
         float& x = head[rope_params.style == RopeStyle::neox ? i : 2 * i];
         float& y = head[rope_params.style == RopeStyle::neox ? i + half : 2 * i + 1];
         const double a = x, b = y;
@@ -91,10 +98,10 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     }
 }
 
-Reference::Reference(const Model& model, const CacheSettings& settings)
+Reference::Reference(const Model& model, const CacheSettings& settings, uint32_t run_positions)
     : model_(model),
       c_(model.config),
-      plan_(model_plan(model.config)),
+      plan_(model_plan(model.config, std::max(run_positions, settings.positions_held(model.config.context)))),
       policy_(settings.policy),
       positions_(settings.positions),
       cache_(model.config, settings.policy.slots(), settings.kv_type) {

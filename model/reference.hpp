@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kv_cache.hpp"
@@ -18,7 +19,9 @@ namespace wkv {
 
 class Reference {
 public:
-    Reference(const Model& model, const CacheSettings& settings);
+    // `run_positions`: the most positions any sequence of the run holds, where that is more than
+    // this one's (an engine of several: LongRoPE takes one choice of factors for all); 0: its own.
+    Reference(const Model& model, const CacheSettings& settings, uint32_t run_positions = 0);
     // A full cache of `entries`.
     Reference(const Model& model, uint32_t entries, PositionMode positions = PositionMode::cache_index)
         : Reference(model, full_cache(entries, positions)) {}
@@ -84,9 +87,12 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 void matvec(float* out, const TensorView& w, const float* x, std::vector<float>& row_scratch);
 // out = x / rms(x) * weight
 void rmsnorm(float* out, const float* x, const float* weight, uint32_t n, float eps);
-// The angle RoPE turns pair i of a head by at `pos`: pos * scale * theta^(-2i/head_dim) / factor_i.
+// The angle RoPE turns pair i of a head by at `pos`: pos * scale * theta^(-2i/dims) / factor_i
+// (0 for a pair that does not rotate).
 double rope_angle(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params);
-// Rotates each pair of one head (neighbours, or i and i + head_dim/2 for neox) by its angle.
+// That pair's (cos, sin), times the attention factor; (1, 0) where it does not rotate.
+std::pair<double, double> rope_cos_sin(uint32_t pos, uint32_t pair, uint32_t head_dim, const RopeParams& rope_params);
+// Rotates each rotating pair of one head (neighbours, or i and i + dims/2 for neox) by its angle.
 void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_params);
 // In-place softmax over x[0..n).
 void softmax(float* x, uint32_t n);

@@ -8,6 +8,7 @@ TensorShape norm_shape(const ModelConfig& c) { return {1, c.dim}; }
 TensorShape embedding_shape(const ModelConfig& c) { return {c.vocab_size, c.dim}; }
 
 TensorShape head_shape(const ModelConfig& c) { return {1, c.head_dim()}; }
+TensorShape rope_factors_shape(const ModelConfig& c) { return {1, c.rotated_dims() / 2}; }
 TensorShape kv_vector_shape(const ModelConfig& c) { return {1, c.kv_dim()}; }
 bool has_qkv_bias(const ModelConfig& c) { return c.qkv_bias; }
 bool has_qk_norm(const ModelConfig& c) { return c.qk_norm; }
@@ -16,11 +17,10 @@ constexpr ModelTensorRole kModelTensors[] = {
     {"token_embd.weight", &Model::token_embedding, false, embedding_shape, false},                 // [vocab_size][dim]
     {"output_norm.weight", &Model::final_norm, true, norm_shape, false},                           // [1][dim]
     {"output.weight", &Model::classifier, false, embedding_shape, true, &Model::token_embedding},  // tied when absent
-    {"rope_freqs.weight", &Model::rope_freqs, true,
-     [](const ModelConfig& c) {
-         return TensorShape{1, c.head_dim() / 2};
-     },
-     true, nullptr, /*on_device=*/false},
+    // RoPE's frequency factors (Llama 3.1; Phi-3's LongRoPE): folded into the RoPE tables, not uploaded.
+    {"rope_freqs.weight", &Model::rope_freqs, true, rope_factors_shape, true},
+    {"rope_factors_long.weight", &Model::rope_factors_long, true, rope_factors_shape, true},
+    {"rope_factors_short.weight", &Model::rope_factors_short, true, rope_factors_shape, true},
 };
 
 TensorShape q_shape(const ModelConfig& c) { return {uint64_t{c.n_heads} * c.head_dim(), c.dim}; }

@@ -50,7 +50,6 @@ struct ModelTensorRole {
     bool optional;  // a file may leave it out
     // What stands in for it when it is left out (the classifier: the embedding table); null: nothing.
     TensorView Model::*fallback = nullptr;
-    bool on_device = true;  // false: folded into something else (the RoPE frequency factors, into its table)
 };
 
 // Whether model `c` has this layer tensor.

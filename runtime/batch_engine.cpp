@@ -13,12 +13,10 @@ namespace {
 // every sequence's slice starts at an offset any device accepts for a binding.
 uint32_t padded(uint32_t floats) { return (floats * 4 + 255) / 256 * 64; }
 
-// Rows of the RoPE table: cache-index positions stay below a ring's slots; original
-// positions run to the trained context.
+// Rows of the RoPE table: the most positions a sequence holds.
 uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t context) {
     uint32_t n = 1;
-    for (const CacheSettings& s : sequences)
-        n = std::max(n, s.positions == PositionMode::original ? context : s.policy.slots());
+    for (const CacheSettings& s : sequences) n = std::max(n, s.positions_held(context));
     return n;
 }
 
@@ -83,7 +81,7 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
     : ctx_(ctx),
       w_(std::move(weights)),
       c_(w_->config),
-      plan_(model_plan(c_)),
+      plan_(model_plan(c_, max_positions(sequences, c_.context))),
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
       attend_in_chunks_(max_chunk > 1),
@@ -134,7 +132,7 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
         add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     add(chunk_probs_bytes(c, sequences, max_chunk));
     const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
-    const uint64_t tables = distinct_ropes(model_plan(c)).size();
+    const uint64_t tables = distinct_ropes(model_plan(c, max_positions(sequences, c.context))).size();
     b.total += 2 * 4 * sequences.size() + tables * rope;  // the NLLs, the tokens, the RoPE tables
     b.total += entry_bytes(c, sequences.size(), 1, activation_rows(sequences.size(), max_chunk));  // (caches not split)
     b.largest = std::max(b.largest, rope);

@@ -2,7 +2,8 @@
 // (model/tensor_roles): which tensors each layer's slots hold, made of which
 // roles, stacked or apart, as vectors or matrices, reordered for NEOX RoPE or
 // not. The upload (gpu_weights) makes exactly these tensors, and the memory plan
-// counts exactly their bytes, so the two cannot drift apart.
+// counts exactly their bytes, so the two cannot drift apart. (RoPE's frequency
+// factors are not among them: they are folded into the engine's RoPE tables.)
 #pragma once
 
 #include <array>

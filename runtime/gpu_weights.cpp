@@ -14,19 +14,20 @@ GpuTensor upload_vector(Context& ctx, const std::string& name, const std::vector
     return upload_tensor(ctx, f32);
 }
 
-// The source of index n of a head after NEOX's reordering: neighbours 2i, 2i + 1
-// take dimensions i and i + head_dim / 2.
-uint64_t neox_source(uint64_t n, uint32_t head_dim) {
+// The source of index n of a head after NEOX's reordering: of the `rotated` first
+// dimensions, neighbours 2i, 2i + 1 take dimensions i and i + rotated / 2; the rest stay.
+uint64_t neox_source(uint64_t n, uint32_t head_dim, uint32_t rotated) {
     const uint64_t head = n / head_dim, i = n % head_dim;
-    return head * head_dim + (i % 2 == 0 ? i / 2 : i / 2 + head_dim / 2);
+    if (i >= rotated) return n;
+    return head * head_dim + (i % 2 == 0 ? i / 2 : i / 2 + rotated / 2);
 }
 
 // A matrix with its rows reordered so (NEOX), its bytes in `storage`.
-TensorView neox_rows(const TensorView& t, uint32_t head_dim, std::vector<uint8_t>& storage) {
+TensorView neox_rows(const TensorView& t, uint32_t head_dim, uint32_t rotated, std::vector<uint8_t>& storage) {
     const uint64_t row = tensor_bytes(t.name, t.type, 1, t.cols, t.group_size);
     storage.resize(row * t.rows);
     for (uint64_t n = 0; n < t.rows; n++) {
-        std::copy_n(t.data + neox_source(n, head_dim) * row, row, storage.data() + n * row);
+        std::copy_n(t.data + neox_source(n, head_dim, rotated) * row, row, storage.data() + n * row);
     }
     TensorView out = t;
     out.data = storage.data();
@@ -39,9 +40,9 @@ std::vector<float> vector_of(const TensorView& t) {
     return v;
 }
 
-std::vector<float> neox_values(const std::vector<float>& v, uint32_t head_dim) {
+std::vector<float> neox_values(const std::vector<float>& v, uint32_t head_dim, uint32_t rotated) {
     std::vector<float> out(v.size());
-    for (size_t n = 0; n < v.size(); n++) out[n] = v[neox_source(n, head_dim)];
+    for (size_t n = 0; n < v.size(); n++) out[n] = v[neox_source(n, head_dim, rotated)];
     return out;
 }
 
@@ -70,7 +71,7 @@ std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uin
     const uint64_t total = model.weight_bytes();
     uint64_t done = 0;
     const bool neox = model.config.rope_style == RopeStyle::neox;
-    const uint32_t hd = model.config.head_dim();
+    const uint32_t hd = model.config.head_dim(), rotated = model.config.rotated_dims();
     // One tensor of the layout, and the bytes its parts took in the file reported.
     auto upload = [&](const DeviceTensorSpec& spec) {
         GpuTensor g;
@@ -78,7 +79,7 @@ std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uin
             std::vector<float> values;
             for (size_t i = 0; i < spec.parts.size(); i++) {
                 const std::vector<float> part = vector_of(*spec.parts[i]);
-                const std::vector<float> laid = neox && spec.rotated[i] ? neox_values(part, hd) : part;
+                const std::vector<float> laid = neox && spec.rotated[i] ? neox_values(part, hd, rotated) : part;
                 values.insert(values.end(), laid.begin(), laid.end());
             }
             g = upload_vector(ctx, spec.name, values);
@@ -86,7 +87,8 @@ std::unique_ptr<GpuWeights> upload_weights(Context& ctx, const Model& model, uin
             std::vector<std::vector<uint8_t>> storage(spec.parts.size());  // (alive until uploaded)
             std::vector<TensorView> laid;
             for (size_t i = 0; i < spec.parts.size(); i++)
-                laid.push_back(neox && spec.rotated[i] ? neox_rows(*spec.parts[i], hd, storage[i]) : *spec.parts[i]);
+                laid.push_back(neox && spec.rotated[i] ? neox_rows(*spec.parts[i], hd, rotated, storage[i])
+                                                       : *spec.parts[i]);
             std::vector<const TensorView*> parts;
             for (const TensorView& t : laid) parts.push_back(&t);
             g = stack_tensors(ctx, spec.name, parts, max_buffer_bytes);

@@ -1,7 +1,8 @@
 // A model's weights on the device, uploaded once and shared by every engine
 // that runs the model. For a NEOX-RoPE model (Qwen) the rows of Wq and Wk (and
 // their biases and head norms) are reordered within each head on upload, so
-// that dimensions i and i + head_dim/2 become neighbours: the shaders then
+// that dimensions i and i + rotated/2 become neighbours (rotated: the head's
+// dimensions that RoPE turns, all but for partial rotary): the shaders then
 // rotate neighbouring pairs for every model, and q.k is unchanged (the same
 // reordering of both factors).
 #pragma once

@@ -318,9 +318,9 @@ std::vector<float> rope_table(uint32_t positions, uint32_t head_dim, const RopeP
     std::vector<float> table(static_cast<size_t>(positions) * head_dim);
     for (uint32_t pos = 0; pos < positions; pos++) {
         for (uint32_t i = 0; i < head_dim / 2; i++) {
-            const double angle = rope_angle(pos, i, head_dim, rope_params);  // the CPU reference's angle
-            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(std::cos(angle));
-            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(std::sin(angle));
+            const auto [c, s] = rope_cos_sin(pos, i, head_dim, rope_params);  // the CPU reference's
+            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2] = static_cast<float>(c);
+            table[(static_cast<size_t>(pos) * (head_dim / 2) + i) * 2 + 1] = static_cast<float>(s);
         }
     }
     return table;

@@ -17,11 +17,12 @@ using namespace wkv::test;
 namespace {
 
 // Llama 2's vocabulary with the special tokens of the other families after it
-// (ids 32000..32005), as the GGUFs of fine-tunes that use them add them.
+// (ids 32000..32009), as the GGUFs of fine-tunes that use them add them.
 Tokenizer llama2_with_specials() {
     Vocabulary v = Tokenizer::load(shared_file("models/llama2-tokenizer.bin")).vocabulary();
-    for (const char* piece : {"<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>",
-                              "<|end_header_id|>", "<|eot_id|>"}) {
+    for (const char* piece :
+         {"<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
+          "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"}) {
         v.pieces.push_back(piece);
         v.scores.push_back(0.0f);
         v.types.push_back(PieceType::control);
@@ -47,10 +48,14 @@ TEST_CASE("templates are recognised by their markers, and named") {
           ChatFamily::mistral);
     CHECK(recognise_chat_template("<|start_header_id|>{{ role }}<|end_header_id|>\n\n") == ChatFamily::llama3);
     CHECK(recognise_chat_template("{{ '<|user|>\\n' + message['content'] + eos_token }}") == ChatFamily::zephyr);
+    // Phi-3's template names <|user|> too; its <|end|> tells it apart (the arch fixture's, and the real one's form).
+    CHECK(recognise_chat_template("{{'<|' + message['role'] + '|>' + '\\n' + message['content'] + '<|end|>\\n'}}") ==
+          ChatFamily::phi3);
+    CHECK(recognise_chat_template("{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}") == ChatFamily::phi3);
     CHECK(!recognise_chat_template("{{ messages }}").has_value());
     CHECK(parse_chat_family("chatml") == ChatFamily::chatml);
     CHECK(!parse_chat_family("vicuna").has_value());
-    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr, mistral");
+    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr, mistral, phi3");
 }
 
 TEST_CASE("each family renders a system message and a user turn to these exact tokens") {
@@ -82,7 +87,9 @@ TEST_CASE("each family renders a system message and a user turn to these exact t
                                2, 13,  29966, 29989, 465,   22137, 29989, 29958, 13});
 }
 
-TEST_CASE("real vocabularies: Mistral's [INST] on Llama 2's, Llama 3's headers, Qwen's ChatML, to their exact ids") {
+TEST_CASE(
+    "real vocabularies: Mistral's [INST] on Llama 2's, Llama 3's headers, Qwen's ChatML, Phi-3's, to their exact "
+    "ids") {
     const std::vector<ChatMessage> conversation = {{"system", "Be brief."}, {"user", "Hi!"}};
     auto vocab = [](const char* name) {
         return Tokenizer::from_vocabulary(
@@ -115,6 +122,16 @@ TEST_CASE("real vocabularies: Mistral's [INST] on Llama 2's, Llama 3's headers, 
                                                                                {151645, 198, 151644, 872, 198},
                                                                                qwen.encode("Hi!", false),
                                                                                {151645, 198, 151644, 77091, 198}}));
+    // Phi-3: its markers take the newline after them and the text after one has sentencepiece's
+    // space, as llama.cpp renders a Phi-3 vocabulary (node-llama-cpp 3.22.1's ids, BOS first).
+    const Tokenizer phi3 = vocab("phi-3");
+    CHECK(ChatTemplate(ChatFamily::phi3, phi3).render({{"system", "Be brief."}, {"user", "Once upon a time"}}) ==
+          std::vector<int32_t>{1, 32006, 1522, 11473, 29889, 32007, 32010, 9038, 2501, 263, 931, 32007, 32001});
+    CHECK(ChatTemplate(ChatFamily::phi3, phi3)
+              .render({{"user", "Hi"}, {"assistant", "Hello there."}, {"user", "And then?"}}) ==
+          std::vector<int32_t>{1, 32010, 6324, 32007, 32001, 15043, 727, 29889, 32007, 32010, 1126, 769, 29973, 32007,
+                               32001});
+    CHECK(ChatTemplate(ChatFamily::phi3, phi3).end_of_turn() == 32007);
     // A reply ends at <|im_end|>, and at <|endoftext|> too (the vocabulary's ends of generation).
     const ChatTemplate chatml(ChatFamily::chatml, qwen);
     CHECK(chatml.end_of_turn() == 151645);
@@ -123,14 +140,14 @@ TEST_CASE("real vocabularies: Mistral's [INST] on Llama 2's, Llama 3's headers, 
 
 TEST_CASE("a conversation continued turn by turn is the conversation rendered whole") {
     const Tokenizer t = llama2_with_specials();
-    for (ChatFamily f :
-         {ChatFamily::llama2, ChatFamily::chatml, ChatFamily::llama3, ChatFamily::zephyr, ChatFamily::mistral}) {
+    for (ChatFamily f : {ChatFamily::llama2, ChatFamily::chatml, ChatFamily::llama3, ChatFamily::zephyr,
+                         ChatFamily::mistral, ChatFamily::phi3}) {
         const ChatTemplate chat(f, t);
         const std::vector<ChatMessage> all = {{"system", "S"}, {"user", "A"}, {"assistant", "B"}, {"user", "C"}};
         // Turn 1, the reply "B" ending with the end of turn, then turn 2.
         std::vector<int32_t> turns = chat.user_turn("A", "S", true);
-        const std::vector<int32_t> reply = t.encode(f == ChatFamily::llama2 || f == ChatFamily::mistral ? " B" : "B",
-                                                    false, false);  // as the model writes it
+        const bool spaced = f == ChatFamily::llama2 || f == ChatFamily::mistral || f == ChatFamily::phi3;
+        const std::vector<int32_t> reply = t.encode(spaced ? " B" : "B", false, false);  // as the model writes it
         turns.insert(turns.end(), reply.begin(), reply.end());
         turns.push_back(chat.end_of_turn());
         const std::vector<int32_t> close = chat.close_reply(true), next = chat.user_turn("C", "S", false);

@@ -11,6 +11,7 @@
 #include "gguf_vocabulary.hpp"
 #include "gguf_writer.hpp"
 #include "model.hpp"
+#include "pretokenizer.hpp"
 #include "support.hpp"
 #include "tokenizer.hpp"
 
@@ -190,13 +191,13 @@ VocabTest vocab_test(const std::string& name) {
     return t;
 }
 
-const char* const kVocabularies[] = {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2"};
+const char* const kVocabularies[] = {"llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "refact"};
 
 }  // namespace
 
 TEST_CASE(
-    "real vocabularies (Llama 2, Phi-3, Llama 3, Qwen2, GPT-2): llama.cpp's tokenizer tests, id for id; decoding gives "
-    "the text back") {
+    "real vocabularies (Llama 2, Phi-3, Llama 3, Qwen2, GPT-2, Refact): llama.cpp's tokenizer tests, id for id; "
+    "decoding gives the text back") {
     for (const char* name : kVocabularies) {
         CAPTURE(name);
         const Tokenizer tok = Tokenizer::from_vocabulary(
@@ -276,7 +277,8 @@ TEST_CASE("byte-level vocabularies: BOS, ends of generation, user-defined tokens
     CHECK(tiny.decode({2, 4, 5, 3}) == "ab<xy> <x>");
     CHECK_THROWS_WITH_AS(load_gguf_vocabulary(vocabulary("tekken")),
                          doctest::Contains("tokenizer.ggml.pre is 'tekken', which wkv does not know (it knows "
-                                           "llama-bpe, llama3, llama-v3, qwen2, deepseek-r1-qwen, smollm, gpt-2)"),
+                                           "llama-bpe, llama3, llama-v3, qwen2, deepseek-r1-qwen, smollm, refact, "
+                                           "gpt-4o, gpt-2)"),
                          Error);
 }
 
@@ -326,6 +328,30 @@ TEST_CASE(
     CHECK(named.encode("<|fim_prefix|>", false) == std::vector<int32_t>{95});
     CHECK(plain.end_of_generation() == std::vector<int32_t>{94, 97});  // <|eot_id|>, <|file_sep|>
     CHECK(plain.decode({94, 0}) == "!");                               // a control token prints nothing
+}
+
+TEST_CASE("gpt-4o's splitting (Phi-4-mini): words part where their case turns, contractions stay, digits by three") {
+    // The pieces each string must give, worked out from llama.cpp's expression by hand.
+    const PreTokenizer gpt4o("gpt-4o");
+    const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+        {"Hello World", {"Hello", " World"}},
+        {"helloWorld", {"hello", "World"}},
+        {"HTMLParser", {"HTMLParser"}},  // capitals, then one run of small letters
+        {"I'm don't", {"I'm", " don't"}},
+        {"12345", {"123", "45"}},
+        {"http://x.io", {"http", "://", "x", ".io"}},
+        // A letter outside a-z and A-Z (é, É) is both a capital and a small one: "É" ends a word as a small letter
+        // would.
+        {"café ÉCOLE", {"café", " É", "COLE"}},
+        {"a\n\n  b", {"a", "\n\n", " ", " b"}},
+    };
+    for (const auto& [text, want] : cases) {
+        CAPTURE(text);
+        std::vector<std::string> got;
+        for (std::string_view piece : gpt4o.split(text)) got.emplace_back(piece);
+        CHECK(got == want);
+    }
+    CHECK(PreTokenizer::known("refact"));
 }
 
 TEST_CASE("wkv tokenize: ids on one line, pieces, BOS where the vocabulary adds it; a vocabulary-only GGUF is enough") {
