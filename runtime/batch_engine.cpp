@@ -219,11 +219,11 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     r.barrier();
     project(w[DeviceSlot::qkv], qkv_, qkv_dim);  // each row: q, then k, then v
     r.barrier();
-    if (p.qkv_bias) {  // Qwen2
+    if (p.qkv_bias) {
         kernels_.bias_add(r, qkv_, w.one(DeviceSlot::qkv_bias).chunks.front().buffer, qkv_dim, rows, padded(qkv_dim));
         r.barrier();
     }
-    if (p.qk_norm) {  // Qwen3: each head of q and k normed on its own, before RoPE (in attention and kv_append)
+    if (p.qk_norm) {  // each head of q and k normed on its own, before RoPE (in attention and kv_append)
         kernels_.head_rmsnorm(r, qkv_, w.one(DeviceSlot::q_norm).chunks.front().buffer, hd, c_.rms_eps, c_.n_heads,
                               rows, padded(qkv_dim), 0);
         r.barrier();  // (the two touch apart parts of one buffer, but a barrier is per buffer)
