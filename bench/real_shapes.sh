@@ -16,7 +16,8 @@
 # Default files: tinyllama-1.1b:q8_0 tinyllama-1.1b:q4_0 llama-2-7b:q4_K.
 # Llama 2's tokenizer.model comes from $WKV_TOKENIZER (default ../shared/models/llama2-tokenizer.model);
 # the shapes of today's models (llama-3.2-1b, qwen2.5-0.5b, qwen3-0.6b) take their real vocabularies
-# from $WKV_VOCAB_DIR (default ../shared/models/vocab).
+# from $WKV_VOCAB_DIR (default ../shared/models/vocab); gemma-3-1b takes Llama 2's (Gemma's is not
+# there) and phi-4-mini GPT-2's (for its gpt-4o one), each padded to the model's rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -41,6 +42,7 @@ vocabulary_of() {  # the tokenizer a shape's file is written with
     case $1 in
         llama-3.2-*) echo "$vocab_dir/ggml-vocab-llama-bpe.gguf" ;;
         qwen*) echo "$vocab_dir/ggml-vocab-qwen2.gguf" ;;
+        phi-4-*) echo "$vocab_dir/ggml-vocab-gpt-2.gguf" ;;
         *) echo "$tokenizer" ;;
     esac
 }

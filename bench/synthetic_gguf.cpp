@@ -10,7 +10,8 @@
 // columns in q4_K) is written in q8_0, as llama.cpp's quantiser falls back.
 //
 // Usage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model|VOCAB.gguf OUT.gguf
-//   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b | llama-3.2-1b | qwen2.5-0.5b | qwen3-0.6b
+//   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b | llama-3.2-1b | qwen2.5-0.5b | qwen3-0.6b |
+//          gemma-3-1b | phi-4-mini
 //   TYPE: f16, q8_0, q4_0, q4_K, ...
 #include <sentencepiece_processor.h>
 
@@ -38,6 +39,8 @@ struct Shape {
     uint32_t head_dim = 0;    // 0: dim / heads
     bool tied = false;        // no output.weight: the classifier is the embedding
     bool rope_freqs = false;  // Llama 3.1's frequency factors
+    uint32_t rope_dims = 0;   // rotated dimensions of a head (Phi-4-mini's 3/4); 0: all
+    uint32_t window = 0;      // Gemma 3's sliding window (every sixth layer global)
 };
 
 const std::map<std::string, Shape> kShapes = {
@@ -47,6 +50,8 @@ const std::map<std::string, Shape> kShapes = {
     {"llama-3.2-1b", {"llama", 2048, 8192, 16, 32, 8, 131072, 500000.0f, 128256, 0, true, true}},
     {"qwen2.5-0.5b", {"qwen2", 896, 4864, 24, 14, 2, 32768, 1000000.0f, 151936, 0, true}},
     {"qwen3-0.6b", {"qwen3", 1024, 3072, 28, 16, 8, 40960, 1000000.0f, 151936, 128, true}},
+    {"gemma-3-1b", {"gemma3", 1152, 6912, 26, 4, 1, 32768, 1000000.0f, 262144, 256, true, false, 0, 512}},
+    {"phi-4-mini", {"phi3", 3072, 8192, 32, 24, 8, 131072, 10000.0f, 200064, 0, true, false, 96}},
 };
 
 int usage(const char* why) {
@@ -130,7 +135,12 @@ int main(int argc, char** argv) {
     g.u32(key + "block_count", s.layers);
     g.u32(key + "attention.head_count", s.heads);
     g.u32(key + "attention.head_count_kv", s.kv_heads);
-    g.u32(key + "rope.dimension_count", head_dim);
+    g.u32(key + "rope.dimension_count", s.rope_dims ? s.rope_dims : head_dim);
+    if (s.window) {
+        g.u32(key + "attention.sliding_window", s.window);
+        g.u32(key + "attention.sliding_window_pattern", 6);
+        g.f32(key + "rope.freq_base_swa", 10000.0f);
+    }
     if (s.head_dim) {
         g.u32(key + "attention.key_length", head_dim);
         g.u32(key + "attention.value_length", head_dim);
@@ -164,23 +174,33 @@ int main(int argc, char** argv) {
     for (uint32_t l = 0; l < s.layers; l++) {
         const std::string p = "blk." + std::to_string(l) + ".";
         vector(p + "attn_norm.weight", s.dim, 1.0f);
-        matrix(p + "attn_q.weight", q_dim, s.dim);
-        matrix(p + "attn_k.weight", kv_dim, s.dim);
-        matrix(p + "attn_v.weight", kv_dim, s.dim);
+        if (arch == "phi3") {  // Q, K and V fused, as Phi's files have them
+            matrix(p + "attn_qkv.weight", q_dim + 2 * kv_dim, s.dim);
+        } else {
+            matrix(p + "attn_q.weight", q_dim, s.dim);
+            matrix(p + "attn_k.weight", kv_dim, s.dim);
+            matrix(p + "attn_v.weight", kv_dim, s.dim);
+        }
         if (arch == "qwen2") {
             vector(p + "attn_q.bias", q_dim, 0.01f);
             vector(p + "attn_k.bias", kv_dim, 0.01f);
             vector(p + "attn_v.bias", kv_dim, 0.01f);
         }
-        if (arch == "qwen3") {
+        if (arch == "qwen3" || arch == "gemma3") {
             vector(p + "attn_q_norm.weight", head_dim, 1.0f);
             vector(p + "attn_k_norm.weight", head_dim, 1.0f);
         }
         matrix(p + "attn_output.weight", s.dim, q_dim);
+        if (arch == "gemma3") vector(p + "post_attention_norm.weight", s.dim, 1.0f);
         vector(p + "ffn_norm.weight", s.dim, 1.0f);
-        matrix(p + "ffn_gate.weight", s.hidden, s.dim);
-        matrix(p + "ffn_up.weight", s.hidden, s.dim);
+        if (arch == "phi3") {  // the gate's rows, then the up rows
+            matrix(p + "ffn_up.weight", 2 * s.hidden, s.dim);
+        } else {
+            matrix(p + "ffn_gate.weight", s.hidden, s.dim);
+            matrix(p + "ffn_up.weight", s.hidden, s.dim);
+        }
         matrix(p + "ffn_down.weight", s.dim, s.hidden);
+        if (arch == "gemma3") vector(p + "post_ffw_norm.weight", s.dim, 1.0f);
     }
     vector("output_norm.weight", s.dim, 1.0f);
     if (!s.tied) matrix("output.weight", vocab, s.dim);

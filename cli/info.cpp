@@ -48,6 +48,13 @@ int run_info(const Args& args) {
 
     std::printf("cache: %s, %s positions, %s keys/values\n", describe(cache.policy).c_str(),
                 cache.positions == PositionMode::cache_index ? "cache-index" : "original", kv_type_name(cache.kv_type));
+    // Sliding-window layers hold their window whatever the policy (CacheSettings::layer).
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        if (c.window(l) == 0) continue;
+        std::printf("  sliding-window layers: %s (their window, exactly as trained)\n",
+                    describe(cache.layer(c, l)).c_str());
+        break;
+    }
     const std::vector<DeviceInfo> devices = list_devices();
     for (const DeviceInfo& d : devices) {
         // As generate would run: with the prompt chunk that fits this device.
@@ -57,8 +64,12 @@ int run_info(const Args& args) {
             std::printf("%s%s %s", i ? ", " : "", plan.weights_by_type[i].first.c_str(),
                         format_bytes(plan.weights_by_type[i].second).c_str());
         }
-        std::printf("), KV cache %s (%s per layer%s), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
-                    format_bytes(plan.kv_cache / plan.config.n_layers).c_str(),
+        const std::vector<uint32_t> slots = cache.layer_slots(c);
+        const uint64_t one_global =
+            KvCacheRing::bytes_for(c, {slots[c.global_layer()]}, cache.kv_type, d.max_buffer_bytes());
+        const bool windows = !c.layer_windows.empty();
+        std::printf("), KV cache %s (%s per %slayer%s), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
+                    format_bytes(one_global).c_str(), windows ? "global " : "",
                     plan.kv_split ? ", split by KV heads into buffers the device can bind" : "",
                     format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
         const std::string why = why_it_does_not_fit(plan, d);

@@ -127,7 +127,7 @@ uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettin
         lanes = *asked;
     } else {
         uint64_t lane_bytes = 0;
-        for (const CacheSettings& s : grid) lane_bytes += KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type);
+        for (const CacheSettings& s : grid) lane_bytes += KvCacheRing::bytes_for(c, s.layer_slots(c), s.kv_type);
         lanes = std::min<uint64_t>(Kernels::kMaxBatch / grid.size(), kLaneMemory / std::max<uint64_t>(lane_bytes, 1));
     }
     return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(lanes, windows)));

@@ -99,6 +99,7 @@ int run_serve(const Args& args) {
     StatusCounts replies_by_status;
     ServeState state{std::filesystem::path(model.path).filename().string(),
                      cache,
+                     model.config,
                      tokenizer,
                      pool,
                      opened.context.get(),

@@ -2,7 +2,8 @@
 
 namespace wkv {
 
-nlohmann::json cache_view_json(const SlotView& v, const CacheSettings& cache, const Tokenizer& tokenizer, bool heads) {
+nlohmann::json cache_view_json(const SlotView& v, const CacheSettings& cache, const ModelConfig& config,
+                               const Tokenizer& tokenizer, bool heads) {
     using json = nlohmann::json;
     const EvictionCounts evicted = v.view.total();
     // The positions whose tokens are still known: the newest ones.
@@ -42,6 +43,12 @@ nlohmann::json cache_view_json(const SlotView& v, const CacheSettings& cache, co
                 {"merges", evicted.merges},
                 {"mean_value_norm", v.view.mean_value_norm()},
                 {"positions", positions}};
+    if (!config.layer_windows.empty()) {  // Gemma 3: which layers hold only their window
+        json layers = json::array();
+        for (uint32_t l = 0; l < config.n_layers; l++)
+            layers.push_back({{"window", config.window(l)}, {"policy", describe(cache.layer(config, l))}});
+        out["layer_caches"] = layers;
+    }
     if (heads) {
         json all = json::array();
         for (uint32_t l = 0; l < v.view.n_layers; l++) {

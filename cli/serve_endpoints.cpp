@@ -94,10 +94,12 @@ httplib::Server::Handler cache_view_handler(ServeState& state) {
             res.status = 304;
             return;
         }
-        res.set_content(
-            published->rendered(
-                heads, [&] { return dump(cache_view_json(published->view, state.cache, state.tokenizer, heads)); }),
-            "application/json");
+        res.set_content(published->rendered(heads,
+                                            [&] {
+                                                return dump(cache_view_json(published->view, state.cache, state.config,
+                                                                            state.tokenizer, heads));
+                                            }),
+                        "application/json");
     };
 }
 

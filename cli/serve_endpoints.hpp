@@ -20,6 +20,7 @@ namespace wkv {
 struct ServeState {
     std::string model_name;  // the file's name, as /v1/models lists it
     CacheSettings cache;     // every slot's
+    const ModelConfig& config;
     const Tokenizer& tokenizer;
     SlotPool& pool;
     const Context* device;  // nullptr on the CPU

@@ -1,5 +1,7 @@
 #include "chat_template.hpp"
 
+#include <utility>
+
 #include "error.hpp"
 #include "model.hpp"
 
@@ -19,7 +21,15 @@ constexpr Family kFamilies[] = {
     {ChatFamily::zephyr, "zephyr", "<|user|>"},
     {ChatFamily::mistral, "mistral", "[INST]"},  // told from llama2 by its lack of <<SYS>>
     {ChatFamily::phi3, "phi3", "<|end|>"},       // told from zephyr (<|user|> too) by its end of turn
+    {ChatFamily::gemma, "gemma", "<start_of_turn>"},
 };
+
+// Text without the whitespace around it (Jinja's trim).
+std::string trimmed(std::string_view s) {
+    const size_t first = s.find_first_not_of(" \t\n\r");
+    if (first == std::string_view::npos) return {};
+    return std::string(s.substr(first, s.find_last_not_of(" \t\n\r") - first + 1));
+}
 
 }  // namespace
 
@@ -46,8 +56,8 @@ std::optional<ChatFamily> parse_chat_family(std::string_view name) {
 std::optional<ChatFamily> recognise_chat_template(std::string_view jinja) {
     // The most specific markers first: a Llama-3 template has no "[INST]", but
     // some ChatML ones mention "<|user|>" in comments.
-    for (ChatFamily f :
-         {ChatFamily::llama3, ChatFamily::chatml, ChatFamily::phi3, ChatFamily::llama2, ChatFamily::zephyr}) {
+    for (ChatFamily f : {ChatFamily::llama3, ChatFamily::chatml, ChatFamily::gemma, ChatFamily::phi3,
+                         ChatFamily::llama2, ChatFamily::zephyr}) {
         for (const Family& x : kFamilies) {
             if (x.family != f || jinja.find(x.marker) == std::string_view::npos) continue;
             // [INST] without Llama 2's <<SYS>> block is Mistral's template.
@@ -76,6 +86,7 @@ ChatTemplate::ChatTemplate(ChatFamily family, const Tokenizer& tokenizer)
     const char* end = family == ChatFamily::chatml   ? "<|im_end|>"
                       : family == ChatFamily::llama3 ? "<|eot_id|>"
                       : family == ChatFamily::phi3   ? "<|end|>"
+                      : family == ChatFamily::gemma  ? "<end_of_turn>"
                                                      : nullptr;
     if (end) {
         const auto id = tokenizer.find_piece(end);
@@ -156,6 +167,14 @@ void ChatTemplate::message(std::vector<int32_t>& out, const ChatMessage& m, bool
             text(out, m.content, /*dummy_prefix=*/true);
             marker(out, "<|end|>");
             return;
+        case ChatFamily::gemma:
+            // Only user and model turns: render() and user_turn() fold a system message into the first user turn.
+            if (bos) out.push_back(tokenizer_.bos_id());
+            marker(out, "<start_of_turn>");
+            text(out, (m.role == "assistant" ? "model\n" : m.role + "\n") + trimmed(m.content));
+            marker(out, "<end_of_turn>");
+            text(out, "\n");
+            return;
     }
 }
 
@@ -175,13 +194,17 @@ void ChatTemplate::assistant_header(std::vector<int32_t>& out) const {
             return;
         case ChatFamily::zephyr: text(out, "<|assistant|>\n"); return;
         case ChatFamily::phi3: marker(out, "<|assistant|>"); return;
+        case ChatFamily::gemma:
+            marker(out, "<start_of_turn>");
+            text(out, "model\n");
+            return;
     }
 }
 
 std::vector<int32_t> ChatTemplate::close_reply(bool ended_with_end_of_turn) const {
     std::vector<int32_t> out;
     if (!ended_with_end_of_turn) out.push_back(end_of_turn_);
-    if (family_ == ChatFamily::chatml || family_ == ChatFamily::zephyr) text(out, "\n");
+    if (family_ == ChatFamily::chatml || family_ == ChatFamily::zephyr || family_ == ChatFamily::gemma) text(out, "\n");
     return out;
 }
 
@@ -192,6 +215,24 @@ std::vector<int32_t> ChatTemplate::render(const std::vector<ChatMessage>& messag
         }
     }
     std::vector<int32_t> out;
+    if (family_ == ChatFamily::gemma) {
+        // The system message opens the first user turn (it is dropped if none follows, as llama.cpp drops it).
+        std::string system;
+        bool first = opens;
+        for (size_t i = 0; i < messages.size(); i++) {
+            const ChatMessage& m = messages[i];
+            if (m.role == "system" && i == 0 && opens) {
+                system = trimmed(m.content) + "\n\n";
+            } else if (m.role == "system") {
+                throw Error("chat: the gemma template takes a system message only first");
+            } else {
+                message(out, {m.role, (m.role == "user" ? std::exchange(system, "") : "") + trimmed(m.content)}, first);
+                first = false;
+            }
+        }
+        assistant_header(out);
+        return out;
+    }
     if (family_ == ChatFamily::llama2 || family_ == ChatFamily::mistral) {
         // Llama 2 and Mistral fold the system message into the first user turn, and the reply follows [/INST].
         size_t i = 0;
@@ -230,6 +271,12 @@ std::vector<int32_t> ChatTemplate::user_turn(const std::string& user, const std:
         if (first) out.push_back(tokenizer_.bos_id());
         const std::string sys = first && !system.empty() ? system + "\n\n" : "";
         text(out, "[INST] " + sys + user + " [/INST]", /*dummy_prefix=*/true);
+        return out;
+    }
+    if (family_ == ChatFamily::gemma) {
+        const std::string sys = first && !system.empty() ? trimmed(system) + "\n\n" : "";
+        message(out, {"user", sys + trimmed(user)}, first);
+        assistant_header(out);
         return out;
     }
     if (first && !system.empty()) message(out, {"system", system}, true);

@@ -25,6 +25,8 @@ enum class ChatFamily {
     zephyr,   // <|role|>\n...</s>\n
     mistral,  // <s>[INST] user [/INST] reply</s>[INST] ...: one BOS, no <<SYS>> (a system message opens the first turn)
     phi3,     // <|role|>...<|end|>: Phi-3, Phi-3.5, Phi-4-mini (the whitespace after a marker is its own)
+    gemma,    // <start_of_turn>user\n...<end_of_turn>\n, the assistant as "model"; a system message opens the
+              // first user turn; every message trimmed (as Gemma's template and llama.cpp do)
 };
 
 struct ChatMessage {
@@ -33,7 +35,7 @@ struct ChatMessage {
 };
 
 const char* chat_family_name(ChatFamily f);
-std::string chat_family_names();  // "llama2, chatml, llama3, zephyr, mistral"
+std::string chat_family_names();  // "llama2, chatml, llama3, zephyr, mistral, phi3, gemma"
 std::optional<ChatFamily> parse_chat_family(std::string_view name);
 // The family a Jinja chat template belongs to, by its markers; nullopt if none matches.
 std::optional<ChatFamily> recognise_chat_template(std::string_view jinja);

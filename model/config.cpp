@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -64,6 +65,18 @@ std::string describe(const ModelConfig& c) {
     if (c.qkv_bias) out += " qkv_bias";
     if (c.qk_norm) out += " qk_norm";
     if (c.no_rope_period) out += " no_rope_every=" + std::to_string(c.no_rope_period);
+    if (c.post_norms) out += " post_norms";
+    if (c.activation == Activation::gelu_tanh) out += " gelu";
+    uint32_t windowed = 0, window = 0;
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        windowed += c.window(l) ? 1 : 0;
+        window = std::max(window, c.window(l));
+    }
+    if (windowed) {
+        out += " sliding_window=" + std::to_string(window) + " in " + std::to_string(windowed) + " of " +
+               std::to_string(c.n_layers) + " layers";
+    }
+    if (c.logit_softcap > 0.0f) out += " logit_softcap=" + std::to_string(c.logit_softcap);
     if (c.embedding_scale != 1.0f || c.attention_scale != 0.0f || c.residual_scale != 1.0f || c.logit_scale != 1.0f) {
         char buf[128];
         std::snprintf(buf, sizeof buf, " scales(embedding=%g attention=%g residual=%g logit=%g)", c.embedding_scale,

@@ -7,6 +7,10 @@
 
 namespace wkv {
 
+// The feed-forward block's gate: silu(gate) * up (SwiGLU), or gelu(gate) * up
+// with GELU's tanh form (Gemma's GeGLU).
+enum class Activation { silu, gelu_tanh };
+
 // How RoPE pairs a head's dimensions: `norm` rotates neighbours (2i, 2i + 1),
 // as Llama does; `neox` rotates i with i + head_dim / 2, as Qwen does.
 enum class RopeStyle { norm, neox };
@@ -59,10 +63,27 @@ struct ModelConfig {
     float attention_scale = 0.0f;  // multiplies q.k instead of 1/sqrt(head_dim)
     float residual_scale = 1.0f;   // multiplies each block's output before its residual add
     float logit_scale = 1.0f;      // divides the logits
+    // Gemma 3's variants.
+    bool post_norms = false;  // an RMSNorm of the attention's and the FFN's output before each residual add
+    Activation activation = Activation::silu;
+    // Sliding-window layers: layer l attends only to the last layer_windows[l] positions, its
+    // own included (0: to all, a global layer); empty: every layer is global. Window layers
+    // rotate with base rope_theta_window and no scaling.
+    std::vector<uint32_t> layer_windows;
+    float rope_theta_window = 10000.0f;
+    float logit_softcap = 0.0f;  // logits = cap * tanh(logits / cap) where > 0 (final_logit_softcapping)
 
     uint32_t head_dim() const { return key_length ? key_length : dim / n_heads; }
     uint32_t kv_dim() const { return n_kv_heads * head_dim(); }
     uint32_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
+    uint32_t window(uint32_t layer) const { return layer < layer_windows.size() ? layer_windows[layer] : 0; }
+    // A layer whose cache follows the chosen policy (the first global one), whose entries a
+    // sequence's are said to be; layer 0 where every layer has a window.
+    uint32_t global_layer() const {
+        for (uint32_t l = 0; l < n_layers; l++)
+            if (window(l) == 0) return l;
+        return 0;
+    }
     uint32_t rotated_dims() const { return rope_dims ? rope_dims : head_dim(); }
     RopeParams rope() const {
         return {rope_theta, rope_scale, rope_style,      rope_freq_factors.empty() ? nullptr : rope_freq_factors.data(),

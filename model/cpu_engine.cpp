@@ -9,8 +9,7 @@ CpuEngine::CpuEngine(const Model& model, std::vector<CacheSettings> sequences)
     : model_(model), sequences_(std::move(sequences)), outputs_(sequences_.size()) {
     if (sequences_.empty()) throw std::logic_error("CpuEngine needs at least one sequence");
     uint32_t run_positions = 0;  // one choice of LongRoPE factors for the run, as on the device
-    for (const CacheSettings& s : sequences_)
-        run_positions = std::max(run_positions, s.positions_held(model.config.context));
+    for (const CacheSettings& s : sequences_) run_positions = std::max(run_positions, s.positions_held(model.config));
     for (const CacheSettings& s : sequences_)
         references_.push_back(std::make_unique<Reference>(model, s, run_positions));
 }

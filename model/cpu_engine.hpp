@@ -26,7 +26,7 @@ public:
     double nll(uint32_t seq) const override { return outputs_.at(seq).nll; }
     int32_t token(uint32_t seq) const override { return outputs_.at(seq).token; }
 
-    uint32_t entries(uint32_t seq) const override { return references_.at(seq)->cache().length(0, 0); }
+    uint32_t entries(uint32_t seq) const override { return references_.at(seq)->entries(); }
     CacheView cache_view(uint32_t seq) const override {
         return view_of(references_.at(seq)->cache(), model_.config.n_layers);
     }

@@ -1,5 +1,5 @@
 // A model of the Llama family (general.architecture "llama", "qwen2", "qwen3",
-// "smollm3" or "granite") from a GGUF file: the hyper-parameters from <arch>.*
+// "phi3", "smollm3", "granite" or "gemma3") from a GGUF file: the hyper-parameters from <arch>.*
 // metadata, the architecture's variants (RoPE style, biases, Q/K norms, head
 // size, RoPE frequency factors, layers without RoPE, Granite's multipliers),
 // the weights by llama.cpp's tensor names, and the vocabulary from
@@ -45,21 +45,48 @@ constexpr FusedTensor kPhi3Fused[] = {
 // The architectures wkv runs: the Llama decoder layer and its variants.
 struct Architecture {
     const char* name;  // general.architecture
-    RopeStyle rope_style;
-    bool qkv_bias, qk_norm;
+    RopeStyle rope_style = RopeStyle::norm;
+    bool qkv_bias = false, qk_norm = false;
     uint32_t no_rope_period = 0;  // layers l with (l + 1) % period == 0 have no RoPE (fixed by the architecture)
     bool multipliers = false;     // <arch>.embedding_scale, .attention.scale, .residual_scale, .logit_scale
     std::span<const FusedTensor> fused = {};  // tensors that hold several roles
+    // Gemma 3: embeddings times sqrt(dim), post-norms, a GELU gate, sliding-window layers
+    // (<arch>.attention.sliding_window*, .rope.freq_base_swa) and final_logit_softcapping.
+    bool gemma = false;
 };
 
 constexpr Architecture kArchitectures[] = {
-    {"llama", RopeStyle::norm, false, false},                       // Llama 1-3, Mistral 7B, SmolLM2, TinyLlama
-    {"qwen2", RopeStyle::neox, true, false},                        // Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen
-    {"qwen3", RopeStyle::neox, false, true},                        // Qwen3 (dense)
-    {"phi3", RopeStyle::neox, false, false, 0, false, kPhi3Fused},  // Phi-3, Phi-3.5-mini, Phi-4-mini
-    {"smollm3", RopeStyle::norm, false, false, 4},  // SmolLM3: no RoPE in every fourth layer, as llama.cpp fixes it
-    {"granite", RopeStyle::norm, false, false, 0, true},  // Granite 3.x dense
+    {.name = "llama"},                                                     // Llama 1-3, Mistral 7B, SmolLM2
+    {.name = "qwen2", .rope_style = RopeStyle::neox, .qkv_bias = true},    // Qwen2, Qwen2.5, R1-Distill-Qwen
+    {.name = "qwen3", .rope_style = RopeStyle::neox, .qk_norm = true},     // Qwen3 (dense)
+    {.name = "phi3", .rope_style = RopeStyle::neox, .fused = kPhi3Fused},  // Phi-3, Phi-3.5-mini, Phi-4-mini
+    {.name = "smollm3", .no_rope_period = 4},  // SmolLM3: no RoPE in every fourth layer, as llama.cpp fixes it
+    {.name = "granite", .multipliers = true},  // Granite 3.x dense
+    {.name = "gemma3", .rope_style = RopeStyle::neox, .qk_norm = true, .gemma = true},  // Gemma 3 (1B-27B, text)
 };
+
+// Gemma 3's sliding-window layers, as llama.cpp reads them: <arch>.attention.sliding_window
+// (W) and .sliding_window_pattern, a number n (layer l is windowed when l % n < n - 1, so the
+// last of every n is global; 6 when absent) or an array of a boolean per layer (true: windowed).
+std::vector<uint32_t> sliding_windows(const GgufFile& g, const GgufMetadata& meta, const std::string& key,
+                                      uint32_t n_layers, const std::string& path) {
+    const std::optional<uint32_t> window = meta.u32(key + "attention.sliding_window");
+    if (!window) return {};  // every layer global
+    if (*window < 2 || *window > (1u << 22)) fail(path, key + "attention.sliding_window is not in 2..4194304");
+    std::vector<uint32_t> windows(n_layers, 0);
+    const std::string pattern_key = key + "attention.sliding_window_pattern";
+    const GgufValue* pattern = g.find(pattern_key);
+    if (pattern && pattern->type == GgufValueType::array) {
+        if (pattern->count != n_layers || pattern->numbers.size() != n_layers)
+            fail(path, pattern_key + " has " + std::to_string(pattern->count) + " values; one per layer (" +
+                           std::to_string(n_layers) + ") expected");
+        for (uint32_t l = 0; l < n_layers; l++) windows[l] = pattern->numbers[l] != 0 ? *window : 0;
+        return windows;
+    }
+    const uint32_t n = meta.u32(pattern_key).value_or(6);
+    for (uint32_t l = 0; l < n_layers; l++) windows[l] = (n == 0 || l % n < n - 1) ? *window : 0;
+    return windows;
+}
 
 // One of Granite's multipliers: required, finite and positive.
 float multiplier(const GgufMetadata& meta, const std::string& key, const std::string& path) {
@@ -209,6 +236,18 @@ void load_gguf_llama(Model& m) {
         c.residual_scale = multiplier(meta, key + "residual_scale", m.path);
         c.logit_scale = multiplier(meta, key + "logit_scale", m.path);
     }
+    if (arch->gemma) {
+        c.embedding_scale = std::sqrt(static_cast<float>(c.dim));  // in f32, as llama.cpp scales them
+        c.post_norms = true;
+        c.activation = Activation::gelu_tanh;
+        c.layer_windows = sliding_windows(g, meta, key, c.n_layers, m.path);
+        c.rope_theta_window = meta.f32(key + "rope.freq_base_swa").value_or(10000.0f);
+        if (!(std::isfinite(c.rope_theta_window) && c.rope_theta_window > 1.0f))
+            fail(m.path, key + "rope.freq_base_swa is not a finite number > 1");
+        c.logit_softcap = meta.f32(key + "final_logit_softcapping").value_or(0.0f);
+        if (!(std::isfinite(c.logit_softcap) && c.logit_softcap >= 0.0f && c.logit_softcap < 1e6f))
+            fail(m.path, key + "final_logit_softcapping is not a number in 0..1e6");
+    }
     // Metadata that changes the math in ways not implemented: refused, never ignored.
     if (meta.u32(key + "expert_count").value_or(0) > 0) {
         fail(m.path, key + "expert_count > 0: mixture-of-experts models are not supported");
@@ -219,7 +258,9 @@ void load_gguf_llama(Model& m) {
         fail(m.path, key + "attention.key_length " + std::to_string(*key_length) + " differs from value_length " +
                          std::to_string(*value_length) + " (not supported)");
     }
-    if (key_length && c.n_heads && *key_length != c.dim / c.n_heads) c.key_length = *key_length;  // Qwen3
+    if (key_length && c.n_heads && *key_length != c.dim / c.n_heads) c.key_length = *key_length;  // Qwen3, Gemma 3
+    // Gemma 3 scales q.k by 1/sqrt(head size), its 27B (62 layers, as llama.cpp tells it) by 1/sqrt(dim / heads).
+    if (arch->gemma && c.n_layers == 62 && c.n_heads) c.attention_scale = 1.0f / std::sqrt(float(c.dim / c.n_heads));
     m.token_embedding = *view("token_embd.weight");
     c.vocab_size = static_cast<uint32_t>(std::min<uint64_t>(m.token_embedding.rows, UINT32_MAX));
     validate_config(c, m.path);

@@ -141,6 +141,7 @@ std::optional<Vocabulary> read_gguf_vocabulary(const GgufFile& g, const std::str
     const bool llama3 = v.pre == "llama-bpe" || v.pre == "llama3" || v.pre == "llama-v3";
     v.add_bos = meta.boolean("tokenizer.ggml.add_bos_token").value_or(sentencepiece || llama3);
     v.add_eos = meta.boolean("tokenizer.ggml.add_eos_token").value_or(false);
+    v.add_space_prefix = meta.boolean("tokenizer.ggml.add_space_prefix").value_or(true);
     if (v.add_bos && v.bos_id < 0)
         fail(path, "the vocabulary adds a BOS token but names none (tokenizer.ggml.bos_token_id)");
     if (v.add_eos && v.eos_id < 0)

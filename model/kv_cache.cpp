@@ -1,5 +1,6 @@
 #include "kv_cache.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include "error.hpp"
@@ -10,18 +11,29 @@ namespace wkv {
 const char* kv_type_name(KvType type) { return type == KvType::f16 ? "f16" : "f32"; }
 
 KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvType storage)
-    : n_kv_heads_(config.n_kv_heads), head_dim_(config.head_dim()), capacity_(capacity), storage_(storage) {
-    if (capacity == 0) throw Error("KV cache capacity must be at least 1");
-    const uint64_t slots = static_cast<uint64_t>(config.n_layers) * n_kv_heads_ * capacity;
+    : KvCache(config, std::vector<uint32_t>(config.n_layers, capacity), storage) {}
+
+KvCache::KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvType storage)
+    : n_kv_heads_(config.n_kv_heads),
+      head_dim_(config.head_dim()),
+      capacities_(std::move(capacities)),
+      storage_(storage) {
+    if (capacities_.size() != config.n_layers) throw std::logic_error("KvCache needs a capacity per layer");
+    uint64_t slots = 0;
+    for (uint32_t capacity : capacities_) {
+        if (capacity == 0) throw Error("KV cache capacity must be at least 1");
+        layer_first_.push_back(slots);
+        slots += uint64_t{n_kv_heads_} * capacity;
+    }
     keys_.assign(slots * head_dim_, 0.0f);
     values_.assign(slots * head_dim_, 0.0f);
     acc_.assign(slots, 0.0f);
     cnt_.assign(slots, 0);
     provenance_.assign(slots, {});
     tables_.resize(static_cast<size_t>(config.n_layers) * n_kv_heads_);
-    for (HeadTables& t : tables_) {
-        t.order.reserve(capacity);
-        t.free.reserve(capacity);
+    for (size_t i = 0; i < tables_.size(); i++) {
+        tables_[i].order.reserve(capacities_[i / n_kv_heads_]);
+        tables_[i].free.reserve(capacities_[i / n_kv_heads_]);
     }
     clear();
 }
@@ -29,18 +41,20 @@ KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvType storage)
 float KvCache::stored(float x) const { return storage_ == KvType::f16 ? f16_to_f32(f32_to_f16(x)) : x; }
 
 void KvCache::clear() {
-    for (HeadTables& t : tables_) {
+    for (size_t i = 0; i < tables_.size(); i++) {
+        HeadTables& t = tables_[i];
         t.order.clear();
         t.free.clear();
         t.counts = {};
-        for (uint32_t s = capacity_; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
+        for (uint32_t s = capacities_[i / n_kv_heads_]; s-- > 0;) t.free.push_back(s);  // slot 0 is taken first
     }
 }
 
 uint32_t KvCache::append(uint32_t layer, uint32_t kv_head, uint32_t position) {
     HeadTables& t = head(layer, kv_head);
     if (t.free.empty()) {
-        throw Error("KV cache is full (" + std::to_string(capacity_) + " entries per layer and head)");
+        throw Error("KV cache is full (" + std::to_string(capacity(layer)) + " entries per head in layer " +
+                    std::to_string(layer) + ")");
     }
     const uint32_t s = t.free.back();
     t.free.pop_back();
@@ -73,8 +87,9 @@ uint64_t KvCache::bytes() const {
     return total;
 }
 
-uint64_t KvCache::bytes_for(const ModelConfig& config, uint32_t capacity) {
-    const uint64_t slots = uint64_t{config.n_layers} * config.n_kv_heads * capacity;
+uint64_t KvCache::bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities) {
+    uint64_t slots = 0;
+    for (uint32_t capacity : capacities) slots += uint64_t{config.n_kv_heads} * capacity;
     // A key and a value (kept as floats, whatever the storage rounds them to), acc,
     // cnt, provenance, and the slot in the order and free tables.
     return slots * (2 * uint64_t{config.head_dim()} * sizeof(float) + sizeof(float) + sizeof(uint32_t) +

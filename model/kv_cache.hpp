@@ -1,6 +1,7 @@
 // The KV cache as a pool of fixed slots (architecture.md, "The KV cache ring").
 //
-// Per layer and KV head there are `capacity` physical slots holding a key, a
+// Per layer and KV head there are `capacity` physical slots (a number per
+// layer: a sliding-window layer holds only its window) holding a key, a
 // value, `acc` (attention received, summed over steps), `cnt` (steps since
 // the entry arrived, counting its own) and its provenance (the token's
 // position, and what was merged into its value). The logical order of the
@@ -50,8 +51,10 @@ struct EvictionCounts {
 class KvCache {
 public:
     KvCache(const ModelConfig& config, uint32_t capacity, KvType storage = KvType::f32);
+    // `capacities`: one per layer.
+    KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvType storage = KvType::f32);
 
-    uint32_t capacity() const { return capacity_; }
+    uint32_t capacity(uint32_t layer) const { return capacities_[layer]; }
     uint32_t head_dim() const { return head_dim_; }
     uint32_t n_kv_heads() const { return n_kv_heads_; }
     KvType storage() const { return storage_; }
@@ -109,8 +112,8 @@ public:
     // Bytes allocated for keys, values, bookkeeping and the order/free tables
     // (f16 storage is emulated in floats here, so it does not shrink this).
     uint64_t bytes() const;
-    // What bytes() is for a cache of `capacity` slots, before making one.
-    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity);
+    // What bytes() is for a cache of these slots per layer, before making one.
+    static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities);
 
 private:
     struct HeadTables {
@@ -119,14 +122,15 @@ private:
         EvictionCounts counts;
     };
     uint64_t offset(uint32_t layer, uint32_t kv_head, uint32_t slot) const {
-        return (static_cast<uint64_t>(layer) * n_kv_heads_ + kv_head) * capacity_ + slot;
+        return layer_first_[layer] + uint64_t{kv_head} * capacities_[layer] + slot;
     }
     HeadTables& head(uint32_t layer, uint32_t kv_head) { return tables_[layer * n_kv_heads_ + kv_head]; }
     const HeadTables& head(uint32_t layer, uint32_t kv_head) const { return tables_[layer * n_kv_heads_ + kv_head]; }
 
     uint32_t n_kv_heads_;
     uint32_t head_dim_;
-    uint32_t capacity_;
+    std::vector<uint32_t> capacities_;   // [layer]
+    std::vector<uint64_t> layer_first_;  // [layer]: the offset of its first slot
     KvType storage_;
     std::vector<float> keys_;             // [layer][kv_head][slot][head_dim]
     std::vector<float> values_;           // [layer][kv_head][slot][head_dim]

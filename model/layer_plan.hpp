@@ -3,7 +3,8 @@
 // and the device recorder each interpret it, so that a variant of the Llama
 // layer is a field here and the loader's keys, not a branch in each engine:
 // SmolLM3's layers without RoPE are a layer whose RoPE does not rotate, and
-// Granite's multipliers are the scales below.
+// Granite's multipliers are the scales below, and Gemma 3's sliding-window
+// layers are a window whose cache holds exactly that (CacheSettings::layer).
 #pragma once
 
 #include <string>
@@ -19,15 +20,19 @@ struct LayerPlan {
     float residual_scale = 1.0f;  // multiplies the attention's and the FFN's output before each residual add
     bool qkv_bias = false;        // Q, K and V have biases
     bool qk_norm = false;         // each Q and K head is RMS-normed before RoPE
+    uint32_t window = 0;          // attends to the last `window` positions only (0: all); its cache holds them
+    bool post_norms = false;      // the attention's and the FFN's outputs are RMS-normed before each residual add
+    Activation activation = Activation::silu;  // of the FFN's gate
 };
 
 struct ModelPlan {
     float embedding_scale = 1.0f;  // multiplies the token's embedding
     float logit_scale = 1.0f;      // divides the logits
+    float logit_softcap = 0.0f;    // then logits = cap * tanh(logits / cap), where > 0
     std::vector<LayerPlan> layers;
 
     // Whether nothing before, between or after the layers scales (a Llama 2 as it was).
-    bool unscaled() const { return embedding_scale == 1.0f && logit_scale == 1.0f; }
+    bool unscaled() const { return embedding_scale == 1.0f && logit_scale == 1.0f && logit_softcap == 0.0f; }
 };
 
 // The plan of a model with config `c` for a run whose sequences hold up to `run_positions`

@@ -29,8 +29,9 @@ struct LayerWeights {
     TensorView w2;         // [dim][hidden_dim]  down
     TensorView w3;         // [hidden_dim][dim]  up
     // Variants (ModelConfig says which a model has); empty views otherwise.
-    TensorView bq, bk, bv;      // qkv_bias: [1][n_heads * head_dim], [1][kv_dim] twice
-    TensorView q_norm, k_norm;  // qk_norm: [1][head_dim] each, shared by every head
+    TensorView bq, bk, bv;                     // qkv_bias: [1][n_heads * head_dim], [1][kv_dim] twice
+    TensorView q_norm, k_norm;                 // qk_norm: [1][head_dim] each, shared by every head
+    TensorView post_attn_norm, post_ffn_norm;  // post_norms: [1][dim] each
 };
 
 struct Model {

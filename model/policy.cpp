@@ -43,6 +43,26 @@ std::string describe(const CachePolicy& p) {
     return s;
 }
 
+CachePolicy layer_policy(const CachePolicy& chosen, uint32_t window) {
+    if (window == 0 || (!chosen.compresses() && chosen.budget <= window)) return chosen;
+    CachePolicy w;
+    w.kind = PolicyKind::streaming;
+    w.budget = window - 1;  // (the loader refuses a window below 2)
+    return w;
+}
+
+std::vector<uint32_t> CacheSettings::layer_slots(const ModelConfig& c) const {
+    std::vector<uint32_t> slots;
+    for (uint32_t l = 0; l < c.n_layers; l++) slots.push_back(layer(c, l).slots());
+    return slots;
+}
+
+uint32_t CacheSettings::positions_held(const ModelConfig& c) const {
+    if (positions == PositionMode::original) return c.context;
+    const std::vector<uint32_t> slots = layer_slots(c);
+    return *std::max_element(slots.begin(), slots.end());
+}
+
 namespace {
 
 bool takes_sinks(const PolicyInfo& info) { return info.compress_head != nullptr; }

@@ -125,17 +125,26 @@ std::optional<PolicyKind> parse_policy_name(std::string_view name);
 const char* policy_name(PolicyKind kind);
 std::string describe(const CachePolicy& p);  // "weightedkv budget=64 sinks=4 recent=28"
 
+// The cache of a layer that attends only to the last `window` positions, its own included
+// (a sliding-window layer; 0: a global layer, which takes the chosen policy). A window is
+// held exactly as the model was trained: StreamingLLM without sinks keeping window - 1
+// entries between steps, so that each step attends over the window. A full cache too small
+// to ever fill the window stays as chosen.
+CachePolicy layer_policy(const CachePolicy& chosen, uint32_t window);
+
 // Everything about the cache an engine is built with.
 struct CacheSettings {
-    CachePolicy policy;
+    CachePolicy policy;  // of the global layers (layer() for each layer)
     PositionMode positions = PositionMode::cache_index;
     KvType kv_type = KvType::f32;
 
-    // The positions RoPE sees in this cache: cache indices stay below its slots;
-    // original positions run to the model's context.
-    uint32_t positions_held(uint32_t context) const {
-        return positions == PositionMode::original ? context : policy.slots();
-    }
+    // Layer l's policy in model `c`: the chosen one, or its window's.
+    CachePolicy layer(const ModelConfig& c, uint32_t l) const { return layer_policy(policy, c.window(l)); }
+    // Physical slots per KV head of each layer.
+    std::vector<uint32_t> layer_slots(const ModelConfig& c) const;
+    // The positions RoPE sees in this cache: cache indices stay below its largest
+    // layer's slots; original positions run to the model's context.
+    uint32_t positions_held(const ModelConfig& c) const;
 };
 // A full cache of `entries` (no eviction).
 inline CacheSettings full_cache(uint32_t entries, PositionMode positions = PositionMode::cache_index) {

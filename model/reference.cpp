@@ -52,6 +52,13 @@ void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_p
     }
 }
 
+double gate(Activation activation, double x) {
+    if (activation == Activation::silu) return x / (1.0 + std::exp(-x));
+    // GELU in its tanh form: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+    constexpr double kSqrt2OverPi = 0.79788456080286535588;
+    return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+
 void softmax(float* x, uint32_t n) {
     const float max = *std::max_element(x, x + n);
     double sum = 0.0;
@@ -101,10 +108,10 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
 Reference::Reference(const Model& model, const CacheSettings& settings, uint32_t run_positions)
     : model_(model),
       c_(model.config),
-      plan_(model_plan(model.config, std::max(run_positions, settings.positions_held(model.config.context)))),
-      policy_(settings.policy),
+      plan_(model_plan(model.config, std::max(run_positions, settings.positions_held(model.config)))),
       positions_(settings.positions),
-      cache_(model.config, settings.policy.slots(), settings.kv_type) {
+      cache_(model.config, settings.layer_slots(model.config), settings.kv_type) {
+    for (uint32_t l = 0; l < c_.n_layers; l++) policies_.push_back(settings.layer(c_, l));
     const uint32_t q_dim = c_.n_heads * c_.head_dim();
     x_.resize(c_.dim);
     xb_.resize(c_.dim);
@@ -133,6 +140,7 @@ Reference::Reference(const Model& model, const CacheSettings& settings, uint32_t
         ffn_norm_.push_back(norm(w.ffn_norm));
         bias_.push_back({vector(w.bq), vector(w.bk), vector(w.bv)});
         qk_norm_.push_back({vector(w.q_norm), vector(w.k_norm)});
+        post_norm_.push_back({vector(w.post_attn_norm), vector(w.post_ffn_norm)});
     }
     final_norm_ = norm(model.final_norm);
     att_.assign(c_.n_layers, std::vector<std::vector<float>>(c_.n_heads));
@@ -151,6 +159,10 @@ const std::vector<float>& Reference::forward(int32_t token, uint32_t pos) {
     if (plan_.logit_scale != 1.0f) {  // Granite
         const float inverse = 1.0f / plan_.logit_scale;
         for (float& logit : logits_) logit *= inverse;
+    }
+    if (plan_.logit_softcap > 0.0f) {  // Gemma
+        const double cap = plan_.logit_softcap;
+        for (float& logit : logits_) logit = static_cast<float>(cap * std::tanh(logit / cap));
     }
     return logits_;
 }
@@ -225,8 +237,9 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
         }
 
         // Compression (spec §2.3 step 4): once the layer holds budget + 1 entries, drop one.
-        if (policy_.compresses() && L > policy_.budget) {
-            if (policy_info(policy_.kind).uses_head_mean) {
+        const CachePolicy& policy = policies_[l];
+        if (policy.compresses() && L > policy.budget) {
+            if (policy_info(policy.kind).uses_head_mean) {
                 head_mean_.assign(L, 0.0f);
                 for (uint32_t i = 0; i < L; i++) {
                     double sum = 0.0;
@@ -234,22 +247,21 @@ void Reference::run_layers(int32_t token, uint32_t pos) {
                     head_mean_[i] = static_cast<float>(sum / c_.n_heads);
                 }
             }
-            compress_layer(cache_, l, policy_, {head_mean_, steps_});
+            compress_layer(cache_, l, policy, {head_mean_, steps_});
         }
 
-        // Output projection and residual.
+        // Output projection and residual (Gemma norms the output first).
         matvec(tmp_.data(), w.wo, att_out_.data(), row_);
+        if (p.post_norms) rmsnorm(tmp_.data(), tmp_.data(), post_norm_[l][0].data(), c_.dim, c_.rms_eps);
         for (uint32_t i = 0; i < c_.dim; i++) x_[i] += p.residual_scale * tmp_[i];
 
-        // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb).
+        // Feed-forward block: x += W2 (act(W1 xb) * W3 xb), act SiLU or GELU.
         rmsnorm(xb_.data(), x_.data(), ffn_norm_[l].data(), c_.dim, c_.rms_eps);
         matvec(hb_.data(), w.w1, xb_.data(), row_);
         matvec(hb2_.data(), w.w3, xb_.data(), row_);
-        for (uint32_t i = 0; i < c_.hidden_dim; i++) {
-            const double gate = hb_[i];
-            hb_[i] = static_cast<float>(gate / (1.0 + std::exp(-gate)) * hb2_[i]);
-        }
+        for (uint32_t i = 0; i < c_.hidden_dim; i++) hb_[i] = static_cast<float>(gate(p.activation, hb_[i]) * hb2_[i]);
         matvec(tmp_.data(), w.w2, hb_.data(), row_);
+        if (p.post_norms) rmsnorm(tmp_.data(), tmp_.data(), post_norm_[l][1].data(), c_.dim, c_.rms_eps);
         for (uint32_t i = 0; i < c_.dim; i++) x_[i] += p.residual_scale * tmp_[i];
     }
 

@@ -36,6 +36,8 @@ public:
     double nll(int32_t token, uint32_t pos, int32_t target);
     void reset();  // an empty cache: a new sequence
 
+    // The entries a sequence holds: those of its global layers (ModelConfig::global_layer).
+    uint32_t entries() const { return cache_.length(c_.global_layer(), 0); }
     KvCache& cache() { return cache_; }
     const KvCache& cache() const { return cache_; }
     // Attention probabilities of the last step: [layer][query head][logical index].
@@ -46,31 +48,35 @@ private:
 
     const Model& model_;
     const ModelConfig& c_;
-    ModelPlan plan_;  // what each layer does
-    CachePolicy policy_;
+    ModelPlan plan_;                     // what each layer does
+    std::vector<CachePolicy> policies_;  // [layer]: the chosen one, or a sliding window's
     PositionMode positions_;
     KvCache cache_;
     uint32_t steps_ = 0;  // tokens fed since the cache was empty
 
     // Activations of the current token.
-    std::vector<float> x_;                                    // residual stream [dim]
-    std::vector<float> xb_;                                   // normed input of a block [dim]
-    std::vector<float> q_;                                    // queries [n_heads * head_dim]
-    std::vector<float> k_;                                    // new keys [kv_dim]
-    std::vector<float> v_;                                    // new values [kv_dim]
-    std::vector<float> att_out_;                              // attention output [n_heads * head_dim]
-    std::vector<float> hb_;                                   // SwiGLU gate [hidden_dim]
-    std::vector<float> hb2_;                                  // SwiGLU up [hidden_dim]
-    std::vector<float> tmp_;                                  // projection output [dim]
-    std::vector<float> logits_;                               // [vocab_size]
-    std::vector<float> row_;                                  // one dequantised weight row
-    std::vector<std::vector<float>> attn_norm_, ffn_norm_;    // [layer][dim], dequantised
-    std::vector<std::array<std::vector<float>, 3>> bias_;     // [layer][q, k, v]: the biases, if the model has them
-    std::vector<std::array<std::vector<float>, 2>> qk_norm_;  // [layer][q, k]: the per-head norms, if it has them
-    std::vector<float> final_norm_;                           // [dim]
-    std::vector<float> head_mean_;                            // last step's attention averaged over query heads (TOVA)
-    std::vector<std::vector<std::vector<float>>> att_;        // [layer][head][index]
+    std::vector<float> x_;                                      // residual stream [dim]
+    std::vector<float> xb_;                                     // normed input of a block [dim]
+    std::vector<float> q_;                                      // queries [n_heads * head_dim]
+    std::vector<float> k_;                                      // new keys [kv_dim]
+    std::vector<float> v_;                                      // new values [kv_dim]
+    std::vector<float> att_out_;                                // attention output [n_heads * head_dim]
+    std::vector<float> hb_;                                     // the FFN's gate [hidden_dim]
+    std::vector<float> hb2_;                                    // the FFN's up [hidden_dim]
+    std::vector<float> tmp_;                                    // projection output [dim]
+    std::vector<float> logits_;                                 // [vocab_size]
+    std::vector<float> row_;                                    // one dequantised weight row
+    std::vector<std::vector<float>> attn_norm_, ffn_norm_;      // [layer][dim], dequantised
+    std::vector<std::array<std::vector<float>, 2>> post_norm_;  // [layer][attention, FFN]: if the model has them
+    std::vector<std::array<std::vector<float>, 3>> bias_;       // [layer][q, k, v]: the biases, if the model has them
+    std::vector<std::array<std::vector<float>, 2>> qk_norm_;    // [layer][q, k]: the per-head norms, if it has them
+    std::vector<float> final_norm_;                             // [dim]
+    std::vector<float> head_mean_;                      // last step's attention averaged over query heads (TOVA)
+    std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
 };
+
+// The FFN's gate activation of x: SiLU, or GELU in its tanh form.
+double gate(Activation activation, double x);
 
 // Appends one KV head's new key and value to the cache; in original-positions
 // mode the key is stored rotated at `pos`, otherwise as it is.

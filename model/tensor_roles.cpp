@@ -12,6 +12,7 @@ TensorShape rope_factors_shape(const ModelConfig& c) { return {1, c.rotated_dims
 TensorShape kv_vector_shape(const ModelConfig& c) { return {1, c.kv_dim()}; }
 bool has_qkv_bias(const ModelConfig& c) { return c.qkv_bias; }
 bool has_qk_norm(const ModelConfig& c) { return c.qk_norm; }
+bool has_post_norms(const ModelConfig& c) { return c.post_norms; }
 
 constexpr ModelTensorRole kModelTensors[] = {
     {"token_embd.weight", &Model::token_embedding, false, embedding_shape, false},                 // [vocab_size][dim]
@@ -52,6 +53,10 @@ constexpr LayerTensorRole kLayerTensors[] = {
     {"attn_v.bias", &LayerWeights::bv, true, kv_vector_shape, DeviceSlot::qkv_bias, false, has_qkv_bias},
     {"attn_q_norm.weight", &LayerWeights::q_norm, true, head_shape, DeviceSlot::q_norm, true, has_qk_norm},
     {"attn_k_norm.weight", &LayerWeights::k_norm, true, head_shape, DeviceSlot::k_norm, true, has_qk_norm},
+    {"post_attention_norm.weight", &LayerWeights::post_attn_norm, true, norm_shape, DeviceSlot::post_attn_norm, false,
+     has_post_norms},
+    {"post_ffw_norm.weight", &LayerWeights::post_ffn_norm, true, norm_shape, DeviceSlot::post_ffn_norm, false,
+     has_post_norms},
 };
 
 }  // namespace

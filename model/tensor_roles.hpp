@@ -24,8 +24,20 @@ struct TensorShape {
 // that name it one after another, in table order, as one tensor where it can (Wq, Wk and Wv
 // stacked into one matrix, so one dispatch computes q, k and v; the Q, K and V biases joined
 // into one vector), else each role apart (matrices of different types).
-enum class DeviceSlot : uint32_t { attn_norm, qkv, qkv_bias, q_norm, k_norm, wo, ffn_norm, gate_up, w2 };
-constexpr uint32_t kDeviceSlots = 9;
+enum class DeviceSlot : uint32_t {
+    attn_norm,
+    qkv,
+    qkv_bias,
+    q_norm,
+    k_norm,
+    wo,
+    post_attn_norm,
+    ffn_norm,
+    gate_up,
+    w2,
+    post_ffn_norm
+};
+constexpr uint32_t kDeviceSlots = 11;
 
 // A tensor of every layer: blk.N.<gguf_suffix> in a GGUF file.
 struct LayerTensorRole {

@@ -167,6 +167,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     // The text between user-defined tokens goes through the tokenizer; each such
     // token's text is the token. As in llama.cpp, text after one starts afresh
     // (sentencepiece's dummy prefix again).
+    dummy_prefix = dummy_prefix && vocab_.add_space_prefix;
     size_t plain = 0;  // start of the text not yet encoded
     for (size_t at = 0; at < text.size();) {
         const std::pair<std::string, int32_t>* found = nullptr;
@@ -183,7 +184,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
         if (at > plain) encode_plain(text.substr(plain, at - plain), dummy_prefix, ids);
         ids.push_back(found->second);
         at = plain = at + found->first.size();
-        dummy_prefix = true;
+        dummy_prefix = vocab_.add_space_prefix;
     }
     if (plain < text.size()) encode_plain(text.substr(plain), dummy_prefix, ids);
     return ids;
@@ -311,13 +312,14 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
         case PieceType::byte: {
             // A vocabulary without a plain space piece spells the dummy prefix as <0x20>.
             const int b = byte_of_piece(vocab_.pieces[id]);
-            return b < 0 || (b == ' ' && prev == vocab_.bos_id) ? std::string() : std::string(1, static_cast<char>(b));
+            const bool prefix = b == ' ' && prev == vocab_.bos_id && vocab_.add_space_prefix;
+            return b < 0 || prefix ? std::string() : std::string(1, static_cast<char>(b));
         }
         default: break;
     }
     const std::string& piece = vocab_.pieces[id];
     if (byte_level_) return ByteLevelBpe::piece_bytes(piece);  // no dummy prefix to take away
-    if (prev == vocab_.bos_id && !piece.empty() && piece[0] == ' ') return piece.substr(1);
+    if (prev == vocab_.bos_id && vocab_.add_space_prefix && !piece.empty() && piece[0] == ' ') return piece.substr(1);
     return piece;
 }
 

@@ -32,6 +32,9 @@ struct Vocabulary {
     int32_t unk_id = 0;    // -1: none
     bool add_bos = true;   // whether a prompt's encoding starts with BOS (tokenizer.ggml.add_bos_token)
     bool add_eos = false;  // whether it ends with EOS (tokenizer.ggml.add_eos_token)
+    // sentencepiece: whether text starts with a space (its dummy prefix; tokenizer.ggml.add_space_prefix,
+    // false in Gemma's files), and so whether decoding takes one away after BOS.
+    bool add_space_prefix = true;
     // Every token that ends a reply: EOS, the end of a turn (<|eot_id|>, <|im_end|>, ...).
     std::vector<int32_t> end_of_generation;
 

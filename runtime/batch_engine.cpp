@@ -14,10 +14,20 @@ namespace {
 uint32_t padded(uint32_t floats) { return (floats * 4 + 255) / 256 * 64; }
 
 // Rows of the RoPE table: the most positions a sequence holds.
-uint32_t max_positions(const std::vector<CacheSettings>& sequences, uint32_t context) {
+uint32_t max_positions(const std::vector<CacheSettings>& sequences, const ModelConfig& c) {
     uint32_t n = 1;
-    for (const CacheSettings& s : sequences) n = std::max(n, s.positions_held(context));
+    for (const CacheSettings& s : sequences) n = std::max(n, s.positions_held(c));
     return n;
+}
+
+// The entries a layer of this policy holds after `steps` tokens: every one, or at most its budget.
+uint32_t entries_after(const CachePolicy& p, uint32_t steps) {
+    return p.compresses() ? std::min(steps, p.budget) : steps;
+}
+
+// Whether a layer of this policy compresses at the token after `steps` others.
+bool layer_compresses(const CachePolicy& p, uint32_t steps) {
+    return p.compresses() && entries_after(p, steps) + 1 > p.budget;
 }
 
 uint32_t qkv_floats(const ModelConfig& c) { return c.n_heads * c.head_dim() + 2 * c.kv_dim(); }
@@ -47,7 +57,9 @@ uint32_t activation_rows(size_t sequences, uint32_t max_chunk) {
 uint64_t chunk_probs_bytes(const ModelConfig& c, const std::vector<CacheSettings>& sequences, uint32_t max_chunk) {
     if (max_chunk <= 1) return 4;  // (a buffer is never empty)
     uint32_t slots = 1;
-    for (const CacheSettings& s : sequences) slots = std::max(slots, s.policy.slots());
+    for (const CacheSettings& s : sequences) {
+        for (uint32_t layer_slots : s.layer_slots(c)) slots = std::max(slots, layer_slots);
+    }
     return uint64_t{activation_rows(sequences.size(), max_chunk)} * c.n_heads * slots * 4;
 }
 
@@ -67,7 +79,7 @@ uint64_t entry_bytes(Context& ctx, const ModelConfig& c, const std::vector<Cache
     const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
     uint64_t all_groups = 0, most_groups = 0;
     for (const CacheSettings& s : sequences) {
-        const uint64_t g = KvCacheRing::groups_for(c, s.policy.slots(), s.kv_type, limit);
+        const uint64_t g = KvCacheRing::groups_for(c, s.layer_slots(c), s.kv_type, limit);
         all_groups += g;
         most_groups = std::max(most_groups, g);
     }
@@ -81,7 +93,7 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
     : ctx_(ctx),
       w_(std::move(weights)),
       c_(w_->config),
-      plan_(model_plan(c_, max_positions(sequences, c_.context))),
+      plan_(model_plan(c_, max_positions(sequences, c_))),
       sequences_(std::move(sequences)),
       rows_(activation_rows(sequences_.size(), max_chunk)),
       attend_in_chunks_(max_chunk > 1),
@@ -104,10 +116,14 @@ BatchEngine::BatchEngine(Context& ctx, std::shared_ptr<const GpuWeights> weights
                     ExitCode::device);
     }
     std::vector<RingShape> shapes;
-    for (const CacheSettings& s : sequences_) shapes.push_back({s.policy.slots(), s.kv_type});
+    for (const CacheSettings& s : sequences_) {
+        shapes.push_back({s.layer_slots(c_), s.kv_type});
+        layer_policies_.emplace_back();
+        for (uint32_t l = 0; l < c_.n_layers; l++) layer_policies_.back().push_back(s.layer(c_, l));
+    }
     rings_ = KvCacheRing::batch(ctx, c_, shapes, max_buffer_bytes);
     state_.resize(sequences_.size());
-    const uint32_t positions = max_positions(sequences_, c_.context);
+    const uint32_t positions = max_positions(sequences_, c_);
     for (const RopeParams& rope : distinct_ropes(plan_, &layer_rope_)) {
         const std::vector<float> table = rope_table(positions, c_.head_dim(), rope);
         rope_tables_.emplace_back(ctx, table.size() * 4, Memory::device_local);
@@ -131,8 +147,8 @@ BatchEngine::BufferBytes BatchEngine::buffer_bytes(const ModelConfig& c, const s
     for (int i = 0; i < 2; i++)
         add(uint64_t{padded(c.vocab_size)} * 4 * sequences.size());  // logits on the device, for the host
     add(chunk_probs_bytes(c, sequences, max_chunk));
-    const uint64_t rope = uint64_t{max_positions(sequences, c.context)} * c.head_dim() * 4;
-    const uint64_t tables = distinct_ropes(model_plan(c, max_positions(sequences, c.context))).size();
+    const uint64_t rope = uint64_t{max_positions(sequences, c)} * c.head_dim() * 4;
+    const uint64_t tables = distinct_ropes(model_plan(c, max_positions(sequences, c))).size();
     b.total += 2 * 4 * sequences.size() + tables * rope;  // the NLLs, the tokens, the RoPE tables
     b.total += entry_bytes(c, sequences.size(), 1, activation_rows(sequences.size(), max_chunk));  // (caches not split)
     b.largest = std::max(b.largest, rope);
@@ -183,16 +199,15 @@ double BatchEngine::nll(uint32_t b) const {
 
 BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, const SequenceStep& step) {
     check_step(c_, sequences_[b], state_[b].entries, step);
-    const CachePolicy& p = sequences_[b].policy;
     CacheWork w;
     w.row = row;
     w.seq = b;
     w.pos = step.pos;
-    w.n_entries = state_[b].entries + 1;
-    w.compress = p.compresses() && w.n_entries > p.budget;
     w.step = state_[b].steps;
+    w.compress = false;
+    for (const CachePolicy& p : layer_policies_[b]) w.compress = w.compress || layer_compresses(p, w.step);
     // The sequence as it stands after this token.
-    state_[b].entries = w.compress ? state_[b].entries : w.n_entries;
+    state_[b].entries = entries_after(sequences_[b].policy, w.step + 1);
     state_[b].steps++;
     return w;
 }
@@ -239,27 +254,28 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
         std::vector<CacheTask> tasks, compressing;
         for (const CacheWork& t : wave) {
             const CacheSettings& s = sequences_[t.seq];
+            const CachePolicy& policy = layer_policies_[t.seq][l];
             push::CacheEntry e{};
-            e.n_entries = t.n_entries;
+            e.n_entries = entries_after(policy, t.step) + 1;
             e.pos = t.pos;
-            e.q_pos = s.positions == PositionMode::cache_index ? t.n_entries - 1 : t.pos;
+            e.q_pos = s.positions == PositionMode::cache_index ? e.n_entries - 1 : t.pos;
             e.positions = static_cast<uint32_t>(s.positions);
             e.q_first = t.row * padded(qkv_dim);  // each row of qkv_: q, then k, then v
             e.k_first = e.q_first + q_dim;
             e.v_first = e.k_first + c_.kv_dim();
             e.out_first = t.row * padded(q_dim);
             e.step = t.step;
-            e.head_mean = policy_info(s.policy.kind).uses_head_mean ? 1 : 0;
+            e.head_mean = policy_info(policy.kind).uses_head_mean ? 1 : 0;
             e.tokens = t.tokens;
-            const uint32_t capacity = rings_[t.seq]->capacity();
-            for (CacheTask& task : cache_tasks(rings_[t.seq]->layer(l), capacity, e, &s.policy)) {
+            const uint32_t capacity = rings_[t.seq]->capacity(l);
+            for (CacheTask& task : cache_tasks(rings_[t.seq]->layer(l), capacity, e, &policy)) {
                 if (t.tokens > 1) {  // the chunk's probabilities: [token][layer's query head][capacity]
                     task.chunk_probs = &chunk_probs_;
                     task.entry.probs = task.group->first_head * c_.group_size() * capacity;
                     task.entry.probs_stride = c_.n_heads * capacity;
                 }
                 tasks.push_back(task);
-                if (t.compress) compressing.push_back(task);
+                if (layer_compresses(policy, t.step)) compressing.push_back(task);
             }
         }
         kernels_.kv_append(r, tasks, qkv_, qkv_, rope, hd, padded(qkv_dim));
@@ -275,18 +291,28 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
         }
     }
 
-    kernels_.matvec(r, w.one(DeviceSlot::wo), att_out_, padded(q_dim), x_, padded(c_.dim), rows, true, 0,
-                    p.residual_scale);  // the residual add
-    r.barrier();
+    // A block's output joins the residual stream: added by its last matvec, or,
+    // with a post-norm, written apart and added by the norm.
+    auto residual_add = [&](const GpuTensor& out_proj, const Buffer& in, uint32_t in_floats, DeviceSlot post_norm) {
+        if (!p.post_norms) {
+            kernels_.matvec(r, out_proj, in, padded(in_floats), x_, padded(c_.dim), rows, true, 0, p.residual_scale);
+            r.barrier();
+            return;
+        }
+        kernels_.matvec(r, out_proj, in, padded(in_floats), xb_, padded(c_.dim), rows, false);
+        r.barrier();
+        kernels_.rmsnorm(r, xb_, w.one(post_norm).chunks.front().buffer, x_, c_.dim, c_.rms_eps, rows, padded(c_.dim),
+                         p.residual_scale);
+        r.barrier();
+    };
+    residual_add(w.one(DeviceSlot::wo), att_out_, q_dim, DeviceSlot::post_attn_norm);
     kernels_.rmsnorm(r, x_, norm_ffn, xb_, c_.dim, c_.rms_eps, rows, padded(c_.dim));
     r.barrier();
     project(w[DeviceSlot::gate_up], gate_up_, gate_up_dim);  // each row: gate, then up
     r.barrier();
-    kernels_.swiglu(r, gate_up_, c_.hidden_dim, padded(gate_up_dim), rows);
+    kernels_.swiglu(r, gate_up_, c_.hidden_dim, padded(gate_up_dim), rows, p.activation);
     r.barrier();
-    kernels_.matvec(r, w.one(DeviceSlot::w2), gate_up_, padded(gate_up_dim), x_, padded(c_.dim), rows, true, 0,
-                    p.residual_scale);  // the residual add
-    r.barrier();
+    residual_add(w.one(DeviceSlot::w2), gate_up_, gate_up_dim, DeviceSlot::post_ffn_norm);
 }
 
 void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens,
@@ -331,6 +357,10 @@ void BatchEngine::step(std::span<const SequenceStep> steps) {
         kernels_.matvec(r, w_->classifier(), xb_, padded(c_.dim), logits_, padded(c_.vocab_size), B, false, 0,
                         1.0f / plan_.logit_scale);
         r.barrier();
+        if (plan_.logit_softcap > 0.0f) {
+            kernels_.softcap(r, logits_, c_.vocab_size, padded(c_.vocab_size), B, plan_.logit_softcap);
+            r.barrier();
+        }
         const bool any_token = std::any_of(steps.begin(), steps.end(), [](const SequenceStep& s) {
             return s.active && s.output == StepOutput::token;
         });
@@ -395,6 +425,10 @@ void BatchEngine::run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_
         r.barrier();
         kernels_.matvec(r, w_->classifier(), slice(xb_, n - 1, c_.dim), slice(logits_, b, c_.vocab_size), false,
                         1.0f / plan_.logit_scale);
+        if (plan_.logit_softcap > 0.0f) {
+            r.barrier();
+            kernels_.softcap(r, slice(logits_, b, c_.vocab_size), c_.vocab_size, 0, 1, plan_.logit_softcap);
+        }
         const uint64_t offset = uint64_t{b} * padded(c_.vocab_size) * 4;
         r.copy(logits_, offset, logits_host_, offset, uint64_t{c_.vocab_size} * 4);
         r.host_barrier();

@@ -71,15 +71,16 @@ public:
 
 private:
     struct SequenceState {
-        uint32_t entries = 0;  // in every layer and head
+        uint32_t entries = 0;  // in every global layer and head
         uint32_t steps = 0;    // tokens fed since the cache was empty
     };
-    // One token's work on its sequence's cache in one layer, or that of a run
-    // of `tokens` consecutive tokens of a prompt chunk (rows row, row + 1, ...)
-    // that the cache takes without evicting.
+    // One token's work on its sequence's cache, or that of a run of `tokens`
+    // consecutive tokens of a prompt chunk (rows row, row + 1, ...) that every
+    // layer's cache takes without evicting. What a layer holds follows from the
+    // step and the layer's policy.
     struct CacheWork {
-        uint32_t row, seq, pos, n_entries, step;  // of the first token; n_entries: with it appended
-        bool compress;                            // n_entries > budget: the policy runs after attention (one token)
+        uint32_t row, seq, pos, step;  // of the first token; step: tokens fed before it
+        bool compress;                 // some layer's policy runs after its attention (one token)
         uint32_t tokens = 1;
     };
     // Checks a token, works out its cache work and advances the sequence's state.
@@ -98,6 +99,7 @@ private:
     ModelConfig c_;
     ModelPlan plan_;  // what each layer does (layer_plan.hpp)
     std::vector<CacheSettings> sequences_;
+    std::vector<std::vector<CachePolicy>> layer_policies_;  // [sequence][layer] (CacheSettings::layer)
     uint32_t rows_;          // activation rows: a sequence each in step(), a token each in prefill()
     bool attend_in_chunks_;  // prefill() appends and attends a chunk's tokens together (chunk_probs_ holds them)
     Kernels kernels_;

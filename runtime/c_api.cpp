@@ -367,7 +367,7 @@ wkv_status wkv_plan_memory(const wkv_model* model, const wkv_context_params* par
             // besides its weights (the mapped file) and a few vectors of activations.
             uint64_t kv = 0;
             for (const wkv::CacheSettings& c : settings)
-                kv += wkv::KvCache::bytes_for(model->model.config, c.policy.slots());
+                kv += wkv::KvCache::bytes_for(model->model.config, c.layer_slots(model->model.config));
             const uint64_t weights = model->model.weight_bytes(), available = wkv::host_memory_available();
             const bool fits = available == 0 || weights + kv <= available;  // 0: unknown, so nothing to refuse on
             result = {weights, kv, 0, weights + kv, available, fits, {}, {}};

@@ -588,7 +588,7 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                     for (uint32_t r = 0; r < std::min(3u, L - 1); r++)
                         cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
                     while (cpu.length(0, h) < L) cpu.append(0, h, position++);
-                    for (uint32_t slot = 0; slot < cpu.capacity(); slot++) {
+                    for (uint32_t slot = 0; slot < cpu.capacity(0); slot++) {
                         for (uint32_t d = 0; d < lay.head_dim; d++)
                             cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());
                         // Scores on a coarse grid so ties happen; trial 0 makes everything zero.

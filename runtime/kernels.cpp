@@ -38,6 +38,7 @@ Kernels::Kernels(Context& ctx)
     bias_add_ =
         std::make_unique<Pipeline>(ctx, "bias_add", 2, sizeof(push::BiasAdd), std::vector<uint32_t>{workgroup_});
     swiglu_ = std::make_unique<Pipeline>(ctx, "swiglu", 1, sizeof(push::Swiglu), std::vector<uint32_t>{workgroup_});
+    softcap_ = std::make_unique<Pipeline>(ctx, "softcap", 1, sizeof(push::Softcap), std::vector<uint32_t>{workgroup_});
     argmax_ = std::make_unique<Pipeline>(ctx, "argmax", 2, sizeof(push::Argmax), std::vector<uint32_t>{workgroup_});
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
     score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheBindings,
@@ -118,8 +119,8 @@ void Kernels::matvec(Recorder& r, const GpuTensor& w, BufferRange x, uint32_t x_
 }
 
 void Kernels::rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
-                      uint32_t batch, uint32_t stride) const {
-    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride, 0, 0}, batch);
+                      uint32_t batch, uint32_t stride, float residual) const {
+    r.dispatch(*rmsnorm_, {x, weight, out}, push::Rmsnorm{n, eps, stride, 0, 0, residual}, batch);
 }
 
 void Kernels::head_rmsnorm(Recorder& r, BufferRange x, BufferRange weight, uint32_t n, float eps, uint32_t heads,
@@ -132,8 +133,14 @@ void Kernels::bias_add(Recorder& r, BufferRange x, BufferRange bias, uint32_t n,
     r.dispatch(*bias_add_, {x, bias}, push::BiasAdd{n, row_stride}, (n + workgroup_ - 1) / workgroup_, rows);
 }
 
-void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const {
-    r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows}, (n * rows + workgroup_ - 1) / workgroup_);
+void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows,
+                     Activation activation) const {
+    r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows, activation == Activation::gelu_tanh ? 1u : 0u},
+               (n * rows + workgroup_ - 1) / workgroup_);
+}
+
+void Kernels::softcap(Recorder& r, BufferRange x, uint32_t n, uint32_t row_stride, uint32_t rows, float cap) const {
+    r.dispatch(*softcap_, {x}, push::Softcap{n, row_stride, cap}, (n + workgroup_ - 1) / workgroup_, rows);
 }
 
 std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t capacity, const push::CacheEntry& fields,

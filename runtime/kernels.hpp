@@ -52,9 +52,10 @@ public:
                 float scale = 1.0f) const {
         matvec(r, w, x, 0, out, 0, 1, accumulate, 0, scale);
     }
-    // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats.
+    // out[b] = rmsnorm(x[b]) * weight for `batch` vectors every `stride` floats; with
+    // `residual` non-zero, out[b] += residual * that instead (a post-norm's residual add).
     void rmsnorm(Recorder& r, BufferRange x, BufferRange weight, BufferRange out, uint32_t n, float eps,
-                 uint32_t batch = 1, uint32_t stride = 0) const;
+                 uint32_t batch = 1, uint32_t stride = 0, float residual = 0.0f) const;
     // The same in place for `heads` vectors of n floats in each of `rows` rows: vector h of
     // row r at first + r * row_stride + h * n (a projection's heads, normed one by one).
     void head_rmsnorm(Recorder& r, BufferRange x, BufferRange weight, uint32_t n, float eps, uint32_t heads,
@@ -62,8 +63,11 @@ public:
     // x[r * row_stride + i] += bias[i] for i < n, in each of `rows` rows.
     void bias_add(Recorder& r, BufferRange x, BufferRange bias, uint32_t n, uint32_t rows, uint32_t row_stride) const;
     // For `rows` vectors every `stride` floats, each [gate (n) | up (n)]:
-    // gate = silu(gate) * up, in place.
-    void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows) const;
+    // gate = act(gate) * up, in place (act SiLU or GELU).
+    void swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows,
+                Activation activation = Activation::silu) const;
+    // x[r * row_stride + i] = cap * tanh(x / cap) for i < n in each of `rows` rows, in place.
+    void softcap(Recorder& r, BufferRange x, uint32_t n, uint32_t row_stride, uint32_t rows, float cap) const;
     // The cache kernels take tasks: groups of KV heads of sequences' caches in
     // one layer (cache_tasks()), each with what the token does to it. Tasks
     // whose caches share buffers (KvCacheRing::batch packs a batch's so) run in
@@ -113,7 +117,7 @@ private:
     // By row of the weight type table; matvec also by batch size - 1.
     mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
     std::vector<std::unique_ptr<Pipeline>> embedding_;
-    std::unique_ptr<Pipeline> rmsnorm_, bias_add_, swiglu_, argmax_, nll_, score_accumulate_;
+    std::unique_ptr<Pipeline> rmsnorm_, bias_add_, swiglu_, softcap_, argmax_, nll_, score_accumulate_;
     // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
     std::unique_ptr<Pipeline> kv_append_[2], attention_[2],
         chunk_attention_[2];                                        // chunk: kChunkQueries tokens a workgroup

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <stdexcept>
 
 #include "error.hpp"
 #include "memory_plan.hpp"  // format_bytes
@@ -104,30 +105,50 @@ std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, 
 
 }  // namespace
 
-uint64_t KvCacheRing::bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
-    uint64_t layer = 0;
-    bool first = true;
-    for (uint32_t heads : group_heads(config, capacity, type, max_buffer_bytes)) {
-        layer += buffer_bytes(section_bytes(config, capacity, type, heads, first));
-        first = false;
+uint64_t KvCacheRing::bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+                                uint64_t max_buffer_bytes) {
+    uint64_t total = 0;
+    for (uint32_t capacity : capacities) {
+        bool first = true;
+        for (uint32_t heads : group_heads(config, capacity, type, max_buffer_bytes)) {
+            total += buffer_bytes(section_bytes(config, capacity, type, heads, first));
+            first = false;
+        }
     }
-    return layer * config.n_layers;
+    return total;
 }
 
-uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
-                                         uint64_t max_buffer_bytes) {
-    // The first group is the largest: the most heads, and `last`.
-    return buffer_bytes(
-        section_bytes(config, capacity, type, group_heads(config, capacity, type, max_buffer_bytes)[0], true));
+uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities,
+                                         KvType type, uint64_t max_buffer_bytes) {
+    // A layer's first group is its largest: the most heads, and `last`.
+    uint64_t largest = 0;
+    for (uint32_t capacity : capacities) {
+        const uint32_t heads = group_heads(config, capacity, type, max_buffer_bytes)[0];
+        largest = std::max(largest, buffer_bytes(section_bytes(config, capacity, type, heads, true)));
+    }
+    return largest;
 }
 
-uint32_t KvCacheRing::groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
-    return static_cast<uint32_t>(group_heads(config, capacity, type, max_buffer_bytes).size());
+uint32_t KvCacheRing::groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+                                 uint64_t max_buffer_bytes) {
+    size_t most = 1;
+    for (uint32_t capacity : capacities)
+        most = std::max(most, group_heads(config, capacity, type, max_buffer_bytes).size());
+    return static_cast<uint32_t>(most);
+}
+
+KvCacheRing::KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvType type)
+    : config_(config), capacities_(std::move(capacities)), type_(type) {
+    if (capacities_.size() != config_.n_layers) throw std::logic_error("KvCacheRing needs a capacity per layer");
 }
 
 KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type,
                          uint64_t max_buffer_bytes)
-    : config_(config), capacity_(capacity), type_(type) {
+    : KvCacheRing(ctx, config, std::vector<uint32_t>(config.n_layers, capacity), type, max_buffer_bytes) {}
+
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvType type,
+                         uint64_t max_buffer_bytes)
+    : KvCacheRing(config, std::move(capacities), type) {
     allocate(ctx, {this}, max_buffer_bytes);
 }
 
@@ -137,7 +158,7 @@ std::vector<std::unique_ptr<KvCacheRing>> KvCacheRing::batch(Context& ctx, const
     std::vector<std::unique_ptr<KvCacheRing>> rings;
     std::vector<KvCacheRing*> raw;
     for (const RingShape& s : shapes) {
-        rings.emplace_back(new KvCacheRing(config, s.capacity, s.type));
+        rings.emplace_back(new KvCacheRing(config, s.capacities, s.type));
         raw.push_back(rings.back().get());
     }
     allocate(ctx, raw, max_buffer_bytes);
@@ -146,15 +167,18 @@ std::vector<std::unique_ptr<KvCacheRing>> KvCacheRing::batch(Context& ctx, const
 
 void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes) {
     const uint64_t limit = max_buffer_bytes ? max_buffer_bytes : ctx.info().max_buffer_bytes();
-    std::vector<std::vector<uint32_t>> groups;  // per ring
+    std::vector<std::vector<std::vector<uint32_t>>> groups;  // [ring][layer]: the heads of each group
     for (const KvCacheRing* r : rings) {
         // The memory plan refuses this first, with advice; this is the last line of defence.
-        if (const uint64_t one_head = largest_buffer_for(r->config_, r->capacity_, r->type_, limit); one_head > limit) {
+        if (const uint64_t one_head = largest_buffer_for(r->config_, r->capacities_, r->type_, limit);
+            one_head > limit) {
             throw Error("the KV cache of one head of a layer needs " + format_bytes(one_head) +
                             " in one buffer, above the device's limit of " + format_bytes(limit),
                         ExitCode::device);
         }
-        groups.push_back(group_heads(r->config_, r->capacity_, r->type_, limit));
+        groups.emplace_back();
+        for (uint32_t capacity : r->capacities_)
+            groups.back().push_back(group_heads(r->config_, capacity, r->type_, limit));
     }
     // Where each group goes: [ring][layer][group] -> (buffer, offset). A layer's
     // groups fill a buffer of their type in ring order, the next one when it is full.
@@ -171,9 +195,9 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
             places[r].emplace_back();
             size_t& current = open[rings[r]->type_ == KvType::f16 ? 1 : 0];
             bool first = true;
-            for (uint32_t heads : groups[r]) {
-                const uint64_t bytes =
-                    buffer_bytes(section_bytes(rings[r]->config_, rings[r]->capacity_, rings[r]->type_, heads, first));
+            for (uint32_t heads : groups[r][l]) {
+                const uint64_t bytes = buffer_bytes(
+                    section_bytes(rings[r]->config_, rings[r]->capacities_[l], rings[r]->type_, heads, first));
                 if (current == SIZE_MAX || sizes[current] + bytes > limit) {
                     current = sizes.size();
                     sizes.push_back(0);
@@ -195,12 +219,12 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
             ring.layers_.emplace_back();
             ring.blocks_.emplace_back();
             uint32_t first_head = 0;
-            for (size_t g = 0; g < groups[r].size(); g++) {
-                const uint32_t heads = groups[r][g];
+            for (size_t g = 0; g < groups[r][l].size(); g++) {
+                const uint32_t heads = groups[r][l][g];
                 const Place at = places[r][l][g];
                 const Buffer& b = (*storage)[at.buffer];
                 const std::array<uint64_t, kSections> section_sizes =
-                    section_bytes(ring.config_, ring.capacity_, ring.type_, heads, first_head == 0);
+                    section_bytes(ring.config_, ring.capacities_[l], ring.type_, heads, first_head == 0);
                 std::array<BufferRange, kSections> s;
                 uint64_t offset = at.offset;
                 for (size_t i = 0; i < section_sizes.size(); i++) {
@@ -220,7 +244,7 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
 
 KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads,
                             const std::vector<float>& last) {
-    const uint32_t heads = cache.n_kv_heads(), cap = cache.capacity(), hd = cache.head_dim();
+    const uint32_t heads = cache.n_kv_heads(), cap = cache.capacity(layer), hd = cache.head_dim();
     KvLayerSnapshot s;
     s.keys.assign(size_t{heads} * cap * hd, 0.0f);
     s.values.assign(size_t{heads} * cap * hd, 0.0f);
@@ -288,10 +312,11 @@ void KvCacheRing::clear() {
         for (size_t i = 0; i < layers_[l].size(); i++) {
             const KvLayer& g = layers_[l][i];
             const BufferRange& block = blocks_[l][i];
-            std::vector<uint32_t> free(size_t{g.n_heads} * capacity_), counts(size_t{g.n_heads} * kHeadCounts, 0);
+            const uint32_t capacity = capacities_[l];
+            std::vector<uint32_t> free(size_t{g.n_heads} * capacity), counts(size_t{g.n_heads} * kHeadCounts, 0);
             for (uint32_t h = 0; h < g.n_heads; h++) {
-                for (uint32_t j = 0; j < capacity_; j++) free[h * capacity_ + j] = capacity_ - 1 - j;
-                counts[kHeadCounts * h + 1] = capacity_;
+                for (uint32_t j = 0; j < capacity; j++) free[h * capacity + j] = capacity - 1 - j;
+                counts[kHeadCounts * h + 1] = capacity;
             }
             Buffer& b = owned(block);
             const std::vector<uint8_t> zeros(block.size, 0);
@@ -334,7 +359,7 @@ CacheView KvCacheRing::view() const {
         const KvLayerSnapshot s = read_layer(l);
         for (uint32_t h = 0; h < config_.n_kv_heads; h++) {
             const uint32_t* counts = &s.counts[size_t{kHeadCounts} * h];
-            const size_t first = size_t{h} * capacity_;
+            const size_t first = size_t{h} * capacities_[l];
             view.heads.push_back(held_entries(std::span(&s.order[first], counts[0]), &s.acc[first], &s.cnt[first],
                                               &s.provenance[first], &s.values[first * hd], hd));
             view.counts.push_back({counts[2], counts[3]});
@@ -367,7 +392,7 @@ void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
             return std::vector<T>(from, from + static_cast<ptrdiff_t>(g.n_heads * per_head));
         };
         auto put = [&](const auto& v, const BufferRange& r) { owned(r).upload(v.data(), r.size, r.offset); };
-        const uint64_t slots = capacity_, elements = uint64_t{capacity_} * config_.head_dim();
+        const uint64_t slots = capacities_[l], elements = slots * config_.head_dim();
         put(pack(part(s.keys, elements), type_), g.keys);
         put(pack(part(s.values, elements), type_), g.values);
         put(part(s.acc, slots), g.acc);

@@ -60,7 +60,7 @@ struct KvLayerSnapshot {
 };
 
 // One layer of a CPU cache in the ring's layout (probs zero, `last` as given,
-// padded to the capacity), so both sides can start from the same state.
+// padded to the layer's capacity), so both sides can start from the same state.
 KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_query_heads,
                             const std::vector<float>& last = {});
 
@@ -70,7 +70,7 @@ KvLayerSnapshot snapshot_of(const KvCache& cache, uint32_t layer, uint32_t n_que
 bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t capacity);
 
 struct RingShape {
-    uint32_t capacity;
+    std::vector<uint32_t> capacities;  // per layer (CacheSettings::layer_slots)
     KvType type;
 };
 
@@ -79,13 +79,16 @@ public:
     // max_buffer_bytes: split layers above this (0 = the device's DeviceInfo::max_buffer_bytes(); tests force smaller).
     KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32,
                 uint64_t max_buffer_bytes = 0);
+    // `capacities`: one per layer.
+    KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvType type,
+                uint64_t max_buffer_bytes = 0);
     // A ring per shape, packed into shared buffers layer by layer (each buffer
     // within max_buffer_bytes as above).
     static std::vector<std::unique_ptr<KvCacheRing>> batch(Context& ctx, const ModelConfig& config,
                                                            const std::vector<RingShape>& shapes,
                                                            uint64_t max_buffer_bytes = 0);
 
-    uint32_t capacity() const { return capacity_; }
+    uint32_t capacity(uint32_t l) const { return capacities_[l]; }
     KvType type() const { return type_; }
     // Layer l's groups of KV heads, in head order.
     const std::vector<KvLayer>& layer(uint32_t l) const { return layers_[l]; }
@@ -93,11 +96,21 @@ public:
 
     // What a ring of this shape allocates (bytes() before building one), and
     // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
-    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes = 0);
-    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
+    static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+                              uint64_t max_buffer_bytes = 0);
+    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type,
+                              uint64_t max_buffer_bytes = 0) {
+        return bytes_for(config, std::vector<uint32_t>(config.n_layers, capacity), type, max_buffer_bytes);
+    }
+    static uint64_t largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
                                        uint64_t max_buffer_bytes = 0);
-    // Groups of KV heads per layer (1 unless a layer is split).
-    static uint32_t groups_for(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes);
+    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
+                                       uint64_t max_buffer_bytes = 0) {
+        return largest_buffer_for(config, std::vector<uint32_t>{capacity}, type, max_buffer_bytes);
+    }
+    // Groups of KV heads in its most split layer (1 unless a layer is split).
+    static uint32_t groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+                               uint64_t max_buffer_bytes);
     void clear();  // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
     // What every layer holds (CacheView), read back from the device.
@@ -109,8 +122,7 @@ public:
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
-    KvCacheRing(const ModelConfig& config, uint32_t capacity, KvType type)
-        : config_(config), capacity_(capacity), type_(type) {}
+    KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvType type);
     // Places every group of every ring, layer by layer, in buffers shared by the rings.
     static void allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes);
     Buffer& owned(const BufferRange& r) {
@@ -118,7 +130,7 @@ private:
     }  // writable
 
     ModelConfig config_;
-    uint32_t capacity_;
+    std::vector<uint32_t> capacities_;  // [layer]
     KvType type_;
     std::shared_ptr<std::vector<Buffer>> storage_;  // shared by the rings of a batch
     std::vector<std::vector<KvLayer>> layers_;

@@ -43,11 +43,11 @@ MemoryPlan plan_memory(const Model& model, const std::vector<CacheSettings>& seq
     // One KV cache ring per sequence.
     plan.sequences = static_cast<uint32_t>(sequences.size());
     for (const CacheSettings& s : sequences) {
-        const uint64_t ring = KvCacheRing::bytes_for(c, s.policy.slots(), s.kv_type, max_buffer_bytes);
-        const uint64_t largest = KvCacheRing::largest_buffer_for(c, s.policy.slots(), s.kv_type, max_buffer_bytes);
-        plan.kv_cache += ring;
-        plan.kv_buffer = std::max(plan.kv_buffer, largest);
-        plan.kv_split = plan.kv_split || largest * c.n_layers < ring;
+        const std::vector<uint32_t> slots = s.layer_slots(c);  // a sliding-window layer holds its window
+        plan.kv_cache += KvCacheRing::bytes_for(c, slots, s.kv_type, max_buffer_bytes);
+        plan.kv_buffer =
+            std::max(plan.kv_buffer, KvCacheRing::largest_buffer_for(c, slots, s.kv_type, max_buffer_bytes));
+        plan.kv_split = plan.kv_split || KvCacheRing::groups_for(c, slots, s.kv_type, max_buffer_bytes) > 1;
     }
     const BatchEngine::BufferBytes buffers = BatchEngine::buffer_bytes(c, sequences, prompt_chunk);
     plan.activations = buffers.total;
@@ -75,7 +75,7 @@ uint64_t cache_bytes_at(const MemoryPlan& plan, uint32_t entries) {
     uint64_t bytes = 0;
     for (CacheSettings& s : resized) {
         s.policy.budget = entries;
-        bytes += KvCacheRing::bytes_for(plan.config, s.policy.slots(), s.kv_type, plan.max_buffer_bytes);
+        bytes += KvCacheRing::bytes_for(plan.config, s.layer_slots(plan.config), s.kv_type, plan.max_buffer_bytes);
     }
     return bytes + BatchEngine::buffer_bytes(plan.config, resized, plan.prompt_chunk).total;
 }

@@ -18,12 +18,18 @@ struct Rmsnorm {  // rmsnorm.comp
     uint32_t n;
     float eps;
     uint32_t stride, row_stride, first;
+    float residual = 0.0f;  // 0: out = the normed x; else out += residual * it
 };
 struct BiasAdd {  // bias_add.comp
     uint32_t n, row_stride;
 };
+struct Softcap {  // softcap.comp
+    uint32_t n, row_stride;
+    float cap;
+};
 struct Swiglu {  // swiglu.comp
     uint32_t n, stride, rows;
+    uint32_t gelu;  // 0: SiLU; 1: GELU (tanh form)
 };
 // One group of KV heads of one sequence in a dispatch of a cache shader:
 // kv_cache.glsl's CacheEntry, read from a buffer (Recorder::add_entries), not

@@ -1,8 +1,8 @@
 #version 450
-// The SwiGLU of the feed-forward block, for `rows` vectors laid out every
-// `stride` floats, each [gate (n) | up (n)] as the stacked gate and up
-// projections write them: gate = silu(gate) * up, in place, where the down
-// projection reads it.
+// The gated activation of the feed-forward block, for `rows` vectors laid out
+// every `stride` floats, each [gate (n) | up (n)] as the stacked gate and up
+// projections write them: gate = act(gate) * up, in place, where the down
+// projection reads it. act is SiLU (SwiGLU), or GELU's tanh form (Gemma's GeGLU).
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -13,6 +13,7 @@ layout(push_constant) uniform Push {
     uint n;       // hidden size
     uint stride;  // floats between consecutive vectors
     uint rows;
+    uint gelu;  // 0: SiLU; 1: GELU (tanh form)
 } p;
 
 void main() {
@@ -20,5 +21,8 @@ void main() {
     if (i >= p.n * p.rows) return;
     const uint gate = i / p.n * p.stride + i % p.n;
     const float g = gate_up[gate];
-    gate_up[gate] = g / (1.0 + exp(-g)) * gate_up[gate + p.n];
+    // GELU: 0.5 g (1 + tanh(u)) = g / (1 + exp(-2u)), which has no tanh to overflow.
+    const float u = 0.7978845608 * (g + 0.044715 * g * g * g);
+    const float act = p.gelu == 0 ? g / (1.0 + exp(-g)) : g / (1.0 + exp(-2.0 * u));
+    gate_up[gate] = act * gate_up[gate + p.n];
 }

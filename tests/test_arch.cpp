@@ -1,10 +1,11 @@
 // Today's Llama-family architectures (../shared/models/arch: random weights,
 // llama.cpp's logits): Llama 3 (byte-level BPE, RoPE frequency factors, tied
 // embeddings), Qwen2 (Q/K/V biases, NEOX RoPE, no BOS), Qwen3 (Q/K head
-// norms, a head size that is not dim / heads), SmolLM3 (no RoPE in every
-// fourth layer) and Granite (embedding, attention, residual and logit
-// multipliers). The prompt's ids and the logits at every position, against
-// llama.cpp's own.
+// norms, a head size that is not dim / heads), Phi-3 (fused projections,
+// partial rotary, LongRoPE), SmolLM3 (no RoPE in every fourth layer), Granite
+// (embedding, attention, residual and logit multipliers) and Gemma 3
+// (post-norms, a GELU gate, sliding-window layers). The prompt's ids and the
+// logits at every position, against llama.cpp's own.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -23,12 +24,25 @@
 using namespace wkv;
 using namespace wkv::test;
 
+namespace {
+
+const char* const kArchitectures[] = {"llama3", "qwen2", "qwen3", "phi3", "smollm3", "granite", "gemma3"};
+
+// How close to llama.cpp's logits each file must come, relative to the largest logit.
+// llama.cpp's CPU backend computes GELU through a table of f16 inputs and outputs
+// (GGML_GELU_FP16), so its Gemma 3 logits carry that rounding: wkv's exact GELU is
+// 2.6e-4 from them, and the same GELU rounded through f16 (tried by hand) 7.4e-5.
+// The GPU is held to the CPU far more tightly below.
+double tolerance(const std::string& name) { return name == "gemma3" ? 4e-4 : 1e-4; }
+
+}  // namespace
+
 TEST_SUITE("reference") {
 
 TEST_CASE(
-    "architectures on the CPU: llama3, qwen2, qwen3, smollm3, granite give llama.cpp's prompt ids and logits "
-    "within 1e-4") {
-    for (const std::string name : {"llama3", "qwen2", "qwen3", "phi3", "smollm3", "granite"}) {
+    "architectures on the CPU: llama3, qwen2, qwen3, phi3, smollm3, granite, gemma3 give llama.cpp's prompt ids and "
+    "logits within 1e-4 (gemma3: 4e-4)") {
+    for (const std::string name : kArchitectures) {
         CAPTURE(name);
         const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
         const Json record = shared_json("models/arch/" + name + "-random.json");
@@ -39,7 +53,7 @@ TEST_CASE(
         Reference cpu(model, model.config.context);
         const double worst = worst_logit_error(cpu, to_ids(record.at("token_ids")), record.at("logits"));
         MESSAGE(name << ": worst |logit error| / max|logit| = " << worst);
-        CHECK(worst < 1e-4);
+        CHECK(worst < tolerance(name));
     }
     // What each file has that Llama 2 does not.
     const ModelConfig llama3 = load_model(shared_file("models/arch/llama3-random.gguf")).config;
@@ -65,11 +79,42 @@ TEST_CASE(
     CHECK((granite.embedding_scale == 12.0f && granite.logit_scale == 4.0f));
     CHECK((granite.layers[1].attention_scale == doctest::Approx(0.125) &&
            granite.layers[1].residual_scale == doctest::Approx(0.22)));
+    // Gemma 3: window 8 with pattern 3, so layers 0 and 1 see the last 8 positions with RoPE base
+    // 1e4 unscaled, layer 2 all of them with base 1e6 and linear scaling 8.
+    const ModelPlan gemma3 = model_plan(load_model(shared_file("models/arch/gemma3-random.gguf")).config);
+    REQUIRE(gemma3.layers.size() == 3);
+    CHECK(gemma3.embedding_scale == doctest::Approx(std::sqrt(128.0)));
+    for (const LayerPlan& l : gemma3.layers) {
+        CHECK((l.post_norms && l.qk_norm && l.activation == Activation::gelu_tanh && l.rope.style == RopeStyle::neox));
+        CHECK(l.attention_scale == doctest::Approx(0.125));  // 1/sqrt(head size 64)
+    }
+    CHECK((gemma3.layers[0].window == 8 && gemma3.layers[1].window == 8 && gemma3.layers[2].window == 0));
+    CHECK((gemma3.layers[0].rope.theta == 1e4f && gemma3.layers[0].rope.scale == 1.0f));
+    CHECK((gemma3.layers[2].rope.theta == 1e6f && gemma3.layers[2].rope.scale == 0.125f));
 }
 
-TEST_CASE(
-    "what wkv does not run is refused in one line, exit 2: YaRN scaling, an unknown pre-tokenizer, Gemma 3 and "
-    "Phi-3 for now") {
+TEST_CASE("a sliding-window layer's cache is StreamingLLM without sinks holding window - 1 between steps") {
+    PolicyRequest r;
+    r.kind = PolicyKind::weightedkv;
+    r.budget = 24;
+    const CachePolicy chosen = resolve_policy(r, 256);
+    const CachePolicy window = layer_policy(chosen, 8);
+    CHECK((window.kind == PolicyKind::streaming && window.budget == 7 && window.sinks == 0 && window.slots() == 8));
+    CHECK(layer_policy(chosen, 0).kind == PolicyKind::weightedkv);  // a global layer: as chosen
+    CachePolicy full;
+    full.budget = 256;
+    CHECK(layer_policy(full, 8).kind == PolicyKind::streaming);
+    full.budget = 6;  // a full cache that can never fill the window stays as it is
+    CHECK((layer_policy(full, 8).kind == PolicyKind::full && layer_policy(full, 8).budget == 6));
+    // What a whole Gemma 3 file's cache allocates: 8 slots in each window layer, the budget's in the global one.
+    const Model gemma3 = load_model(shared_file("models/arch/gemma3-random.gguf"));
+    const CacheSettings settings{chosen, PositionMode::cache_index, KvType::f32};
+    CHECK(settings.layer_slots(gemma3.config) == std::vector<uint32_t>{8, 8, 25});
+    CHECK(settings.positions_held(gemma3.config) == 25);
+    CHECK(gemma3.config.global_layer() == 2);
+}
+
+TEST_CASE("what wkv does not run is refused in one line, exit 2: YaRN scaling, an unknown pre-tokenizer, Gemma 2") {
     RandomModelOptions o;
     o.config = small_gqa_config(40, 64);
     o.extra_metadata = [](GgufWriter& g) { g.str("llama.rope.scaling.type", "yarn"); };
@@ -83,12 +128,16 @@ TEST_CASE(
     v.str_array("tokenizer.ggml.merges", {"a b"});
     const std::string vocab = (temp_dir() / "tekken.gguf").string();
     write_file(vocab, v.bytes());
-    // Gemma 3 is not run yet: refused by name, with the list of what is.
-    const std::string runs = "wkv runs 'llama', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite'";
+    // Another family (Gemma 2 here) is refused by name, with the list of what wkv runs.
+    GgufWriter g2;
+    g2.str("general.architecture", "gemma2");
+    const std::string gemma2 = (temp_dir() / "gemma2.gguf").string();
+    write_file(gemma2, g2.bytes());
+    const std::string runs = "wkv runs 'llama', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'gemma3'";
     for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
              {{"info", "-m", yarn}, "llama.rope.scaling.type is 'yarn': only linear RoPE scaling is supported"},
              {{"tokenize", "-m", vocab, "-p", "ab"}, "tokenizer.ggml.pre is 'tekken', which wkv does not know"},
-             {{"info", "-m", shared_file("models/arch/gemma3-random.gguf")}, "is 'gemma3'; " + runs},
+             {{"info", "-m", gemma2}, "is 'gemma2'; " + runs},
          }) {
         const RunResult r = run_wkv(args);
         CHECK(r.exit_code == 2);
@@ -102,21 +151,72 @@ TEST_CASE(
 TEST_SUITE("gpu") {
 
 TEST_CASE(
-    "architectures on the GPU: llama3, qwen2, qwen3, phi3, smollm3, granite give llama.cpp's logits within 1e-4") {
-    for (const std::string name : {"llama3", "qwen2", "qwen3", "phi3", "smollm3", "granite"}) {
+    "architectures on the GPU: llama3, qwen2, qwen3, phi3, smollm3, granite, gemma3 give llama.cpp's logits within "
+    "1e-4 (gemma3: 4e-4)") {
+    for (const std::string name : kArchitectures) {
         CAPTURE(name);
         const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
         GpuSequence gpu(validated_context(), model, model.config.context);
         const Json record = shared_json("models/arch/" + name + "-random.json");
         const double worst = worst_logit_error(gpu, to_ids(record.at("token_ids")), record.at("logits"));
         MESSAGE(name << " on the GPU: worst |logit error| / max|logit| = " << worst);
-        CHECK(worst < 1e-4);
+        CHECK(worst < tolerance(name));
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE(
+    "gemma3: window layers hold their window; one token at a time and in prompt chunks, f32 and f16, the GPU gives "
+    "the CPU's logits and cache") {
+    const Model model = load_model(shared_file("models/arch/gemma3-random.gguf"));
+    const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/gemma3-random.json").at("token_ids"));
+    REQUIRE(prompt.size() == 19);  // past the window of 8
+    const std::span<const int32_t> context(prompt.data(), prompt.size() - 1);
+    const uint32_t last = static_cast<uint32_t>(context.size());
+    for (KvType type : {KvType::f32, KvType::f16}) {
+        for (uint32_t chunk : {1u, 16u}) {  // 16: the window fills inside a chunk
+            const std::string storage = kv_type_name(type);
+            CAPTURE(storage);
+            CAPTURE(chunk);
+            CacheSettings settings = full_cache(model.config.context);
+            settings.kv_type = type;
+            Reference cpu(model, settings);
+            for (uint32_t pos = 0; pos < last; pos++) cpu.feed(context[pos], pos);
+            const std::vector<float> want = cpu.forward(prompt.back(), last);
+            GpuOptions options;
+            options.prompt_chunk = chunk;
+            GpuSequence gpu(validated_context(), model, settings, options);
+            gpu.feed(context, 0);
+            const std::vector<float> got = gpu.forward(prompt.back(), last);
+            double scale = 0, err = 0;
+            for (size_t i = 0; i < want.size(); i++) {
+                scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
+                err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
+            }
+            // f16: a key or value rounds to the other neighbour where the two sides differ by an ulp before.
+            CHECK(err / scale < (type == KvType::f32 ? 2e-6 : 5e-5));
+            // The window layers hold the last 7 tokens between steps (8 with the next one's), the
+            // global layer all 19; the same slots on both sides.
+            CHECK((cpu.cache().length(0, 0) == 7 && cpu.cache().length(1, 1) == 7 && cpu.cache().length(2, 0) == 19));
+            CHECK(gpu.entries() == 19);
+            for (uint32_t l = 0; l < 3; l++) {
+                CAPTURE(l);
+                const KvLayerSnapshot g = gpu.cache().read_layer(l);
+                const KvLayerSnapshot c = snapshot_of(cpu.cache(), l, model.config.n_heads);
+                CHECK(gpu.cache().capacity(l) == (l < 2 ? 8u : 256u));
+                CHECK(same_tables(g, c, gpu.cache().capacity(l)));
+            }
+            const CacheView view = gpu.cache().view();
+            std::vector<uint32_t> held;
+            for (const HeldEntry& e : view.entries(0, 0)) held.push_back(e.position);
+            CHECK(held == std::vector<uint32_t>{12, 13, 14, 15, 16, 17, 18});
+        }
     }
     check_no_validation_messages();
 }
 
 TEST_CASE("architectures: all policies in one batch run past the context; the GPU's greedy text is the CPU's") {
-    for (const std::string name : {"llama3", "qwen2", "qwen3", "phi3", "smollm3", "granite"}) {
+    for (const std::string name : kArchitectures) {
         CAPTURE(name);
         const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
         const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/" + name + "-random.json").at("token_ids"));

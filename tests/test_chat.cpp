@@ -55,7 +55,9 @@ TEST_CASE("templates are recognised by their markers, and named") {
     CHECK(!recognise_chat_template("{{ messages }}").has_value());
     CHECK(parse_chat_family("chatml") == ChatFamily::chatml);
     CHECK(!parse_chat_family("vicuna").has_value());
-    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr, mistral, phi3");
+    CHECK(recognise_chat_template("{{'<start_of_turn>' + role + '\\n' + message['content'] | trim}}") ==
+          ChatFamily::gemma);
+    CHECK(chat_family_names() == "llama2, chatml, llama3, zephyr, mistral, phi3, gemma");
 }
 
 TEST_CASE("each family renders a system message and a user turn to these exact tokens") {
@@ -132,6 +134,20 @@ TEST_CASE(
           std::vector<int32_t>{1, 32010, 6324, 32007, 32001, 15043, 727, 29889, 32007, 32010, 1126, 769, 29973, 32007,
                                32001});
     CHECK(ChatTemplate(ChatFamily::phi3, phi3).end_of_turn() == 32007);
+    // Gemma: <start_of_turn> 4096, <end_of_turn> 4097 on the gemma3 arch file's vocabulary (no
+    // space prefix); the system message opens the first user turn, the assistant is "model".
+    // llama.cpp's ids for the template's text (node-llama-cpp 3.22.1), BOS first.
+    const Tokenizer gemma =
+        Tokenizer::from_vocabulary(*load_model(shared_file("models/arch/gemma3-random.gguf")).vocabulary);
+    CHECK(ChatTemplate(ChatFamily::gemma, gemma).render(conversation) ==
+          std::vector<int32_t>{1,  4096, 398,  267,  13,   3905, 3847, 276,  384, 456, 3868,
+                               13, 13,   3900, 3851, 3921, 4097, 13,   4096, 885, 375, 13});
+    CHECK(ChatTemplate(ChatFamily::gemma, gemma)
+              .render({{"user", "Once upon a time"}, {"assistant", " There was a dog. "}, {"user", "And then?"}}) ==
+          std::vector<int32_t>{1,   4096, 398, 267,  13,  3911, 942,  960, 261,  643,  4097, 13, 4096,
+                               885, 375,  13,  786,  264, 358,  261,  501, 3863, 3868, 4097, 13, 4096,
+                               398, 267,  13,  2647, 650, 3930, 4097, 13,  4096, 885,  375,  13});
+    CHECK(ChatTemplate(ChatFamily::gemma, gemma).end_of_turn() == 4097);
     // A reply ends at <|im_end|>, and at <|endoftext|> too (the vocabulary's ends of generation).
     const ChatTemplate chatml(ChatFamily::chatml, qwen);
     CHECK(chatml.end_of_turn() == 151645);
@@ -162,6 +178,18 @@ TEST_CASE("a conversation continued turn by turn is the conversation rendered wh
         continued.insert(continued.end(), more.begin(), more.end());
         CHECK_MESSAGE(continued == chat.render(all), std::string(chat_family_name(f)));
     }
+    // Gemma's turns on a vocabulary that has its markers.
+    const Tokenizer gemma =
+        Tokenizer::from_vocabulary(*load_model(shared_file("models/arch/gemma3-random.gguf")).vocabulary);
+    const ChatTemplate chat(ChatFamily::gemma, gemma);
+    const std::vector<ChatMessage> all = {{"system", "S"}, {"user", "A"}, {"assistant", "B"}, {"user", "C"}};
+    std::vector<int32_t> turns = chat.user_turn("A", "S", true);
+    const std::vector<int32_t> reply = gemma.encode("B", false, false);
+    turns.insert(turns.end(), reply.begin(), reply.end());
+    turns.push_back(chat.end_of_turn());
+    for (const auto& part : {chat.close_reply(true), chat.user_turn("C", "S", false)})
+        turns.insert(turns.end(), part.begin(), part.end());
+    CHECK(turns == chat.render(all));
     // A family whose end of turn the vocabulary lacks is refused when the template is made.
     const Tokenizer plain = Tokenizer::load(shared_file("models/tok512.bin"));
     CHECK_THROWS_WITH_AS(ChatTemplate(ChatFamily::chatml, plain), doctest::Contains("needs a token <|im_end|>"), Error);

@@ -144,7 +144,7 @@ TEST_CASE(
             CHECK(chunked.entries() == one.entries());
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
                 const KvLayerSnapshot a = one.cache().read_layer(l), b = chunked.cache().read_layer(l);
-                CHECK(same_tables(a, b, one.cache().capacity()));
+                CHECK(same_tables(a, b, one.cache().capacity(l)));
                 CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt));
             }
         }
@@ -195,7 +195,7 @@ TEST_CASE(
                           std::string(policy_name(kind)) << " in " << groups << " groups");
             for (uint32_t l = 0; l < model.config.n_layers; l++) {
                 const KvLayerSnapshot a = whole.cache().read_layer(l), b = split.cache().read_layer(l);
-                CHECK(same_tables(a, b, whole.cache().capacity()));
+                CHECK(same_tables(a, b, whole.cache().capacity(l)));
                 CHECK((a.keys == b.keys && a.values == b.values && a.acc == b.acc && a.cnt == b.cnt &&
                        a.probs == b.probs));
                 CHECK(a.last == b.last);  // TOVA's head mean, carried across the groups
