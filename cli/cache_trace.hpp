@@ -64,6 +64,7 @@ public:
     double nll(uint32_t seq) const override { return inner_.nll(seq); }
     int32_t token(uint32_t seq) const override { return inner_.token(seq); }
     uint32_t entries(uint32_t seq) const override { return inner_.entries(seq); }
+    uint64_t kv_bytes_held(uint32_t seq) const override { return inner_.kv_bytes_held(seq); }
     CacheView cache_view(uint32_t seq) const override { return inner_.cache_view(seq); }
     uint64_t kv_cache_bytes() const override { return inner_.kv_cache_bytes(); }
     uint64_t weight_bytes() const override { return inner_.weight_bytes(); }

@@ -82,7 +82,7 @@ int run_chat(const Args& args) {
     Generator generator(engine, tokenizer, sampling, chat.stop_tokens());
     const bool interactive = ::isatty(STDIN_FILENO);
     // The keys and values held now: grows with the conversation until the cache is full, then stays.
-    auto kv_in_use = [&] { return engine.entries(0) * kv_entry_bytes(model.config, cache.kv_type); };
+    auto kv_in_use = [&] { return engine.kv_bytes_held(0); };
 
     bool first = true, ended = true;
     GenerationStats last;

@@ -87,8 +87,7 @@ int run_generate(const Args& args) {
         if (stats_every && ++produced % stats_every == 0) {
             std::fprintf(
                 stderr, "\nmemory: tokens=%lld kv_bytes_in_use=%llu resident_bytes=%llu device_bytes=%llu\n",
-                static_cast<long long>(produced),
-                static_cast<unsigned long long>(handle.engine->entries(0) * kv_entry_bytes(c, cache.kv_type)),
+                static_cast<long long>(produced), static_cast<unsigned long long>(handle.engine->kv_bytes_held(0)),
                 static_cast<unsigned long long>(resident_bytes()),
                 static_cast<unsigned long long>(handle.context ? handle.context->device_bytes_allocated() : 0));
         }

@@ -65,8 +65,8 @@ int run_info(const Args& args) {
                         format_bytes(plan.weights_by_type[i].second).c_str());
         }
         const std::vector<uint32_t> slots = cache.layer_slots(c);
-        const uint64_t one_global =
-            KvCacheRing::bytes_for(c, {slots[c.global_layer()]}, cache.kv_type, d.max_buffer_bytes());
+        const uint64_t one_global = KvCacheRing::bytes_for(c, std::vector<uint32_t>{slots[c.global_layer()]},
+                                                           cache.kv_type, d.max_buffer_bytes());
         const bool windows = !c.layer_windows.empty();
         std::printf("), KV cache %s (%s per %slayer%s), activations %s: %s\n", format_bytes(plan.kv_cache).c_str(),
                     format_bytes(one_global).c_str(), windows ? "global " : "",

@@ -69,7 +69,6 @@ SlotPool::SlotPool(Engine& engine, const ModelConfig& config, const Tokenizer& t
       chat_(std::move(chat)),
       cache_(cache),
       engine_(engine),
-      entry_bytes_(kv_entry_bytes(config, cache.kv_type)),
       max_queue_(max_queue),
       max_prompt_tokens_(max_prompt_tokens),
       publish_views_(publish_views) {
@@ -178,7 +177,7 @@ PoolStats SlotPool::stats() const {
     for (const Slot& slot : slots_) s.slots.push_back({slot.job != nullptr, slot.tokens, slot.entries});
     s.queued = queue_.size();
     s.kv_cache_bytes = engine_.kv_cache_bytes();
-    for (const Slot& slot : slots_) s.kv_bytes_in_use += slot.entries * entry_bytes_;
+    for (const Slot& slot : slots_) s.kv_bytes_in_use += slot.kv_bytes;
     s.tokens_generated = generated_;
     s.prompt_tokens = prompt_tokens_;
     s.cached_tokens = cached_tokens_;
@@ -375,6 +374,7 @@ void SlotPool::fail(uint32_t b, const std::string& error) {
     s.generator.reset();
     s.clear_log();
     s.tokens = s.entries = 0;
+    s.kv_bytes = 0;
     release(b, Job::Finish::failed, error);
 }
 
@@ -479,6 +479,7 @@ void SlotPool::run() {
         for (uint32_t b = 0; b < slots_.size(); b++) {
             slots_[b].tokens = slots_[b].generator.fed();
             slots_[b].entries = engine_.entries(b);
+            slots_[b].kv_bytes = engine_.kv_bytes_held(b);
         }
         const double now = seconds_since(start_time);
         recent_.emplace_back(now, generated_);

@@ -167,6 +167,7 @@ private:
         bool reply_ended = true;           // the last reply ended with its end of turn (it waits in the generator)
         uint32_t tokens = 0;               // in the cache after the worker's last turn (for stats)
         uint32_t entries = 0;              // cache entries then
+        uint64_t kv_bytes = 0;             // the keys and values they hold, every layer's
         std::string reply;                 // text generated for the job
         std::deque<int32_t> log;           // the newest tokens of the conversation, from position log_first
         EvictionCounts evictions;          // its cache's counts at the end of its last reply
@@ -203,7 +204,6 @@ private:
     std::optional<ChatTemplate> chat_;
     CacheSettings cache_;
     Engine& engine_;
-    uint64_t entry_bytes_;  // one cache entry's keys and values, all layers and heads
     std::vector<Slot> slots_;
     struct Released {
         std::shared_ptr<Job> job;

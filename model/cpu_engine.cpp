@@ -14,6 +14,13 @@ CpuEngine::CpuEngine(const Model& model, std::vector<CacheSettings> sequences)
         references_.push_back(std::make_unique<Reference>(model, s, run_positions));
 }
 
+uint64_t CpuEngine::kv_bytes_held(uint32_t seq) const {
+    const KvCache& cache = references_.at(seq)->cache();
+    uint64_t entries = 0;
+    for (uint32_t l = 0; l < model_.config.n_layers; l++) entries += cache.length(l, 0);
+    return entries * kv_layer_entry_bytes(model_.config, sequences_[seq].kv_type);
+}
+
 void CpuEngine::step(std::span<const SequenceStep> steps) {
     if (steps.size() != size()) throw std::logic_error("CpuEngine::step needs one entry per sequence");
     for (uint32_t b = 0; b < size(); b++) {

@@ -27,6 +27,7 @@ public:
     int32_t token(uint32_t seq) const override { return outputs_.at(seq).token; }
 
     uint32_t entries(uint32_t seq) const override { return references_.at(seq)->entries(); }
+    uint64_t kv_bytes_held(uint32_t seq) const override;
     CacheView cache_view(uint32_t seq) const override {
         return view_of(references_.at(seq)->cache(), model_.config.n_layers);
     }

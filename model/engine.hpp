@@ -74,6 +74,9 @@ public:
 
     // Entries in that sequence's cache now, per layer and KV head (at most its budget).
     virtual uint32_t entries(uint32_t seq) const = 0;
+    // The bytes of the keys and values it holds now, every layer's (a sliding-window layer
+    // holds at most its window).
+    virtual uint64_t kv_bytes_held(uint32_t seq) const = 0;
     // What that sequence's cache holds now (a device engine reads it back: for
     // views and traces, not for every step).
     virtual CacheView cache_view(uint32_t seq) const = 0;

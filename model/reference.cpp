@@ -97,12 +97,13 @@ void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
         probs[i] = static_cast<float>(score * scale);
     }
     softmax(probs.data(), L);
-    for (uint32_t d = 0; d < hd; d++) {
-        double sum = 0.0;
-        for (uint32_t i = 0; i < L; i++)
-            sum += static_cast<double>(probs[i]) * cache.value(layer, kv_head, cache.slot(layer, kv_head, i))[d];
-        out[d] = static_cast<float>(sum);
+    // out[d] = sum over i of probs[i] * value_i[d], each sum in entry order.
+    std::vector<double> sum(hd, 0.0);
+    for (uint32_t i = 0; i < L; i++) {
+        const float* value = cache.value(layer, kv_head, cache.slot(layer, kv_head, i));
+        for (uint32_t d = 0; d < hd; d++) sum[d] += static_cast<double>(probs[i]) * value[d];
     }
+    for (uint32_t d = 0; d < hd; d++) out[d] = static_cast<float>(sum[d]);
 }
 
 Reference::Reference(const Model& model, const CacheSettings& settings, uint32_t run_positions)

@@ -172,6 +172,12 @@ uint64_t BatchEngine::kv_cache_bytes() const {
     return total;
 }
 
+uint64_t BatchEngine::kv_bytes_held(uint32_t b) const {
+    uint64_t entries = 0;
+    for (const CachePolicy& p : layer_policies_[b]) entries += entries_after(p, state_[b].steps);
+    return entries * kv_layer_entry_bytes(c_, sequences_[b].kv_type);
+}
+
 std::string BatchEngine::device_name() const { return ctx_.info().name; }
 
 void BatchEngine::reset(uint32_t b) {
@@ -204,8 +210,6 @@ BatchEngine::CacheWork BatchEngine::plan_token(uint32_t row, uint32_t b, const S
     w.seq = b;
     w.pos = step.pos;
     w.step = state_[b].steps;
-    w.compress = false;
-    for (const CachePolicy& p : layer_policies_[b]) w.compress = w.compress || layer_compresses(p, w.step);
     // The sequence as it stands after this token.
     state_[b].entries = entries_after(sequences_[b].policy, w.step + 1);
     state_[b].steps++;
@@ -315,8 +319,23 @@ void BatchEngine::record_layer(uint32_t l, uint32_t rows, const std::vector<std:
     residual_add(w.one(DeviceSlot::w2), gate_up_, gate_up_dim, DeviceSlot::post_ffn_norm);
 }
 
+std::vector<std::vector<BatchEngine::CacheWork>> BatchEngine::layer_waves(uint32_t l,
+                                                                          const std::vector<CacheWork>& work) const {
+    std::vector<std::vector<CacheWork>> waves;
+    for (const CacheWork& w : work) {
+        const CachePolicy& p = layer_policies_[w.seq][l];
+        CacheWork* run = waves.empty() ? nullptr : &waves.back().front();
+        if (run && attend_in_chunks_ && !layer_compresses(p, w.step) && !layer_compresses(p, run->step)) {
+            run->tokens++;
+        } else {
+            waves.push_back({w});
+        }
+    }
+    return waves;
+}
+
 void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens,
-                                const std::vector<std::vector<CacheWork>>& waves) {
+                                const std::vector<CacheWork>& work, bool chunk) {
     Recorder& r = recorder_;
     for (uint32_t row = 0; row < rows; row++) {
         if (row_tokens[row] >= 0)
@@ -324,22 +343,23 @@ void BatchEngine::record_tokens(uint32_t rows, const std::vector<int32_t>& row_t
                                plan_.embedding_scale);
     }
     r.barrier();
-    for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, waves);
+    const std::vector<std::vector<CacheWork>> one_wave = {work};  // a step: each sequence's one token
+    for (uint32_t l = 0; l < c_.n_layers; l++) record_layer(l, rows, chunk ? layer_waves(l, work) : one_wave);
 }
 
 void BatchEngine::step(std::span<const SequenceStep> steps) {
     const uint32_t B = size();
     if (steps.size() != B) throw std::logic_error("BatchEngine::step needs one entry per sequence");
-    // One token per active sequence, in row b: one wave of cache work.
+    // One token per active sequence, in row b: one wave of cache work in every layer.
     const std::vector<SequenceState> before = state_;
-    std::vector<std::vector<CacheWork>> waves(1);
+    std::vector<CacheWork> work;
     std::vector<int32_t> row_tokens(B, -1);
     bool any_output = false;
     try {
         for (uint32_t b = 0; b < B; b++) {
             const SequenceStep& s = steps[b];
             if (!s.active) continue;
-            waves[0].push_back(plan_token(b, b, s));
+            work.push_back(plan_token(b, b, s));
             row_tokens[b] = s.token;
             any_output = any_output || s.output != StepOutput::none;
         }
@@ -350,7 +370,7 @@ void BatchEngine::step(std::span<const SequenceStep> steps) {
 
     Recorder& r = recorder_;
     r.begin();
-    record_tokens(B, row_tokens, waves);
+    record_tokens(B, row_tokens, work, false);
     if (any_output) {
         kernels_.rmsnorm(r, x_, w_->final_norm.chunks.front().buffer, xb_, c_.dim, c_.rms_eps, B, padded(c_.dim));
         r.barrier();
@@ -392,32 +412,25 @@ void BatchEngine::prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t 
 }
 
 void BatchEngine::run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) {
-    // Token t of the chunk in row t. The tokens the cache takes without evicting
-    // form one wave of cache work (appended together, then attending causally);
-    // each token that compresses is a wave of its own, in order, as token-by-token
-    // steps would do it. The matrices read their weights once for the whole
-    // chunk, and a batched matvec equals single ones bit for bit, so the result
-    // is that of feeding the tokens one at a time, exactly.
+    // Token t of the chunk in row t. In each layer, the tokens its cache takes
+    // without evicting form one wave of cache work (appended together, then
+    // attending causally); each token that compresses is a wave of its own, in
+    // order, as token-by-token steps would do it (layer_waves). The matrices read
+    // their weights once for the whole chunk, and a batched matvec equals single
+    // ones bit for bit, so the result is that of feeding the tokens one at a time, exactly.
     const uint32_t n = static_cast<uint32_t>(tokens.size());
     const std::vector<SequenceState> before = state_;
-    std::vector<std::vector<CacheWork>> waves;
+    std::vector<CacheWork> work;
     try {
-        for (uint32_t t = 0; t < n; t++) {
-            const CacheWork w = plan_token(t, b, {true, tokens[t], first_pos + t, StepOutput::none, 0});
-            CacheWork* run = waves.empty() ? nullptr : &waves.back().front();
-            if (run && attend_in_chunks_ && !w.compress && !run->compress) {
-                run->tokens++;
-            } else {
-                waves.push_back({w});
-            }
-        }
+        for (uint32_t t = 0; t < n; t++)
+            work.push_back(plan_token(t, b, {true, tokens[t], first_pos + t, StepOutput::none, 0}));
     } catch (...) {
         state_ = before;
         throw;
     }
     Recorder& r = recorder_;
     r.begin();
-    record_tokens(n, std::vector<int32_t>(tokens.begin(), tokens.end()), waves);
+    record_tokens(n, std::vector<int32_t>(tokens.begin(), tokens.end()), work, true);
     if (logits) {
         // The last token's logits, in the sequence's row of the logits buffers.
         kernels_.rmsnorm(r, slice(x_, n - 1, c_.dim), w_->final_norm.chunks.front().buffer, slice(xb_, n - 1, c_.dim),

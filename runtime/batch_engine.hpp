@@ -34,11 +34,12 @@ public:
     // One token for every active sequence: one command buffer, every weight read once for all.
     void step(std::span<const SequenceStep> steps) override;
     // A prompt in chunks of prefill_chunk() tokens: every weight read once per
-    // chunk. While the cache takes them without evicting, a chunk's tokens are
-    // appended together and attend in one pass, each causally (query j over the
-    // entries up to its own); a token that makes the policy evict is processed on
-    // its own, after those before it. Either way the result equals feeding them
-    // one at a time, bit for bit.
+    // chunk. In each layer, while its cache takes them without evicting, a chunk's
+    // tokens are appended together and attend in one pass, each causally (query j
+    // over the entries up to its own); a token that makes the layer's policy evict
+    // is processed on its own, after those before it (so a full sliding window
+    // goes token by token while the global layers still take the chunk at once).
+    // Either way the result equals feeding them one at a time, bit for bit.
     void prefill(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits) override;
     uint32_t prefill_chunk() const override { return rows_; }
     void reset(uint32_t b) override;
@@ -48,6 +49,7 @@ public:
     int32_t token(uint32_t b) const override;
 
     uint32_t entries(uint32_t b) const override { return state_[b].entries; }
+    uint64_t kv_bytes_held(uint32_t b) const override;
     CacheView cache_view(uint32_t b) const override { return cache(b).view(); }
     EvictionCounts eviction_counts(uint32_t b) const override { return cache(b).eviction_counts(); }
     uint64_t kv_cache_bytes() const override;
@@ -74,13 +76,12 @@ private:
         uint32_t entries = 0;  // in every global layer and head
         uint32_t steps = 0;    // tokens fed since the cache was empty
     };
-    // One token's work on its sequence's cache, or that of a run of `tokens`
-    // consecutive tokens of a prompt chunk (rows row, row + 1, ...) that every
-    // layer's cache takes without evicting. What a layer holds follows from the
-    // step and the layer's policy.
+    // One token's work on its sequence's cache in a layer, or that of a run of
+    // `tokens` consecutive tokens of a prompt chunk (rows row, row + 1, ...) that
+    // the layer's cache takes without evicting. What the layer holds, and whether
+    // it compresses, follows from the step and the layer's policy.
     struct CacheWork {
         uint32_t row, seq, pos, step;  // of the first token; step: tokens fed before it
-        bool compress;                 // some layer's policy runs after its attention (one token)
         uint32_t tokens = 1;
     };
     // Checks a token, works out its cache work and advances the sequence's state.
@@ -89,9 +90,13 @@ private:
     void run_chunk(uint32_t b, std::span<const int32_t> tokens, uint32_t first_pos, bool logits);
     // Row `row` of an activation buffer of `floats` per row.
     BufferRange slice(const Buffer& b, uint32_t row, uint32_t floats) const;
-    // Every layer for `rows` rows (row_tokens: each row's token, -1 for none).
-    void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens,
-                       const std::vector<std::vector<CacheWork>>& waves);
+    // Every layer for `rows` rows (row_tokens: each row's token, -1 for none), given each
+    // token's work: one token of each of several sequences (a step), or the consecutive
+    // tokens of one sequence's prompt chunk (`chunk`), which each layer takes in waves.
+    void record_tokens(uint32_t rows, const std::vector<int32_t>& row_tokens, const std::vector<CacheWork>& work,
+                       bool chunk);
+    // A chunk's tokens as layer l's waves of cache work: runs its cache takes without evicting.
+    std::vector<std::vector<CacheWork>> layer_waves(uint32_t l, const std::vector<CacheWork>& work) const;
     void record_layer(uint32_t l, uint32_t rows, const std::vector<std::vector<CacheWork>>& waves);
 
     Context& ctx_;

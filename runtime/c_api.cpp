@@ -524,12 +524,8 @@ wkv_status wkv_cache_get_stats(const wkv_context* context, uint32_t seq, wkv_cac
         const wkv::CacheSettings& s = context->settings[seq];
         const uint32_t entries = engine.entries(seq);
         const wkv::EvictionCounts counts = engine.eviction_counts(seq);
-        *stats = wkv_cache_stats{entries,
-                                 s.policy.budget,
-                                 entries * wkv::kv_entry_bytes(context->model->model.config, s.kv_type),
-                                 engine.kv_cache_bytes(),
-                                 counts.evictions,
-                                 counts.merges};
+        *stats = wkv_cache_stats{entries,          s.policy.budget, engine.kv_bytes_held(seq), engine.kv_cache_bytes(),
+                                 counts.evictions, counts.merges};
     });
 }
 

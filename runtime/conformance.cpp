@@ -220,6 +220,31 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
             worst = std::max(worst, std::fabs(got[i] - expected[i]) / (std::fabs(expected[i]) + 1e-6));
         out.push_back({"rmsnorm", shape("n", n), worst, kElementTolerance, "|err| / |cpu|"});
     }
+    for (uint32_t n : {288u, 1152u}) {
+        // Gemma's post-norm: three rows' normed block outputs added to the residual stream, x 0.7.
+        const uint32_t rows = 3, stride = n + 9;
+        const std::vector<float> x = rng.vector(rows * stride, 3.0f), w = rng.vector(n);
+        std::vector<float> residual = rng.vector(rows * stride, 2.0f), normed(n), scale(rows * stride, 0.0f);
+        const Buffer gx = device_vector(ctx, x), gw = device_vector(ctx, w);
+        Buffer gy = device_vector(ctx, residual);
+        rec.begin();
+        k.rmsnorm(rec, gx, gw, gy, n, 1e-6f, rows, stride, 0.7f);
+        rec.submit_and_wait();
+        for (uint32_t r = 0; r < rows; r++) {
+            rmsnorm(normed.data(), &x[r * stride], w.data(), n, 1e-6f);
+            for (uint32_t i = 0; i < n; i++) {
+                // A sum's error is judged against its terms: the two may cancel.
+                scale[r * stride + i] = std::fabs(residual[r * stride + i]) + std::fabs(0.7f * normed[i]);
+                residual[r * stride + i] += 0.7f * normed[i];
+            }
+        }
+        const std::vector<float> got = read_floats(gy, rows * stride);
+        double worst = 0;
+        for (size_t i = 0; i < got.size(); i++)
+            worst = std::max(worst, std::fabs(got[i] - residual[i]) / (scale[i] + 1e-6));
+        out.push_back({"rmsnorm", "residual add: " + shape("n", n) + " x3 rows", worst, kElementTolerance,
+                       "|err| / (|residual| + |added|); the padding untouched"});
+    }
     {
         // Qwen3's head norms: the K heads of two rows [q | k | spare] normed in place, the rest untouched.
         const uint32_t hd = 64, q = 4 * hd, kv = 2 * hd, stride = q + kv + 5, rows = 2;
@@ -262,26 +287,48 @@ void check_elementwise(Context& ctx, const Kernels& k, Recorder& rec, std::vecto
             worst = std::max(worst, static_cast<double>(std::fabs(got[i] - data[i])));
         out.push_back({"bias_add", shape("n", n, "rows", rows), worst, 0.0, "|err|"});  // one float addition: exact
     }
-    for (uint32_t n : {1u, 100u, 11008u}) {
-        // Three vectors of [gate | up | 3 spare floats], as the stacked projection lays them out.
-        const uint32_t rows = 3, stride = 2 * n + 3;
-        const std::vector<float> data = rng.vector(rows * stride, 4.0f);
+    for (Activation activation : {Activation::silu, Activation::gelu_tanh}) {
+        for (uint32_t n : {1u, 100u, 11008u}) {
+            // Three vectors of [gate | up | 3 spare floats], as the stacked projection lays them out.
+            const uint32_t rows = 3, stride = 2 * n + 3;
+            const std::vector<float> data = rng.vector(rows * stride, 4.0f);
+            Buffer g = device_vector(ctx, data);
+            rec.begin();
+            k.swiglu(rec, g, n, stride, rows, activation);
+            rec.submit_and_wait();
+            const std::vector<float> got = read_floats(g, rows * stride);
+            double worst = 0;
+            for (uint32_t row = 0; row < rows; row++) {
+                for (uint32_t i = 0; i < stride; i++) {
+                    const size_t at = size_t{row} * stride + i;
+                    const double expected = i < n ? gate(activation, data[at]) * data[at + n] : data[at];
+                    worst = std::max(worst, std::fabs(got[at] - expected) / (std::fabs(expected) + 1e-6));
+                }
+            }
+            out.push_back(
+                {"swiglu",
+                 std::string(activation == Activation::silu ? "silu: " : "gelu: ") + shape("n", n) + " x3 rows", worst,
+                 kElementTolerance, "|err| / |cpu|; up and spare untouched"});
+        }
+    }
+    {
+        // Gemma's logit soft-capping at 30, in place over three padded rows, saturating ones included.
+        const uint32_t n = 32000, stride = n + 64, rows = 3;
+        const std::vector<float> data = rng.vector(rows * stride, 120.0f);
         Buffer g = device_vector(ctx, data);
         rec.begin();
-        k.swiglu(rec, g, n, stride, rows);
+        k.softcap(rec, g, n, stride, rows, 30.0f);
         rec.submit_and_wait();
         const std::vector<float> got = read_floats(g, rows * stride);
         double worst = 0;
-        for (uint32_t row = 0; row < rows; row++) {
-            for (uint32_t i = 0; i < stride; i++) {
-                const size_t at = size_t{row} * stride + i;
-                const double gate = data[at],
-                             expected = i < n ? gate / (1.0 + std::exp(-gate)) * data[at + n] : data[at];
-                worst = std::max(worst, std::fabs(got[at] - expected) / (std::fabs(expected) + 1e-6));
-            }
+        for (size_t at = 0; at < got.size(); at++) {
+            const double expected = at % stride < n ? 30.0 * std::tanh(data[at] / 30.0) : data[at];
+            worst = std::max(worst, std::fabs(got[at] - expected) / 30.0);
         }
-        out.push_back(
-            {"swiglu", shape("n", n) + " x3 rows", worst, kElementTolerance, "|err| / |cpu|; up and spare untouched"});
+        // Relative to the cap, as logits are judged against their largest: near 0 the shader's
+        // tanh (free of overflow) cancels, with an absolute error of a few ulps of 1.
+        out.push_back({"softcap", shape("n", n) + " x3 rows, cap 30", worst, kElementTolerance,
+                       "|err| / cap; the padding untouched"});
     }
 }
 

@@ -28,8 +28,10 @@ void main() {
     float sum = 0.0;
     for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) sum += x[base + i] * x[base + i];
     const float scale = inversesqrt(workgroup_sum(sum) / float(p.n) + p.eps);
-    for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) {
-        const float normed = weight[i] * (x[base + i] * scale);
-        out_[base + i] = p.residual == 0.0 ? normed : out_[base + i] + p.residual * normed;
+    if (p.residual == 0.0) {  // (uniform: the plain norm reads nothing of out)
+        for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG) out_[base + i] = weight[i] * (x[base + i] * scale);
+    } else {
+        for (uint i = gl_LocalInvocationID.x; i < p.n; i += WG)
+            out_[base + i] += p.residual * (weight[i] * (x[base + i] * scale));
     }
 }

@@ -21,8 +21,12 @@ void main() {
     if (i >= p.n * p.rows) return;
     const uint gate = i / p.n * p.stride + i % p.n;
     const float g = gate_up[gate];
-    // GELU: 0.5 g (1 + tanh(u)) = g / (1 + exp(-2u)), which has no tanh to overflow.
-    const float u = 0.7978845608 * (g + 0.044715 * g * g * g);
-    const float act = p.gelu == 0 ? g / (1.0 + exp(-g)) : g / (1.0 + exp(-2.0 * u));
+    float act;
+    if (p.gelu == 0) {
+        act = g / (1.0 + exp(-g));
+    } else {  // 0.5 g (1 + tanh(u)) = g / (1 + exp(-2u)), which has no tanh to overflow
+        const float u = 0.7978845608 * (g + 0.044715 * g * g * g);
+        act = g / (1.0 + exp(-2.0 * u));
+    }
     gate_up[gate] = act * gate_up[gate + p.n];
 }

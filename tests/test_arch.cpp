@@ -112,6 +112,16 @@ TEST_CASE("a sliding-window layer's cache is StreamingLLM without sinks holding 
     CHECK(settings.layer_slots(gemma3.config) == std::vector<uint32_t>{8, 8, 25});
     CHECK(settings.positions_held(gemma3.config) == 25);
     CHECK(gemma3.config.global_layer() == 2);
+    // wkv info shows the plan's windows, the window layers' policy and a global layer's bytes.
+    const RunResult info = run_wkv(
+        {"info", "-m", shared_file("models/arch/gemma3-random.gguf"), "--policy", "weightedkv", "--budget", "24"});
+    CHECK(info.exit_code == 0);
+    for (const std::string line :
+         {"layers 0-1: RoPE theta 10000 neox; q.k x 0.125; Q/K head norms; post-norms; GELU "
+          "gate; sliding window of 8",
+          "layer 2: RoPE theta 1e+06 neox scale 0.125;", "sliding-window layers: streaming budget=7 sinks=0 recent=0",
+          "sliding_window=8 in 2 of 3 layers", "per global layer)"})
+        CHECK_MESSAGE(info.out.find(line) != std::string::npos, line << "\n" << info.out);
 }
 
 TEST_CASE("what wkv does not run is refused in one line, exit 2: YaRN scaling, an unknown pre-tokenizer, Gemma 2") {
@@ -146,9 +156,150 @@ TEST_CASE("what wkv does not run is refused in one line, exit 2: YaRN scaling, a
     }
 }
 
+TEST_CASE("gemma3's sliding-window metadata out of range is refused in one line naming the file and the key") {
+    const std::string original = shared_file("models/arch/gemma3-random.gguf");
+    const std::string bytes = read_file(original);
+    // The 4 bytes of a key's value: after the key's text and its 4-byte type.
+    auto with_value = [&](const std::string& key, const void* value, const std::string& name) {
+        std::string patched = bytes;
+        const size_t at = patched.find(key);
+        REQUIRE(at != std::string::npos);
+        patched.replace(at + key.size() + 4, 4, static_cast<const char*>(value), 4);
+        const std::string path = (temp_dir() / name).string();
+        write_file(path, std::vector<uint8_t>(patched.begin(), patched.end()));
+        return path;
+    };
+    const uint32_t one = 1, zero = 0;
+    const float nan = std::nanf(""), half = 0.5f;
+    const std::pair<std::string, std::string> cases[] = {
+        {with_value("gemma3.attention.sliding_window", &one, "window1.gguf"),
+         "gemma3.attention.sliding_window is not in 2..4194304"},
+        {with_value("gemma3.rope.freq_base_swa", &nan, "swa_nan.gguf"),
+         "gemma3.rope.freq_base_swa is not a finite number > 1"},
+        {with_value("gemma3.rope.freq_base_swa", &half, "swa_half.gguf"),
+         "gemma3.rope.freq_base_swa is not a finite number > 1"},
+    };
+    for (const auto& [path, message] : cases) {
+        CAPTURE(path);
+        CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains((path + ": " + message).c_str()), Error);
+    }
+    // Pattern 0 (llama.cpp: every layer windowed), as a number.
+    const ModelConfig all = load_model(with_value("gemma3.attention.sliding_window_pattern", &zero, "p0.gguf")).config;
+    CHECK(all.layer_windows == std::vector<uint32_t>{8, 8, 8});
+    CHECK(all.global_layer() == 0);
+    // Pattern 1: every layer global.
+    CHECK(load_model(with_value("gemma3.attention.sliding_window_pattern", &one, "p1.gguf")).config.layer_windows ==
+          std::vector<uint32_t>{0, 0, 0});
+}
+
 }  // TEST_SUITE("reference")
 
+namespace {
+
+// A prompt fed to the CPU reference one token at a time and to the GPU in chunks of `chunk`,
+// then its last token: the two sides' last logits and caches.
+struct Fed {
+    Reference cpu;
+    GpuSequence gpu;
+    double worst = 0;  // |gpu - cpu| / max|cpu| over the last logits
+
+    Fed(const Model& model, const std::vector<int32_t>& prompt, KvType type, uint32_t chunk)
+        : cpu(model, settings(model, type)), gpu(validated_context(), model, settings(model, type), options(chunk)) {
+        const std::span<const int32_t> context(prompt.data(), prompt.size() - 1);
+        const uint32_t last = static_cast<uint32_t>(context.size());
+        for (uint32_t pos = 0; pos < last; pos++) cpu.feed(context[pos], pos);
+        const std::vector<float> want = cpu.forward(prompt.back(), last);
+        gpu.feed(context, 0);
+        const std::vector<float> got = gpu.forward(prompt.back(), last);
+        double scale = 0;
+        for (size_t i = 0; i < want.size(); i++) {
+            scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
+            worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])));
+        }
+        worst /= scale;
+    }
+    static CacheSettings settings(const Model& model, KvType type) {
+        CacheSettings s = full_cache(model.config.context);
+        s.kv_type = type;
+        return s;
+    }
+    static GpuOptions options(uint32_t chunk) {
+        GpuOptions o;
+        o.prompt_chunk = chunk;
+        return o;
+    }
+};
+
+// f16: where the two sides' f32 keys or values straddle an f16 rounding boundary, one moves by an
+// f16 ulp (2^-11 relative), as in the policy suite's lockstep; the logits move with it.
+double gpu_tolerance(KvType type) { return type == KvType::f32 ? 2e-6 : 1e-3; }
+
+}  // namespace
+
 TEST_SUITE("gpu") {
+
+TEST_CASE(
+    "gemma3: its window layers hold their window in prompt chunks that fill it, the same slots and logits as the "
+    "CPU's, f32 and f16") {
+    const Model model = load_model(shared_file("models/arch/gemma3-random.gguf"));
+    const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/gemma3-random.json").at("token_ids"));
+    REQUIRE(prompt.size() == 19);  // past the window of 8
+    for (KvType type : {KvType::f32, KvType::f16}) {
+        const std::string storage = kv_type_name(type);
+        CAPTURE(storage);
+        Fed fed(model, prompt, type, 16);  // the window fills inside the first chunk
+        CHECK(fed.worst < gpu_tolerance(type));
+        // The window layers hold the last 7 tokens between steps (8 with the next one's), the global layer all 19.
+        CHECK((fed.cpu.cache().length(0, 0) == 7 && fed.cpu.cache().length(1, 1) == 7 &&
+               fed.cpu.cache().length(2, 0) == 19));
+        CHECK(fed.gpu.entries() == 19);
+        CHECK(fed.gpu.batch().kv_bytes_held(0) == (7 + 7 + 19) * kv_layer_entry_bytes(model.config, type));
+        for (uint32_t l = 0; l < 3; l++) {
+            CAPTURE(l);
+            CHECK(fed.gpu.cache().capacity(l) == (l < 2 ? 8u : 256u));
+            CHECK(same_tables(fed.gpu.cache().read_layer(l), snapshot_of(fed.cpu.cache(), l, model.config.n_heads),
+                              fed.gpu.cache().capacity(l)));
+        }
+        std::vector<uint32_t> held;
+        const CacheView view = fed.gpu.cache().view();
+        for (const HeldEntry& e : view.entries(0, 0)) held.push_back(e.position);
+        CHECK(held == std::vector<uint32_t>{12, 13, 14, 15, 16, 17, 18});
+    }
+    check_no_validation_messages();
+}
+
+TEST_CASE("a 151,936-token vocabulary (Qwen's): planned, classified, argmax and top-p over all of it, GPU as CPU") {
+    const Model model = random_model("vocab_151936.gguf", small_gqa_config(151936, 64), 3);
+    const MemoryPlan plan = plan_memory(model, {full_cache(16)}, validated_context().info().max_buffer_bytes());
+    CHECK(plan.weights >= uint64_t{151936} * 32 * 4 * 2);  // the embedding and the classifier, f32
+    CpuEngine cpu_engine(model, {full_cache(16)});
+    GpuSequence gpu(validated_context(), model, 16);
+    Sequence cpu(cpu_engine);
+    // Every logit, the last row of the classifier included.
+    const std::vector<float> want = cpu.forward(1, 0), got = gpu.forward(1, 0);
+    REQUIRE(got.size() == 151936);
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < want.size(); i++) {
+        scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
+        err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
+    }
+    CHECK(err / scale < 1e-4);
+    // Greedy on the device and nucleus sampling on the host, alternately: the same tokens.
+    Sampler greedy({0.0f, 1.0f, 0}), nucleus_cpu({0.9f, 0.95f, 11}), nucleus_gpu({0.9f, 0.95f, 11});
+    int32_t a = 1, b = 1;
+    for (uint32_t pos = 1; pos < 9; pos++) {
+        a = cpu.next_token(a, pos, pos % 2 ? greedy : nucleus_cpu);
+        b = gpu.next_token(b, pos, pos % 2 ? greedy : nucleus_gpu);
+        REQUIRE(a == b);
+    }
+    check_no_validation_messages();
+}
+
+}  // TEST_SUITE("gpu")
+
+// The architectures' GPU runs: a suite of its own, left out of the sanitizer pass (its host
+// code is what the gpu suite runs there; gemma3's cache per layer included).
+TEST_SUITE("arch") {
 
 TEST_CASE(
     "architectures on the GPU: llama3, qwen2, qwen3, phi3, smollm3, granite, gemma3 give llama.cpp's logits within "
@@ -165,51 +316,15 @@ TEST_CASE(
     check_no_validation_messages();
 }
 
-TEST_CASE(
-    "gemma3: window layers hold their window; one token at a time and in prompt chunks, f32 and f16, the GPU gives "
-    "the CPU's logits and cache") {
-    const Model model = load_model(shared_file("models/arch/gemma3-random.gguf"));
-    const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/gemma3-random.json").at("token_ids"));
-    REQUIRE(prompt.size() == 19);  // past the window of 8
-    const std::span<const int32_t> context(prompt.data(), prompt.size() - 1);
-    const uint32_t last = static_cast<uint32_t>(context.size());
-    for (KvType type : {KvType::f32, KvType::f16}) {
-        for (uint32_t chunk : {1u, 16u}) {  // 16: the window fills inside a chunk
+TEST_CASE("architectures: in prompt chunks of 16, f32 and f16 K/V, the GPU gives the CPU's logits") {
+    for (const std::string name : kArchitectures) {
+        CAPTURE(name);
+        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
+        const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/" + name + "-random.json").at("token_ids"));
+        for (KvType type : {KvType::f32, KvType::f16}) {
             const std::string storage = kv_type_name(type);
             CAPTURE(storage);
-            CAPTURE(chunk);
-            CacheSettings settings = full_cache(model.config.context);
-            settings.kv_type = type;
-            Reference cpu(model, settings);
-            for (uint32_t pos = 0; pos < last; pos++) cpu.feed(context[pos], pos);
-            const std::vector<float> want = cpu.forward(prompt.back(), last);
-            GpuOptions options;
-            options.prompt_chunk = chunk;
-            GpuSequence gpu(validated_context(), model, settings, options);
-            gpu.feed(context, 0);
-            const std::vector<float> got = gpu.forward(prompt.back(), last);
-            double scale = 0, err = 0;
-            for (size_t i = 0; i < want.size(); i++) {
-                scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
-                err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
-            }
-            // f16: a key or value rounds to the other neighbour where the two sides differ by an ulp before.
-            CHECK(err / scale < (type == KvType::f32 ? 2e-6 : 5e-5));
-            // The window layers hold the last 7 tokens between steps (8 with the next one's), the
-            // global layer all 19; the same slots on both sides.
-            CHECK((cpu.cache().length(0, 0) == 7 && cpu.cache().length(1, 1) == 7 && cpu.cache().length(2, 0) == 19));
-            CHECK(gpu.entries() == 19);
-            for (uint32_t l = 0; l < 3; l++) {
-                CAPTURE(l);
-                const KvLayerSnapshot g = gpu.cache().read_layer(l);
-                const KvLayerSnapshot c = snapshot_of(cpu.cache(), l, model.config.n_heads);
-                CHECK(gpu.cache().capacity(l) == (l < 2 ? 8u : 256u));
-                CHECK(same_tables(g, c, gpu.cache().capacity(l)));
-            }
-            const CacheView view = gpu.cache().view();
-            std::vector<uint32_t> held;
-            for (const HeldEntry& e : view.entries(0, 0)) held.push_back(e.position);
-            CHECK(held == std::vector<uint32_t>{12, 13, 14, 15, 16, 17, 18});
+            CHECK(Fed(model, prompt, type, 16).worst < gpu_tolerance(type));
         }
     }
     check_no_validation_messages();
@@ -252,35 +367,26 @@ TEST_CASE("architectures: all policies in one batch run past the context; the GP
             }
         }
         for (uint32_t b = 0; b < B; b++) CHECK(gpu->entries(b) == 24);
+        if (name != "gemma3") continue;
+        // The policies compress the global layer (2) only; each window layer holds its last 7 positions
+        // whatever the policy, and merges nothing.
+        for (uint32_t b = 0; b < B; b++) {
+            CAPTURE(describe(settings[b].policy));
+            const CacheView view = gpu->cache_view(b);
+            for (uint32_t h = 0; h < model.config.n_kv_heads; h++) {
+                for (uint32_t l = 0; l < 2; l++) {
+                    std::vector<uint32_t> held;
+                    for (const HeldEntry& e : view.entries(l, h)) held.push_back(e.position);
+                    CHECK(held == std::vector<uint32_t>{end - 7, end - 6, end - 5, end - 4, end - 3, end - 2, end - 1});
+                    CHECK(view.counts[l * model.config.n_kv_heads + h].merges == 0);
+                }
+                CHECK(view.entries(2, h).size() == 24);
+            }
+            const uint64_t held = (7 + 7 + 24) * kv_layer_entry_bytes(model.config, settings[b].kv_type);
+            CHECK((cpu.kv_bytes_held(b) == held && gpu->kv_bytes_held(b) == held));
+        }
     }
     check_no_validation_messages();
 }
 
-TEST_CASE("a 151,936-token vocabulary (Qwen's): planned, classified, argmax and top-p over all of it, GPU as CPU") {
-    const Model model = random_model("vocab_151936.gguf", small_gqa_config(151936, 64), 3);
-    const MemoryPlan plan = plan_memory(model, {full_cache(16)}, validated_context().info().max_buffer_bytes());
-    CHECK(plan.weights >= uint64_t{151936} * 32 * 4 * 2);  // the embedding and the classifier, f32
-    CpuEngine cpu_engine(model, {full_cache(16)});
-    GpuSequence gpu(validated_context(), model, 16);
-    Sequence cpu(cpu_engine);
-    // Every logit, the last row of the classifier included.
-    const std::vector<float> want = cpu.forward(1, 0), got = gpu.forward(1, 0);
-    REQUIRE(got.size() == 151936);
-    double scale = 0, err = 0;
-    for (size_t i = 0; i < want.size(); i++) {
-        scale = std::max(scale, static_cast<double>(std::fabs(want[i])));
-        err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
-    }
-    CHECK(err / scale < 1e-4);
-    // Greedy on the device and nucleus sampling on the host, alternately: the same tokens.
-    Sampler greedy({0.0f, 1.0f, 0}), nucleus_cpu({0.9f, 0.95f, 11}), nucleus_gpu({0.9f, 0.95f, 11});
-    int32_t a = 1, b = 1;
-    for (uint32_t pos = 1; pos < 9; pos++) {
-        a = cpu.next_token(a, pos, pos % 2 ? greedy : nucleus_cpu);
-        b = gpu.next_token(b, pos, pos % 2 ? greedy : nucleus_gpu);
-        REQUIRE(a == b);
-    }
-    check_no_validation_messages();
-}
-
-}  // TEST_SUITE("gpu")
+}  // TEST_SUITE("arch")

@@ -111,7 +111,8 @@ TEST_CASE("generate on Vulkan (the default) prints the same reference text; devi
     CHECK(devices.out.rfind("0: ", 0) == 0);
     CHECK(devices.out.find("subgroup size") != std::string::npos);
 
-    const RunResult conformance = run_wkv({"conformance"});
+    // The command as a user runs it, on a few shaders: the gpu suite runs every case in-process.
+    const RunResult conformance = run_wkv({"conformance", "--filter", "^(rmsnorm|swiglu|softcap|nll) "});
     CHECK(conformance.exit_code == 0);
     CHECK(conformance.out.find("PASS: 0 failed, 0 validation messages") != std::string::npos);
 }

@@ -48,6 +48,7 @@ public:
     double nll(uint32_t) const override { throw std::logic_error("not used"); }
     int32_t token(uint32_t seq) const override { return next_[seq]; }
     uint32_t entries(uint32_t) const override { return 0; }
+    uint64_t kv_bytes_held(uint32_t) const override { return 0; }
     CacheView cache_view(uint32_t) const override { return {}; }
     uint64_t kv_cache_bytes() const override { return 0; }
     uint64_t weight_bytes() const override { return 0; }

@@ -507,9 +507,10 @@ TEST_CASE(
                                                   shared_file("models/tok512.bin"), "-f", path, "--ctx", "64",
                                                   "--max-tokens", "2000", "--cpu"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    // Tokenising the whole file took 468 MB; the model, the tokens needed and the program take a few tens.
+    // Tokenising the whole file took 468 MB; the model, the tokens needed and the program take a few tens
+    // (about 120 MB under the sanitizers, whose shadow memory and quarantine count too).
     CHECK(r.peak_rss_bytes > 0);
-    CHECK_MESSAGE(r.peak_rss_bytes < (120u << 20), r.peak_rss_bytes);
+    CHECK_MESSAGE(r.peak_rss_bytes < (200u << 20), r.peak_rss_bytes);
 }
 
 }  // TEST_SUITE("ppl")

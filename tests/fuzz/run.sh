@@ -22,7 +22,8 @@ seed() {  # seed NAME FILE...: FILEs into NAME's corpus (sizes kept as they are)
     for f in "$@"; do cp -f "$f" "$corpus/$name/seed-$(basename "$f")"; done
 }
 seed fuzz_model_file "$shared/models/stories260K.bin" "$shared/models/stories260K_q80.bin" \
-    "$shared/models/llama-2-tiny-random.gguf" "$shared"/models/quant/kq-random.{Q2_K,Q3_K,Q4_0,Q4_1,Q5_K,Q6_K,IQ4_NL,IQ4_XS,Q8_0}.gguf
+    "$shared/models/llama-2-tiny-random.gguf" "$shared"/models/quant/kq-random.{Q2_K,Q3_K,Q4_0,Q4_1,Q5_K,Q6_K,IQ4_NL,IQ4_XS,Q8_0}.gguf \
+    "$shared"/models/arch/{gemma3,phi3}-random.gguf
 mkdir -p "$corpus/fuzz_tokenizer_file"
 printf '\0' | cat - "$shared/models/tok512.bin" > "$corpus/fuzz_tokenizer_file/seed-tok512.bin"
 printf '\1' | cat - "$shared/models/wkv-eval-8m.tokenizer.model" > "$corpus/fuzz_tokenizer_file/seed-eval-8m.model"
