@@ -61,7 +61,9 @@ for spec in "${files[@]}"; do
     shape=${spec%%:*} type=${spec#*:}
     file="$dir/$shape.$type.gguf"
     [ -s "$file" ] || "$maker" "$shape" "$type" "$(vocabulary_of "$shape")" "$file" >&2
-    if "$wkv" bench -m "$file" -p "$n_prompt" -n "$n_predict" -r 1 --device "$device" --roofline --json "$tmp/r.json" \
+    # The cache llama.cpp's run gets (bench/llama_cpp_peer.mjs): n_prompt + n_predict + 8 entries of f16.
+    if "$wkv" bench -m "$file" -p "$n_prompt" -n "$n_predict" -r 1 --device "$device" --roofline \
+        -c $((n_prompt + n_predict + 8)) --kv-type f16 --json "$tmp/r.json" \
         > "$tmp/out" 2> "$tmp/err"; then
         f() { json_field "$1" < "$tmp/r.json"; }
         row=$(awk -v n="$shape $type" -v d="$(f decode_tok_s)" -v g="$(f decode_gb_s)" \

@@ -41,6 +41,9 @@ if [ ! -d "$peer_dir/node_modules/@node-llama-cpp/linux-x64-vulkan" ]; then
 fi
 cp bench/llama_cpp_peer.mjs "$peer_dir/"
 
+# The cache llama.cpp's run gets (llama_cpp_peer.mjs): n_prompt + n_predict + 8 entries of f16.
+same_cache=(-c $((n_prompt + n_predict + 8)) --kv-type f16)
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -52,7 +55,8 @@ for model in "$@"; do
     for ((r = 0; r < rounds; r++)); do
         # Each engine runs 3 times in its own process and reports its median;
         # the rounds alternate between the engines.
-        "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 3 --device "$device" --json "$tmp/w.json" >/dev/null
+        "$wkv" bench -m "$model" -p "$n_prompt" -n "$n_predict" -r 3 --device "$device" "${same_cache[@]}" \
+            --json "$tmp/w.json" >/dev/null
         echo "$(json_field prefill_tok_s < "$tmp/w.json") $(json_field decode_tok_s < "$tmp/w.json") $(json_field decode_gb_s < "$tmp/w.json")" >> "$tmp/wkv"
         GGML_VK_VISIBLE_DEVICES=$device node "$peer_dir/llama_cpp_peer.mjs" "$model" "$n_prompt" "$n_predict" 3 vulkan > "$tmp/p.jsonl"
         echo "$(sed -n 2p "$tmp/p.jsonl" | json_field prefill_tok_s) $(sed -n 2p "$tmp/p.jsonl" | json_field decode_tok_s)" >> "$tmp/peer"

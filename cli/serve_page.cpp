@@ -11,10 +11,11 @@ namespace wkv {
 // carried: this tab's conversation only): its text, each token shaded by the
 // share of (layer, KV head) caches still holding it (faded where none does,
 // underlined where a held value absorbed evicted ones), and a strip of layers
-// x positions. Without --cache-view that part says the view is off. Opening
-// /?say=TEXT sends TEXT at once (repeat say= for more turns; demos and the
-// browser test); &stream=0 asks for each reply whole (a headless browser's
-// virtual clock waits for a pending request, but not for a streamed body).
+// x positions (a sliding-window layer's row green, a global layer's blue).
+// Without --cache-view that part says the view is off. Opening /?say=TEXT
+// sends TEXT at once (repeat say= for more turns; demos and the browser test);
+// &stream=0 asks for each reply whole (a headless browser's virtual clock
+// waits for a pending request, but not for a streamed body).
 const char* const kServePage = R"PAGE(<!doctype html>
 <html lang="en">
 <head>
@@ -151,15 +152,20 @@ async function showCache(token) {
   const c = document.getElementById("strip"), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   const n = v.positions.length, w = c.width / Math.max(1, n), h = c.height / v.layers;
+  // Sliding-window layers (Gemma 3) hold their last W positions whatever the policy: green rows.
+  const windows = (v.layer_caches || []).map(layer => layer.window);
   v.positions.forEach((p, x) => p.layers.forEach((heads, l) => {
     if (!heads) return;
-    g.fillStyle = "rgba(36, 113, 163, " + (heads / v.kv_heads).toFixed(3) + ")";
+    g.fillStyle = (windows[l] ? "rgba(30, 132, 73, " : "rgba(36, 113, 163, ") + (heads / v.kv_heads).toFixed(3) + ")";
     g.fillRect(x * w, l * h, Math.max(w, 1), h);
   }));
+  const windowed = windows.filter(W => W > 0).length;
   document.getElementById("viewinfo").innerHTML =
     "slot " + v.slot + ", <b>" + v.policy + "</b>: " + v.tokens + " tokens, " + (n - evicted) +
-    " still held somewhere; " + v.evictions + " evictions, " + v.merges + " merged. Strip: layers (rows) x positions.";
-  Object.assign(document.body.dataset, {viewTokens: n, viewEvicted: evicted, viewMerged: merged,
+    " still held somewhere; " + v.evictions + " evictions, " + v.merges + " merged. Strip: layers (rows) x positions" +
+    (windowed ? "; <span style=\"color: #1e8449\">green</span>: the " + windowed + " sliding-window layers (the last " +
+                Math.max(...windows) + " positions), blue: the global layers, under " + v.policy : "") + ".";
+  Object.assign(document.body.dataset, {viewTokens: n, viewEvicted: evicted, viewMerged: merged, windowLayers: windowed,
     heldFirst: (v.positions[0].held / v.caches).toFixed(3), heldLast: (v.positions[n - 1].held / v.caches).toFixed(3)});
 }
 

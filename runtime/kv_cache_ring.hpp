@@ -98,16 +98,8 @@ public:
     // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
     static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
                               uint64_t max_buffer_bytes = 0);
-    static uint64_t bytes_for(const ModelConfig& config, uint32_t capacity, KvType type,
-                              uint64_t max_buffer_bytes = 0) {
-        return bytes_for(config, std::vector<uint32_t>(config.n_layers, capacity), type, max_buffer_bytes);
-    }
     static uint64_t largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
                                        uint64_t max_buffer_bytes = 0);
-    static uint64_t largest_buffer_for(const ModelConfig& config, uint32_t capacity, KvType type,
-                                       uint64_t max_buffer_bytes = 0) {
-        return largest_buffer_for(config, std::vector<uint32_t>{capacity}, type, max_buffer_bytes);
-    }
     // Groups of KV heads in its most split layer (1 unless a layer is split).
     static uint32_t groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
                                uint64_t max_buffer_bytes);

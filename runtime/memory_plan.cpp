@@ -105,13 +105,17 @@ std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device
                               (plan.sequences == 1 ? " sequence" : " sequences") + ") + activations " +
                               format_bytes(plan.activations);
     const std::string on = " on " + device.name;
+    // f16 halves an f32 cache; a cache already in f16 has only its length to give.
+    const bool f32_cache = std::any_of(plan.settings.begin(), plan.settings.end(),
+                                       [](const CacheSettings& s) { return s.kv_type == KvType::f32; });
+    const std::string halves = f32_cache ? ", or --kv-type f16 halves it" : "";
     if (plan.total() > device.device_local_free) {
         const uint32_t fits = longest_cache_that_fits(plan, device.device_local_free);
         const std::string advice =
             fits < 16
                 ? std::string("the weights leave no room for a cache: a smaller quantisation of the model is needed")
-                : "a cache of at most " + std::to_string(fits) +
-                      " entries would fit (-c/--ctx-size or --budget), or --kv-type f16 halves it";
+                : "a cache of at most " + std::to_string(fits) + " entries would fit (-c/--ctx-size or --budget)" +
+                      halves;
         return "needs " + format_bytes(plan.total()) + on + ", which has " + format_bytes(device.device_local_free) +
                " free: " + parts + "; " + advice;
     }
@@ -121,7 +125,8 @@ std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device
                                    ", whose limit is " + format_bytes(limit) + "; " + advice
                              : std::string();
     };
-    const std::string cache_advice = "a smaller -c/--ctx-size or --budget, or --kv-type f16, would fit";
+    const std::string cache_advice =
+        std::string("a smaller -c/--ctx-size or --budget") + (f32_cache ? ", or --kv-type f16," : "") + " would fit";
     const std::string kBufferLimit = "buffer (maxStorageBufferRange, maxMemoryAllocationSize)";
     for (const std::string& reason : {
              over(plan.kv_buffer, device.max_buffer_bytes(), "one KV head of a layer's cache", kBufferLimit,

@@ -136,6 +136,10 @@ Model random_model(const std::string& name, const ModelConfig& config, uint64_t 
 ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 // One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
 ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
+// The same cache capacity in every layer (what KvCacheRing::bytes_for and its kin take).
+inline std::vector<uint32_t> every_layer(const ModelConfig& config, uint32_t capacity) {
+    return std::vector<uint32_t>(config.n_layers, capacity);
+}
 
 // Every policy of the policy table that compresses (all but the full cache).
 std::vector<PolicyKind> compressing_policies();

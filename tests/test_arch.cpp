@@ -35,6 +35,21 @@ const char* const kArchitectures[] = {"llama3", "qwen2", "qwen3", "phi3", "smoll
 // The GPU is held to the CPU far more tightly below.
 double tolerance(const std::string& name) { return name == "gemma3" ? 4e-4 : 1e-4; }
 
+// One file of ../shared/models/arch, its reference record and llama.cpp's ids for its prompt.
+struct ArchFile {
+    Model model;
+    Json record;
+    std::vector<int32_t> prompt;
+};
+
+ArchFile arch_file(const std::string& name) {
+    ArchFile f{load_model(shared_file("models/arch/" + name + "-random.gguf")),
+               shared_json("models/arch/" + name + "-random.json"),
+               {}};
+    f.prompt = to_ids(f.record.at("token_ids"));
+    return f;
+}
+
 }  // namespace
 
 TEST_SUITE("reference") {
@@ -44,14 +59,13 @@ TEST_CASE(
     "logits within 1e-4 (gemma3: 4e-4)") {
     for (const std::string name : kArchitectures) {
         CAPTURE(name);
-        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
-        const Json record = shared_json("models/arch/" + name + "-random.json");
-        REQUIRE(model.vocabulary);
-        const Tokenizer tokenizer = Tokenizer::from_vocabulary(*model.vocabulary);
-        CHECK(tokenizer.encode_prompt(record.at("prompt").get<std::string>()) == to_ids(record.at("token_ids")));
+        const ArchFile f = arch_file(name);
+        REQUIRE(f.model.vocabulary);
+        const Tokenizer tokenizer = Tokenizer::from_vocabulary(*f.model.vocabulary);
+        CHECK(tokenizer.encode_prompt(f.record.at("prompt").get<std::string>()) == f.prompt);
         // A cache of the whole context, as llama.cpp ran: Phi-3's LongRoPE takes its long factors for it.
-        Reference cpu(model, model.config.context);
-        const double worst = worst_logit_error(cpu, to_ids(record.at("token_ids")), record.at("logits"));
+        Reference cpu(f.model, f.model.config.context);
+        const double worst = worst_logit_error(cpu, f.prompt, f.record.at("logits"));
         MESSAGE(name << ": worst |logit error| / max|logit| = " << worst);
         CHECK(worst < tolerance(name));
     }
@@ -241,8 +255,7 @@ TEST_SUITE("gpu") {
 TEST_CASE(
     "gemma3: its window layers hold their window in prompt chunks that fill it, the same slots and logits as the "
     "CPU's, f32 and f16") {
-    const Model model = load_model(shared_file("models/arch/gemma3-random.gguf"));
-    const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/gemma3-random.json").at("token_ids"));
+    const auto [model, record, prompt] = arch_file("gemma3");
     REQUIRE(prompt.size() == 19);  // past the window of 8
     for (KvType type : {KvType::f32, KvType::f16}) {
         const std::string storage = kv_type_name(type);
@@ -306,10 +319,9 @@ TEST_CASE(
     "1e-4 (gemma3: 4e-4)") {
     for (const std::string name : kArchitectures) {
         CAPTURE(name);
-        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
-        GpuSequence gpu(validated_context(), model, model.config.context);
-        const Json record = shared_json("models/arch/" + name + "-random.json");
-        const double worst = worst_logit_error(gpu, to_ids(record.at("token_ids")), record.at("logits"));
+        const ArchFile f = arch_file(name);
+        GpuSequence gpu(validated_context(), f.model, f.model.config.context);
+        const double worst = worst_logit_error(gpu, f.prompt, f.record.at("logits"));
         MESSAGE(name << " on the GPU: worst |logit error| / max|logit| = " << worst);
         CHECK(worst < tolerance(name));
     }
@@ -319,8 +331,7 @@ TEST_CASE(
 TEST_CASE("architectures: in prompt chunks of 16, f32 and f16 K/V, the GPU gives the CPU's logits") {
     for (const std::string name : kArchitectures) {
         CAPTURE(name);
-        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
-        const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/" + name + "-random.json").at("token_ids"));
+        const auto [model, record, prompt] = arch_file(name);
         for (KvType type : {KvType::f32, KvType::f16}) {
             const std::string storage = kv_type_name(type);
             CAPTURE(storage);
@@ -333,8 +344,7 @@ TEST_CASE("architectures: in prompt chunks of 16, f32 and f16 K/V, the GPU gives
 TEST_CASE("architectures: all policies in one batch run past the context; the GPU's greedy text is the CPU's") {
     for (const std::string name : kArchitectures) {
         CAPTURE(name);
-        const Model model = load_model(shared_file("models/arch/" + name + "-random.gguf"));
-        const std::vector<int32_t> prompt = to_ids(shared_json("models/arch/" + name + "-random.json").at("token_ids"));
+        const auto [model, record, prompt] = arch_file(name);
         // A sequence per compressing policy, decoded together: f16 keys and values under
         // WeightedKV, f32 under the others.
         std::vector<CacheSettings> settings;

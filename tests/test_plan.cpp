@@ -60,7 +60,7 @@ TEST_CASE("memory plan: the parts it adds up are what the engine allocates") {
     GpuSequence gpu(ctx, model, cache);
     CHECK(plan.weights == gpu.batch().weight_bytes());
     CHECK(plan.kv_cache == gpu.batch().kv_cache_bytes());
-    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 65, KvType::f16));
+    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, every_layer(model.config, 65), KvType::f16));
     CHECK(plan.kv_buffer == plan.kv_cache / 6);  // one buffer per layer
     CHECK(!plan.kv_split);
     CHECK(plan.weights_by_type.size() == 2);  // q8_0 matrices, f32 norms
@@ -109,6 +109,7 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     shorter.budget = fits + 1;
     CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() >
           device.device_local_free);
+    CHECK(why.find("or --kv-type f16 halves it") != std::string::npos);  // an f32 cache
     device.device_local_free = plan.weights / 2;
     CHECK(why_it_does_not_fit(plan, device).find("a smaller quantisation") != std::string::npos);
     device.device_local_free = 1ull << 34;
@@ -121,6 +122,26 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
               .find("one KV head of a layer's cache needs") != std::string::npos);
     device.max_storage_buffer_range = 1ull << 30;
     CHECK(why_it_does_not_fit(plan, device).empty());
+
+    // Gemma 3's window layers keep their 8 slots whatever the budget: the advice is the global
+    // layer's longest cache, and an f16 cache is not told to become f16.
+    const Model gemma3 = load_model(shared_file("models/arch/gemma3-random.gguf"));
+    CacheSettings gemma_full{resolve_policy(r, 256), PositionMode::cache_index, KvType::f16};
+    const MemoryPlan gemma_plan = plan_memory(gemma3, {gemma_full}, 128u << 20);
+    device.device_local_free = gemma_plan.total() - 1;
+    const std::string gemma_why = why_it_does_not_fit(gemma_plan, device);
+    CHECK(gemma_why.find("halves") == std::string::npos);
+    const size_t gemma_at = gemma_why.find("at most ");
+    REQUIRE_MESSAGE(gemma_at != std::string::npos, gemma_why);
+    const uint32_t gemma_fits = static_cast<uint32_t>(std::stoul(gemma_why.substr(gemma_at + 8)));
+    CHECK((gemma_fits > 8 && gemma_fits < 256));
+    for (uint32_t budget : {gemma_fits, gemma_fits + 1}) {
+        CacheSettings s = gemma_full;
+        s.policy.budget = budget;
+        CHECK(s.layer_slots(gemma3.config) == std::vector<uint32_t>{8, 8, budget});
+        CHECK((plan_memory(gemma3, {s}, 128u << 20).total() <= device.device_local_free) == (budget == gemma_fits));
+    }
+    device.device_local_free = 1ull << 34;
 
     // The CLI, with the device's memory lowered: exit 3, one line, no upload started.
     const std::string eval = shared_file("models/wkv-eval-8m.bin");
@@ -241,7 +262,7 @@ TEST_CASE("a file that claims a huge context gets the default cache of 4096 entr
     CHECK(policy.budget == 4096);
     const MemoryPlan plan =
         plan_memory(model, {CacheSettings{policy, PositionMode::cache_index}}, 128u << 20, kPromptChunk);
-    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, 4096, KvType::f32));
+    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, every_layer(model.config, 4096), KvType::f32));
     // The RoPE table covers the cache's positions, not the claimed context (which would take
     // at least 4,194,304 x 2 floats, 32 MiB); a prompt chunk's probabilities take 4 MiB.
     CHECK(plan.activations < (8u << 20));

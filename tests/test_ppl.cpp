@@ -174,7 +174,7 @@ TEST_CASE(
     BatchEngine packed(ctx, weights, grid);
     // Buffers too small for the full cache's layer (split into groups of KV heads)
     // and for more than a few small rings each: the same results from many buffers.
-    const uint64_t limit = KvCacheRing::largest_buffer_for(c, full.policy.slots(), KvType::f32) - 1;
+    const uint64_t limit = KvCacheRing::largest_buffer_for(c, every_layer(c, full.policy.slots()), KvType::f32) - 1;
     BatchEngine scattered(ctx, weights, grid, 1, limit);
     REQUIRE(scattered.cache(0).layer(0).size() > 1);
     std::vector<std::unique_ptr<GpuSequence>> single;

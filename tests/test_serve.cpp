@@ -329,13 +329,14 @@ TEST_CASE("the demo page in headless Chromium: it sends a message, shows the rep
     CHECK(std::stoll(k[1]) > 0);
 }
 
-TEST_CASE("the page's cache view in headless Chromium: streaming holds the sinks and the window, weightedkv merges") {
+TEST_CASE(
+    "the page's cache view in headless Chromium: streaming holds the sinks and the window, weightedkv merges, "
+    "gemma3's window layers are drawn as such") {
     const std::string chromium = "/usr/bin/chromium";
     REQUIRE(::access(chromium.c_str(), X_OK) == 0);
-    auto body_of = [&](const std::string& policy) {
-        ServerProcess server(
-            stories_args("", {"--chat-template", "llama2", "--policy", policy, "--budget", "24", "--cache-view"}));
-        const std::string dom = (temp_dir() / ("view_" + policy + ".html")).string();
+    auto body_of = [&](const std::string& name, std::vector<std::string> args) {
+        ServerProcess server(std::move(args));
+        const std::string dom = (temp_dir() / ("view_" + name + ".html")).string();
         const std::string command = chromium +
                                     " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
                                     "--virtual-time-budget=8000 --dump-dom '" +
@@ -352,19 +353,32 @@ TEST_CASE("the page's cache view in headless Chromium: streaming holds the sinks
         return std::stod(m[1]);
     };
     // "[INST] Once upon a time [/INST]" and a reply of up to 128 tokens: more than the budget of 24.
-    const std::string streaming = body_of("streaming");
+    auto stories = [&](const std::string& policy) {
+        return body_of(policy, stories_args("", {"--chat-template", "llama2", "--policy", policy, "--budget", "24",
+                                                 "--cache-view"}));
+    };
+    const std::string streaming = stories("streaming");
     const double tokens = number(streaming, "data-view-tokens");
     CHECK(tokens > 24);
     CHECK(number(streaming, "data-held-first") == 1.0);            // the first sink, in every layer and head
     CHECK(number(streaming, "data-held-last") == 1.0);             // the newest token
     CHECK(number(streaming, "data-view-evicted") == tokens - 24);  // all but the 4 sinks and the window of 20
     CHECK(number(streaming, "data-view-merged") == 0);
-    const std::string weighted = body_of("weightedkv");
+    const std::string weighted = stories("weightedkv");
     CHECK(number(weighted, "data-held-first") == 1.0);
     CHECK(number(weighted, "data-held-last") == 1.0);
     CHECK(number(weighted, "data-view-merged") > 0);  // held values that absorbed evicted ones
     CHECK(number(weighted, "data-view-evicted") <
           number(weighted, "data-view-tokens") - 24);  // held in some heads only
+    CHECK(number(weighted, "data-window-layers") == 0);
+    // Gemma 3 (window 8 in layers 0 and 1, layer 2 global): the window layers are drawn apart, and
+    // the first token, a sink of the global layer's WeightedKV, is gone from both window layers.
+    const std::string gemma3 = body_of("gemma3", {"-m", shared_file("models/arch/gemma3-random.gguf"), "--policy",
+                                                  "weightedkv", "--budget", "24", "--cache-view"});
+    CHECK(number(gemma3, "data-window-layers") == 2);
+    CHECK(number(gemma3, "data-view-tokens") > 24);
+    CHECK(number(gemma3, "data-held-first") == 0.333);  // 1 of 3 layers (the page writes 3 decimals)
+    CHECK(number(gemma3, "data-held-last") == 1.0);
 }
 
 }  // TEST_SUITE("serve")
