@@ -20,7 +20,7 @@ std::vector<FlagSpec> cache_flags(bool lists) {
         {"--recent", "", "R",
          "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
         {"--positions", "", "MODE", "RoPE positions: cache (index in the cache, default) or original"},
-        {"--kv-type", "", "TYPE", "storage of cached keys and values: f32 (default) or f16 (half the bytes)"},
+        {"--kv-type", "", "TYPE", "storage of cached keys and values: f16 (default, as llama.cpp's) or f32"},
         {"--cam-n", "", "N", "cam: how many following values share an evicted value (default 16)"},
         {"--cam-seed", "", "S", "cam: seed of its random merge decisions (default 0)"},
     };
@@ -38,7 +38,7 @@ PositionMode positions_option(const Args& args) {
 }
 
 KvType kv_type_option(const Args& args) {
-    const std::string type = args.text("--kv-type", "f32");
+    const std::string type = args.text("--kv-type", "f16");
     if (type == "f32") return KvType::f32;
     if (type == "f16") return KvType::f16;
     throw Error("--kv-type " + quoted(type) + " is not 'f32' or 'f16'");

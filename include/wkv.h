@@ -127,9 +127,9 @@ typedef struct wkv_cache_params {
     int32_t cam_n;          /* cam: how many following values share an evicted one; -1: 16 */
     int64_t cam_seed;       /* cam: seed of its merge decisions; -1: 0 */
     int original_positions; /* 0: RoPE at the index in the cache (default); 1: at the original position */
-    int kv_f16;             /* 0: keys and values stored as f32 (default); 1: as f16 */
+    int kv_f16;             /* 1: keys and values stored as f16 (default); 0: as f32 */
 } wkv_cache_params;
-/* The defaults: the full cache of the model's context, f32. */
+/* The defaults: the full cache of the model's context, f16. */
 WKV_API wkv_cache_params wkv_cache_params_default(void);
 
 typedef struct wkv_context_params {

@@ -136,6 +136,8 @@ CachePolicy layer_policy(const CachePolicy& chosen, uint32_t window);
 struct CacheSettings {
     CachePolicy policy;  // of the global layers (layer() for each layer)
     PositionMode positions = PositionMode::cache_index;
+    // f32 here, so that an engine built in code is exact unless it asks; what users get
+    // by default (the CLI's --kv-type, the C API's wkv_cache_params_default) is f16.
     KvType kv_type = KvType::f32;
 
     // Layer l's policy in model `c`: the chosen one, or its window's.

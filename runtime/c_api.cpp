@@ -344,7 +344,7 @@ wkv_cache_params wkv_cache_params_default(void) {
     p.cam_n = -1;
     p.cam_seed = -1;
     p.original_positions = 0;
-    p.kv_f16 = 0;
+    p.kv_f16 = 1;
     return p;
 }
 

@@ -67,6 +67,13 @@ wkv_cache_params policy(const char* name, uint32_t budget) {
     return c;
 }
 
+// The full cache in f32, for comparisons with references computed in f32 (the default is f16).
+const wkv_cache_params kF32Cache = [] {
+    wkv_cache_params c = wkv_cache_params_default();
+    c.kv_f16 = 0;
+    return c;
+}();
+
 bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == std::string::npos; }
 
 int32_t greedy(wkv_context* ctx, uint32_t seq, wkv_sampler* sampler) {
@@ -163,7 +170,7 @@ TEST_CASE("model info, tokens and text") {
 
 TEST_CASE("greedy on the CPU, token by token: the reference's 256 tokens, and its logits within 1e-4") {
     Story story;
-    Context c(story.model, on(true));
+    Context c(story.model, on(true, &kF32Cache));
     wkv_sampler* sampler = nullptr;
     REQUIRE(wkv_sampler_create(0.0f, 1.0f, 0, &sampler) == WKV_OK);
     const std::vector<float> expected = reference().at("logits").at("0").get<std::vector<float>>();
@@ -250,8 +257,8 @@ TEST_CASE("weightedkv on the CPU and on Vulkan: the cache stays at its budget, e
         REQUIRE(wkv_cache_get_stats(c.ctx, 0, &stats) == WKV_OK);
         CHECK(stats.entries == 32);
         CHECK(stats.budget == 32);
-        // 5 layers x 4 KV heads x 8 dims x (key + value) x 4 bytes an entry.
-        CHECK(stats.bytes_in_use == 32u * 5 * 4 * 8 * 2 * 4);
+        // 5 layers x 4 KV heads x 8 dims x (key + value) x 2 bytes (f16, the default) an entry.
+        CHECK(stats.bytes_in_use == 32u * 5 * 4 * 8 * 2 * 2);
         // Every layer and KV head dropped 100 - 32 entries, each merged into its neighbour.
         CHECK(stats.evictions == 68u * 5 * 4);
         CHECK(stats.merges == stats.evictions);
@@ -290,7 +297,7 @@ TEST_CASE("Llama 3, Qwen2 and Qwen3 GGUFs with their own vocabularies: llama.cpp
         for (float x : want) scale = std::max(scale, std::fabs(double{x}));
         for (bool cpu : {true, false}) {
             CAPTURE(cpu);
-            Context c(model, on(cpu));
+            Context c(model, on(cpu, &kF32Cache));
             REQUIRE(wkv_prefill(c.ctx, 0, ids.data(), ids.size()) == WKV_OK);
             std::vector<float> got(want.size());
             REQUIRE(wkv_get_logits(c.ctx, 0, got.data(), got.size()) == WKV_OK);

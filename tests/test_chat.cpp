@@ -209,14 +209,15 @@ TEST_CASE("wkv chat from a script: replies stream, the cache carries over and st
     CHECK(replies[3] == replies[0]);  // greedy, and /reset forgot the conversation
     CHECK(replies[1] != replies[0]);
     // Past the budget the entries stay at 32, and the KV bytes in use with them:
-    // stories260K keeps 5 layers x 4 KV heads x 8 dims x (key + value) x 4 bytes = 1280 bytes an entry.
+    // stories260K keeps 5 layers x 4 KV heads x 8 dims x (key + value) x 2 bytes (f16, the default)
+    // = 640 bytes an entry.
     const std::regex status(R"(\[tokens=(\d+) tok_per_s=[\d.]+ cache_entries=(\d+) kv_bytes_in_use=(\d+)\])");
     std::vector<std::smatch> lines;
     for (std::sregex_iterator it(r.err.begin(), r.err.end(), status), end; it != end; ++it) lines.push_back(*it);
     REQUIRE(lines.size() == 4);
     for (const std::smatch& m : lines) {
         CHECK(std::stoi(m[2]) <= 32);
-        CHECK(std::stoll(m[3]) == std::stoll(m[2]) * 1280);
+        CHECK(std::stoll(m[3]) == std::stoll(m[2]) * 640);
     }
     CHECK(std::stoi(lines[2][2]) == 32);  // the third turn runs past 32 tokens of conversation
     CHECK(lines[2][3] == lines[1][3]);

@@ -260,9 +260,10 @@ TEST_CASE("a file that claims a huge context gets the default cache of 4096 entr
     CHECK_MESSAGE(r.out.find("cache: full budget=4096") != std::string::npos, r.out);
     const CachePolicy policy = resolve_policy(PolicyRequest{}, model.config.context);
     CHECK(policy.budget == 4096);
+    // f16 keys and values, as wkv info plans by default.
     const MemoryPlan plan =
-        plan_memory(model, {CacheSettings{policy, PositionMode::cache_index}}, 128u << 20, kPromptChunk);
-    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, every_layer(model.config, 4096), KvType::f32));
+        plan_memory(model, {CacheSettings{policy, PositionMode::cache_index, KvType::f16}}, 128u << 20, kPromptChunk);
+    CHECK(plan.kv_cache == KvCacheRing::bytes_for(model.config, every_layer(model.config, 4096), KvType::f16));
     // The RoPE table covers the cache's positions, not the claimed context (which would take
     // at least 4,194,304 x 2 floats, 32 MiB); a prompt chunk's probabilities take 4 MiB.
     CHECK(plan.activations < (8u << 20));

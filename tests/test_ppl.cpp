@@ -333,9 +333,10 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     const std::string text = read_file(shared_file("corpora/pg19/katrine_lane_1909.txt")).substr(0, 3000);
     const std::string a = write_text("doc_a.txt", text.substr(0, 1500)), b = write_text("doc_b.txt", text.substr(1500));
     const std::string json = (temp_dir() / "ppl.json").string();
+    // f32 keys and values, so that the CPU's numbers are the GPU's within float accumulation.
     const std::vector<std::string> common =
         stories_args("ppl", {"-f", a, "-f", b, "--ctx", "64", "--max-tokens", "150", "--policy",
-                             "full,streaming,weightedkv", "--budget", "16,32"});
+                             "full,streaming,weightedkv", "--budget", "16,32", "--kv-type", "f32"});
     std::vector<std::string> gpu_args = common;
     gpu_args.insert(gpu_args.end(), {"--json", json});
     const RunResult gpu = run_wkv(gpu_args);
