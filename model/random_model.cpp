@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gguf_writer.hpp"
+#include "quantize.hpp"
 
 namespace wkv {
 
@@ -92,36 +93,14 @@ std::vector<uint8_t> encode_ggml(const std::vector<float>& values, uint32_t ggml
             }
             break;
         case kGgmlQ8_0:
-            for (size_t b = 0; b < values.size(); b += 32) {
-                float amax = 0;
-                for (size_t j = 0; j < 32; j++) amax = std::max(amax, std::fabs(values[b + j]));
-                const uint16_t d16 = f32_to_f16(amax / 127.0f);
-                const float d = f16_to_f32(d16);
-                put_u16(d16);
-                for (size_t j = 0; j < 32; j++) {
-                    const float q = d > 0 ? std::round(values[b + j] / d) : 0.0f;
-                    out.push_back(static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f))));
-                }
-            }
+            out.resize(values.size() / 32 * 34);
+            quantize_q8_0(values.data(), values.size() / 32, out.data());
             break;
         case kGgmlQ4_0:
-            for (size_t b = 0; b < values.size(); b += 32) {
-                // Scale so that the value of largest magnitude maps to -8.
-                float max = 0;
-                for (size_t j = 0; j < 32; j++) {
-                    if (std::fabs(values[b + j]) > std::fabs(max)) max = values[b + j];
-                }
-                const uint16_t d16 = f32_to_f16(max / -8.0f);
-                const float d = f16_to_f32(d16);
-                put_u16(d16);
-                auto q = [&](size_t j) {
-                    const float x = d != 0 ? values[b + j] / d : 0.0f;
-                    return static_cast<uint8_t>(std::clamp(std::round(x) + 8.0f, 0.0f, 15.0f));
-                };
-                for (size_t j = 0; j < 16; j++) out.push_back(static_cast<uint8_t>(q(j) | (q(j + 16) << 4)));
-            }
+            out.resize(values.size() / 32 * 18);
+            quantize_q4_0(values.data(), values.size() / 32, out.data());
             break;
-        default: throw std::logic_error("encode_ggml: no test quantiser for ggml type " + std::to_string(ggml_type));
+        default: throw std::logic_error("encode_ggml: no quantiser for ggml type " + std::to_string(ggml_type));
     }
     return out;
 }

@@ -1,6 +1,6 @@
 // Seeded random Llama models of any shape and weight type, written as GGUF:
-// for shader conformance and the tests that need no real weights. The test
-// quantisers here encode float values in the simpler ggml block formats.
+// for shader conformance and the tests that need no real weights. Their f32
+// values are encoded as f16, bf16, or q8_0 and q4_0 as llama.cpp quantises them.
 #pragma once
 
 #include <cstdint>

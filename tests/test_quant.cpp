@@ -4,8 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <tuple>
 
+#include "quantize.hpp"
 #include "reference.hpp"
 #include "support.hpp"
 
@@ -126,6 +129,36 @@ TEST_CASE(
             CHECK_MESSAGE(std::fabs(result.at("perplexity").get<double>() / want - 1) <= 1e-4,
                           type << (cpu ? " CPU " : " GPU ") << result.at("perplexity").get<double>() << " vs " << want);
         }
+    }
+}
+
+TEST_CASE("q8_0 and q4_0 quantised here are llama.cpp's bytes: kq-random.F32's matrices against its Q8_0 and Q4_0") {
+    const Model f32 = load_model(kq_file("F32", "gguf"));
+    for (const auto& [type, quantize, block_bytes] :
+         {std::tuple{"Q8_0", &quantize_q8_0, 34u}, std::tuple{"Q4_0", &quantize_q4_0, 18u}}) {
+        CAPTURE(type);
+        const Model quantised = load_model(kq_file(type, "gguf"));
+        auto matrices = [](const Model& m) {
+            std::vector<const TensorView*> all = {&m.token_embedding, &m.classifier};
+            for (const LayerWeights& l : m.layers)
+                for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) all.push_back(t);
+            return all;
+        };
+        const std::vector<const TensorView*> from = matrices(f32), want = matrices(quantised);
+        uint64_t blocks = 0, differing = 0;
+        for (size_t i = 0; i < from.size(); i++) {
+            CAPTURE(from[i]->name);
+            REQUIRE(from[i]->type == TensorType::f32);
+            REQUIRE(want[i]->elements() == from[i]->elements());
+            const uint64_t n = from[i]->elements() / 32;
+            std::vector<uint8_t> got(n * block_bytes);
+            quantize(reinterpret_cast<const float*>(from[i]->data), n, got.data());
+            for (uint64_t b = 0; b < n; b++)
+                differing += std::memcmp(&got[b * block_bytes], want[i]->data + b * block_bytes, block_bytes) != 0;
+            blocks += n;
+        }
+        CHECK(blocks == 2 * 512 * 256 / 32 + 2 * (2 * 256 * 256 + 2 * 128 * 256 + 3 * 768 * 256) / 32);
+        CHECK(differing == 0);
     }
 }
 
