@@ -26,6 +26,8 @@ const CommandSpec kBenchCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             {"--n-prompt", "-p", "N", "prompt tokens, fed in chunks as generate feeds them (default 64)"},
             {"--n-predict", "-n", "N", "tokens to decode (default 128)"},
             {"--reps", "-r", "N", "runs; the median is reported (default 3)"},
@@ -146,7 +148,7 @@ nlohmann::json json_record(const BenchResult& r) {
 int run_bench(const Args& args) {
     std::optional<OutputFile> json_out;  // checked now, written at the end
     if (args.has("--json")) json_out.emplace(args.required_text("--json"), "--json");
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const auto n_prompt = static_cast<uint32_t>(args.integer("--n-prompt", 64, 1, 1 << 20));
     const auto n_predict = static_cast<uint32_t>(args.integer("--n-predict", 128, 1, 1 << 20));
     const auto reps = static_cast<uint32_t>(args.integer("--reps", 3, 1, 1000));

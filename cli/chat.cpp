@@ -27,6 +27,8 @@ const CommandSpec kChatCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             tokenizer_flag(),
             {"--system", "", "TEXT", "a system message that opens the conversation"},
             {"--chat-template", "", "NAME",
@@ -67,7 +69,7 @@ ChatFamily chat_family(const Args& args, const Model& model) {
 }
 
 int run_chat(const Args& args) {
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const ChatTemplate chat(chat_family(args, model), tokenizer);
     const CacheSettings cache = cache_settings(args, model.config);

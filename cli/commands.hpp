@@ -42,6 +42,14 @@ inline FlagSpec model_flag() {
     return {"--model", "-m", "PATH",
             "model file: GGUF (weights " + weight_type_list() + ") or llama2.c .bin (v0 f32, v2 q8)"};
 }
+inline FlagSpec hf_repo_flag() {
+    return {"--hf-repo", "-hf", "USER/REPO[:QUANT]",
+            "instead of -m: a GGUF of that Hugging Face repository, from the Hub's cache (the file with QUANT in its "
+            "name; default Q4_K_M, else the smallest)"};
+}
+inline FlagSpec hf_file_flag() { return {"--hf-file", "", "NAME", "with -hf: the repository's file of that name"}; }
+// The model file: -m's, or the one -hf names in the Hub's cache (cli/hub_cache.hpp).
+std::string model_path(const Args& args);
 inline FlagSpec tokenizer_flag() {
     return {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"};
 }

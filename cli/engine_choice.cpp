@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
+#include "hub_cache.hpp"
 #include "mapped_file.hpp"
 #include "progress.hpp"
 #include "runtime/engine_factory.hpp"
@@ -56,6 +57,14 @@ std::string prompt_text(const Args& args, const std::string& command) {
         return "";  // an empty prompt, as -p "" (a mapping cannot be empty)
     const MappedFile file(path);
     return std::string(reinterpret_cast<const char*>(file.data()), file.size());
+}
+
+std::string model_path(const Args& args) {
+    if (args.has("--hf-repo") && args.has("--model"))
+        throw Error(std::string("-m and -hf both name the model; give one of them"));
+    if (args.has("--hf-file") && !args.has("--hf-repo")) throw Error(std::string("--hf-file goes with -hf"));
+    if (args.has("--hf-repo")) return cached_model_path(args.required_text("--hf-repo"), args.text("--hf-file"));
+    return args.required_text("--model");
 }
 
 ContextOptions context_options(const Args& args) {

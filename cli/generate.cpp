@@ -21,6 +21,8 @@ const CommandSpec kGenerateCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             tokenizer_flag(),
             {"--prompt", "-p", "TEXT", "prompt text (default: empty, generation starts from BOS)"},
             {"--file", "-f", "PATH", "read the prompt from a file instead"},
@@ -42,7 +44,7 @@ const CommandSpec kGenerateCommand{
 int run_generate(const Args& args) {
     std::optional<CacheTrace> trace;  // the path checked now, written at the end
     if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const ModelConfig& c = model.config;
 

@@ -20,13 +20,15 @@ const CommandSpec kInfoCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             {"--help", "-h", "", "show this help"},
         },
         cache_flags()),
 };
 
 int run_info(const Args& args) {
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const ModelConfig& c = model.config;
     const CacheSettings cache = cache_settings(args, c);
     std::printf("model %s (%s)\n  %s\n  rope theta %g, rms eps %g\n", model.path.c_str(),

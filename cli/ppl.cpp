@@ -32,6 +32,8 @@ const CommandSpec kPplCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             tokenizer_flag(),
             {"--file", "-f", "PATH", "a UTF-8 document; repeat for several", true},
             {"--ctx", "", "L", "window length in tokens"},
@@ -188,7 +190,7 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
         }
     }
     const bool cache_positions = grid.empty() || grid[0].positions == PositionMode::cache_index;
-    out.write({{"model", args.text("--model")},
+    out.write({{"model", args.has("--hf-repo") ? args.text("--hf-repo") : args.text("--model")},
                {"device", device},
                {"window", window},
                {"stride", stride},
@@ -210,7 +212,7 @@ int run_ppl(const Args& args) {
     if (args.has("--trace")) trace.emplace(args.required_text("--trace"));
     if (args.has("--trace-window") && !trace) throw Error(std::string("--trace-window needs --trace FILE"));
     const auto trace_window = static_cast<size_t>(args.integer("--trace-window", 0, 0, 1 << 24));
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     const std::vector<std::string> files = args.texts("--file");
     if (files.empty()) throw Error(std::string("ppl: give at least one document with -f"));

@@ -36,6 +36,8 @@ const CommandSpec kServeCommand{
     join_flags(
         {
             model_flag(),
+            hf_repo_flag(),
+            hf_file_flag(),
             tokenizer_flag(),
             {"--chat-template", "", "NAME",
              "llama2, chatml, llama3, zephyr, mistral or phi3 (default: recognised from the GGUF)"},
@@ -87,7 +89,7 @@ int run_serve(const Args& args) {
     std::optional<OutputFile> port_file;
     if (args.has("--port-file")) port_file.emplace(args.required_text("--port-file"), "--port-file");
 
-    const Model model = load_model(args.required_text("--model"));
+    const Model model = load_model(model_path(args));
     const Tokenizer tokenizer = tokenizer_for(model, args.text("--tokenizer"));
     std::optional<ChatTemplate> chat;
     if (args.has("--chat-template") || !model.chat_template.empty()) chat.emplace(chat_family(args, model), tokenizer);

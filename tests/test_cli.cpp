@@ -485,4 +485,69 @@ TEST_CASE("output files are created as the umask says, an existing one keeps its
         "flag --trace needs a non-empty value");
 }
 
+TEST_CASE("-hf USER/REPO[:QUANT] finds a model in the Hugging Face cache as the Hub's client lays it out") {
+    namespace fs = std::filesystem;
+    // $HF_HOME/hub/models--wkv--eval-8m-GGUF: refs/main names a snapshot whose files link into blobs/.
+    const fs::path home = temp_dir() / "hf_home";
+    fs::remove_all(home);
+    const std::string revision = "0123456789abcdef0123456789abcdef01234567";
+    auto repository = [&](const std::string& folder, const std::vector<std::pair<std::string, std::string>>& files) {
+        const fs::path root = home / "hub" / folder;
+        fs::create_directories(root / "refs");
+        fs::create_directories(root / "blobs");
+        fs::create_directories(root / "snapshots" / revision);
+        write_file((root / "refs" / "main").string(), std::vector<uint8_t>(revision.begin(), revision.end()));
+        int blob = 0;
+        for (const auto& [name, target] : files) {
+            const fs::path blob_path = root / "blobs" / ("blob" + std::to_string(blob++));
+            fs::create_symlink(target, blob_path);
+            fs::create_symlink(fs::path("../../blobs") / blob_path.filename(), root / "snapshots" / revision / name);
+        }
+    };
+    const std::string q8 = shared_file("models/wkv-eval-8m.q8_0.gguf");
+    const std::string q4_k_m = shared_file("models/quant/wkv-eval-8m.Q4_K_M.gguf");
+    repository("models--wkv--eval-8m-GGUF",
+               {{"eval-8m-Q8_0.gguf", q8}, {"eval-8m-Q4_K_M.gguf", q4_k_m}, {"mmproj-eval-8m-Q4_K_M.gguf", q8}});
+    repository("models--wkv--split-GGUF",
+               {{"split-Q8_0-00001-of-00002.gguf", q8}, {"split-Q8_0-00002-of-00002.gguf", q8}});
+    const std::vector<std::pair<std::string, std::string>> env = {{"HF_HOME", home.string()}, {"HF_HUB_CACHE", ""}};
+    auto with_hf = [&](std::vector<std::string> args) { return run_wkv_with_env(args, env); };
+
+    // No tag: Q4_K_M (the projector beside it is no model); a tag in any case picks its file.
+    const RunResult by_default = with_hf({"info", "-hf", "wkv/eval-8m-GGUF"});
+    REQUIRE_MESSAGE(by_default.exit_code == 0, by_default.err);
+    CHECK(by_default.out.find("q4_K") != std::string::npos);
+    const RunResult generated = with_hf({"generate", "-hf", "wkv/eval-8m-GGUF:q8_0", "--temp", "0", "-n", "8"});
+    REQUIRE_MESSAGE(generated.exit_code == 0, generated.err);
+    CHECK(generated.out == run_wkv({"generate", "-m", q8, "--temp", "0", "-n", "8"}).out);
+    const RunResult named = with_hf({"info", "-hf", "wkv/eval-8m-GGUF", "--hf-file", "eval-8m-Q8_0.gguf"});
+    CHECK(named.out.find("snapshots/" + revision + "/eval-8m-Q8_0.gguf") != std::string::npos);
+    CHECK(named.out.find("q4_K") == std::string::npos);
+    // HF_HUB_CACHE is the hub folder itself, ahead of HF_HOME.
+    CHECK(run_wkv_with_env({"info", "-hf", "wkv/eval-8m-GGUF:Q8_0"},
+                           {{"HF_HOME", "/nonexistent"}, {"HF_HUB_CACHE", (home / "hub").string()}})
+              .exit_code == 0);
+
+    // What cannot be resolved: one line, exit 2, naming what is wrong.
+    for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"info", "-hf", "wkv/absent-GGUF"},
+              "wkv/absent-GGUF is not in the Hugging Face cache (" + (home / "hub").string() + ")"},
+             {{"info", "-hf", "no-slash"}, "-hf 'no-slash' is not USER/REPO[:QUANT]"},
+             {{"info", "-hf", "wkv/../etc"}, "is not USER/REPO[:QUANT]"},
+             {{"info", "-hf", "wkv/eval-8m-GGUF:Q2_K"}, "wkv/eval-8m-GGUF has no cached file with 'Q2_K' in its name"},
+             {{"info", "-hf", "wkv/eval-8m-GGUF:8m"}, "more than one file matches"},
+             {{"info", "-hf", "wkv/eval-8m-GGUF", "--hf-file", "other.gguf"}, "has no cached file 'other.gguf'"},
+             {{"info", "-hf", "wkv/split-GGUF:Q8_0"}, "is split into parts, which wkv does not load yet"},
+             {{"info", "-hf", "wkv/eval-8m-GGUF", "-m", q8}, "-m and -hf both name the model"},
+             {{"info", "-m", q8, "--hf-file", "x.gguf"}, "--hf-file goes with -hf"},
+         }) {
+        CAPTURE(args[2]);
+        check_one_line_error(with_hf(args), 2, message);
+    }
+    write_file((home / "hub" / "models--wkv--eval-8m-GGUF" / "refs" / "main").string(),
+               std::vector<uint8_t>{'m', 'a', 'i', 'n'});
+    check_one_line_error(with_hf({"info", "-hf", "wkv/eval-8m-GGUF"}), 2,
+                         "models--wkv--eval-8m-GGUF/refs/main: not a revision (40 hexadecimal digits)");
+}
+
 }  // TEST_SUITE("cli")

@@ -1,0 +1,134 @@
+#include "hub_cache.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "error.hpp"
+
+namespace wkv {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool hub_name(const std::string& s) {
+    static const std::regex name("[A-Za-z0-9][A-Za-z0-9._-]{0,95}");
+    return std::regex_match(s, name) && s.find("..") == std::string::npos;
+}
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+bool split_part(const std::string& name) {
+    static const std::regex part(R"(.*-\d{5}-of-\d{5}\.gguf)", std::regex::icase);
+    return std::regex_match(name, part);
+}
+
+std::string names_of(const std::vector<const CachedFile*>& files) {
+    std::string out;
+    for (const CachedFile* f : files) out += (out.empty() ? "" : ", ") + f->name;
+    return out;
+}
+
+}  // namespace
+
+HubReference parse_hub_reference(const std::string& text) {
+    HubReference ref;
+    const size_t colon = text.find(':');
+    ref.repo = text.substr(0, colon);
+    if (colon != std::string::npos) ref.tag = text.substr(colon + 1);
+    const size_t slash = ref.repo.find('/');
+    static const std::regex tag("[A-Za-z0-9_.]{1,64}");
+    if (slash == std::string::npos || !hub_name(ref.repo.substr(0, slash)) || !hub_name(ref.repo.substr(slash + 1)) ||
+        (colon != std::string::npos && !std::regex_match(ref.tag, tag))) {
+        throw Error("-hf '" + text + "' is not USER/REPO[:QUANT] (for example Qwen/Qwen3-0.6B-GGUF:Q8_0)");
+    }
+    return ref;
+}
+
+fs::path hub_cache_dir() {
+    if (const std::string cache = env("HF_HUB_CACHE"); !cache.empty()) return cache;
+    if (const std::string home = env("HF_HOME"); !home.empty()) return fs::path(home) / "hub";
+    const std::string user_home = env("HOME");
+    if (user_home.empty()) throw Error(std::string("neither HF_HUB_CACHE, HF_HOME nor HOME is set: no Hub cache"));
+    return fs::path(user_home) / ".cache" / "huggingface" / "hub";
+}
+
+std::vector<CachedFile> cached_gguf_files(const fs::path& cache, const std::string& repo) {
+    std::string folder = "models--" + repo;
+    folder.replace(folder.find('/'), 1, "--");
+    const fs::path root = cache / folder;
+    std::ifstream ref_file(root / "refs" / "main");
+    std::string revision;
+    if (!ref_file || !std::getline(ref_file, revision)) return {};
+    static const std::regex commit("[0-9a-f]{40}");
+    if (!std::regex_match(revision, commit))
+        throw Error((root / "refs" / "main").string() + ": not a revision (40 hexadecimal digits)");
+    const fs::path snapshot = root / "snapshots" / revision;
+    std::vector<CachedFile> files;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(snapshot, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path& p = it->path();
+        if (lower(p.extension().string()) != ".gguf" || !fs::is_regular_file(p, ec)) continue;  // follows links
+        const uint64_t bytes = fs::file_size(p, ec);
+        if (ec) continue;
+        files.push_back({p.lexically_relative(snapshot).generic_string(), p, bytes});  // the name, not the blob
+    }
+    std::sort(files.begin(), files.end(), [](const CachedFile& a, const CachedFile& b) { return a.name < b.name; });
+    return files;
+}
+
+const CachedFile& choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref, const std::string& file) {
+    std::vector<const CachedFile*> models;  // projectors (mmproj) are not models
+    for (const CachedFile& f : files)
+        if (lower(f.name).find("mmproj") == std::string::npos) models.push_back(&f);
+    if (!file.empty()) {
+        for (const CachedFile& f : files)
+            if (f.name == file) return f;
+        throw Error(ref.repo + " has no cached file '" + file + "' (cached: " + names_of(models) + ")");
+    }
+    auto holding = [&](const std::string& tag) {
+        std::vector<const CachedFile*> out;
+        for (const CachedFile* f : models)
+            if (lower(f->name).find(lower(tag)) != std::string::npos) out.push_back(f);
+        return out;
+    };
+    std::vector<const CachedFile*> matches = holding(ref.tag.empty() ? "Q4_K_M" : ref.tag);
+    if (matches.empty() && !ref.tag.empty())
+        throw Error(ref.repo + " has no cached file with '" + ref.tag + "' in its name (cached: " + names_of(models) +
+                    ")");
+    if (matches.empty()) {  // no tag and no Q4_K_M: the smallest
+        if (models.empty()) throw Error(ref.repo + " has no cached GGUF file");
+        matches = {*std::min_element(models.begin(), models.end(),
+                                     [](const CachedFile* a, const CachedFile* b) { return a->bytes < b->bytes; })};
+    }
+    if (std::any_of(matches.begin(), matches.end(), [](const CachedFile* f) { return split_part(f->name); }))
+        throw Error(ref.repo + ": " + names_of(matches) + " is split into parts, which wkv does not load yet");
+    if (matches.size() > 1)
+        throw Error(ref.repo + ": more than one file matches (" + names_of(matches) + "); name one with --hf-file");
+    return *matches[0];
+}
+
+std::string cached_model_path(const std::string& reference, const std::string& file) {
+    const HubReference ref = parse_hub_reference(reference);
+    const fs::path cache = hub_cache_dir();
+    const std::vector<CachedFile> files = cached_gguf_files(cache, ref.repo);
+    if (files.empty()) {
+        throw Error(ref.repo + " is not in the Hugging Face cache (" + cache.string() +
+                    "), and this wkv cannot download it yet: `hf download " + ref.repo +
+                    "` (or any Hub client) puts it there");
+    }
+    return choose_gguf(files, ref, file).path.string();
+}
+
+}  // namespace wkv
