@@ -88,13 +88,14 @@ BenchResult bench_engine(Engine& e, const ModelConfig& c, const CacheSettings& c
         const HostCounters before = e.host_counters();
         const std::vector<ShaderTime> prefill_profile = profile ? e.profile() : std::vector<ShaderTime>{};
         // Bytes read per decode step: the weights a token reads, plus the keys and values of every live entry
-        // (at most budget + 1 of them with a compressing policy).
-        const auto entry_bytes = static_cast<double>(kv_entry_bytes(c, cache.kv_type));
+        // of every layer (at most its slots: budget + 1 with a compressing policy, W in a sliding window).
+        const auto entry_bytes = static_cast<double>(kv_layer_entry_bytes(c, cache.kv_type));
+        const std::vector<uint32_t> slots = cache.layer_slots(c);
         double bytes = 0;
         for (uint32_t i = 0; i < n_predict; i++, pos++) {
             token = seq.next_token(token, pos, greedy);
-            bytes +=
-                static_cast<double>(e.bytes_read_per_token()) + entry_bytes * std::min(pos + 1, cache.policy.slots());
+            bytes += static_cast<double>(e.bytes_read_per_token());
+            for (uint32_t layer_slots : slots) bytes += entry_bytes * std::min(pos + 1, layer_slots);
         }
         auto t2 = clock::now();
         if (profile && !prefill_profile.empty()) {  // (an engine that dispatches nothing has no profile)

@@ -51,7 +51,8 @@ HubReference parse_hub_reference(const std::string& text) {
     static const std::regex tag("[A-Za-z0-9_.]{1,64}");
     if (slash == std::string::npos || !hub_name(ref.repo.substr(0, slash)) || !hub_name(ref.repo.substr(slash + 1)) ||
         (colon != std::string::npos && !std::regex_match(ref.tag, tag))) {
-        throw Error("-hf '" + text + "' is not USER/REPO[:QUANT] (for example Qwen/Qwen3-0.6B-GGUF:Q8_0)");
+        const std::string shown = text.size() > 200 ? text.substr(0, 200) + "..." : text;
+        throw Error("-hf '" + shown + "' is not USER/REPO[:QUANT] (for example Qwen/Qwen3-0.6B-GGUF:Q8_0)");
     }
     return ref;
 }
@@ -69,8 +70,11 @@ std::vector<CachedFile> cached_gguf_files(const fs::path& cache, const std::stri
     folder.replace(folder.find('/'), 1, "--");
     const fs::path root = cache / folder;
     std::ifstream ref_file(root / "refs" / "main");
-    std::string revision;
-    if (!ref_file || !std::getline(ref_file, revision)) return {};
+    if (!ref_file) return {};
+    std::string revision(64, '\0');  // a revision is 40 characters: read no more of a hostile file
+    ref_file.read(revision.data(), static_cast<std::streamsize>(revision.size()));
+    revision.resize(static_cast<size_t>(ref_file.gcount()));
+    revision.erase(std::min(revision.find('\n'), revision.size()));
     static const std::regex commit("[0-9a-f]{40}");
     if (!std::regex_match(revision, commit))
         throw Error((root / "refs" / "main").string() + ": not a revision (40 hexadecimal digits)");

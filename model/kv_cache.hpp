@@ -25,11 +25,11 @@ enum class KvType { f32, f16 };  // how keys and values are stored
 
 const char* kv_type_name(KvType type);                                              // "f32", "f16"
 inline uint32_t kv_type_bytes(KvType type) { return type == KvType::f16 ? 2 : 4; }  // per stored element
-// The key and value of one token in one layer's KV heads, and in every layer's.
+// The key and value of one token in one layer's KV heads (layers hold different numbers of
+// entries once some are sliding windows: Engine::kv_bytes_held sums them).
 inline uint64_t kv_layer_entry_bytes(const ModelConfig& c, KvType type) {
     return uint64_t{2} * c.n_kv_heads * c.head_dim() * kv_type_bytes(type);
 }
-inline uint64_t kv_entry_bytes(const ModelConfig& c, KvType type) { return c.n_layers * kv_layer_entry_bytes(c, type); }
 
 // Where an entry's value came from: its own token's absolute position, and
 // the evicted values a policy merged into it. `merged` counts tokens through
