@@ -11,3 +11,22 @@ write_report() {
     local out=$1 summary=$2 table=$3
     if [ -n "$out" ]; then printf '%s\n\n%s\n' "$summary" "$table" > "$out"; fi
 }
+
+# llama.cpp from npm, prebuilt (node-llama-cpp@3.22.1 and @node-llama-cpp/linux-x64-vulkan@3.22.1),
+# in $WKV_PEER_DIR (default ~/.cache/wkv-peer), never in the source tree: sets peer_dir and copies
+# the peer scripts named (bench/*.mjs) there. NODE_LLAMA_CPP_SKIP_DOWNLOAD=true: nothing is
+# downloaded or compiled when it runs. With WKV_PEER_NO_INSTALL=1 a missing peer is an error (exit 4).
+ensure_peer() {
+    command -v node >/dev/null || { echo "$0: node not found (apt-get install nodejs)" >&2; exit 2; }
+    peer_dir=${WKV_PEER_DIR:-$HOME/.cache/wkv-peer}
+    export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
+    if [ ! -d "$peer_dir/node_modules/@node-llama-cpp/linux-x64-vulkan" ]; then
+        # bench/gpu_check.sh must reach no network: it asks for the peer only if it is there.
+        [ "${WKV_PEER_NO_INSTALL:-0}" = 1 ] && { echo "$0: llama.cpp peer not installed in $peer_dir" >&2; exit 4; }
+        mkdir -p "$peer_dir"
+        (cd "$peer_dir" && npm init -y >/dev/null &&
+            npm install --no-audit --no-fund --ignore-scripts node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64-vulkan@3.22.1 >/dev/null)
+    fi
+    local script
+    for script in "$@"; do cp "bench/$script" "$peer_dir/"; done
+}

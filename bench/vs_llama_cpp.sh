@@ -5,14 +5,10 @@
 #
 #   bench/vs_llama_cpp.sh [-p N_PROMPT] [-n N_PREDICT] [-r ROUNDS] [-d DEVICE] [-o OUT.md] MODEL.gguf...
 #
-# llama.cpp comes from npm, prebuilt: node-llama-cpp@3.22.1 and
-# @node-llama-cpp/linux-x64-vulkan@3.22.1, installed into $WKV_PEER_DIR
-# (default ~/.cache/wkv-peer), never into the source tree, with
-# NODE_LLAMA_CPP_SKIP_DOWNLOAD=true: nothing is downloaded or compiled when it
-# runs. Node 20 is needed (Debian's nodejs) for this benchmark only.
+# llama.cpp comes from npm, prebuilt (bench/lib.sh, ensure_peer). Node 20 is
+# needed (Debian's nodejs) for this benchmark only.
 # llama.cpp's Vulkan backend hides CPU devices such as lavapipe unless
 # GGML_VK_VISIBLE_DEVICES names them, so it is set to wkv's --device.
-# With WKV_PEER_NO_INSTALL=1 a missing peer is an error (exit 4), not an npm install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -29,17 +25,7 @@ shift $((OPTIND - 1))
 
 wkv=${WKV:-build/cli/wkv}
 [ -x "$wkv" ] || { echo "$0: $wkv not built (run ./setup.sh)" >&2; exit 2; }
-command -v node >/dev/null || { echo "$0: node not found (apt-get install nodejs)" >&2; exit 2; }
-peer_dir=${WKV_PEER_DIR:-$HOME/.cache/wkv-peer}
-export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
-if [ ! -d "$peer_dir/node_modules/@node-llama-cpp/linux-x64-vulkan" ]; then
-    # bench/gpu_check.sh must reach no network: it asks for the peer only if it is there.
-    [ "${WKV_PEER_NO_INSTALL:-0}" = 1 ] && { echo "$0: llama.cpp peer not installed in $peer_dir" >&2; exit 4; }
-    mkdir -p "$peer_dir"
-    (cd "$peer_dir" && npm init -y >/dev/null &&
-        npm install --no-audit --no-fund --ignore-scripts node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64-vulkan@3.22.1 >/dev/null)
-fi
-cp bench/llama_cpp_peer.mjs "$peer_dir/"
+ensure_peer llama_cpp_peer.mjs
 
 # The cache llama.cpp's run gets (llama_cpp_peer.mjs): n_prompt + n_predict + 8 entries of f16.
 same_cache=(-c $((n_prompt + n_predict + 8)) --kv-type f16)

@@ -1,5 +1,7 @@
 #include "cache_flags.hpp"
 
+#include <algorithm>
+
 #include "error.hpp"
 
 namespace wkv {
@@ -20,7 +22,11 @@ std::vector<FlagSpec> cache_flags(bool lists) {
         {"--recent", "", "R",
          "newest entries never dropped (default budget/2 - S for h2o/evict/weightedkv, 0 for tova)"},
         {"--positions", "", "MODE", "RoPE positions: cache (index in the cache, default) or original"},
-        {"--kv-type", "", "TYPE", "storage of cached keys and values: f16 (default, as llama.cpp's) or f32"},
+        {"--kv-type", "", lists ? "LIST" : "TYPE",
+         std::string(lists ? "comma-separated storages" : "storage") +
+             " of cached keys and values: f16 (default, as llama.cpp's), f32, q8_0 or q4_0 (llama.cpp's blocks)"},
+        {"--cache-type-k", "-ctk", "TYPE", "storage of cached keys alone (default --kv-type's)"},
+        {"--cache-type-v", "-ctv", "TYPE", "storage of cached values alone (default --kv-type's)"},
         {"--cam-n", "", "N", "cam: how many following values share an evicted value (default 16)"},
         {"--cam-seed", "", "S", "cam: seed of its random merge decisions (default 0)"},
     };
@@ -37,11 +43,24 @@ PositionMode positions_option(const Args& args) {
     throw Error("--positions " + quoted(positions) + " is not 'cache' or 'original'");
 }
 
-KvType kv_type_option(const Args& args) {
-    const std::string type = args.text("--kv-type", "f16");
-    if (type == "f32") return KvType::f32;
-    if (type == "f16") return KvType::f16;
-    throw Error("--kv-type " + quoted(type) + " is not 'f32' or 'f16'");
+KvType kv_type_named(const char* flag, const std::string& name) {
+    KvType type;
+    if (!parse_kv_type(name.c_str(), type))
+        throw Error(std::string(flag) + " " + quoted(name) + " is not f32, f16, q8_0 or q4_0");
+    return type;
+}
+
+// --kv-type sets both (a list of them for wkv ppl); --cache-type-k and --cache-type-v each override one.
+std::vector<KvTypes> kv_types_option(const Args& args) {
+    std::vector<KvTypes> out;
+    for (const std::string& name : args.list("--kv-type", "f16")) {
+        const KvType both = kv_type_named("--kv-type", name);
+        KvTypes t(both);
+        if (args.has("--cache-type-k")) t.k = kv_type_named("--cache-type-k", args.text("--cache-type-k"));
+        if (args.has("--cache-type-v")) t.v = kv_type_named("--cache-type-v", args.text("--cache-type-v"));
+        if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    }
+    return out;
 }
 
 // The budgets asked for, under either name.
@@ -89,7 +108,7 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
     if (args.has("--cam-seed")) shared.seed = static_cast<uint32_t>(args.integer("--cam-seed", 0, 0, UINT32_MAX));
     const std::vector<int64_t> budgets = budgets_option(args);
     const PositionMode positions = positions_option(args);
-    const KvType kv_type = kv_type_option(args);
+    const std::vector<KvTypes> kv_types = kv_types_option(args);
 
     // A flag that applies to none of the policies: the first policy's own rule names it.
     auto takes_any = [&](auto field) {
@@ -109,22 +128,24 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
     }
     bool budget_used = false;
     std::vector<CacheSettings> out;
-    for (PolicyKind kind : kinds) {
-        PolicyRequest r = request_for(shared, kind);
-        if (kind == PolicyKind::full && full_budget) {
-            r.budget = *full_budget;
-            out.push_back({resolve(r, config.context), positions, kv_type});
-            continue;
-        }
-        if (budgets.empty()) {
-            out.push_back(
-                {resolve(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
-            continue;
-        }
-        budget_used = true;
-        for (int64_t b : budgets) {
-            r.budget = static_cast<uint32_t>(b);
-            out.push_back({resolve(r, config.context), positions, kv_type});
+    for (const KvTypes& kv_type : kv_types) {
+        for (PolicyKind kind : kinds) {
+            PolicyRequest r = request_for(shared, kind);
+            if (kind == PolicyKind::full && full_budget) {
+                r.budget = *full_budget;
+                out.push_back({resolve(r, config.context), positions, kv_type});
+                continue;
+            }
+            if (budgets.empty()) {
+                out.push_back(
+                    {resolve(r, config.context), positions, kv_type});  // full: the context; else "needs --budget"
+                continue;
+            }
+            budget_used = true;
+            for (int64_t b : budgets) {
+                r.budget = static_cast<uint32_t>(b);
+                out.push_back({resolve(r, config.context), positions, kv_type});
+            }
         }
     }
     if (!budgets.empty() && !budget_used)
@@ -134,7 +155,7 @@ std::vector<CacheSettings> cache_settings_list(const Args& args, const ModelConf
 
 CacheSettings cache_settings(const Args& args, const ModelConfig& config) {
     const std::vector<CacheSettings> list = cache_settings_list(args, config);
-    if (list.size() != 1) throw Error(std::string("--policy and --budget take one value here"));
+    if (list.size() != 1) throw Error(std::string("--policy, --budget and --kv-type take one value here"));
     return list.front();
 }
 

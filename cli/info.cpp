@@ -49,7 +49,8 @@ int run_info(const Args& args) {
         std::printf("  %-22s %3d tensors  %s\n", name.c_str(), count.first, format_bytes(count.second).c_str());
 
     std::printf("cache: %s, %s positions, %s keys/values\n", describe(cache.policy).c_str(),
-                cache.positions == PositionMode::cache_index ? "cache-index" : "original", kv_type_name(cache.kv_type));
+                cache.positions == PositionMode::cache_index ? "cache-index" : "original",
+                kv_types_name(cache.kv_type).c_str());
     // Sliding-window layers hold their window whatever the policy (CacheSettings::layer).
     for (uint32_t l = 0; l < c.n_layers; l++) {
         if (c.window(l) == 0) continue;
@@ -74,6 +75,14 @@ int run_info(const Args& args) {
                     format_bytes(one_global).c_str(), windows ? "global " : "",
                     plan.kv_split ? ", split by KV heads into buffers the device can bind" : "",
                     format_bytes(plan.activations).c_str(), format_bytes(plan.total()).c_str());
+        // Keys and values as stored (a quantised row is whole blocks), and what the policies keep beside them.
+        uint64_t rows = 0;
+        for (uint32_t n : slots) rows += uint64_t{n} * c.n_kv_heads;
+        const uint64_t keys = rows * kv_row_bytes(cache.kv_type.k, c.head_dim());
+        const uint64_t values = rows * kv_row_bytes(cache.kv_type.v, c.head_dim());
+        std::printf("  KV cache: keys %s (%s), values %s (%s), scores, order and provenance %s\n",
+                    format_bytes(keys).c_str(), kv_type_name(cache.kv_type.k), format_bytes(values).c_str(),
+                    kv_type_name(cache.kv_type.v), format_bytes(plan.kv_cache - keys - values).c_str());
         const std::string why = why_it_does_not_fit(plan, d);
         if (why.empty()) {
             std::printf("  fits: %s of %s free\n", format_bytes(plan.total()).c_str(),

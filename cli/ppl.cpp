@@ -28,7 +28,7 @@ const CommandSpec kPplCommand{
     "Measures perplexity on a text with the cache policies and budgets given.",
     "Streaming perplexity: sliding windows of --ctx tokens every --stride tokens, a fresh cache per\n"
     "window, tokens fed one at a time through the cache, every token scored once. Prints a table\n"
-    "(rows: policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
+    "(rows: K/V type x policy x budget; columns: files, all files, scored tokens). Ctrl-C prints what completed.",
     join_flags(
         {
             model_flag(),
@@ -43,7 +43,7 @@ const CommandSpec kPplCommand{
             {"--lanes", "", "N",
              "windows evaluated side by side, from any file, each under every setting (default: enough for 16 "
              "sequences, within 1 GiB of KV cache)"},
-            {"--json", "", "PATH", "also write one record per (policy, budget, file) as JSON"},
+            {"--json", "", "PATH", "also write one record per (K/V type, policy, budget, file) as JSON"},
             {"--profile", "", "",
              "print the device time of every shader to stderr at the end (timestamp queries; not with --cpu), and "
              "the mean norm of the cached values at each window's end"},
@@ -88,8 +88,8 @@ double merge_rate(const EvictionCounts& e) {
 // of them that merged first, and (with_norm) the mean norm of the cached values.
 void print_cache_table(const std::vector<CacheSettings>& grid, const std::vector<std::vector<Cell>>& cells,
                        bool with_norm) {
-    std::printf("\ncache at each window's end, all files\n%-12s %7s %12s %11s%s\n", "policy", "budget", "evictions",
-                "merge rate", with_norm ? "   mean |V|" : "");
+    std::printf("\ncache at each window's end, all files\n%-12s %7s %-9s %12s %11s%s\n", "policy", "budget", "K/V",
+                "evictions", "merge rate", with_norm ? "   mean |V|" : "");
     for (size_t s = 0; s < grid.size(); s++) {
         EvictionCounts all;
         double norm = 0;
@@ -100,8 +100,9 @@ void print_cache_table(const std::vector<CacheSettings>& grid, const std::vector
             norm += c.value_norm;
             windows += c.windows;
         }
-        std::printf("%-12s %7u %12llu %10.1f%%", policy_name(grid[s].policy.kind), grid[s].policy.budget,
-                    static_cast<unsigned long long>(all.evictions), 100.0 * merge_rate(all));
+        std::printf("%-12s %7u %-9s %12llu %10.1f%%", policy_name(grid[s].policy.kind), grid[s].policy.budget,
+                    kv_types_name(grid[s].kv_type).c_str(), static_cast<unsigned long long>(all.evictions),
+                    100.0 * merge_rate(all));
         if (with_norm) std::printf(" %10.4f", windows ? norm / static_cast<double>(windows) : 0.0);
         std::printf("\n");
     }
@@ -135,6 +136,18 @@ uint32_t lane_count(std::optional<uint32_t> asked, const std::vector<CacheSettin
     return static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(lanes, windows)));
 }
 
+// The K/V types of the grid's lanes: "f16", or "f16,q8_0" when they differ.
+std::string kv_types_label(const std::vector<CacheSettings>& grid) {
+    std::vector<std::string> names;
+    for (const CacheSettings& s : grid) {
+        const std::string name = kv_types_name(s.kv_type);
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+    return out.empty() ? "f16" : out;
+}
+
 std::string format_ppl(const NllSum& s) {
     if (!s.scored) return "-";
     char buf[32];
@@ -144,11 +157,12 @@ std::string format_ppl(const NllSum& s) {
 
 void print_table(const std::vector<CacheSettings>& grid, const std::vector<Document>& docs,
                  const std::vector<std::vector<Cell>>& cells, bool partial) {
-    std::printf("\n%-12s %7s", "policy", "budget");
+    std::printf("\n%-12s %7s %-9s", "policy", "budget", "K/V");
     for (const Document& d : docs) std::printf(" %14.14s", std::filesystem::path(d.path).stem().c_str());
     std::printf(" %14s %10s\n", "all", "scored");
     for (size_t s = 0; s < grid.size(); s++) {
-        std::printf("%-12s %7u", policy_name(grid[s].policy.kind), grid[s].policy.budget);
+        std::printf("%-12s %7u %-9s", policy_name(grid[s].policy.kind), grid[s].policy.budget,
+                    kv_types_name(grid[s].kv_type).c_str());
         NllSum all;
         bool complete = true;
         for (size_t f = 0; f < docs.size(); f++) {
@@ -178,6 +192,7 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
                                {"budget", p.budget},
                                {"sinks", p.sinks},
                                {"recent", p.recent},
+                               {"kv_type", kv_types_name(grid[s].kv_type)},
                                {"file", docs[f].path},
                                {"tokens", c.sum.scored},
                                {"total_nll", c.sum.total_nll},
@@ -195,7 +210,7 @@ void write_json(const OutputFile& out, const Args& args, const std::string& devi
                {"window", window},
                {"stride", stride},
                {"positions", cache_positions ? "cache" : "original"},
-               {"kv_type", kv_type_name(grid.empty() ? KvType::f32 : grid[0].kv_type)},
+               {"kv_type", kv_types_label(grid)},
                {"lanes", lanes},
                {"wall_s", wall_s},
                {"interrupted", interrupted},
@@ -330,7 +345,7 @@ int run_ppl(const Args& args) {
     std::printf("model %s, window %u, stride %u, %s positions, %s keys/values, %zu files, %u lane%s, %s\n",
                 model.path.c_str(), window, stride,
                 grid[0].positions == PositionMode::cache_index ? "cache-index" : "original",
-                kv_type_name(grid[0].kv_type), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
+                kv_types_label(grid).c_str(), docs.size(), lanes, lanes == 1 ? "" : "s", device.c_str());
     print_table(grid, docs, cells, g_interrupted);
     print_cache_table(grid, cells, args.has("--profile") || trace);
     std::printf("wall time %.1f s\n", wall_s);

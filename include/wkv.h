@@ -96,8 +96,8 @@ WKV_API wkv_status wkv_tokenize(const wkv_model* model, const char* text, size_t
  * previous token of the text, or BOS for the first): control tokens add
  * nothing, and the piece after BOS loses its leading space. Not
  * NUL-terminated; *n_bytes as for wkv_tokenize. */
-WKV_API wkv_status wkv_token_to_piece(const wkv_model* model, int32_t prev, int32_t token, char* bytes,
-                                      size_t capacity, size_t* n_bytes);
+WKV_API wkv_status wkv_token_to_piece(const wkv_model* model, int32_t prev, int32_t token, char* bytes, size_t capacity,
+                                      size_t* n_bytes);
 /* The text of `tokens`, as if they followed BOS. Not NUL-terminated. */
 WKV_API wkv_status wkv_detokenize(const wkv_model* model, const int32_t* tokens, size_t n_tokens, char* bytes,
                                   size_t capacity, size_t* n_bytes);
@@ -118,16 +118,21 @@ WKV_API wkv_status wkv_chat_apply_template(const wkv_model* model, const char* t
 
 /* --- the KV cache and the context --------------------------------------- */
 
+/* How cached keys or values are stored: llama.cpp's cache types (q8_0 and
+ * q4_0 are its blocks of 32 values with an f16 scale). */
+typedef enum wkv_kv_type { WKV_KV_F32 = 0, WKV_KV_F16 = 1, WKV_KV_Q8_0 = 2, WKV_KV_Q4_0 = 3 } wkv_kv_type;
+
 typedef struct wkv_cache_params {
     /* "full" (no eviction), "streaming", "h2o", "tova", "cam", "evict" or "weightedkv" */
     const char* policy;
-    uint32_t budget;        /* entries kept per layer and KV head; 0: full's default, the model's context (at most 4096) */
-    int32_t sinks;          /* first entries never dropped; -1: the policy's default */
-    int32_t recent;         /* newest entries never dropped; -1: the policy's default */
-    int32_t cam_n;          /* cam: how many following values share an evicted one; -1: 16 */
-    int64_t cam_seed;       /* cam: seed of its merge decisions; -1: 0 */
+    uint32_t budget;  /* entries kept per layer and KV head; 0: full's default, the model's context (at most 4096) */
+    int32_t sinks;    /* first entries never dropped; -1: the policy's default */
+    int32_t recent;   /* newest entries never dropped; -1: the policy's default */
+    int32_t cam_n;    /* cam: how many following values share an evicted one; -1: 16 */
+    int64_t cam_seed; /* cam: seed of its merge decisions; -1: 0 */
     int original_positions; /* 0: RoPE at the index in the cache (default); 1: at the original position */
-    int kv_f16;             /* 1: keys and values stored as f16 (default); 0: as f32 */
+    int type_k;             /* a wkv_kv_type: how keys are stored (default WKV_KV_F16) */
+    int type_v;             /* a wkv_kv_type: how values are stored (default WKV_KV_F16) */
 } wkv_cache_params;
 /* The defaults: the full cache of the model's context, f16. */
 WKV_API wkv_cache_params wkv_cache_params_default(void);
@@ -154,8 +159,7 @@ WKV_API wkv_status wkv_plan_memory(const wkv_model* model, const wkv_context_par
 typedef struct wkv_context wkv_context;
 
 /* An engine for `model` (which must outlive it), its weights uploaded. */
-WKV_API wkv_status wkv_context_create(const wkv_model* model, const wkv_context_params* params,
-                                      wkv_context** context);
+WKV_API wkv_status wkv_context_create(const wkv_model* model, const wkv_context_params* params, wkv_context** context);
 WKV_API void wkv_context_free(wkv_context* context); /* NULL is fine */
 /* The device it runs on ("CPU reference" on the CPU). */
 WKV_API const char* wkv_context_device_name(const wkv_context* context);

@@ -8,12 +8,15 @@
 
 namespace wkv {
 
-const char* kv_type_name(KvType type) { return type == KvType::f16 ? "f16" : "f32"; }
+std::string kv_types_name(KvTypes types) {
+    if (types.k == types.v) return kv_type_name(types.k);
+    return std::string(kv_type_name(types.k)) + "/" + kv_type_name(types.v);
+}
 
-KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvType storage)
+KvCache::KvCache(const ModelConfig& config, uint32_t capacity, KvTypes storage)
     : KvCache(config, std::vector<uint32_t>(config.n_layers, capacity), storage) {}
 
-KvCache::KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvType storage)
+KvCache::KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes storage)
     : n_kv_heads_(config.n_kv_heads),
       head_dim_(config.head_dim()),
       capacities_(std::move(capacities)),
@@ -37,8 +40,6 @@ KvCache::KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, Kv
     }
     clear();
 }
-
-float KvCache::stored(float x) const { return storage_ == KvType::f16 ? f16_to_f32(f32_to_f16(x)) : x; }
 
 void KvCache::clear() {
     for (size_t i = 0; i < tables_.size(); i++) {

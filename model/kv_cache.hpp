@@ -9,26 +9,34 @@
 // free list and removing one returns it, so key/value data never moves.
 // Everything is allocated in the constructor: the cache never grows.
 //
-// Keys and values are f32, or f16 as an option: this reference then keeps
-// floats but rounds every stored key and value to the nearest f16 (ties to
-// even), exactly as the device packs them, so the two stay comparable.
+// Keys and values are stored as f32, f16, q8_0 or q4_0 (model/kv_row.hpp),
+// each its own type. This reference keeps floats, but every row it stores is
+// rounded exactly as the device stores it, so the two stay comparable bit for bit.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "kv_row.hpp"
 
 namespace wkv {
 
-enum class KvType { f32, f16 };  // how keys and values are stored
-
-const char* kv_type_name(KvType type);                                              // "f32", "f16"
-inline uint32_t kv_type_bytes(KvType type) { return type == KvType::f16 ? 2 : 4; }  // per stored element
-// The key and value of one token in one layer's KV heads (layers hold different numbers of
-// entries once some are sliding windows: Engine::kv_bytes_held sums them).
-inline uint64_t kv_layer_entry_bytes(const ModelConfig& c, KvType type) {
-    return uint64_t{2} * c.n_kv_heads * c.head_dim() * kv_type_bytes(type);
+// The storage types of keys and of values. One type converts to both.
+struct KvTypes {
+    KvType k = KvType::f32, v = KvType::f32;
+    KvTypes() = default;
+    KvTypes(KvType both) : k(both), v(both) {}  // NOLINT: "f16" means K and V f16
+    KvTypes(KvType key, KvType value) : k(key), v(value) {}
+    bool operator==(const KvTypes&) const = default;
+};
+// "f16" when both are, else "q8_0/f16" (K/V).
+std::string kv_types_name(KvTypes types);
+// The key and value of one token in one layer's KV heads, as the device stores them (layers hold
+// different numbers of entries once some are sliding windows: Engine::kv_bytes_held sums them).
+inline uint64_t kv_layer_entry_bytes(const ModelConfig& c, KvTypes types) {
+    return uint64_t{c.n_kv_heads} * (kv_row_bytes(types.k, c.head_dim()) + kv_row_bytes(types.v, c.head_dim()));
 }
 
 // Where an entry's value came from: its own token's absolute position, and
@@ -51,16 +59,17 @@ struct EvictionCounts {
 
 class KvCache {
 public:
-    KvCache(const ModelConfig& config, uint32_t capacity, KvType storage = KvType::f32);
+    KvCache(const ModelConfig& config, uint32_t capacity, KvTypes storage = KvType::f32);
     // `capacities`: one per layer.
-    KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvType storage = KvType::f32);
+    KvCache(const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes storage = KvType::f32);
 
     uint32_t capacity(uint32_t layer) const { return capacities_[layer]; }
     uint32_t head_dim() const { return head_dim_; }
     uint32_t n_kv_heads() const { return n_kv_heads_; }
-    KvType storage() const { return storage_; }
-    // x as this cache stores it: itself in f32, rounded to the nearest f16 in f16.
-    float stored(float x) const;
+    KvTypes storage() const { return storage_; }
+    // A key (value) row replaced by what this cache stores of it.
+    void round_key(float* row) const { round_kv_row(storage_.k, row, head_dim_); }
+    void round_value(float* row) const { round_kv_row(storage_.v, row, head_dim_); }
     uint32_t length(uint32_t layer, uint32_t kv_head) const {
         return static_cast<uint32_t>(head(layer, kv_head).order.size());
     }
@@ -111,7 +120,7 @@ public:
     void clear();
 
     // Bytes allocated for keys, values, bookkeeping and the order/free tables
-    // (f16 storage is emulated in floats here, so it does not shrink this).
+    // (every type is emulated in floats here, so none shrinks this).
     uint64_t bytes() const;
     // What bytes() is for a cache of these slots per layer, before making one.
     static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities);
@@ -132,7 +141,7 @@ private:
     uint32_t head_dim_;
     std::vector<uint32_t> capacities_;   // [layer]
     std::vector<uint64_t> layer_first_;  // [layer]: the offset of its first slot
-    KvType storage_;
+    KvTypes storage_;
     std::vector<float> keys_;             // [layer][kv_head][slot][head_dim]
     std::vector<float> values_;           // [layer][kv_head][slot][head_dim]
     std::vector<float> acc_;              // [layer][kv_head][slot]

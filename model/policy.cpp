@@ -195,8 +195,9 @@ void merge_weighted(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j) {
     const float* from = cache.value(layer, head, from_slot);
     float* into = cache.value(layer, head, into_slot);
     for (uint32_t d = 0; d < cache.head_dim(); d++) {
-        into[d] = cache.stored(sum > 0.0f ? (w1 * from[d] + w2 * into[d]) / sum : (from[d] + into[d]) * 0.5f);
+        into[d] = sum > 0.0f ? (w1 * from[d] + w2 * into[d]) / sum : (from[d] + into[d]) * 0.5f;
     }
+    cache.round_value(into);  // combined in f32 from what both hold, then stored once
     cache.note_merge(layer, head, from_slot, into_slot, sum > 0.0f ? w1 / sum : 0.5f);
 }
 
@@ -232,8 +233,8 @@ bool merge_cam(KvCache& cache, uint32_t layer, uint32_t head, uint32_t j, const 
     for (uint32_t k = 1; k <= n; k++) {
         const uint32_t into_slot = cache.slot(layer, head, j + k);
         float* into = cache.value(layer, head, into_slot);
-        for (uint32_t d = 0; d < cache.head_dim(); d++)
-            into[d] = cache.stored(into[d] + from[d] / static_cast<float>(n));
+        for (uint32_t d = 0; d < cache.head_dim(); d++) into[d] = into[d] + from[d] / static_cast<float>(n);
+        cache.round_value(into);
         cache.note_merge(layer, head, from_slot, into_slot, 1.0f / static_cast<float>(n));
     }
     return true;

@@ -138,7 +138,7 @@ struct CacheSettings {
     PositionMode positions = PositionMode::cache_index;
     // f32 here, so that an engine built in code is exact unless it asks; what users get
     // by default (the CLI's --kv-type, the C API's wkv_cache_params_default) is f16.
-    KvType kv_type = KvType::f32;
+    KvTypes kv_type = KvType::f32;
 
     // Layer l's policy in model `c`: the chosen one, or its window's.
     CachePolicy layer(const ModelConfig& c, uint32_t l) const { return layer_policy(policy, c.window(l)); }

@@ -74,10 +74,9 @@ void append_entry(KvCache& cache, uint32_t layer, uint32_t kv_head, const float*
     float* value = cache.value(layer, kv_head, s);
     std::copy(k, k + hd, key);
     if (positions == PositionMode::original) rope(key, hd, pos, rope_params);
-    for (uint32_t d = 0; d < hd; d++) {
-        key[d] = cache.stored(key[d]);  // rotated first, as the device rounds what it writes
-        value[d] = cache.stored(v[d]);
-    }
+    std::copy(v, v + hd, value);
+    cache.round_key(key);  // rotated first, as the device rounds what it writes
+    cache.round_value(value);
 }
 
 void attend(const KvCache& cache, uint32_t layer, uint32_t kv_head, const float* q, uint32_t q_pos,

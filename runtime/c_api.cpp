@@ -149,7 +149,14 @@ wkv::CacheSettings cache_settings(const wkv_cache_params& p, const wkv::ModelCon
     wkv::CacheSettings s;
     s.policy = wkv::resolve_policy(r, config.context);
     s.positions = p.original_positions ? wkv::PositionMode::original : wkv::PositionMode::cache_index;
-    s.kv_type = p.kv_f16 ? wkv::KvType::f16 : wkv::KvType::f32;
+    auto kv_type = [](int type, const char* what) {
+        if (type < WKV_KV_F32 || type > WKV_KV_Q4_0) {
+            refuse(WKV_ERROR_INVALID_ARGUMENT, std::string(what) + " " + std::to_string(type) +
+                                                   " is not a wkv_kv_type (0 f32, 1 f16, 2 q8_0, 3 q4_0)");
+        }
+        return static_cast<wkv::KvType>(type);  // the same order
+    };
+    s.kv_type = {kv_type(p.type_k, "type_k"), kv_type(p.type_v, "type_v")};
     return s;
 }
 
@@ -344,7 +351,8 @@ wkv_cache_params wkv_cache_params_default(void) {
     p.cam_n = -1;
     p.cam_seed = -1;
     p.original_positions = 0;
-    p.kv_f16 = 1;
+    p.type_k = WKV_KV_F16;
+    p.type_v = WKV_KV_F16;
     return p;
 }
 

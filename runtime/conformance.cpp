@@ -395,9 +395,17 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
     const Case cases[] = {{1, 1, 8, 5}, {8, 4, 8, 70}, {6, 6, 48, 40}, {4, 1, 128, 130}, {2, 2, 256, 20}};
     Random rng(15);
     for (const Case& cs : cases) {
-        for (auto [mode, type] :
-             {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f32},
-              std::pair{PositionMode::cache_index, KvType::f16}, std::pair{PositionMode::original, KvType::f16}}) {
+        // Keys are rotated before they are stored in original mode, where the GPU rotates in
+        // float and the CPU in double: that mode quantises keys only to f16 here (a flip to a
+        // neighbouring q8_0 code is a step of max|k| / 127, far above any tolerance).
+        for (auto [mode, type] : {std::pair{PositionMode::cache_index, KvTypes(KvType::f32)},
+                                  std::pair{PositionMode::original, KvTypes(KvType::f32)},
+                                  std::pair{PositionMode::cache_index, KvTypes(KvType::f16)},
+                                  std::pair{PositionMode::original, KvTypes(KvType::f16)},
+                                  std::pair{PositionMode::cache_index, KvTypes(KvType::q8_0)},
+                                  std::pair{PositionMode::cache_index, KvTypes(KvType::q4_0)},
+                                  std::pair{PositionMode::cache_index, KvTypes(KvType::q8_0, KvType::f16)},
+                                  std::pair{PositionMode::original, KvTypes(KvType::f32, KvType::q4_0)}}) {
             ModelConfig c;
             c.n_layers = 1;
             c.n_heads = cs.n_heads;
@@ -412,7 +420,7 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
             const Buffer rope = device_vector(ctx, table);
             Buffer q(ctx, c.dim * 4, Memory::device_local), kn(ctx, c.kv_dim() * 4, Memory::device_local),
                 vn(ctx, c.kv_dim() * 4, Memory::device_local), att_out(ctx, c.dim * 4, Memory::device_local);
-            double worst_out = 0, worst_prob = 0, worst_stored = 0;
+            double worst_out = 0, worst_prob = 0, worst_stored = 0, worst_key = 0;
             const bool by_index = mode == PositionMode::cache_index;
             for (uint32_t step = 0; step < cs.steps; step++) {
                 const std::vector<float> qv = rng.vector(c.dim, 2.0f), kv = rng.vector(c.kv_dim(), 2.0f),
@@ -459,23 +467,26 @@ void check_attention(Context& ctx, const Kernels& k, Recorder& rec, std::vector<
                     }
                     const uint32_t s = cpu.slot(0, h, step);
                     for (uint32_t d = 0; d < cs.head_dim; d++) {
-                        const float stored = snap.values[(size_t{h} * capacity + s) * cs.head_dim + d];
-                        worst_stored =
-                            std::max(worst_stored, static_cast<double>(std::fabs(stored - cpu.value(0, h, s)[d])));
+                        const size_t at = (size_t{h} * capacity + s) * cs.head_dim + d;
+                        worst_stored = std::max(
+                            worst_stored, static_cast<double>(std::fabs(snap.values[at] - cpu.value(0, h, s)[d])));
+                        worst_key =
+                            std::max(worst_key, static_cast<double>(std::fabs(snap.keys[at] - cpu.key(0, h, s)[d])));
                     }
                 }
             }
             const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " +
                                      shape("head_dim", cs.head_dim) + " " + shape("entries", cs.steps) +
-                                     (by_index ? " cache-index " : " original ") + kv_type_name(type);
+                                     (by_index ? " cache-index " : " original ") + kv_types_name(type);
             // Values are in [-1, 1], so the output error is relative to the values' scale. Keys rotated
             // before an f16 store may round to neighbouring halves (the GPU rotates in float, the CPU
             // in double): a 2^-11 relative change of a key, far above float rounding.
-            const double scale = type == KvType::f16 && !by_index ? 10.0 : 1.0;
+            const double scale = type.k == KvType::f16 && !by_index ? 10.0 : 1.0;
             out.push_back(
                 {"kv_append+attention", name, worst_out, kElementTolerance * scale, "|err| of output (|v| <= 1)"});
             out.push_back({"attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
             out.push_back({"kv_append values", name, worst_stored, 0.0, "|err|: bit-exact"});
+            if (by_index) out.push_back({"kv_append keys", name, worst_key, 0.0, "|err|: bit-exact"});
         }
     }
 }
@@ -491,10 +502,12 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
     const Case cases[] = {{8, 4, 8, 0, 20}, {6, 6, 48, 33, 64}, {4, 1, 128, 5, 9}, {2, 2, 256, 70, 3}};
     Random rng(29);
     for (const Case& cs : cases) {
-        for (auto [positions, kv_type] :
-             {std::pair{PositionMode::cache_index, KvType::f32}, std::pair{PositionMode::original, KvType::f16}}) {
+        for (auto [positions, kv_type] : {std::pair{PositionMode::cache_index, KvTypes(KvType::f32)},
+                                          std::pair{PositionMode::original, KvTypes(KvType::f16)},
+                                          std::pair{PositionMode::cache_index, KvTypes(KvType::q8_0)},
+                                          std::pair{PositionMode::original, KvTypes(KvType::f32, KvType::q4_0)}}) {
             const PositionMode mode = positions;  // (a lambda below reads it: clang captures no structured binding)
-            const KvType type = kv_type;
+            const KvTypes type = kv_type;
             ModelConfig c;
             c.n_layers = 1;
             c.n_heads = cs.n_heads;
@@ -574,9 +587,9 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
             const std::string name = shape("heads", cs.n_heads, "kv_heads", cs.n_kv_heads) + " " +
                                      shape("head_dim", cs.head_dim) + " " + shape("cached", cs.before, "chunk", cs.n) +
                                      (mode == PositionMode::cache_index ? " cache-index " : " original ") +
-                                     kv_type_name(type);
+                                     kv_types_name(type);
             const double scale =
-                type == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
+                type.k == KvType::f16 && mode == PositionMode::original ? 10.0 : 1.0;  // as check_attention says
             out.push_back({"chunk kv_append+attention", name, worst_out, kElementTolerance * scale,
                            "|err| of output (|v| <= 1)"});
             out.push_back({"chunk attention probs", name, worst_prob, kProbTolerance * scale, "|err|"});
@@ -586,11 +599,11 @@ void check_chunk_attention(Context& ctx, const Kernels& k, Recorder& rec, std::v
 
 // Every policy shader against compress_layer (model/policy.cpp) on random cache
 // states: shuffled slots, random scores with forced ties and zeros, GQA-sized
-// heads, several sink/recent layouts, f32 and f16 storage. Indices must agree
+// heads, several sink/recent layouts, every storage type. Indices must agree
 // exactly; merged values bit for bit, up to float rounding.
 void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<ConformanceResult>& out) {
     std::vector<std::pair<PolicyKind, KvType>> policy_cases;
-    for (KvType type : {KvType::f32, KvType::f16}) {
+    for (KvType type : {KvType::f32, KvType::f16, KvType::q8_0, KvType::q4_0}) {
         for (const PolicyInfo& info : policy_table()) {
             if (info.compress_head) policy_cases.emplace_back(info.kind, type);
         }
@@ -636,8 +649,8 @@ void check_policies(Context& ctx, const Kernels& k, Recorder& rec, std::vector<C
                         cpu.remove(0, h, (trial + r * 5) % cpu.length(0, h));
                     while (cpu.length(0, h) < L) cpu.append(0, h, position++);
                     for (uint32_t slot = 0; slot < cpu.capacity(0); slot++) {
-                        for (uint32_t d = 0; d < lay.head_dim; d++)
-                            cpu.value(0, h, slot)[d] = cpu.stored(rng.uniform());
+                        for (uint32_t d = 0; d < lay.head_dim; d++) cpu.value(0, h, slot)[d] = rng.uniform();
+                        cpu.round_value(cpu.value(0, h, slot));
                         // Scores on a coarse grid so ties happen; trial 0 makes everything zero.
                         const float a = trial == 0 ? 0.0f : std::floor((rng.uniform() + 1.0f) * 4.0f) / 4.0f;
                         cpu.acc(0, h, slot) = a;

@@ -16,7 +16,10 @@ constexpr uint32_t kMaxGroupsX = 65535;  // the smallest maxComputeWorkGroupCoun
 // Row of `t` in the weight type table: the index of its pipelines.
 size_t type_index(TensorType t) { return static_cast<size_t>(&weight_type(t) - weight_types().data()); }
 
-int kv_index(KvType t) { return t == KvType::f16 ? 1 : 0; }
+size_t kv_index(KvType t) { return static_cast<size_t>(t); }
+// Which of the pipelines built per type of keys and of values a layer's group takes.
+size_t kv_pair_index(KvTypes t) { return kv_index(t.k) * kKvTypeCount + kv_index(t.v); }
+std::string kv_suffix(KvTypes t) { return std::string("_") + kv_type_name(t.k) + "_" + kv_type_name(t.v); }
 
 // The cache sections at bindings 0..9 and the entries at 10, as kv_cache.glsl declares them.
 constexpr uint32_t kCacheSections = 10;
@@ -43,26 +46,36 @@ Kernels::Kernels(Context& ctx)
     nll_ = std::make_unique<Pipeline>(ctx, "nll", 2, sizeof(push::Nll), std::vector<uint32_t>{workgroup_});
     score_accumulate_ = std::make_unique<Pipeline>(ctx, "score_accumulate", kCacheBindings,
                                                    sizeof(push::ScoreAccumulate), std::vector<uint32_t>{workgroup_});
-    for (int kv = 0; kv < 2; kv++) {
-        const std::string suffix = kv == 0 ? "_f32" : "_f16";
-        kv_append_[kv] = std::make_unique<Pipeline>(ctx, "kv_append" + suffix, kCacheBindings + 3,
-                                                    sizeof(push::KvAppend), std::vector<uint32_t>{workgroup_});
-        attention_[kv] =
-            std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
-                                       std::vector<uint32_t>{workgroup_, kMaxHeadDim, 1});
-        chunk_attention_[kv] =
-            std::make_unique<Pipeline>(ctx, "attention" + suffix, kCacheBindings + 3, sizeof(push::Attention),
-                                       std::vector<uint32_t>{workgroup_, kMaxHeadDim, kChunkQueries});
+    policy_.resize(policy_table().size());
+}
+
+// The cache shaders are built for every type of keys and values (16 pairs), so
+// each pipeline is made when a cache of its types first needs it.
+const Pipeline& Kernels::kv_append_pipeline(KvTypes t) const {
+    std::unique_ptr<Pipeline>& p = kv_append_[kv_pair_index(t)];
+    if (!p) {
+        p = std::make_unique<Pipeline>(ctx_, "kv_append" + kv_suffix(t), kCacheBindings + 3, sizeof(push::KvAppend),
+                                       std::vector<uint32_t>{workgroup_});
     }
-    for (const PolicyInfo& info : policy_table()) {
-        policy_.emplace_back();
-        if (!info.compress_head) continue;  // the full cache never compresses
-        for (int kv = 0; kv < 2; kv++) {
-            policy_.back()[kv] =
-                std::make_unique<Pipeline>(ctx, std::string("policy_") + info.name + (kv == 0 ? "_f32" : "_f16"),
-                                           kCacheBindings, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
-        }
+    return *p;
+}
+
+const Pipeline& Kernels::attention_pipeline(KvTypes t, bool chunk) const {
+    std::unique_ptr<Pipeline>& p = (chunk ? chunk_attention_ : attention_)[kv_pair_index(t)];
+    if (!p) {
+        p = std::make_unique<Pipeline>(ctx_, "attention" + kv_suffix(t), kCacheBindings + 3, sizeof(push::Attention),
+                                       std::vector<uint32_t>{workgroup_, kMaxHeadDim, chunk ? kChunkQueries : 1});
     }
+    return *p;
+}
+
+const Pipeline& Kernels::policy_pipeline(const PolicyInfo& info, KvType values) const {
+    std::unique_ptr<Pipeline>& p = policy_[static_cast<size_t>(&info - policy_table().data())][kv_index(values)];
+    if (!p) {
+        p = std::make_unique<Pipeline>(ctx_, std::string("policy_") + info.name + "_" + kv_type_name(values),
+                                       kCacheBindings, sizeof(push::Policy), std::vector<uint32_t>{workgroup_});
+    }
+    return *p;
 }
 
 // Rows each row slot computes together (matvec.comp's ROWS), so each input
@@ -150,9 +163,8 @@ std::vector<CacheTask> cache_tasks(const std::vector<KvLayer>& layer, uint32_t c
         CacheTask t{&g, policy, fields};
         push::CacheEntry& e = t.entry;
         // Sections are bound whole from the start of their buffer, so a base is an offset in elements.
-        const uint64_t pair_bytes = g.type == KvType::f16 ? 4 : 8;
-        e.keys = static_cast<uint32_t>(g.keys.offset / pair_bytes);
-        e.values = static_cast<uint32_t>(g.values.offset / pair_bytes);
+        e.keys = static_cast<uint32_t>(g.keys.offset / 4);  // keys and values too are words
+        e.values = static_cast<uint32_t>(g.values.offset / 4);
         e.acc = static_cast<uint32_t>(g.acc.offset / 4);
         e.cnt = static_cast<uint32_t>(g.cnt.offset / 4);
         e.order = static_cast<uint32_t>(g.order.offset / 4);
@@ -238,7 +250,7 @@ std::vector<const CacheTask*> pointers(std::span<const CacheTask> tasks) {
 void Kernels::kv_append(Recorder& r, std::span<const CacheTask> tasks, BufferRange k_new, BufferRange v_new,
                         BufferRange rope, uint32_t head_dim, uint32_t row_stride) const {
     dispatch_cache(
-        r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return *kv_append_[kv_index(t.group->type)]; },
+        r, pointers(tasks), [&](const CacheTask& t) -> const Pipeline& { return kv_append_pipeline(t.group->type); },
         [](const CacheTask& t) { return t.entry.n_heads; }, push::KvAppend{0, head_dim, row_stride},
         {k_new, v_new, rope});
 }
@@ -263,8 +275,7 @@ void Kernels::attention(Recorder& r, std::span<const CacheTask> tasks, BufferRan
         }
     }
     auto pipeline = [&](const CacheTask& t) -> const Pipeline& {
-        const int kv = kv_index(t.group->type);
-        return t.chunk_probs ? *chunk_attention_[kv] : *attention_[kv];
+        return attention_pipeline(t.group->type, t.chunk_probs);
     };
     dispatch_cache(r, pointers(blocks), pipeline, [&](const CacheTask& t) { return t.entry.n_heads * group_size; },
                    push::Attention{0, group_size, head_dim, scale, q_stride, out_stride}, {q, rope, out});
@@ -302,9 +313,7 @@ void Kernels::compress(Recorder& r, std::span<const CacheTask> tasks, uint32_t l
     auto info = [](const CacheTask& t) -> const PolicyInfo& { return policy_info(t.policy->kind); };
     dispatch_cache(
         r, compressing,
-        [&](const CacheTask& t) -> const Pipeline& {
-            return *policy_[static_cast<size_t>(&info(t) - policy_table().data())][kv_index(t.group->type)];
-        },
+        [&](const CacheTask& t) -> const Pipeline& { return policy_pipeline(info(t), t.group->type.v); },
         [&](const CacheTask& t) {
             return info(t).per_layer ? 1u : t.entry.n_heads;
         },  // a workgroup per KV head, or one choice per layer

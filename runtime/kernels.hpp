@@ -103,6 +103,9 @@ private:
     uint32_t matvec_rows(uint32_t batch) const;
     const Pipeline& matvec_pipeline(TensorType t, uint32_t batch) const;  // created when first used
     const Pipeline& embedding_pipeline(TensorType t) const;
+    const Pipeline& kv_append_pipeline(KvTypes t) const;
+    const Pipeline& attention_pipeline(KvTypes t, bool chunk) const;
+    const Pipeline& policy_pipeline(const PolicyInfo& info, KvType values) const;
     // Dispatches `pipeline(task)` for the tasks, one dispatch per pipeline and
     // buffers: a column of workgroups per task (x), as many (y) as `width(task)`
     // of the widest (those past a task's width exit at once); `push` starts
@@ -118,10 +121,11 @@ private:
     mutable std::vector<std::array<std::unique_ptr<Pipeline>, kMaxBatch>> matvec_;
     std::vector<std::unique_ptr<Pipeline>> embedding_;
     std::unique_ptr<Pipeline> rmsnorm_, bias_add_, swiglu_, softcap_, argmax_, nll_, score_accumulate_;
-    // The shaders that touch cached keys or values, per storage type: [0] f32, [1] f16.
-    std::unique_ptr<Pipeline> kv_append_[2], attention_[2],
-        chunk_attention_[2];                                        // chunk: kChunkQueries tokens a workgroup
-    std::vector<std::array<std::unique_ptr<Pipeline>, 2>> policy_;  // by row of the policy table; none for full
+    // The shaders that touch cached keys or values, by KvType of keys * kKvTypeCount + of values;
+    // the policies by row of the policy table and type of values. Made when first used.
+    mutable std::array<std::unique_ptr<Pipeline>, kKvTypeCount * kKvTypeCount> kv_append_, attention_,
+        chunk_attention_;  // chunk: kChunkQueries tokens a workgroup
+    mutable std::vector<std::array<std::unique_ptr<Pipeline>, kKvTypeCount>> policy_;
     // The device's shape. On a CPU driver (lavapipe) a workgroup is one subgroup,
     // so every workgroup is one SIMD loop that a thread runs without switching,
     // and matvec takes a row per invocation; on a GPU a workgroup of 64 invocations

@@ -31,27 +31,22 @@ std::vector<T> slice(const BlockBytes& block, const BufferRange& r) {
     return out;
 }
 
-// Keys or values as floats, from the ring's f32 or f16 words.
-std::vector<float> unpack(const BlockBytes& bytes, const BufferRange& r, KvType type) {
-    if (type == KvType::f32) return slice<float>(bytes, r);
-    const std::vector<uint16_t> halves = slice<uint16_t>(bytes, r);
-    std::vector<float> out(halves.size());
-    for (size_t i = 0; i < halves.size(); i++) out[i] = f16_to_f32(halves[i]);
+// Keys or values as floats, from rows of the ring's words (model/kv_row.hpp).
+std::vector<float> unpack(const BlockBytes& bytes, const BufferRange& r, KvType type, uint32_t head_dim) {
+    const std::vector<uint32_t> words = slice<uint32_t>(bytes, r);
+    const uint32_t row_words = kv_row_words(type, head_dim);
+    std::vector<float> out(words.size() / row_words * head_dim);
+    for (size_t row = 0; row * row_words < words.size(); row++)
+        decode_kv_row(type, &words[row * row_words], head_dim, &out[row * head_dim]);
     return out;
 }
 
-// Floats to the bytes of an f32 or f16 section (f16: rounded to nearest even,
-// low half first, as packHalf2x16 lays out a pair).
-std::vector<uint8_t> pack(const std::vector<float>& v, KvType type) {
-    std::vector<uint8_t> out(v.size() * kv_type_bytes(type));
-    if (type == KvType::f32) {
-        std::memcpy(out.data(), v.data(), out.size());
-        return out;
-    }
-    for (size_t i = 0; i < v.size(); i++) {
-        const uint16_t h = f32_to_f16(v[i]);
-        std::memcpy(out.data() + 2 * i, &h, 2);
-    }
+// Floats to the words of a keys or values section, row by row.
+std::vector<uint32_t> pack(const std::vector<float>& v, KvType type, uint32_t head_dim) {
+    const uint32_t row_words = kv_row_words(type, head_dim);
+    std::vector<uint32_t> out(v.size() / head_dim * row_words);
+    for (size_t row = 0; row * head_dim < v.size(); row++)
+        encode_kv_row(type, &v[row * head_dim], head_dim, &out[row * row_words]);
     return out;
 }
 
@@ -59,13 +54,12 @@ constexpr size_t kSections = 10;
 
 // The bytes of each section of one group's buffer, in KvLayer order; `last`
 // only in a layer's first group, which holds it for all.
-std::array<uint64_t, kSections> section_bytes(const ModelConfig& config, uint32_t capacity, KvType type, uint32_t heads,
-                                              bool first) {
+std::array<uint64_t, kSections> section_bytes(const ModelConfig& config, uint32_t capacity, KvTypes types,
+                                              uint32_t heads, bool first) {
     const uint64_t slots = uint64_t{heads} * capacity;
-    const uint64_t element_bytes = kv_type_bytes(type);
     return {
-        slots * config.head_dim() * element_bytes,             // keys
-        slots * config.head_dim() * element_bytes,             // values
+        slots * kv_row_bytes(types.k, config.head_dim()),      // keys
+        slots * kv_row_bytes(types.v, config.head_dim()),      // values
         slots * 4,                                             // acc
         slots * 4,                                             // cnt
         slots * 4,                                             // order
@@ -85,7 +79,7 @@ uint64_t buffer_bytes(const std::array<uint64_t, kSections>& sections) {
 
 // KV heads per group: all of them if a layer fits one buffer, else the most
 // whose buffer fits (at least one, which the caller checks).
-uint32_t heads_per_group(const ModelConfig& config, uint32_t capacity, KvType type, uint64_t max_buffer_bytes) {
+uint32_t heads_per_group(const ModelConfig& config, uint32_t capacity, KvTypes type, uint64_t max_buffer_bytes) {
     uint32_t heads = config.n_kv_heads;
     while (heads > 1 && max_buffer_bytes &&
            buffer_bytes(section_bytes(config, capacity, type, heads, true)) > max_buffer_bytes)
@@ -94,7 +88,7 @@ uint32_t heads_per_group(const ModelConfig& config, uint32_t capacity, KvType ty
 }
 
 // The heads of each group of a layer, in order.
-std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, KvType type,
+std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, KvTypes type,
                                   uint64_t max_buffer_bytes) {
     const uint32_t per_group = heads_per_group(config, capacity, type, max_buffer_bytes);
     std::vector<uint32_t> groups;
@@ -105,7 +99,7 @@ std::vector<uint32_t> group_heads(const ModelConfig& config, uint32_t capacity, 
 
 }  // namespace
 
-uint64_t KvCacheRing::bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+uint64_t KvCacheRing::bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvTypes type,
                                 uint64_t max_buffer_bytes) {
     uint64_t total = 0;
     for (uint32_t capacity : capacities) {
@@ -119,7 +113,7 @@ uint64_t KvCacheRing::bytes_for(const ModelConfig& config, const std::vector<uin
 }
 
 uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities,
-                                         KvType type, uint64_t max_buffer_bytes) {
+                                         KvTypes type, uint64_t max_buffer_bytes) {
     // A layer's first group is its largest: the most heads, and `last`.
     uint64_t largest = 0;
     for (uint32_t capacity : capacities) {
@@ -129,7 +123,7 @@ uint64_t KvCacheRing::largest_buffer_for(const ModelConfig& config, const std::v
     return largest;
 }
 
-uint32_t KvCacheRing::groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+uint32_t KvCacheRing::groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvTypes type,
                                  uint64_t max_buffer_bytes) {
     size_t most = 1;
     for (uint32_t capacity : capacities)
@@ -137,16 +131,16 @@ uint32_t KvCacheRing::groups_for(const ModelConfig& config, const std::vector<ui
     return static_cast<uint32_t>(most);
 }
 
-KvCacheRing::KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvType type)
+KvCacheRing::KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes type)
     : config_(config), capacities_(std::move(capacities)), type_(type) {
     if (capacities_.size() != config_.n_layers) throw std::logic_error("KvCacheRing needs a capacity per layer");
 }
 
-KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type,
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvTypes type,
                          uint64_t max_buffer_bytes)
     : KvCacheRing(ctx, config, std::vector<uint32_t>(config.n_layers, capacity), type, max_buffer_bytes) {}
 
-KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvType type,
+KvCacheRing::KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes type,
                          uint64_t max_buffer_bytes)
     : KvCacheRing(config, std::move(capacities), type) {
     allocate(ctx, {this}, max_buffer_bytes);
@@ -190,10 +184,11 @@ void KvCacheRing::allocate(Context& ctx, const std::vector<KvCacheRing*>& rings,
     std::vector<uint64_t> sizes;
     const uint32_t n_layers = rings.front()->config_.n_layers;
     for (uint32_t l = 0; l < n_layers; l++) {
-        std::array<size_t, 2> open = {SIZE_MAX, SIZE_MAX};  // by KvType: this layer's buffer being filled
+        std::array<size_t, 16> open;  // by K and V type: this layer's buffer being filled
+        open.fill(SIZE_MAX);
         for (size_t r = 0; r < rings.size(); r++) {
             places[r].emplace_back();
-            size_t& current = open[rings[r]->type_ == KvType::f16 ? 1 : 0];
+            size_t& current = open[4 * static_cast<size_t>(rings[r]->type_.k) + static_cast<size_t>(rings[r]->type_.v)];
             bool first = true;
             for (uint32_t heads : groups[r][l]) {
                 const uint64_t bytes = buffer_bytes(
@@ -336,8 +331,8 @@ KvLayerSnapshot KvCacheRing::read_layer(uint32_t l) const {
         const BufferRange& block = blocks_[l][i];  // only the group's own sections
         BlockBytes bytes{std::vector<uint8_t>(block.size), block.offset};
         block.buffer->download(bytes.bytes.data(), block.size, block.offset);
-        append(out.keys, unpack(bytes, g.keys, type_));
-        append(out.values, unpack(bytes, g.values, type_));
+        append(out.keys, unpack(bytes, g.keys, type_.k, config_.head_dim()));
+        append(out.values, unpack(bytes, g.values, type_.v, config_.head_dim()));
         append(out.acc, slice<float>(bytes, g.acc));
         append(out.probs, slice<float>(bytes, g.probs));
         append(out.cnt, slice<uint32_t>(bytes, g.cnt));
@@ -393,8 +388,8 @@ void KvCacheRing::write_layer(uint32_t l, const KvLayerSnapshot& s) {
         };
         auto put = [&](const auto& v, const BufferRange& r) { owned(r).upload(v.data(), r.size, r.offset); };
         const uint64_t slots = capacities_[l], elements = slots * config_.head_dim();
-        put(pack(part(s.keys, elements), type_), g.keys);
-        put(pack(part(s.values, elements), type_), g.values);
+        put(pack(part(s.keys, elements), type_.k, config_.head_dim()), g.keys);
+        put(pack(part(s.values, elements), type_.v, config_.head_dim()), g.values);
         put(part(s.acc, slots), g.acc);
         put(part(s.probs, slots * config_.group_size()), g.probs);
         put(part(s.cnt, slots), g.cnt);

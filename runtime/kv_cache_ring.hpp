@@ -31,11 +31,11 @@ namespace wkv {
 // the order shaders/kv_cache.glsl binds them (0..8). Indices in the sections
 // count from the group's first head.
 struct KvLayer {
-    KvType type;             // of keys and values; f16 packs two halves per 32-bit word
+    KvTypes type;            // of keys and of values: rows of 32-bit words (model/kv_row.hpp)
     uint32_t first_head;     // the group's first KV head in the layer
     uint32_t n_heads;        // KV heads in the group
-    BufferRange keys;        // f32|f16 [kv_head][slot][head_dim]
-    BufferRange values;      // f32|f16 [kv_head][slot][head_dim]
+    BufferRange keys;        // [kv_head][slot]: a row of kv_row_words(type.k, head_dim)
+    BufferRange values;      // [kv_head][slot]: a row of kv_row_words(type.v, head_dim)
     BufferRange acc;         // f32 [kv_head][slot]
     BufferRange cnt;         // u32 [kv_head][slot]
     BufferRange order;       // u32 [kv_head][capacity]: logical index -> slot
@@ -71,16 +71,16 @@ bool same_tables(const KvLayerSnapshot& a, const KvLayerSnapshot& b, uint32_t ca
 
 struct RingShape {
     std::vector<uint32_t> capacities;  // per layer (CacheSettings::layer_slots)
-    KvType type;
+    KvTypes type;
 };
 
 class KvCacheRing {
 public:
     // max_buffer_bytes: split layers above this (0 = the device's DeviceInfo::max_buffer_bytes(); tests force smaller).
-    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvType type = KvType::f32,
+    KvCacheRing(Context& ctx, const ModelConfig& config, uint32_t capacity, KvTypes type = KvType::f32,
                 uint64_t max_buffer_bytes = 0);
     // `capacities`: one per layer.
-    KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvType type,
+    KvCacheRing(Context& ctx, const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes type,
                 uint64_t max_buffer_bytes = 0);
     // A ring per shape, packed into shared buffers layer by layer (each buffer
     // within max_buffer_bytes as above).
@@ -89,19 +89,19 @@ public:
                                                            uint64_t max_buffer_bytes = 0);
 
     uint32_t capacity(uint32_t l) const { return capacities_[l]; }
-    KvType type() const { return type_; }
+    KvTypes type() const { return type_; }
     // Layer l's groups of KV heads, in head order.
     const std::vector<KvLayer>& layer(uint32_t l) const { return layers_[l]; }
     uint64_t bytes() const;  // every byte of its own, padding included (bytes_for)
 
     // What a ring of this shape allocates (bytes() before building one), and
     // its largest buffer; max_buffer_bytes as for the constructor, 0 = no limit.
-    static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+    static uint64_t bytes_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvTypes type,
                               uint64_t max_buffer_bytes = 0);
-    static uint64_t largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+    static uint64_t largest_buffer_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvTypes type,
                                        uint64_t max_buffer_bytes = 0);
     // Groups of KV heads in its most split layer (1 unless a layer is split).
-    static uint32_t groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvType type,
+    static uint32_t groups_for(const ModelConfig& config, const std::vector<uint32_t>& capacities, KvTypes type,
                                uint64_t max_buffer_bytes);
     void clear();  // empty every layer (a fresh cache, e.g. per evaluation window)
     KvLayerSnapshot read_layer(uint32_t l) const;
@@ -114,7 +114,7 @@ public:
     void write_layer(uint32_t l, const KvLayerSnapshot& snapshot);
 
 private:
-    KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvType type);
+    KvCacheRing(const ModelConfig& config, std::vector<uint32_t> capacities, KvTypes type);
     // Places every group of every ring, layer by layer, in buffers shared by the rings.
     static void allocate(Context& ctx, const std::vector<KvCacheRing*>& rings, uint64_t max_buffer_bytes);
     Buffer& owned(const BufferRange& r) {
@@ -123,7 +123,7 @@ private:
 
     ModelConfig config_;
     std::vector<uint32_t> capacities_;  // [layer]
-    KvType type_;
+    KvTypes type_;
     std::shared_ptr<std::vector<Buffer>> storage_;  // shared by the rings of a batch
     std::vector<std::vector<KvLayer>> layers_;
     std::vector<std::vector<BufferRange>> blocks_;  // [layer][group]: all of the group's sections

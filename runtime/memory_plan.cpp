@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "batch_engine.hpp"
 #include "device_layout.hpp"
@@ -94,6 +96,46 @@ uint32_t longest_cache_that_fits(const MemoryPlan& plan, uint64_t free) {
     return lo;
 }
 
+// The plan's caches with their K/V types changed by `to`: every sequence's ring in bytes, and its largest buffer.
+std::pair<uint64_t, uint64_t> cache_bytes_as(const MemoryPlan& plan, const std::function<KvTypes(KvTypes)>& to) {
+    uint64_t total = 0, largest = 0;
+    for (const CacheSettings& s : plan.settings) {
+        const std::vector<uint32_t> slots = s.layer_slots(plan.config);
+        const KvTypes types = to(s.kv_type);
+        total += KvCacheRing::bytes_for(plan.config, slots, types, plan.max_buffer_bytes);
+        largest = std::max(largest, KvCacheRing::largest_buffer_for(plan.config, slots, types, plan.max_buffer_bytes));
+    }
+    return {total, largest};
+}
+
+// The first of the usual memory settings that shrinks the caches enough for `fits(total, largest)`,
+// as ", or FLAG would fit"; "" if none. Values go to q8_0 before keys, as llama.cpp users
+// do first: a key's error moves every score of its entry, a value's only its share of the output.
+std::string smaller_types(const MemoryPlan& plan, const std::function<bool(uint64_t, uint64_t)>& fits) {
+    struct Option {
+        const char* flag;
+        std::optional<KvType> k, v;  // what keys and values become, where it stores them in fewer bytes
+    };
+    static const Option options[] = {
+        {"--kv-type f16", KvType::f16, KvType::f16},
+        {"--cache-type-v q8_0", std::nullopt, KvType::q8_0},
+        {"--kv-type q8_0", KvType::q8_0, KvType::q8_0},
+    };
+    const uint32_t head_dim = plan.config.head_dim();  // a short head pads to a whole block: q8_0 may be larger
+    auto narrowed = [&](KvType type, std::optional<KvType> to) {
+        return to && kv_row_bytes(*to, head_dim) < kv_row_bytes(type, head_dim) ? *to : type;
+    };
+    for (const Option& o : options) {
+        auto apply = [&](KvTypes t) { return KvTypes(narrowed(t.k, o.k), narrowed(t.v, o.v)); };
+        bool changes = false;
+        for (const CacheSettings& s : plan.settings) changes = changes || !(apply(s.kv_type) == s.kv_type);
+        if (!changes) continue;
+        const auto [total, largest] = cache_bytes_as(plan, apply);
+        if (fits(total, largest)) return std::string(", or ") + o.flag + " would fit";
+    }
+    return "";
+}
+
 }  // namespace
 
 std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device) {
@@ -105,17 +147,16 @@ std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device
                               (plan.sequences == 1 ? " sequence" : " sequences") + ") + activations " +
                               format_bytes(plan.activations);
     const std::string on = " on " + device.name;
-    // f16 halves an f32 cache; a cache already in f16 has only its length to give.
-    const bool f32_cache = std::any_of(plan.settings.begin(), plan.settings.end(),
-                                       [](const CacheSettings& s) { return s.kv_type == KvType::f32; });
-    const std::string halves = f32_cache ? ", or --kv-type f16 halves it" : "";
     if (plan.total() > device.device_local_free) {
+        const std::string narrower = smaller_types(plan, [&](uint64_t cache, uint64_t) {
+            return plan.total() - plan.kv_cache + cache <= device.device_local_free;
+        });
         const uint32_t fits = longest_cache_that_fits(plan, device.device_local_free);
         const std::string advice =
             fits < 16
                 ? std::string("the weights leave no room for a cache: a smaller quantisation of the model is needed")
                 : "a cache of at most " + std::to_string(fits) + " entries would fit (-c/--ctx-size or --budget)" +
-                      halves;
+                      narrower;
         return "needs " + format_bytes(plan.total()) + on + ", which has " + format_bytes(device.device_local_free) +
                " free: " + parts + "; " + advice;
     }
@@ -126,7 +167,8 @@ std::string why_it_does_not_fit(const MemoryPlan& plan, const DeviceInfo& device
                              : std::string();
     };
     const std::string cache_advice =
-        std::string("a smaller -c/--ctx-size or --budget") + (f32_cache ? ", or --kv-type f16," : "") + " would fit";
+        "a smaller -c/--ctx-size or --budget would fit" +
+        smaller_types(plan, [&](uint64_t, uint64_t largest) { return largest <= device.max_buffer_bytes(); });
     const std::string kBufferLimit = "buffer (maxStorageBufferRange, maxMemoryAllocationSize)";
     for (const std::string& reason : {
              over(plan.kv_buffer, device.max_buffer_bytes(), "one KV head of a layer's cache", kBufferLimit,

@@ -48,7 +48,6 @@ void main() {
     const uint half_dim = p.head_dim / 2;
     const uint head = h / p.group_size;
     const uint order_base = cache.order_ + head * cache.capacity;
-    const uint kv_base = head * cache.capacity;
     const uint probs_base = cache.probs + h * cache.capacity;
     const uint qh = cache.first_head * p.group_size + h;  // in the layer's q and out
     const uint queries = min(cache.tokens, QUERIES);
@@ -67,11 +66,11 @@ void main() {
     float local_max[QUERIES];
     for (uint j = 0; j < QUERIES; j++) local_max[j] = -3.402823e38;
     for (uint e = t; e < n_all; e += WG) {
-        const uint k_base = cache.keys + (kv_base + order_[order_base + e]) * half_dim;
+        RowReader key = row_reader(key_row(head, order_[order_base + e], p.head_dim));
         float score[QUERIES];
         for (uint j = 0; j < QUERIES; j++) score[j] = 0.0;
         for (uint i = 0; i < half_dim; i++) {
-            vec2 k = KV_UNPACK(keys[k_base + i]);
+            vec2 k = next_key_pair(key, p.head_dim, i);
             if (cache.positions == 0) k = rotate(k, rope[e * half_dim + i]);
             for (uint j = 0; j < QUERIES; j++) {
                 score[j] += q_rot[j * MAX_HEAD_DIM + 2 * i] * k.x + q_rot[j * MAX_HEAD_DIM + 2 * i + 1] * k.y;
@@ -100,16 +99,35 @@ void main() {
     memoryBarrierBuffer();
     barrier();
 
-    for (uint d = t; d < p.head_dim; d += WG) {
-        float sum[QUERIES];
-        for (uint j = 0; j < QUERIES; j++) sum[j] = 0.0;
+    // Two pairs of dimensions an invocation (pairs 2u and 2u + 1): one q8_0 or q4_0
+    // code word and one scale word hold both, and an f16 word holds a pair.
+    for (uint u = t; 2 * u < half_dim; u += WG) {
+        const bool second = 2 * u + 1 < half_dim;
+        vec2 sum[QUERIES], sum2[QUERIES];
+        for (uint j = 0; j < QUERIES; j++) {
+            sum[j] = vec2(0.0);
+            sum2[j] = vec2(0.0);
+        }
         for (uint e = 0; e < n_all; e++) {
-            const uint v_base = cache.values + (kv_base + order_[order_base + e]) * half_dim;
-            const float v = KV_UNPACK(values[v_base + d / 2])[d & 1];
+            RowReader value = row_reader(value_row(head, order_[order_base + e], p.head_dim));
+            const vec2 v = next_value_pair(value, p.head_dim, 2 * u);
+            const vec2 v2 = second ? next_value_pair(value, p.head_dim, 2 * u + 1) : vec2(0.0);
             for (uint j = 0; j < QUERIES; j++) {
-                if (j < queries && e < cache.n_entries + j) sum[j] += probs[probs_base + j * cache.probs_stride + e] * v;
+                if (j < queries && e < cache.n_entries + j) {
+                    const float w = probs[probs_base + j * cache.probs_stride + e];
+                    sum[j] += w * v;
+                    sum2[j] += w * v2;
+                }
             }
         }
-        for (uint j = 0; j < queries; j++) out_[cache.out_first + j * p.out_stride + qh * p.head_dim + d] = sum[j];
+        for (uint j = 0; j < queries; j++) {
+            const uint at = cache.out_first + j * p.out_stride + qh * p.head_dim + 4 * u;
+            out_[at] = sum[j].x;
+            out_[at + 1] = sum[j].y;
+            if (second) {
+                out_[at + 2] = sum2[j].x;
+                out_[at + 3] = sum2[j].y;
+            }
+        }
     }
 }

@@ -5,9 +5,10 @@
 // slot from the head's free list, put it last in the logical order, clear its
 // acc/cnt, mark its provenance as the token's own, and copy the key (rotated
 // at its absolute position in original-positions mode) and the value into the
-// slot. Mirrors KvCache::append in model/kv_cache.cpp, so slot numbers match
-// the CPU's.
+// slot, each stored as its type rounds it (kv_store.glsl). Mirrors
+// KvCache::append in model/kv_cache.cpp, so slot numbers match the CPU's.
 #include "kv_cache.glsl"
+#include "kv_store.glsl"
 #include "rope.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -50,13 +51,18 @@ void main() {
         }
         barrier();
         const uint src = j * p.row_stride + (cache.first_head + head) * p.head_dim;  // from k_first, v_first
-        const uint dst = (base + slot) * (p.head_dim / 2);
         for (uint i = t; i < p.head_dim / 2; i += WG) {
             vec2 k = vec2(k_new[cache.k_first + src + 2 * i], k_new[cache.k_first + src + 2 * i + 1]);
             if (cache.positions == 1) k = rotate(k, rope[(cache.pos + j) * (p.head_dim / 2) + i]);
-            keys[cache.keys + dst + i] = KV_PACK(k);
-            values[cache.values + dst + i] = KV_PACK(vec2(v_new[cache.v_first + src + 2 * i], v_new[cache.v_first + src + 2 * i + 1]));
+            kv_staged[2 * i] = k.x;
+            kv_staged[2 * i + 1] = k.y;
         }
-        barrier();  // `slot` is the next token's
+        barrier();
+        store_key_row(key_row(head, slot, p.head_dim), p.head_dim);
+        barrier();
+        for (uint d = t; d < p.head_dim; d += WG) kv_staged[d] = v_new[cache.v_first + src + d];
+        barrier();
+        store_value_row(value_row(head, slot, p.head_dim), p.head_dim);
+        barrier();  // `slot` and kv_staged are the next token's
     }
 }

@@ -6,6 +6,7 @@
 // same counter-based hash as model/policy.cpp, so CPU and GPU agree.
 #define SCORE(i) 0.0
 #include "policy_common.glsl"
+#include "kv_store.glsl"
 
 uint hash32(uint x) {
     x ^= x >> 16;
@@ -36,14 +37,17 @@ void main() {
         const float probability = mean > 0.0 ? min(1.0, acc_j / mean) : (acc_j > 0.0 ? 1.0 : 0.0);
         if (cam_uniform(cache.seed, p.layer, cache.first_head + head, cache.step) < probability) {
             merged = true;
-            const uint half_dim = p.head_dim / 2;
-            const uint from = cache.values + (base + slot_of(head, j)) * half_dim;
+            const uint from = value_row(head, slot_of(head, j), p.head_dim);
             for (uint k = 1; k <= n; k++) {
-                const uint into = cache.values + (base + slot_of(head, j + k)) * half_dim;
-                for (uint i = gl_LocalInvocationID.x; i < half_dim; i += WG) {
-                    precise vec2 added = KV_UNPACK(values[into + i]) + KV_UNPACK(values[from + i]) / float(n);
-                    values[into + i] = KV_PACK(added);
+                const uint into = value_row(head, slot_of(head, j + k), p.head_dim);
+                for (uint i = gl_LocalInvocationID.x; i < p.head_dim / 2; i += WG) {
+                    precise vec2 added = value_pair(into, p.head_dim, i) + value_pair(from, p.head_dim, i) / float(n);
+                    kv_staged[2 * i] = added.x;
+                    kv_staged[2 * i + 1] = added.y;
                 }
+                barrier();
+                store_value_row(into, p.head_dim);  // rounded once per merge, in the receiver's type
+                barrier();  // before kv_staged holds the next receiver
             }
         }
     }

@@ -273,6 +273,24 @@ ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim
     return c;
 }
 
+void decode_in_lockstep(Engine& cpu, Engine& gpu, const std::vector<CacheSettings>& settings, int32_t token,
+                        uint32_t from, uint32_t end) {
+    const size_t n = settings.size();
+    std::vector<SequenceStep> on_cpu(n, {true, token, 0, StepOutput::token, 0}), on_gpu = on_cpu;
+    for (uint32_t pos = from; pos < end; pos++) {
+        for (size_t b = 0; b < n; b++) on_cpu[b].pos = on_gpu[b].pos = pos;
+        cpu.step(on_cpu);
+        gpu.step(on_gpu);
+        for (uint32_t b = 0; b < n; b++) {
+            on_cpu[b].token = cpu.token(b);
+            on_gpu[b].token = gpu.token(b);
+            REQUIRE_MESSAGE(on_cpu[b].token == on_gpu[b].token, kv_types_name(settings[b].kv_type)
+                                                                    << " " << describe(settings[b].policy)
+                                                                    << ": the texts part at position " << pos);
+        }
+    }
+}
+
 std::vector<PolicyKind> compressing_policies() {
     std::vector<PolicyKind> out;
     for (const PolicyInfo& p : policy_table()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "engine.hpp"
 #include "model.hpp"
 #include "policy.hpp"
 #include "runtime/context.hpp"
@@ -137,6 +138,29 @@ ModelConfig small_gqa_config(uint32_t vocab, uint32_t context);
 // One layer of attention only, for hand-built cache states: dim = n_heads * head_dim.
 ModelConfig one_layer_config(uint32_t n_heads, uint32_t n_kv_heads, uint32_t dim);
 // The same cache capacity in every layer (what KvCacheRing::bytes_for and its kin take).
+// How far a GPU result may be from the CPU's when keys and values are stored as
+// `type`: `f32` for an f32 cache. Where the two sides' f32 keys or values (equal up
+// to float rounding) straddle a rounding boundary of the stored type, one stored
+// value moves by a step of it, and what is computed from it with it: an f16 ulp is
+// 2^-11 relative, a q8_0 step max|block| / 127, a q4_0 step max|block| / 8 (and a
+// flipped largest value changes every code of its block). Given equal inputs the
+// shaders store exactly the CPU's rows (`wkv conformance`, bit for bit).
+inline double stored_type_tolerance(KvType type, double f32) {
+    switch (type) {
+        case KvType::f32: return f32;
+        case KvType::f16: return 1e-3;
+        case KvType::q8_0: return 2e-2;
+        case KvType::q4_0: return 2e-1;
+    }
+    return 0;
+}
+
+// Greedy decoding by two engines of the same sequences, all of them each step from
+// position `from` until `end`, every sequence starting from `token`: REQUIREs that
+// both pick the same token every time.
+void decode_in_lockstep(Engine& cpu, Engine& gpu, const std::vector<CacheSettings>& settings, int32_t token,
+                        uint32_t from, uint32_t end);
+
 inline std::vector<uint32_t> every_layer(const ModelConfig& config, uint32_t capacity) {
     return std::vector<uint32_t>(config.n_layers, capacity);
 }

@@ -217,7 +217,7 @@ struct Fed {
     GpuSequence gpu;
     double worst = 0;  // |gpu - cpu| / max|cpu| over the last logits
 
-    Fed(const Model& model, const std::vector<int32_t>& prompt, KvType type, uint32_t chunk)
+    Fed(const Model& model, const std::vector<int32_t>& prompt, KvTypes type, uint32_t chunk)
         : cpu(model, settings(model, type)), gpu(validated_context(), model, settings(model, type), options(chunk)) {
         const std::span<const int32_t> context(prompt.data(), prompt.size() - 1);
         const uint32_t last = static_cast<uint32_t>(context.size());
@@ -232,7 +232,7 @@ struct Fed {
         }
         worst /= scale;
     }
-    static CacheSettings settings(const Model& model, KvType type) {
+    static CacheSettings settings(const Model& model, KvTypes type) {
         CacheSettings s = full_cache(model.config.context);
         s.kv_type = type;
         return s;
@@ -244,9 +244,10 @@ struct Fed {
     }
 };
 
-// f16: where the two sides' f32 keys or values straddle an f16 rounding boundary, one moves by an
-// f16 ulp (2^-11 relative), as in the policy suite's lockstep; the logits move with it.
-double gpu_tolerance(KvType type) { return type == KvType::f32 ? 2e-6 : 1e-3; }
+// The logits' bound, max|logit| relative: the larger of the two types' (stored_type_tolerance).
+double gpu_tolerance(KvTypes type) {
+    return std::max(stored_type_tolerance(type.k, 2e-6), stored_type_tolerance(type.v, 2e-6));
+}
 
 }  // namespace
 
@@ -328,12 +329,13 @@ TEST_CASE(
     check_no_validation_messages();
 }
 
-TEST_CASE("architectures: in prompt chunks of 16, f32 and f16 K/V, the GPU gives the CPU's logits") {
+TEST_CASE("architectures: in prompt chunks of 16, every K/V type and a mixed one, the GPU gives the CPU's logits") {
     for (const std::string name : kArchitectures) {
         CAPTURE(name);
         const auto [model, record, prompt] = arch_file(name);
-        for (KvType type : {KvType::f32, KvType::f16}) {
-            const std::string storage = kv_type_name(type);
+        for (KvTypes type : {KvTypes(KvType::f32), KvTypes(KvType::f16), KvTypes(KvType::q8_0), KvTypes(KvType::q4_0),
+                             KvTypes(KvType::q8_0, KvType::f16)}) {
+            const std::string storage = kv_types_name(type);
             CAPTURE(storage);
             CHECK(Fed(model, prompt, type, 16).worst < gpu_tolerance(type));
         }
@@ -363,19 +365,8 @@ TEST_CASE("architectures: all policies in one batch run past the context; the GP
             cpu.prefill(b, context, 0, false);
             gpu->prefill(b, context, 0, false);  // one prompt chunk on the device
         }
-        std::vector<SequenceStep> on_cpu(B, {true, prompt.back(), 0, StepOutput::token, 0}), on_gpu = on_cpu;
         const uint32_t end = model.config.context + 64;  // past the trained context
-        for (uint32_t pos = static_cast<uint32_t>(context.size()); pos < end; pos++) {
-            for (uint32_t b = 0; b < B; b++) on_cpu[b].pos = on_gpu[b].pos = pos;
-            cpu.step(on_cpu);
-            gpu->step(on_gpu);
-            for (uint32_t b = 0; b < B; b++) {
-                on_cpu[b].token = cpu.token(b);
-                on_gpu[b].token = gpu->token(b);
-                REQUIRE_MESSAGE(on_cpu[b].token == on_gpu[b].token, describe(settings[b].policy)
-                                                                        << ": the texts part at position " << pos);
-            }
-        }
+        decode_in_lockstep(cpu, *gpu, settings, prompt.back(), static_cast<uint32_t>(context.size()), end);
         for (uint32_t b = 0; b < B; b++) CHECK(gpu->entries(b) == 24);
         if (name != "gemma3") continue;
         // The policies compress the global layer (2) only; each window layer holds its last 7 positions

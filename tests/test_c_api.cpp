@@ -70,7 +70,7 @@ wkv_cache_params policy(const char* name, uint32_t budget) {
 // The full cache in f32, for comparisons with references computed in f32 (the default is f16).
 const wkv_cache_params kF32Cache = [] {
     wkv_cache_params c = wkv_cache_params_default();
-    c.kv_f16 = 0;
+    c.type_k = c.type_v = WKV_KV_F32;
     return c;
 }();
 
@@ -274,6 +274,18 @@ TEST_CASE("weightedkv on the CPU and on Vulkan: the cache stays at its budget, e
         REQUIRE(wkv_cache_get_stats(c.ctx, 0, &stats) == WKV_OK);
         CHECK(stats.entries == 0);
         CHECK(stats.evictions == 0);
+
+        // Keys in q8_0, values in q4_0: a row of 8 dims is one block of 32, padded, with its
+        // f16 scale in a word of its own: 4 + 32 bytes (q8_0) and 4 + 16 (q4_0).
+        wkv_cache_params quantised = cache;
+        quantised.type_k = WKV_KV_Q8_0;
+        quantised.type_v = WKV_KV_Q4_0;
+        Context q(story.model, on(cpu, &quantised));
+        REQUIRE(wkv_prefill(q.ctx, 0, prompt.data(), prompt.size()) == WKV_OK);
+        REQUIRE(wkv_cache_get_stats(q.ctx, 0, &stats) == WKV_OK);
+        CHECK(stats.entries == 32);
+        CHECK(stats.bytes_in_use == 32u * 5 * 4 * (36 + 20));
+        CHECK(stats.merges == 68u * 5 * 4);
     }
 }
 
@@ -352,6 +364,10 @@ TEST_CASE("hostile calls: every one refused with its status, nothing moves") {
     CHECK(wkv_context_create(story.model, &params, &ctx) == WKV_ERROR_INVALID_ARGUMENT);
     bad = policy("full", 513);  // past the model's context
     CHECK(wkv_context_create(story.model, &params, &ctx) == WKV_ERROR_INVALID_ARGUMENT);
+    bad = policy("full", 16);
+    bad.type_v = 4;
+    CHECK(wkv_context_create(story.model, &params, &ctx) == WKV_ERROR_INVALID_ARGUMENT);
+    CHECK(std::string(wkv_last_error()) == "type_v 4 is not a wkv_kv_type (0 f32, 1 f16, 2 q8_0, 3 q4_0)");
     params.n_sequences = 0;
     CHECK(wkv_context_create(story.model, &params, &ctx) == WKV_ERROR_INVALID_ARGUMENT);
     params = on(false);

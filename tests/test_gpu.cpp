@@ -300,7 +300,8 @@ TEST_CASE("the device cache holds what the CPU cache holds, slot for slot, and i
     CHECK(gpu.batch().kv_cache_bytes() == bytes);
     // What `wkv ppl` sizes its lanes with before building any ring.
     CHECK(KvCacheRing::bytes_for(model.config, every_layer(model.config, 48), KvType::f32) == bytes);
-    for (KvType type : {KvType::f32, KvType::f16}) {
+    for (KvTypes type : {KvTypes(KvType::f32), KvTypes(KvType::f16), KvTypes(KvType::q8_0), KvTypes(KvType::q4_0),
+                         KvTypes(KvType::q8_0, KvType::f16)}) {
         for (uint32_t capacity : {1u, 33u, 512u}) {
             CHECK(KvCacheRing::bytes_for(model.config, every_layer(model.config, capacity), type) ==
                   KvCacheRing(validated_context(), model.config, capacity, type).bytes());

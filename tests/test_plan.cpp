@@ -109,7 +109,7 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     shorter.budget = fits + 1;
     CHECK(plan_memory(model, {{resolve_policy(shorter, 1024), PositionMode::cache_index}}, 128u << 20).total() >
           device.device_local_free);
-    CHECK(why.find("or --kv-type f16 halves it") != std::string::npos);  // an f32 cache
+    CHECK(why.find("or --kv-type f16 would fit") != std::string::npos);  // an f32 cache
     device.device_local_free = plan.weights / 2;
     CHECK(why_it_does_not_fit(plan, device).find("a smaller quantisation") != std::string::npos);
     device.device_local_free = 1ull << 34;
@@ -124,13 +124,30 @@ TEST_CASE("a run that does not fit is refused before any upload, in one line tha
     CHECK(why_it_does_not_fit(plan, device).empty());
 
     // Gemma 3's window layers keep their 8 slots whatever the budget: the advice is the global
-    // layer's longest cache, and an f16 cache is not told to become f16.
+    // layer's longest cache. An f16 cache is not told to become f16, but to store its values
+    // in q8_0, or its keys too where that is not enough; each advised type fits, exactly.
     const Model gemma3 = load_model(shared_file("models/arch/gemma3-random.gguf"));
     CacheSettings gemma_full{resolve_policy(r, 256), PositionMode::cache_index, KvType::f16};
     const MemoryPlan gemma_plan = plan_memory(gemma3, {gemma_full}, 128u << 20);
     device.device_local_free = gemma_plan.total() - 1;
     const std::string gemma_why = why_it_does_not_fit(gemma_plan, device);
-    CHECK(gemma_why.find("halves") == std::string::npos);
+    CHECK(gemma_why.find("--kv-type f16") == std::string::npos);
+    CHECK(gemma_why.find("or --cache-type-v q8_0 would fit") != std::string::npos);
+    auto gemma_as = [&](KvTypes types) {
+        CacheSettings s = gemma_full;
+        s.kv_type = types;
+        return plan_memory(gemma3, {s}, 128u << 20).total();
+    };
+    const uint64_t v_q8 = gemma_as({KvType::f16, KvType::q8_0}), both_q8 = gemma_as(KvType::q8_0);
+    CHECK(v_q8 <= device.device_local_free);
+    device.device_local_free = v_q8 - 1;
+    CHECK(why_it_does_not_fit(gemma_plan, device).find("or --kv-type q8_0 would fit") != std::string::npos);
+    CHECK(both_q8 <= device.device_local_free);
+    device.device_local_free = both_q8 - 1;
+    CHECK(why_it_does_not_fit(gemma_plan, device).find(" would fit (-c/--ctx-size or --budget); ") ==
+          std::string::npos);
+    CHECK(why_it_does_not_fit(gemma_plan, device).find("q8_0") == std::string::npos);
+    device.device_local_free = gemma_plan.total() - 1;
     const size_t gemma_at = gemma_why.find("at most ");
     REQUIRE_MESSAGE(gemma_at != std::string::npos, gemma_why);
     const uint32_t gemma_fits = static_cast<uint32_t>(std::stoul(gemma_why.substr(gemma_at + 8)));

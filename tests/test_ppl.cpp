@@ -341,7 +341,7 @@ TEST_CASE("wkv ppl: table, JSON records, and the same numbers on CPU and GPU") {
     gpu_args.insert(gpu_args.end(), {"--json", json});
     const RunResult gpu = run_wkv(gpu_args);
     REQUIRE_MESSAGE(gpu.exit_code == 0, gpu.err);
-    CHECK(gpu.out.find("policy        budget          doc_a          doc_b            all     scored") !=
+    CHECK(gpu.out.find("policy        budget K/V                doc_a          doc_b            all     scored") !=
           std::string::npos);
     CHECK(gpu.out.find("\nweightedkv        32 ") != std::string::npos);
     CHECK(gpu.out.find(" 298\n") != std::string::npos);  // 2 files x (150 - 1) scored tokens

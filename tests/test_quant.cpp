@@ -162,6 +162,50 @@ TEST_CASE("q8_0 and q4_0 quantised here are llama.cpp's bytes: kq-random.F32's m
     }
 }
 
+TEST_CASE("a KV cache row stored as q8_0 or q4_0 holds llama.cpp's dequantised values: kq-random's rows cut to heads") {
+    const Model f32 = load_model(kq_file("F32", "gguf"));
+    for (const auto& [name, type] : {std::pair{"Q8_0", KvType::q8_0}, std::pair{"Q4_0", KvType::q4_0}}) {
+        CAPTURE(name);
+        const Model quantised = load_model(kq_file(name, "gguf"));
+        const TensorView &from = f32.layers[0].wk, &want = quantised.layers[0].wk;
+        REQUIRE(from.cols % 128 == 0);
+        uint64_t rows = 0, differing = 0;
+        std::vector<float> row(from.cols), expected(want.cols);
+        for (uint64_t r = 0; r < from.rows; r++) {
+            dequantize_row(from, r, row.data());
+            dequantize_row(want, r, expected.data());
+            for (uint32_t head_dim : {64u, 128u}) {  // a matrix row cut into heads, each stored as a cache row
+                for (uint32_t at = 0; at < from.cols; at += head_dim) {
+                    std::vector<float> head(row.begin() + at, row.begin() + at + head_dim);
+                    round_kv_row(type, head.data(), head_dim);
+                    differing += std::memcmp(head.data(), &expected[at], head_dim * 4) != 0;
+                    rows++;
+                }
+            }
+        }
+        CHECK(rows == from.rows * (from.cols / 64 + from.cols / 128));
+        CHECK(differing == 0);
+    }
+    // Bytes per row: llama.cpp's 34 (q8_0) and 18 (q4_0) a block when the blocks pair up; a head_dim
+    // that is not a multiple of 32 is padded to whole blocks, an odd number of blocks to a whole word.
+    CHECK(kv_row_bytes(KvType::q8_0, 64) == 2 * 34);
+    CHECK(kv_row_bytes(KvType::q4_0, 128) == 4 * 18);
+    CHECK(kv_row_bytes(KvType::q8_0, 48) == 2 * 34);
+    CHECK(kv_row_bytes(KvType::q8_0, 96) == 3 * 34 + 2);
+    CHECK(kv_row_bytes(KvType::q4_0, 8) == 18 + 2);
+    CHECK(kv_row_bytes(KvType::f16, 48) == 96);
+    // A 48-wide row keeps its 16 values past the first block as a block of its own, padded with zeros.
+    std::vector<float> head(48);
+    for (uint32_t d = 0; d < 48; d++) head[d] = static_cast<float>(d) - 20.0f;
+    std::vector<float> first(head.begin(), head.begin() + 32), second(32, 0.0f);
+    std::copy(head.begin() + 32, head.end(), second.begin());
+    round_kv_row(KvType::q8_0, head.data(), 48);
+    round_kv_row(KvType::q8_0, first.data(), 32);
+    round_kv_row(KvType::q8_0, second.data(), 32);
+    CHECK(std::equal(first.begin(), first.end(), head.begin()));
+    CHECK(std::equal(head.begin() + 32, head.end(), second.begin()));
+}
+
 }  // TEST_SUITE("quant")
 
 // llama.cpp's perplexity of the eval model's default mixes (K-quants with
