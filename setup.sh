@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake g++ pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc glslang-tools spirv-tools
-          vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev chromium clang-format git
+          vulkan-validationlayers libsentencepiece-dev libpcre2-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev chromium clang-format git
           python3 dpkg-dev file prometheus haproxy)
-# python3 runs the ctypes example, dpkg-dev and file let CPack build the .deb, and the serve
+# libcurl and libssl (libcrypto's SHA-256) are wkv pull's; python3 runs the ctypes example and the
+# tests' stand-in for the Hub, dpkg-dev and file let CPack build the .deb, and the serve
 # tests check /metrics with promtool (prometheus) and route conversations through haproxy.
 # The fuzzers (-DWKV_FUZZ=ON) are built with clang and its libFuzzer runtime.
 fuzz=0

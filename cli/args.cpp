@@ -8,7 +8,10 @@
 namespace wkv {
 
 std::string usage_text(const CommandSpec& command) {
-    std::string out = "usage: wkv " + command.name + " [flags]\n\n" + command.summary + "\n\nflags:\n";
+    std::string operand;  // "USER/REPO[:QUANT] " for wkv pull
+    for (const FlagSpec& f : command.flags)
+        if (f.long_name == command.operand) operand = f.value_name + " ";
+    std::string out = "usage: wkv " + command.name + " " + operand + "[flags]\n\n" + command.summary + "\n\nflags:\n";
     for (const FlagSpec& f : command.flags) {
         std::string left = "  " + (f.short_name.empty() ? "    " : f.short_name + ", ") + f.long_name;
         if (!f.value_name.empty()) left += " " + f.value_name;
@@ -34,6 +37,10 @@ Args::Args(const CommandSpec& command, const std::vector<std::string>& argv) : c
         const FlagSpec* found = nullptr;
         for (const FlagSpec& f : command.flags) {
             if (word == f.long_name || (!f.short_name.empty() && word == f.short_name)) found = &f;
+        }
+        if (!found && !command.operand.empty() && word.rfind('-', 0) != 0 && !values_.count(command.operand)) {
+            values_[command.operand].push_back(word);
+            continue;
         }
         if (!found) {
             usage_error(word.rfind('-', 0) == 0 ? "unknown flag " + quoted(word)

@@ -25,6 +25,7 @@ struct CommandSpec {
     std::string brief;    // one sentence, for 'wkv --help'
     std::string summary;  // what it does, for 'wkv COMMAND --help'
     std::vector<FlagSpec> flags;
+    std::string operand = "";  // the flag a bare word gives ("--hf-repo": wkv pull USER/REPO), or ""
 };
 
 std::string usage_text(const CommandSpec& command);

@@ -31,6 +31,8 @@ extern const CommandSpec kConformanceCommand;
 int run_conformance_command(const Args& args);
 extern const CommandSpec kTokenizeCommand;
 int run_tokenize(const Args& args);
+extern const CommandSpec kPullCommand;
+int run_pull(const Args& args);
 
 // The flags every command that runs a model shares. Functions, not globals:
 // command tables in other files copy them during static initialisation.
@@ -44,11 +46,11 @@ inline FlagSpec model_flag() {
 }
 inline FlagSpec hf_repo_flag() {
     return {"--hf-repo", "-hf", "USER/REPO[:QUANT]",
-            "instead of -m: a GGUF of that Hugging Face repository, from the Hub's cache (the file with QUANT in its "
-            "name; default Q4_K_M, else the smallest)"};
+            "instead of -m: a GGUF of that Hugging Face repository, from the Hub's cache, else downloaded as by wkv "
+            "pull (the file with QUANT in its name; default Q4_K_M, else the smallest)"};
 }
 inline FlagSpec hf_file_flag() { return {"--hf-file", "", "NAME", "with -hf: the repository's file of that name"}; }
-// The model file: -m's, or the one -hf names in the Hub's cache (cli/hub_cache.hpp).
+// The model file: -m's, or the one -hf names in the Hub's cache, pulled if absent (cli/hub_pull.hpp).
 std::string model_path(const Args& args);
 inline FlagSpec tokenizer_flag() {
     return {"--tokenizer", "-t", "PATH", "sentencepiece .model or llama2.c tokenizer.bin (default: the GGUF's own)"};

@@ -8,7 +8,7 @@
 #include "commands.hpp"
 #include "engine.hpp"
 #include "error.hpp"
-#include "hub_cache.hpp"
+#include "hub_pull.hpp"
 #include "mapped_file.hpp"
 #include "progress.hpp"
 #include "runtime/engine_factory.hpp"
@@ -63,7 +63,7 @@ std::string model_path(const Args& args) {
     if (args.has("--hf-repo") && args.has("--model"))
         throw Error(std::string("-m and -hf both name the model; give one of them"));
     if (args.has("--hf-file") && !args.has("--hf-repo")) throw Error(std::string("--hf-file goes with -hf"));
-    if (args.has("--hf-repo")) return cached_model_path(args.required_text("--hf-repo"), args.text("--hf-file"));
+    if (args.has("--hf-repo")) return hub_model_path(args.required_text("--hf-repo"), args.text("--hf-file"));
     return args.required_text("--model");
 }
 

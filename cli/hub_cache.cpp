@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 
 #include "error.hpp"
@@ -29,15 +30,35 @@ std::string env(const char* name) {
     return v ? v : "";
 }
 
-bool split_part(const std::string& name) {
-    static const std::regex part(R"(.*-\d{5}-of-\d{5}\.gguf)", std::regex::icase);
-    return std::regex_match(name, part);
+// "name-00001-of-00003.gguf": the name without its part, the part and the count.
+struct SplitPart {
+    std::string model;
+    int part = 0, count = 0;
+};
+std::optional<SplitPart> split_part(const std::string& name) {
+    static const std::regex part(R"((.*)-(\d{5})-of-(\d{5})\.gguf)", std::regex::icase);
+    std::smatch m;
+    if (!std::regex_match(name, m, part)) return std::nullopt;
+    return SplitPart{m[1], std::stoi(m[2]), std::stoi(m[3])};
 }
 
 std::string names_of(const std::vector<const CachedFile*>& files) {
     std::string out;
     for (const CachedFile* f : files) out += (out.empty() ? "" : ", ") + f->name;
     return out;
+}
+
+// The matches, if they are every part of one split model, in order; else empty.
+std::vector<const CachedFile*> whole_split_model(std::vector<const CachedFile*> matches) {
+    std::optional<SplitPart> first = split_part(matches[0]->name);
+    if (!first || static_cast<size_t>(first->count) != matches.size()) return {};
+    std::sort(matches.begin(), matches.end(),
+              [](const CachedFile* a, const CachedFile* b) { return a->name < b->name; });
+    for (size_t i = 0; i < matches.size(); i++) {
+        const std::optional<SplitPart> p = split_part(matches[i]->name);
+        if (!p || p->model != first->model || p->count != first->count || p->part != static_cast<int>(i + 1)) return {};
+    }
+    return matches;
 }
 
 }  // namespace
@@ -57,6 +78,19 @@ HubReference parse_hub_reference(const std::string& text) {
     return ref;
 }
 
+std::string hub_repo_folder(const std::string& repo) {
+    std::string folder = "models--" + repo;
+    folder.replace(folder.find('/'), 1, "--");
+    return folder;
+}
+
+bool hub_offline() {
+    const std::string value = lower(env("HF_HUB_OFFLINE"));
+    if (value.empty() || value == "0" || value == "false" || value == "no" || value == "off") return false;
+    if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+    throw Error("HF_HUB_OFFLINE=" + wkv::quoted(value) + " is neither 1/true/yes/on nor 0/false/no/off");
+}
+
 fs::path hub_cache_dir() {
     if (const std::string cache = env("HF_HUB_CACHE"); !cache.empty()) return cache;
     if (const std::string home = env("HF_HOME"); !home.empty()) return fs::path(home) / "hub";
@@ -66,9 +100,7 @@ fs::path hub_cache_dir() {
 }
 
 std::vector<CachedFile> cached_gguf_files(const fs::path& cache, const std::string& repo) {
-    std::string folder = "models--" + repo;
-    folder.replace(folder.find('/'), 1, "--");
-    const fs::path root = cache / folder;
+    const fs::path root = cache / hub_repo_folder(repo);
     std::ifstream ref_file(root / "refs" / "main");
     if (!ref_file) return {};
     std::string revision(64, '\0');  // a revision is 40 characters: read no more of a hostile file
@@ -92,14 +124,16 @@ std::vector<CachedFile> cached_gguf_files(const fs::path& cache, const std::stri
     return files;
 }
 
-const CachedFile& choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref, const std::string& file) {
+std::vector<const CachedFile*> choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref,
+                                           const std::string& file, const std::string& where) {
     std::vector<const CachedFile*> models;  // projectors (mmproj) are not models
     for (const CachedFile& f : files)
         if (lower(f.name).find("mmproj") == std::string::npos) models.push_back(&f);
     if (!file.empty()) {
         for (const CachedFile& f : files)
-            if (f.name == file) return f;
-        throw Error(ref.repo + " has no cached file '" + file + "' (cached: " + names_of(models) + ")");
+            if (f.name == file) return {&f};
+        throw NotCached(ref.repo + " has no " + where + "file '" + file + "' (" + where +
+                        "GGUF files: " + names_of(models) + ")");
     }
     auto holding = [&](const std::string& tag) {
         std::vector<const CachedFile*> out;
@@ -109,30 +143,37 @@ const CachedFile& choose_gguf(const std::vector<CachedFile>& files, const HubRef
     };
     std::vector<const CachedFile*> matches = holding(ref.tag.empty() ? "Q4_K_M" : ref.tag);
     if (matches.empty() && !ref.tag.empty())
-        throw Error(ref.repo + " has no cached file with '" + ref.tag + "' in its name (cached: " + names_of(models) +
-                    ")");
-    if (matches.empty()) {  // no tag and no Q4_K_M: the smallest
-        if (models.empty()) throw Error(ref.repo + " has no cached GGUF file");
-        matches = {*std::min_element(models.begin(), models.end(),
-                                     [](const CachedFile* a, const CachedFile* b) { return a->bytes < b->bytes; })};
+        throw NotCached(ref.repo + " has no " + where + "file with '" + ref.tag + "' in its name (" + where +
+                        "GGUF files: " + names_of(models) + ")");
+    if (matches.empty()) {  // no tag and no Q4_K_M: the smallest model (all its parts)
+        if (models.empty()) throw NotCached(ref.repo + " has no " + where + "GGUF file");
+        const CachedFile* smallest = *std::min_element(
+            models.begin(), models.end(), [](const CachedFile* a, const CachedFile* b) { return a->bytes < b->bytes; });
+        const std::optional<SplitPart> part = split_part(smallest->name);
+        matches = part ? holding(part->model + "-") : std::vector<const CachedFile*>{smallest};
     }
-    if (std::any_of(matches.begin(), matches.end(), [](const CachedFile* f) { return split_part(f->name); }))
-        throw Error(ref.repo + ": " + names_of(matches) + " is split into parts, which wkv does not load yet");
-    if (matches.size() > 1)
-        throw Error(ref.repo + ": more than one file matches (" + names_of(matches) + "); name one with --hf-file");
-    return *matches[0];
+    if (matches.size() == 1 && !split_part(matches[0]->name)) return matches;
+    if (std::vector<const CachedFile*> parts = whole_split_model(matches); !parts.empty()) return parts;
+    const std::optional<SplitPart> first = split_part(matches[0]->name);
+    const bool parts_of_first = std::all_of(matches.begin(), matches.end(), [&](const CachedFile* f) {
+        const std::optional<SplitPart> p = split_part(f->name);
+        return p && first && p->model == first->model;
+    });
+    if (parts_of_first && first->count > static_cast<int>(matches.size()))  // some parts are missing
+        throw NotCached(ref.repo + ": the parts " + where + "are " + names_of(matches) + ", not all " +
+                        std::to_string(first->count));
+    throw Error(ref.repo + ": more than one file matches (" + names_of(matches) + "); name one with --hf-file");
 }
 
 std::string cached_model_path(const std::string& reference, const std::string& file) {
     const HubReference ref = parse_hub_reference(reference);
     const fs::path cache = hub_cache_dir();
     const std::vector<CachedFile> files = cached_gguf_files(cache, ref.repo);
-    if (files.empty()) {
-        throw Error(ref.repo + " is not in the Hugging Face cache (" + cache.string() +
-                    "), and this wkv cannot download it yet: `hf download " + ref.repo +
-                    "` (or any Hub client) puts it there");
-    }
-    return choose_gguf(files, ref, file).path.string();
+    if (files.empty()) throw NotCached(ref.repo + " is not in the Hugging Face cache (" + cache.string() + ")");
+    const std::vector<const CachedFile*> chosen = choose_gguf(files, ref, file, "cached ");
+    if (chosen.size() > 1)
+        throw Error(ref.repo + ": " + names_of(chosen) + " is split into parts, which wkv does not load yet");
+    return chosen[0]->path.string();
 }
 
 }  // namespace wkv

@@ -5,8 +5,7 @@
 //   $HF_HUB_CACHE (default $HF_HOME/hub, $HF_HOME default ~/.cache/huggingface)
 //     models--USER--REPO/refs/main           the revision of the snapshot
 //     models--USER--REPO/snapshots/REV/FILE  the files of that revision (links into blobs/)
-// Downloading (wkv pull) is not built yet: a model not in the cache is an error
-// that says so.
+// wkv pull (cli/hub_pull.hpp) downloads into this same layout.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "error.hpp"
+
 namespace wkv {
+
+// The cache has no file a reference asks for (a pull may fetch it).
+class NotCached : public Error {
+public:
+    explicit NotCached(const std::string& message) : Error(message) {}
+};
 
 struct HubReference {
     std::string repo;  // "USER/REPO"
@@ -27,6 +34,10 @@ HubReference parse_hub_reference(const std::string& text);
 
 // The Hub's cache folder, from HF_HUB_CACHE, HF_HOME or HOME.
 std::filesystem::path hub_cache_dir();
+// "models--USER--REPO", a repository's folder in the cache.
+std::string hub_repo_folder(const std::string& repo);
+// HF_HUB_OFFLINE: 1/true/yes/on, or 0/false/no/off/unset; anything else is an error.
+bool hub_offline();
 
 struct CachedFile {
     std::string name;  // relative to the snapshot: "qwen3-0.6b-q8_0.gguf"
@@ -39,10 +50,14 @@ std::vector<CachedFile> cached_gguf_files(const std::filesystem::path& cache, co
 
 // Which file a reference means among a repository's GGUF files: `file` by its exact name, else
 // those whose name holds the tag (any case; projector files, mmproj, never), else Q4_K_M, else the
-// smallest. Split files (-00001-of-0000N) and more than one match are refused, naming them.
-const CachedFile& choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref, const std::string& file);
+// smallest. A model split into parts (-00001-of-0000N) is all its parts, in order; more than one
+// match, or a split model with a part missing, is refused, naming them. `where` says whose list
+// it is in messages ("cached " or ""); finding nothing throws NotCached.
+std::vector<const CachedFile*> choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref,
+                                           const std::string& file, const std::string& where);
 
-// The path of the model -hf names, from the cache (HF_HUB_OFFLINE or not: nothing is downloaded yet).
+// The path of the model -hf names, from the cache; NotCached if it is not there. A split model
+// is refused: the loader takes one file.
 std::string cached_model_path(const std::string& reference, const std::string& file);
 
 }  // namespace wkv

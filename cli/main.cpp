@@ -21,7 +21,7 @@ const Command kCommands[] = {
     {&wkv::kServeCommand, wkv::run_serve},       {&wkv::kInfoCommand, wkv::run_info},
     {&wkv::kDevicesCommand, wkv::run_devices},   {&wkv::kPplCommand, wkv::run_ppl},
     {&wkv::kBenchCommand, wkv::run_bench},       {&wkv::kConformanceCommand, wkv::run_conformance_command},
-    {&wkv::kTokenizeCommand, wkv::run_tokenize},
+    {&wkv::kTokenizeCommand, wkv::run_tokenize}, {&wkv::kPullCommand, wkv::run_pull},
 };
 
 std::string main_usage() {

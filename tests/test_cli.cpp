@@ -40,7 +40,7 @@ TEST_CASE("help and usage errors") {
         CHECK_MESSAGE(std::regex_match(line, command_line), line);
         commands++;
     }
-    CHECK(commands == 9);
+    CHECK(commands == 10);
 
     for (const char* flag : {"--version", "-V"}) {
         const RunResult version = run_wkv({flag});
@@ -545,7 +545,9 @@ TEST_CASE("-hf USER/REPO[:QUANT] finds a model in the Hugging Face cache as the 
                {{"eval-8m-Q8_0.gguf", q8}, {"eval-8m-Q4_K_M.gguf", q4_k_m}, {"mmproj-eval-8m-Q4_K_M.gguf", q8}});
     repository("models--wkv--split-GGUF",
                {{"split-Q8_0-00001-of-00002.gguf", q8}, {"split-Q8_0-00002-of-00002.gguf", q8}});
-    const std::vector<std::pair<std::string, std::string>> env = {{"HF_HOME", home.string()}, {"HF_HUB_CACHE", ""}};
+    // Offline: what is cached is found without the network (tests/pull_test.sh has the downloads).
+    const std::vector<std::pair<std::string, std::string>> env = {
+        {"HF_HOME", home.string()}, {"HF_HUB_CACHE", ""}, {"HF_HUB_OFFLINE", "1"}};
     auto with_hf = [&](std::vector<std::string> args) { return run_wkv_with_env(args, env); };
 
     // No tag: Q4_K_M (the projector beside it is no model); a tag in any case picks its file.
@@ -559,14 +561,16 @@ TEST_CASE("-hf USER/REPO[:QUANT] finds a model in the Hugging Face cache as the 
     CHECK(named.out.find("snapshots/" + revision + "/eval-8m-Q8_0.gguf") != std::string::npos);
     CHECK(named.out.find("q4_K") == std::string::npos);
     // HF_HUB_CACHE is the hub folder itself, ahead of HF_HOME.
-    CHECK(run_wkv_with_env({"info", "-hf", "wkv/eval-8m-GGUF:Q8_0"},
-                           {{"HF_HOME", "/nonexistent"}, {"HF_HUB_CACHE", (home / "hub").string()}})
+    CHECK(run_wkv_with_env(
+              {"info", "-hf", "wkv/eval-8m-GGUF:Q8_0"},
+              {{"HF_HOME", "/nonexistent"}, {"HF_HUB_CACHE", (home / "hub").string()}, {"HF_HUB_OFFLINE", "1"}})
               .exit_code == 0);
 
     // What cannot be resolved: one line, exit 2, naming what is wrong.
     for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
              {{"info", "-hf", "wkv/absent-GGUF"},
-              "wkv/absent-GGUF is not in the Hugging Face cache (" + (home / "hub").string() + ")"},
+              "wkv/absent-GGUF is not in the Hugging Face cache (" + (home / "hub").string() +
+                  "), and HF_HUB_OFFLINE is set: nothing is downloaded"},
              {{"info", "-hf", "no-slash"}, "-hf 'no-slash' is not USER/REPO[:QUANT]"},
              {{"info", "-hf", "wkv/../etc"}, "is not USER/REPO[:QUANT]"},
              {{"info", "-hf", "wkv/eval-8m-GGUF:Q2_K"}, "wkv/eval-8m-GGUF has no cached file with 'Q2_K' in its name"},

@@ -1,18 +1,19 @@
 // Command-line flags: the input is split at NUL bytes into words, the first
 // byte picks a command; the words are parsed with that command's flags, then
 // turned into what the command would run with (cache settings, sampling, the
-// typed getters), on a fixed model shape. Bad flags must be wkv::Errors.
+// typed getters, a Hub reference), on a fixed model shape. Bad flags must be wkv::Errors.
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
 #include "fuzz_input.hpp"
+#include "hub_cache.hpp"
 
 namespace {
 
-const wkv::CommandSpec* const kCommands[] = {&wkv::kGenerateCommand, &wkv::kChatCommand,       &wkv::kServeCommand,
-                                             &wkv::kInfoCommand,     &wkv::kDevicesCommand,    &wkv::kPplCommand,
-                                             &wkv::kBenchCommand,    &wkv::kConformanceCommand};
+const wkv::CommandSpec* const kCommands[] = {&wkv::kGenerateCommand, &wkv::kChatCommand,        &wkv::kServeCommand,
+                                             &wkv::kInfoCommand,     &wkv::kDevicesCommand,     &wkv::kPplCommand,
+                                             &wkv::kBenchCommand,    &wkv::kConformanceCommand, &wkv::kPullCommand};
 
 bool offers(const wkv::CommandSpec& c, const std::string& flag) {
     for (const wkv::FlagSpec& f : c.flags) {
@@ -47,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 (void)wkv::cache_settings(args, config);
         }
         if (offers(command, "--temp")) (void)wkv::sampler_settings(args);
+        if (args.has("--hf-repo")) (void)wkv::parse_hub_reference(args.text("--hf-repo"));
         for (const wkv::FlagSpec& f : command.flags) {
             if (f.value_name == "N") (void)args.integer(f.long_name, 0, -(int64_t{1} << 40), int64_t{1} << 40);
         }
