@@ -13,6 +13,8 @@
 //   SHAPE: tinyllama-1.1b | llama-2-7b | codellama-7b | llama-3.2-1b | qwen2.5-0.5b | qwen3-0.6b |
 //          gemma-3-1b | phi-4-mini
 //   TYPE: f16, q8_0, q4_0, q4_K, ...
+// or:    wkv_synthetic_gguf retrieval f32|f16 - OUT.gguf
+//   the constructed retrieval model of model/retrieval_model.hpp, with its own vocabulary
 #include <sentencepiece_processor.h>
 
 #include <cstdio>
@@ -25,6 +27,7 @@
 #include "gguf_vocabulary.hpp"
 #include "gguf_writer.hpp"
 #include "random_model.hpp"
+#include "retrieval_model.hpp"
 #include "tensor.hpp"
 
 using namespace wkv;
@@ -60,14 +63,35 @@ int usage(const char* why) {
         "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model|VOCAB.gguf OUT.gguf\n  SHAPE: ",
         why);
     for (const auto& [name, shape] : kShapes) std::fprintf(stderr, "%s ", name.c_str());
+    std::fprintf(stderr, "retrieval (f32 or f16; TOKENIZER is -)");
     std::fprintf(stderr, "\n  TYPE: %s\n", weight_type_list().c_str());
     return 2;
+}
+
+// Writes OUT.gguf whole (a temporary file, renamed).
+int write_gguf(const std::vector<uint8_t>& bytes, char** argv) {
+    const std::string tmp = std::string(argv[4]) + ".tmp";
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out || std::rename(tmp.c_str(), argv[4]) != 0) {
+        std::remove(tmp.c_str());
+        std::fprintf(stderr, "wkv_synthetic_gguf: cannot write %s\n", argv[4]);
+        return 1;
+    }
+    std::printf("%s: %s %s, %.2f GiB\n", argv[4], argv[1], argv[2], static_cast<double>(bytes.size()) / 1073741824.0);
+    return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 5) return usage("expected four arguments");
+    if (std::string(argv[1]) == "retrieval") {  // the constructed model has a vocabulary of its own
+        const std::string t = argv[2];
+        if (t != "f32" && t != "f16") return usage("the retrieval model is f32 or f16");
+        return write_gguf(retrieval_llama_gguf(t == "f32" ? kGgmlF32 : kGgmlF16), argv);
+    }
     const auto shape = kShapes.find(argv[1]);
     if (shape == kShapes.end()) return usage("unknown shape");
     const WeightType* type = nullptr;
@@ -205,16 +229,5 @@ int main(int argc, char** argv) {
     vector("output_norm.weight", s.dim, 1.0f);
     if (!s.tied) matrix("output.weight", vocab, s.dim);
 
-    const std::vector<uint8_t> bytes = g.bytes();
-    const std::string tmp = std::string(argv[4]) + ".tmp";
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out || std::rename(tmp.c_str(), argv[4]) != 0) {
-        std::remove(tmp.c_str());
-        std::fprintf(stderr, "wkv_synthetic_gguf: cannot write %s\n", argv[4]);
-        return 1;
-    }
-    std::printf("%s: %s %s, %.2f GiB\n", argv[4], argv[1], argv[2], static_cast<double>(bytes.size()) / 1073741824.0);
-    return 0;
+    return write_gguf(g.bytes(), argv);
 }

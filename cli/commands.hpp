@@ -31,6 +31,8 @@ extern const CommandSpec kConformanceCommand;
 int run_conformance_command(const Args& args);
 extern const CommandSpec kTokenizeCommand;
 int run_tokenize(const Args& args);
+extern const CommandSpec kNeedleCommand;
+int run_needle(const Args& args);
 extern const CommandSpec kPullCommand;
 int run_pull(const Args& args);
 

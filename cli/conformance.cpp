@@ -39,26 +39,6 @@ struct DeviceRun {
     bool validated = false;
 };
 
-std::string xml_escaped(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default:
-                // XML 1.0 allows no control characters but tab and newlines.
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
-                    out += "?";
-                else
-                    out += c;
-        }
-    }
-    return out;
-}
-
 int failures_of(const DeviceRun& run) {
     int n = 0;
     for (const ConformanceResult& r : run.results) n += !r.pass();

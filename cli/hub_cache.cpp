@@ -72,8 +72,7 @@ HubReference parse_hub_reference(const std::string& text) {
     static const std::regex tag("[A-Za-z0-9_.]{1,64}");
     if (slash == std::string::npos || !hub_name(ref.repo.substr(0, slash)) || !hub_name(ref.repo.substr(slash + 1)) ||
         (colon != std::string::npos && !std::regex_match(ref.tag, tag))) {
-        const std::string shown = text.size() > 200 ? text.substr(0, 200) + "..." : text;
-        throw Error("-hf '" + shown + "' is not USER/REPO[:QUANT] (for example Qwen/Qwen3-0.6B-GGUF:Q8_0)");
+        throw Error("-hf " + wkv::quoted(text) + " is not USER/REPO[:QUANT] (for example Qwen/Qwen3-0.6B-GGUF:Q8_0)");
     }
     return ref;
 }
@@ -169,7 +168,8 @@ std::string cached_model_path(const std::string& reference, const std::string& f
     const HubReference ref = parse_hub_reference(reference);
     const fs::path cache = hub_cache_dir();
     const std::vector<CachedFile> files = cached_gguf_files(cache, ref.repo);
-    if (files.empty()) throw NotCached(ref.repo + " is not in the Hugging Face cache (" + cache.string() + ")");
+    if (files.empty())
+        throw NotCached(ref.repo + " is not in the Hugging Face cache (" + one_line(cache.string()) + ")");
     const std::vector<const CachedFile*> chosen = choose_gguf(files, ref, file, "cached ");
     if (chosen.size() > 1)
         throw Error(ref.repo + ": " + names_of(chosen) + " is split into parts, which wkv does not load yet");

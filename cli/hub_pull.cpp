@@ -61,7 +61,7 @@ std::string hub_token() {
     // It goes into a header line: a control character or a space would forge another.
     for (char c : token)
         if (c < 0x21 || c > 0x7e || token.size() > 512)
-            throw Error(source + " does not hold a token (printable ASCII, no spaces, at most 512 characters)");
+            fail(source, "does not hold a token (printable ASCII, no spaces, at most 512 characters)");
     return token;
 }
 

@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {&wkv::kDevicesCommand, wkv::run_devices},   {&wkv::kPplCommand, wkv::run_ppl},
     {&wkv::kBenchCommand, wkv::run_bench},       {&wkv::kConformanceCommand, wkv::run_conformance_command},
     {&wkv::kTokenizeCommand, wkv::run_tokenize}, {&wkv::kPullCommand, wkv::run_pull},
+    {&wkv::kNeedleCommand, wkv::run_needle},
 };
 
 std::string main_usage() {

@@ -8,6 +8,10 @@
 
 namespace wkv {
 
+// `text` fit for an XML document (a JUnit report, an SVG): markup characters as entities, and
+// control characters XML 1.0 does not allow as '?'.
+std::string xml_escaped(const std::string& text);
+
 class OutputFile {
 public:
     // Checks `path` now: a symlink is followed to its target; a directory, FIFO,

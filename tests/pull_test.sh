@@ -191,7 +191,7 @@ rm -rf "$work/c9"
 HF_HOME=$work/home run 0 "$work/c9" pull wkv/gated-GGUF
 ! grep -q "Secret" "$work/out" "$work/err" || fail "the token was printed"
 HF_TOKEN=$'hf_x\r\nX-Evil: 1' run 2 "$work/c9" pull wkv/gated-GGUF
-one_line "HF_TOKEN does not hold a token"
+one_line "HF_TOKEN: does not hold a token"
 endpoint="ftp://127.0.0.1" run 2 "$work/c9" pull wkv/gated-GGUF
 one_line "HF_ENDPOINT='ftp://127.0.0.1' is not an http(s) URL"
 endpoint=http://127.0.0.1:9 run 2 "$work/c9" pull wkv/gated-GGUF

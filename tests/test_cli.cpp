@@ -40,7 +40,7 @@ TEST_CASE("help and usage errors") {
         CHECK_MESSAGE(std::regex_match(line, command_line), line);
         commands++;
     }
-    CHECK(commands == 10);
+    CHECK(commands == 11);
 
     for (const char* flag : {"--version", "-V"}) {
         const RunResult version = run_wkv({flag});

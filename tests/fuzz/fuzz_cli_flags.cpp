@@ -11,9 +11,9 @@
 
 namespace {
 
-const wkv::CommandSpec* const kCommands[] = {&wkv::kGenerateCommand, &wkv::kChatCommand,        &wkv::kServeCommand,
-                                             &wkv::kInfoCommand,     &wkv::kDevicesCommand,     &wkv::kPplCommand,
-                                             &wkv::kBenchCommand,    &wkv::kConformanceCommand, &wkv::kPullCommand};
+const wkv::CommandSpec* const kCommands[] = {
+    &wkv::kGenerateCommand, &wkv::kChatCommand,  &wkv::kServeCommand,       &wkv::kInfoCommand, &wkv::kDevicesCommand,
+    &wkv::kPplCommand,      &wkv::kBenchCommand, &wkv::kConformanceCommand, &wkv::kPullCommand, &wkv::kNeedleCommand};
 
 bool offers(const wkv::CommandSpec& c, const std::string& flag) {
     for (const wkv::FlagSpec& f : c.flags) {
