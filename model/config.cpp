@@ -67,6 +67,7 @@ std::string describe(const ModelConfig& c) {
     if (c.no_rope_period) out += " no_rope_every=" + std::to_string(c.no_rope_period);
     if (c.post_norms) out += " post_norms";
     if (c.activation == Activation::gelu_tanh) out += " gelu";
+    if (c.activation == Activation::gelu_tanh_f16) out += " gelu_f16_table";
     uint32_t windowed = 0, window = 0;
     for (uint32_t l = 0; l < c.n_layers; l++) {
         windowed += c.window(l) ? 1 : 0;

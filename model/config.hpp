@@ -8,8 +8,12 @@
 namespace wkv {
 
 // The feed-forward block's gate: silu(gate) * up (SwiGLU), or gelu(gate) * up
-// with GELU's tanh form (Gemma's GeGLU).
-enum class Activation { silu, gelu_tanh };
+// with GELU's tanh form (Gemma's GeGLU). gelu_tanh_f16 is that GELU as
+// llama.cpp's CPU backend computes it, through a table of 65536 f16 values: the
+// input rounded to f16, the result rounded to f16, 0 at or below -10 and x at
+// or above 10. No file asks for it; the tests that hold wkv to llama.cpp's
+// Gemma 3 logits do, to show that this rounding is all that separates them.
+enum class Activation { silu, gelu_tanh, gelu_tanh_f16 };
 
 // How RoPE pairs a head's dimensions: `norm` rotates neighbours (2i, 2i + 1),
 // as Llama does; `neox` rotates i with i + head_dim / 2, as Qwen does.

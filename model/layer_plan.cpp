@@ -61,6 +61,7 @@ std::string describe(const LayerPlan& l) {
     if (l.qk_norm) out += "; Q/K head norms";
     if (l.post_norms) out += "; post-norms";
     if (l.activation == Activation::gelu_tanh) out += "; GELU gate";
+    if (l.activation == Activation::gelu_tanh_f16) out += "; GELU gate (llama.cpp's f16 table)";
     if (l.window) out += "; sliding window of " + std::to_string(l.window);
     return out;
 }

@@ -52,11 +52,28 @@ void rope(float* head, uint32_t head_dim, uint32_t pos, const RopeParams& rope_p
     }
 }
 
-double gate(Activation activation, double x) {
-    if (activation == Activation::silu) return x / (1.0 + std::exp(-x));
-    // GELU in its tanh form: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+namespace {
+
+// GELU in its tanh form: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+double gelu_tanh(double x) {
     constexpr double kSqrt2OverPi = 0.79788456080286535588;
     return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+
+double through_f16(double x) { return f16_to_f32(f32_to_f16(static_cast<float>(x))); }
+
+}  // namespace
+
+double gate(Activation activation, double x) {
+    switch (activation) {
+        case Activation::silu: return x / (1.0 + std::exp(-x));
+        case Activation::gelu_tanh: return gelu_tanh(x);
+        case Activation::gelu_tanh_f16:
+            if (x <= -10.0) return 0.0;
+            if (x >= 10.0) return x;
+            return through_f16(gelu_tanh(through_f16(x)));
+    }
+    return 0.0;
 }
 
 void softmax(float* x, uint32_t n) {

@@ -75,7 +75,7 @@ private:
     std::vector<std::vector<std::vector<float>>> att_;  // [layer][head][index]
 };
 
-// The FFN's gate activation of x: SiLU, or GELU in its tanh form.
+// The FFN's gate activation of x: SiLU, or GELU in its tanh form (exact, or through f16).
 double gate(Activation activation, double x);
 
 // Appends one KV head's new key and value to the cache; in original-positions

@@ -148,8 +148,8 @@ void Kernels::bias_add(Recorder& r, BufferRange x, BufferRange bias, uint32_t n,
 
 void Kernels::swiglu(Recorder& r, BufferRange gate_up, uint32_t n, uint32_t stride, uint32_t rows,
                      Activation activation) const {
-    r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows, activation == Activation::gelu_tanh ? 1u : 0u},
-               (n * rows + workgroup_ - 1) / workgroup_);
+    const uint32_t kind = activation == Activation::silu ? 0u : activation == Activation::gelu_tanh ? 1u : 2u;
+    r.dispatch(*swiglu_, {gate_up}, push::Swiglu{n, stride, rows, kind}, (n * rows + workgroup_ - 1) / workgroup_);
 }
 
 void Kernels::softcap(Recorder& r, BufferRange x, uint32_t n, uint32_t row_stride, uint32_t rows, float cap) const {

@@ -29,7 +29,7 @@ struct Softcap {  // softcap.comp
 };
 struct Swiglu {  // swiglu.comp
     uint32_t n, stride, rows;
-    uint32_t gelu;  // 0: SiLU; 1: GELU (tanh form)
+    uint32_t activation;  // 0: SiLU; 1: GELU (tanh form); 2: the same through f16 (Activation::gelu_tanh_f16)
 };
 // One group of KV heads of one sequence in a dispatch of a cache shader:
 // kv_cache.glsl's CacheEntry, read from a buffer (Recorder::add_entries), not
