@@ -15,15 +15,19 @@
 //   TYPE: f16, q8_0, q4_0, q4_K, ...
 // or:    wkv_synthetic_gguf retrieval f32|f16 - OUT.gguf
 //   the constructed retrieval model of model/retrieval_model.hpp, with its own vocabulary
+// or:    wkv_synthetic_gguf split IN.gguf N PREFIX
+//   IN.gguf in N parts PREFIX-00001-of-0000N.gguf ..., as llama.cpp's gguf-split writes them
 #include <sentencepiece_processor.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
 
 #include "config.hpp"
 #include "error.hpp"
+#include "gguf_split.hpp"
 #include "gguf_vocabulary.hpp"
 #include "gguf_writer.hpp"
 #include "random_model.hpp"
@@ -63,23 +67,47 @@ int usage(const char* why) {
         "wkv_synthetic_gguf: %s\nusage: wkv_synthetic_gguf SHAPE TYPE TOKENIZER.model|VOCAB.gguf OUT.gguf\n  SHAPE: ",
         why);
     for (const auto& [name, shape] : kShapes) std::fprintf(stderr, "%s ", name.c_str());
-    std::fprintf(stderr, "retrieval (f32 or f16; TOKENIZER is -)");
+    std::fprintf(stderr, "retrieval (f32 or f16; TOKENIZER is -)\n  or: wkv_synthetic_gguf split IN.gguf N PREFIX");
     std::fprintf(stderr, "\n  TYPE: %s\n", weight_type_list().c_str());
     return 2;
 }
 
-// Writes OUT.gguf whole (a temporary file, renamed).
-int write_gguf(const std::vector<uint8_t>& bytes, char** argv) {
-    const std::string tmp = std::string(argv[4]) + ".tmp";
+// Writes `path` whole (a temporary file, renamed).
+bool write_file(const std::vector<uint8_t>& bytes, const std::string& path) {
+    const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     out.close();
-    if (!out || std::rename(tmp.c_str(), argv[4]) != 0) {
+    if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
         std::remove(tmp.c_str());
-        std::fprintf(stderr, "wkv_synthetic_gguf: cannot write %s\n", argv[4]);
+        std::fprintf(stderr, "wkv_synthetic_gguf: cannot write %s\n", path.c_str());
+        return false;
+    }
+    return true;
+}
+
+int write_gguf(const std::vector<uint8_t>& bytes, char** argv) {
+    if (!write_file(bytes, argv[4])) return 1;
+    std::printf("%s: %s %s, %.2f GiB\n", argv[4], argv[1], argv[2], static_cast<double>(bytes.size()) / 1073741824.0);
+    return 0;
+}
+
+int split(const std::string& in, const std::string& count_text, const std::string& prefix) {
+    char* end = nullptr;
+    const unsigned long count = std::strtoul(count_text.c_str(), &end, 10);
+    if (count_text.empty() || *end || count < 2 || count > 99999)
+        return usage("N is not a number of parts in 2..99999");
+    try {
+        const std::vector<std::vector<uint8_t>> parts = GgufWriter::split(MappedFile(in), static_cast<uint32_t>(count));
+        for (uint32_t p = 0; p < parts.size(); p++) {
+            const std::string path = split_part_path(prefix, p + 1, static_cast<uint32_t>(count));
+            if (!write_file(parts[p], path)) return 1;
+            std::printf("%s\n", path.c_str());
+        }
+    } catch (const Error& e) {
+        std::fprintf(stderr, "wkv_synthetic_gguf: %s\n", e.what());
         return 1;
     }
-    std::printf("%s: %s %s, %.2f GiB\n", argv[4], argv[1], argv[2], static_cast<double>(bytes.size()) / 1073741824.0);
     return 0;
 }
 
@@ -87,6 +115,7 @@ int write_gguf(const std::vector<uint8_t>& bytes, char** argv) {
 
 int main(int argc, char** argv) {
     if (argc != 5) return usage("expected four arguments");
+    if (std::string(argv[1]) == "split") return split(argv[2], argv[3], argv[4]);
     if (std::string(argv[1]) == "retrieval") {  // the constructed model has a vocabulary of its own
         const std::string t = argv[2];
         if (t != "f32" && t != "f16") return usage("the retrieval model is f32 or f16");

@@ -170,10 +170,8 @@ std::string cached_model_path(const std::string& reference, const std::string& f
     const std::vector<CachedFile> files = cached_gguf_files(cache, ref.repo);
     if (files.empty())
         throw NotCached(ref.repo + " is not in the Hugging Face cache (" + one_line(cache.string()) + ")");
-    const std::vector<const CachedFile*> chosen = choose_gguf(files, ref, file, "cached ");
-    if (chosen.size() > 1)
-        throw Error(ref.repo + ": " + names_of(chosen) + " is split into parts, which wkv does not load yet");
-    return chosen[0]->path.string();
+    // A split model: its first part, beside which the loader finds the others.
+    return choose_gguf(files, ref, file, "cached ")[0]->path.string();
 }
 
 }  // namespace wkv

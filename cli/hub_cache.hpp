@@ -56,8 +56,8 @@ std::vector<CachedFile> cached_gguf_files(const std::filesystem::path& cache, co
 std::vector<const CachedFile*> choose_gguf(const std::vector<CachedFile>& files, const HubReference& ref,
                                            const std::string& file, const std::string& where);
 
-// The path of the model -hf names, from the cache; NotCached if it is not there. A split model
-// is refused: the loader takes one file.
+// The path of the model -hf names, from the cache; NotCached if it is not there. For a split
+// model, its first part (the loader finds the others beside it).
 std::string cached_model_path(const std::string& reference, const std::string& file);
 
 }  // namespace wkv

@@ -296,11 +296,7 @@ std::string hub_model_path(const std::string& reference, const std::string& file
         if (hub_offline()) throw Error(std::string(e.what()) + ", and HF_HUB_OFFLINE is set: nothing is downloaded");
     }
     const InterruptWatch watch;
-    const PullResult pulled = pull_model(reference, file);
-    if (pulled.paths.size() > 1)
-        throw Error(pulled.repo + ": the model is split into " + std::to_string(pulled.paths.size()) +
-                    " parts, which wkv does not load yet (they are pulled)");
-    return pulled.paths[0];
+    return pull_model(reference, file).paths[0];  // a split model's first part
 }
 
 std::vector<std::string> list_hub_cache() {

@@ -29,7 +29,7 @@ struct PullResult {
 PullResult pull_model(const std::string& reference, const std::string& file, const RetryPolicy& retry = {});
 
 // The model -hf names: from the cache when it is there (no network), else pulled, unless
-// HF_HUB_OFFLINE is set. A split model is refused (the loader takes one file).
+// HF_HUB_OFFLINE is set. For a split model, its first part (the loader finds the others beside it).
 std::string hub_model_path(const std::string& reference, const std::string& file);
 
 // Every GGUF file in the cache, a line each, with the partial downloads; for wkv pull --list.

@@ -43,12 +43,8 @@ int run_pull(const Args& args) {
         std::fprintf(stderr, "wkv: %s at %.12s: %s\n", pulled.repo.c_str(), pulled.commit.c_str(),
                      pulled.downloaded_bytes ? (format_bytes(pulled.downloaded_bytes) + " downloaded").c_str()
                                              : "already in the cache");
-        if (pulled.paths.size() > 1) {
-            std::fprintf(stderr, "wkv: a model split into %zu parts, which wkv does not load yet\n",
-                         pulled.paths.size());
-            return 0;
-        }
-        const Model model = load_model(pulled.paths[0]);  // the loader's checks, as for any file
+        // The loader's checks, as for any file; a split model from its first part, which finds the others.
+        const Model model = load_model(pulled.paths[0]);
         std::fprintf(stderr, "wkv: %s\n", describe(model.config).c_str());
     } catch (const Interrupted& e) {
         std::fprintf(stderr, "wkv: %s\n", one_line(e.what()).c_str());

@@ -123,6 +123,7 @@ GgufFile parse_gguf(const MappedFile& file) {
                               std::to_string(n_tensors) + " tensors, more than the file holds");
     }
 
+    g.metadata_begin = r.offset();
     for (uint64_t i = 0; i < n_kv; i++) {
         std::string key = read_string(r, "metadata key");
         const uint32_t type = r.read<uint32_t>("metadata value type");
@@ -130,6 +131,7 @@ GgufFile parse_gguf(const MappedFile& file) {
         g.metadata[key] = read_value(r, static_cast<GgufValueType>(type), key, 0);
     }
 
+    g.metadata_end = r.offset();
     std::set<std::string> names;
     g.tensors.reserve(n_tensors);
     for (uint64_t i = 0; i < n_tensors; i++) {
@@ -151,7 +153,7 @@ GgufFile parse_gguf(const MappedFile& file) {
         g.tensors.push_back(std::move(t));
     }
 
-    uint64_t alignment = 32;
+    uint64_t& alignment = g.alignment;
     if (const GgufValue* a = g.find("general.alignment")) {
         if (a->type != GgufValueType::u32) fail(file.path(), "general.alignment is not a u32");
         alignment = static_cast<uint64_t>(a->number);

@@ -50,7 +50,9 @@ struct GgufFile {
     uint32_t version = 0;
     std::map<std::string, GgufValue> metadata;
     std::vector<GgufTensorInfo> tensors;
-    uint64_t data_offset = 0;  // absolute offset of the aligned data section
+    uint64_t data_offset = 0;                       // absolute offset of the aligned data section
+    uint64_t metadata_begin = 0, metadata_end = 0;  // where the key/value pairs lie (for tools that copy them)
+    uint64_t alignment = 32;
 
     const GgufValue* find(const std::string& key) const;
 };

@@ -15,6 +15,7 @@
 #include "checked_math.hpp"
 #include "error.hpp"
 #include "gguf.hpp"
+#include "gguf_split.hpp"
 #include "gguf_vocabulary.hpp"
 #include "model.hpp"
 #include "tensor_roles.hpp"
@@ -178,41 +179,53 @@ std::string render(const GgufValue& v) {
 void load_gguf_llama(Model& m) {
     const GgufFile g = parse_gguf(m.file);
     const GgufMetadata meta(g, m.path);
+    const std::vector<GgufPart> parts = further_split_parts(m.file, g, m.parts);  // a split model's others
     for (const auto& [key, value] : g.metadata) m.metadata.emplace_back(one_line(key), render(value));
     const std::string name = meta.text("general.architecture").value_or("");
     const Architecture* arch = find_architecture(name);
     if (!arch) fail(m.path, "general.architecture is " + quoted(name) + "; wkv runs " + architecture_names());
     const std::string key = name + ".";  // the architecture's metadata: llama.*, qwen2.*, ...
 
-    std::map<std::string, const GgufTensorInfo*> by_name;
-    for (const GgufTensorInfo& t : g.tensors) by_name[t.name] = &t;
+    // Every tensor by name, with the file that holds it.
+    struct Located {
+        const GgufTensorInfo* info;
+        const MappedFile* file;
+        uint64_t data_offset;
+    };
+    std::map<std::string, Located> by_name;
+    for (const GgufTensorInfo& t : g.tensors) by_name[t.name] = {&t, &m.file, g.data_offset};
+    for (const GgufPart& part : parts) {
+        for (const GgufTensorInfo& t : part.gguf.tensors) by_name[t.name] = {&t, part.file, part.gguf.data_offset};
+    }
     auto view = [&](const std::string& name, bool required = true) -> std::optional<TensorView> {
         auto it = by_name.find(name);
         if (it == by_name.end()) {
             if (required) fail(m.path, "tensor " + quoted(name) + " is missing");
             return std::nullopt;
         }
-        const GgufTensorInfo& info = *it->second;
+        const GgufTensorInfo& info = *it->second.info;
+        const MappedFile& file = *it->second.file;
         const WeightType* type = weight_type_by_ggml_id(info.ggml_type);
         if (!type) {
-            fail(m.path, "tensor " + quoted(name) + " has unsupported tensor type " + ggml_type_name(info.ggml_type) +
-                             " (" + std::to_string(info.ggml_type) + "); supported: " + weight_type_list());
+            fail(file.path(), "tensor " + quoted(name) + " has unsupported tensor type " +
+                                  ggml_type_name(info.ggml_type) + " (" + std::to_string(info.ggml_type) +
+                                  "); supported: " + weight_type_list());
         }
         // GGUF lists the fastest-varying dimension first: [cols, rows].
-        if (info.dims.size() > 2) fail(m.path, "tensor " + quoted(name) + " has more than 2 dimensions");
+        if (info.dims.size() > 2) fail(file.path(), "tensor " + quoted(name) + " has more than 2 dimensions");
         TensorView t;
         t.name = name;
         t.type = type->type;
         t.cols = info.dims[0];
         t.rows = info.dims.size() == 2 ? info.dims[1] : 1;
-        const uint64_t bytes = tensor_bytes(m.path + ": tensor " + quoted(name), t.type, t.rows, t.cols);
-        const auto begin = checked_add(g.data_offset, info.offset);
+        const uint64_t bytes = tensor_bytes(file.path() + ": tensor " + quoted(name), t.type, t.rows, t.cols);
+        const auto begin = checked_add(it->second.data_offset, info.offset);
         const auto end = begin ? checked_add(*begin, bytes) : std::nullopt;
-        if (!end || *end > m.file.size()) {
-            fail(m.path, "truncated: tensor " + quoted(name) + " data at offset " + std::to_string(info.offset) + " (" +
-                             std::to_string(bytes) + " bytes) lies past the end of the file");
+        if (!end || *end > file.size()) {
+            fail(file.path(), "truncated: tensor " + quoted(name) + " data at offset " + std::to_string(info.offset) +
+                                  " (" + std::to_string(bytes) + " bytes) lies past the end of the file");
         }
-        t.data = m.file.data() + *begin;
+        t.data = file.data() + *begin;
         return t;
     };
 
@@ -333,9 +346,10 @@ void load_gguf_llama(Model& m) {
     }
     // A tensor wkv would not read means the file's model computes something wkv does not
     // (Llama 3.1's rope_freqs, biases): refused, as llama.cpp refuses it, never ignored.
-    for (const GgufTensorInfo& t : g.tensors) {
-        if (!used.count(t.name))
-            fail(m.path, "tensor " + quoted(t.name) + " is not part of the models wkv runs (it would be ignored)");
+    for (const auto& [name, located] : by_name) {
+        if (!used.count(name))
+            fail(located.file->path(),
+                 "tensor " + quoted(name) + " is not part of the models wkv runs (it would be ignored)");
     }
 
     m.embedded_tokenizer_kind = meta.text("tokenizer.ggml.model").value_or("");

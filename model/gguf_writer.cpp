@@ -1,5 +1,10 @@
 #include "gguf_writer.hpp"
 
+#include <algorithm>
+
+#include "error.hpp"
+#include "gguf.hpp"
+
 namespace wkv {
 
 std::vector<uint8_t> GgufWriter::bytes() const {
@@ -28,6 +33,43 @@ std::vector<uint8_t> GgufWriter::bytes() const {
     }
     out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
     return out;
+}
+
+}  // namespace wkv
+
+namespace wkv {
+
+std::vector<std::vector<uint8_t>> GgufWriter::split(const MappedFile& file, uint32_t count) {
+    const GgufFile g = parse_gguf(file);
+    if (g.find("split.count")) fail(file.path(), "is a part of a split model already");
+    const size_t n = g.tensors.size();
+    if (count < 2 || count > n) fail(file.path(), "cannot be split into " + std::to_string(count) + " parts");
+    // A tensor's bytes run to the next tensor's offset (the last to the end of the file).
+    std::vector<uint64_t> offsets{file.size() - g.data_offset};
+    for (const GgufTensorInfo& t : g.tensors) offsets.push_back(t.offset);
+    std::sort(offsets.begin(), offsets.end());
+    std::vector<std::vector<uint8_t>> parts;
+    for (uint32_t p = 0; p < count; p++) {
+        GgufWriter w;
+        w.version = g.version;
+        w.alignment = static_cast<uint32_t>(g.alignment);
+        if (p == 0) {
+            w.raw_metadata({file.data() + g.metadata_begin, file.data() + g.metadata_end}, g.metadata.size());
+        } else if (g.find("general.alignment")) {
+            w.u32("general.alignment", w.alignment);
+        }
+        w.u16("split.no", static_cast<uint16_t>(p));
+        w.u16("split.count", static_cast<uint16_t>(count));
+        w.i32("split.tensors.count", static_cast<int32_t>(n));
+        for (size_t i = p * n / count; i < (p + 1) * n / count; i++) {
+            const GgufTensorInfo& t = g.tensors[i];
+            const uint64_t end = *std::upper_bound(offsets.begin(), offsets.end(), t.offset);
+            const uint8_t* data = file.data() + g.data_offset + t.offset;
+            w.tensor(t.name, t.dims, t.ggml_type, {data, data + (end - t.offset)});
+        }
+        parts.push_back(w.bytes());
+    }
+    return parts;
 }
 
 }  // namespace wkv

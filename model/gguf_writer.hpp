@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "mapped_file.hpp"
+
 namespace wkv {
 
 class GgufWriter {
@@ -15,8 +17,16 @@ public:
     uint32_t version = 3;
     uint32_t alignment = 32;
 
+    void u16(const std::string& key, uint16_t v) {
+        kv_header(key, 2);
+        put(v);
+    }
     void u32(const std::string& key, uint32_t v) {
         kv_header(key, 4);
+        put(v);
+    }
+    void i32(const std::string& key, int32_t v) {
+        kv_header(key, 5);
         put(v);
     }
     void f32(const std::string& key, float v) {
@@ -63,6 +73,12 @@ public:
     void override_last_offset(uint64_t offset) { tensors_.back().forced_offset = offset; }
 
     std::vector<uint8_t> bytes() const;
+
+    // The GGUF file `file` as llama.cpp's gguf-split writes it in `count` parts
+    // (model/gguf_split.hpp): its metadata and the split keys in the first, the
+    // split keys alone in the others, the tensors in order, as evenly as whole
+    // tensors allow. For tests and tools.
+    static std::vector<std::vector<uint8_t>> split(const MappedFile& file, uint32_t count);
 
 private:
     struct Tensor {

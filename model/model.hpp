@@ -38,7 +38,8 @@ struct Model {
     std::string path;
     ModelFormat format = ModelFormat::llama2c_v0;
     ModelConfig config;
-    MappedFile file;  // owns the bytes every TensorView points into
+    MappedFile file;                // owns the bytes every TensorView points into
+    std::vector<MappedFile> parts;  // a split GGUF's further files (model/gguf_split.hpp), which own the rest
 
     TensorView token_embedding;  // [vocab_size][dim]
     std::vector<LayerWeights> layers;

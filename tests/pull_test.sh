@@ -3,10 +3,11 @@
 # (tests/hub_server.py, on 127.0.0.1): no internet. Each case has a cache of its
 # own, and checks what the Hub's client would find there: refs/main, the
 # snapshot link, the blob and its SHA-256, and that nothing else is left.
-#   pull_test.sh WKV SHARED
+#   pull_test.sh WKV SHARED WKV_SYNTHETIC_GGUF
 set -euo pipefail
 wkv=$1
 arch=$2/models/arch
+synthetic=$3  # writes the split model's parts
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 server=""
@@ -50,6 +51,7 @@ cached() {
 downloads_of() { grep -c "^GET /cdn/$(sha "$1")" "$work/log" || true; }
 
 for f in 1 2 3 4; do head -c $((300000 + f)) /dev/urandom >"$work/random$f.gguf"; done
+"$synthetic" split "$arch/llama3-random.gguf" 2 "$work/part" >/dev/null
 commit=0123456789abcdef0123456789abcdef01234567
 repo() { echo "\"wkv/$1\": {\"commit\": \"$commit\", $2 \"files\": {$3}}"; }
 file() { echo "\"$1\": {\"path\": \"$2\", \"fault\": \"${3:-}\"}"; }
@@ -57,7 +59,7 @@ cat >"$work/hub.json" <<EOF
 {"repos": {
  $(repo tiny-GGUF "" "$(file tiny-Q8_0.gguf "$arch/llama3-random.gguf"), $(file tiny-Q4_K_M.gguf "$arch/qwen3-random.gguf"),
                      $(file mmproj-tiny-Q4_K_M.gguf "$work/random1.gguf")"),
- $(repo split-GGUF "" "$(file big-Q8_0-00001-of-00002.gguf "$work/random2.gguf"), $(file big-Q8_0-00002-of-00002.gguf "$work/random3.gguf")"),
+ $(repo split-GGUF "" "$(file big-Q8_0-00001-of-00002.gguf "$work/part-00001-of-00002.gguf"), $(file big-Q8_0-00002-of-00002.gguf "$work/part-00002-of-00002.gguf")"),
  $(repo twins-GGUF "" "$(file a-Q8_0.gguf "$work/random2.gguf"), $(file b-Q8_0.gguf "$work/random3.gguf")"),
  $(repo cut-GGUF "" "$(file cut-Q8_0.gguf "$arch/qwen2-random.gguf" cut)"),
  $(repo corrupt-GGUF "" "$(file corrupt-Q8_0.gguf "$arch/smollm3-random.gguf" corrupt)"),
@@ -95,13 +97,17 @@ one_line "more than one file matches (a-Q8_0.gguf, b-Q8_0.gguf); name one with -
 run 2 "$work/c1" pull wkv/twins-GGUF --list
 one_line "pull: --list takes no model"
 
-echo "a split model: every part, in order; the loader refuses it"
+echo "a split model: every part, in order; it loads from the first, and generates what the whole file does"
 run 0 "$work/c2" pull wkv/split-GGUF:Q8_0
 [ "$(wc -l <"$work/out")" = 2 ] || fail "not two parts"
-cached "$work/c2" wkv/split-GGUF big-Q8_0-00001-of-00002.gguf "$work/random2.gguf"
-cached "$work/c2" wkv/split-GGUF big-Q8_0-00002-of-00002.gguf "$work/random3.gguf"
-run 2 "$work/c2" info -hf wkv/split-GGUF:Q8_0
-one_line "is split into parts, which wkv does not load yet"
+cached "$work/c2" wkv/split-GGUF big-Q8_0-00001-of-00002.gguf "$work/part-00001-of-00002.gguf"
+cached "$work/c2" wkv/split-GGUF big-Q8_0-00002-of-00002.gguf "$work/part-00002-of-00002.gguf"
+run 0 "$work/c2" info -hf wkv/split-GGUF:Q8_0
+grep -q "^model .*big-Q8_0-00001-of-00002.gguf" "$work/out" || fail "info did not load the split model"
+run 0 "$work/c2" generate -hf wkv/split-GGUF:Q8_0 --cpu -p "Once upon a time" -n 6 --temp 0
+cp "$work/out" "$work/split-text"
+run 0 "$work/c2" generate -m "$arch/llama3-random.gguf" --cpu -p "Once upon a time" -n 6 --temp 0
+cmp -s "$work/out" "$work/split-text" || fail "the split model's text is not the whole file's"
 
 echo "a connection cut halfway: retried from where it stopped"
 run 0 "$work/c3" pull wkv/cut-GGUF

@@ -560,6 +560,11 @@ TEST_CASE("-hf USER/REPO[:QUANT] finds a model in the Hugging Face cache as the 
     const RunResult named = with_hf({"info", "-hf", "wkv/eval-8m-GGUF", "--hf-file", "eval-8m-Q8_0.gguf"});
     CHECK(named.out.find("snapshots/" + revision + "/eval-8m-Q8_0.gguf") != std::string::npos);
     CHECK(named.out.find("q4_K") == std::string::npos);
+    // A split model is its first part, beside which the loader finds the others (these "parts" are
+    // whole files, as a file without split.count is; tests/pull_test.sh loads a real split).
+    const RunResult split = with_hf({"info", "-hf", "wkv/split-GGUF:Q8_0"});
+    REQUIRE_MESSAGE(split.exit_code == 0, split.err);
+    CHECK(split.out.find("snapshots/" + revision + "/split-Q8_0-00001-of-00002.gguf") != std::string::npos);
     // HF_HUB_CACHE is the hub folder itself, ahead of HF_HOME.
     CHECK(run_wkv_with_env(
               {"info", "-hf", "wkv/eval-8m-GGUF:Q8_0"},
@@ -576,7 +581,6 @@ TEST_CASE("-hf USER/REPO[:QUANT] finds a model in the Hugging Face cache as the 
              {{"info", "-hf", "wkv/eval-8m-GGUF:Q2_K"}, "wkv/eval-8m-GGUF has no cached file with 'Q2_K' in its name"},
              {{"info", "-hf", "wkv/eval-8m-GGUF:8m"}, "more than one file matches"},
              {{"info", "-hf", "wkv/eval-8m-GGUF", "--hf-file", "other.gguf"}, "has no cached file 'other.gguf'"},
-             {{"info", "-hf", "wkv/split-GGUF:Q8_0"}, "is split into parts, which wkv does not load yet"},
              {{"info", "-hf", "wkv/eval-8m-GGUF", "-m", q8}, "-m and -hf both name the model"},
              {{"info", "-m", q8, "--hf-file", "x.gguf"}, "--hf-file goes with -hf"},
          }) {

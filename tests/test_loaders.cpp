@@ -8,9 +8,12 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "gguf.hpp"
+#include "gguf_split.hpp"
 #include "gguf_writer.hpp"
 #include "model.hpp"
 #include "random_model.hpp"
+#include "reference.hpp"
 #include "support.hpp"
 
 using namespace wkv;
@@ -294,6 +297,24 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
     arch = "qwen3";
     expect(nothing, "tensor 'blk.0.attn_q_norm.weight' is missing");
     arch = "llama";
+    // split.count and split.no out of range (model/gguf_split.hpp).
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u16("split.count", 0);
+        },
+        "split.count 0 is not in 1..99999");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (before) g.u32("split.count", 100000);
+        },
+        "split.count 100000 is not in 1..99999");
+    expect(
+        [](GgufWriter& g, bool&, bool before) {
+            if (!before) return;
+            g.u16("split.count", 2);
+            g.u16("split.no", 2);
+        },
+        "split.no 2 is not below split.count 2");
     // Scaling other than linear changes the math: refused.
     for (const char* scaling : {"yarn", "longrope"}) {
         expect(
@@ -488,6 +509,81 @@ TEST_CASE("crafted GGUF: a seeded random model loads; each defect gives its own 
             g.raw_metadata(raw, 1);
         },
         "nests arrays too deeply");
+}
+
+TEST_CASE("a split GGUF (llama.cpp's gguf-split) loads from its first part, the same model as the whole file") {
+    RandomModelOptions o;
+    o.config = tiny_config();
+    o.weight_type = kGgmlQ8_0;
+    const std::filesystem::path dir = temp_dir() / "split";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::string whole = (dir / "whole.gguf").string();
+    write_file(whole, random_llama_gguf(o));
+    const std::vector<std::vector<uint8_t>> parts = GgufWriter::split(MappedFile(whole), 3);
+    REQUIRE(parts.size() == 3);
+    const std::string prefix = (dir / "model").string();
+    auto part_path = [&](uint32_t i) { return split_part_path(prefix, i, 3); };
+    auto write_parts = [&] {
+        for (uint32_t i = 0; i < 3; i++) write_file(part_path(i + 1), parts[i]);
+    };
+    write_parts();
+    CHECK(part_path(2) == prefix + "-00002-of-00003.gguf");
+
+    const Model a = load_model(whole), b = load_model(part_path(1));
+    CHECK(b.parts.size() == 2);
+    CHECK(a.weight_bytes() == b.weight_bytes());
+    Reference ra(a, 16), rb(b, 16);
+    for (uint32_t pos = 0; pos < 6; pos++) {
+        const int32_t token = static_cast<int32_t>(pos * 7 % o.config.vocab_size);
+        const std::vector<float> la = ra.forward(token, pos);
+        CHECK(la == rb.forward(token, pos));  // the same bytes: the same logits, exactly
+    }
+
+    // Each way a part can be wrong: one line naming the file.
+    auto expect = [&](const std::string& path, const std::string& message) {
+        std::string error;
+        try {
+            load_model(path);
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        CHECK_MESSAGE(error.find(message) != std::string::npos, "expected '" << message << "', got '" << error << "'");
+        CHECK(error.find('\n') == std::string::npos);
+    };
+    expect(part_path(2),
+           part_path(2) + ": is part 2 of 3 of a split model; give its first part (...-00001-of-00003.gguf)");
+    const std::string renamed = (dir / "renamed.gguf").string();
+    write_file(renamed, parts[0]);
+    expect(renamed, renamed + ": split.count is 3, but the name does not end in -00001-of-00003.gguf");
+    std::filesystem::remove(part_path(3));
+    expect(part_path(1), part_path(3) + ": cannot open");
+    // Part 2 of a split in two where part 3 of 3 should be.
+    const std::vector<std::vector<uint8_t>> halves = GgufWriter::split(MappedFile(whole), 2);
+    write_file(part_path(3), halves[1]);
+    expect(part_path(1), part_path(3) + ": is part 2 of 2, not part 3 of 3 of " + part_path(1));
+    // A part that repeats a tensor, and one that leaves tensors out.
+    auto part = [](uint16_t no, const std::vector<std::string>& names) {
+        GgufWriter w;
+        w.u16("split.no", no);
+        w.u16("split.count", 3);
+        for (const std::string& name : names)
+            w.tensor(name, {4}, kGgmlF32, encode_ggml(std::vector<float>(4, 1.0f), kGgmlF32));
+        return w.bytes();
+    };
+    const std::string repeated = parse_gguf(MappedFile(part_path(1))).tensors[0].name;
+    write_file(part_path(3), part(2, {repeated}));
+    expect(part_path(1), part_path(3) + ": tensor '" + repeated + "' is in an earlier part too");
+    write_file(part_path(3), part(2, {}));
+    expect(part_path(1), part_path(1) + ": split.tensors.count is " +
+                             std::to_string(parse_gguf(MappedFile(whole)).tensors.size()) + ", but the 3 parts hold ");
+    // Truncated anywhere, a part fails as a whole file does.
+    write_parts();
+    for (uint64_t cut : {uint64_t{8}, uint64_t{100}, parts[2].size() / 2}) {
+        write_file(part_path(3), std::vector<uint8_t>(parts[2].begin(), parts[2].begin() + static_cast<long>(cut)));
+        expect(part_path(1), part_path(3) + ": truncated");
+    }
+    std::filesystem::remove_all(dir);
 }
 
 }  // TEST_SUITE("loaders")
