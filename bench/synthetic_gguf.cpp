@@ -95,8 +95,8 @@ int write_gguf(const std::vector<uint8_t>& bytes, char** argv) {
 int split(const std::string& in, const std::string& count_text, const std::string& prefix) {
     char* end = nullptr;
     const unsigned long count = std::strtoul(count_text.c_str(), &end, 10);
-    if (count_text.empty() || *end || count < 2 || count > 99999)
-        return usage("N is not a number of parts in 2..99999");
+    if (count_text.empty() || *end || count < 2 || count > 65535)
+        return usage("N is not a number of parts in 2..65535");
     try {
         const std::vector<std::vector<uint8_t>> parts = GgufWriter::split(MappedFile(in), static_cast<uint32_t>(count));
         for (uint32_t p = 0; p < parts.size(); p++) {

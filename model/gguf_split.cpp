@@ -9,8 +9,8 @@ namespace wkv {
 
 namespace {
 
-// gguf-split's format: five digits, so at most 99999 parts.
-constexpr uint32_t kMaxParts = 99999;
+// gguf-split writes split.count as a u16.
+constexpr uint32_t kMaxParts = 65535;
 
 struct SplitKeys {
     uint32_t no = 0, count = 1;

@@ -35,15 +35,12 @@ std::vector<uint8_t> GgufWriter::bytes() const {
     return out;
 }
 
-}  // namespace wkv
-
-namespace wkv {
-
 std::vector<std::vector<uint8_t>> GgufWriter::split(const MappedFile& file, uint32_t count) {
     const GgufFile g = parse_gguf(file);
     if (g.find("split.count")) fail(file.path(), "is a part of a split model already");
     const size_t n = g.tensors.size();
-    if (count < 2 || count > n) fail(file.path(), "cannot be split into " + std::to_string(count) + " parts");
+    if (count < 2 || count > n || count > UINT16_MAX)
+        fail(file.path(), "cannot be split into " + std::to_string(count) + " parts");
     // A tensor's bytes run to the next tensor's offset (the last to the end of the file).
     std::vector<uint64_t> offsets{file.size() - g.data_offset};
     for (const GgufTensorInfo& t : g.tensors) offsets.push_back(t.offset);
@@ -63,7 +60,9 @@ std::vector<std::vector<uint8_t>> GgufWriter::split(const MappedFile& file, uint
         w.i32("split.tensors.count", static_cast<int32_t>(n));
         for (size_t i = p * n / count; i < (p + 1) * n / count; i++) {
             const GgufTensorInfo& t = g.tensors[i];
-            const uint64_t end = *std::upper_bound(offsets.begin(), offsets.end(), t.offset);
+            const auto next = std::upper_bound(offsets.begin(), offsets.end(), t.offset);
+            if (next == offsets.end()) fail(file.path(), "tensor " + quoted(t.name) + " lies past the end of the file");
+            const uint64_t end = *next;
             const uint8_t* data = file.data() + g.data_offset + t.offset;
             w.tensor(t.name, t.dims, t.ggml_type, {data, data + (end - t.offset)});
         }
